@@ -1,0 +1,132 @@
+"""``python -m index_builder build | diff | package | verify | fixture``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from index_builder import __version__
+from index_builder.errors import BuilderError
+from index_builder.gates import Bounds
+from index_builder.indices import INDICES
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m index_builder", description=__doc__)
+    p.add_argument("--version", action="version", version=f"index_builder {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="run the queries of one IDC release and write a release directory")
+    b.add_argument("--idc-version", required=True, help="release number (e.g. 25) or 'current'")
+    b.add_argument("--out", required=True, type=Path, help="release directory to create")
+    b.add_argument("--index", action="append", dest="indices", metavar="NAME", choices=list(INDICES),
+                   help="build only this index (repeatable); default: all")
+    b.add_argument("--release", help="release string for the manifest (default: '<idc-version>.0.0')")
+    b.add_argument("--backend", choices=["bigquery", "duckdb"], default="bigquery")
+    b.add_argument("--source", type=Path, help="duckdb backend: directory of parquet files named after the BigQuery tables")
+    b.add_argument("--project", help="bigquery backend: Google Cloud project billed for the queries")
+    b.add_argument("--max-bytes-billed", type=int, default=2 * 10**12,
+                   help="refuse to run if the dry runs add up to more bytes than this (default 2e12, 2 TB)")
+    b.add_argument("--previous", type=Path, help="release directory of the previous release, for the gates")
+    b.add_argument("--allow-schema-change", action="append", default=[], metavar="INDEX",
+                   help="accept a schema change of this index against --previous (repeatable)")
+    b.add_argument("--max-shrink", type=float, default=Bounds.max_shrink,
+                   help="fraction of rows/bytes an index may lose against --previous (default %(default)s)")
+    b.add_argument("--max-growth", type=float, default=Bounds.max_growth,
+                   help="fraction of rows/bytes an index may gain against --previous (default %(default)s)")
+    b.add_argument("--force", action="store_true", help="replace --out if it exists")
+
+    d = sub.add_parser("diff", help="compare two release directories")
+    d.add_argument("old", type=Path)
+    d.add_argument("new", type=Path)
+    d.add_argument("--json", action="store_true", help="print the differences as JSON")
+
+    k = sub.add_parser("package", help="make a data wheel and the list of release assets")
+    k.add_argument("release_dir", type=Path)
+    k.add_argument("--out", required=True, type=Path, help="directory for the wheel and assets.txt")
+    k.add_argument("--name", default="idc-index-data", help="distribution name of the wheel (default %(default)s)")
+    k.add_argument("--wheel-index", action="append", dest="wheel_indices", metavar="NAME",
+                   help="put only this index in the wheel (repeatable); default: all of the release")
+
+    v = sub.add_parser("verify", help="check a release directory against its manifest")
+    v.add_argument("release_dir", type=Path)
+
+    f = sub.add_parser("fixture", help="write the synthetic source tables for offline builds")
+    f.add_argument("--out", required=True, type=Path)
+    return p
+
+
+def _build(args: argparse.Namespace) -> int:
+    from index_builder.backends import BigQueryBackend, DuckDBBackend
+    from index_builder.build import BuildOptions, build, parse_version
+
+    if args.backend == "duckdb":
+        if args.source is None:
+            raise BuilderError("--backend duckdb needs --source DIR (write one with `python -m index_builder fixture --out DIR`)")
+        backend = DuckDBBackend(args.source)
+    else:
+        backend = BigQueryBackend.connect(args.project, args.max_bytes_billed)
+    opts = BuildOptions(
+        idc_version=parse_version(args.idc_version),
+        out=args.out,
+        indices=args.indices or list(INDICES),
+        release=args.release,
+        previous=args.previous,
+        allow_schema_change=set(args.allow_schema_change),
+        bounds=Bounds(max_shrink=args.max_shrink, max_growth=args.max_growth),
+        max_bytes_billed=args.max_bytes_billed,
+        force=args.force,
+    )
+    build(backend, opts)
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from index_builder.diff import diff_releases, format_diff
+
+    result = diff_releases(args.old, args.new)
+    print(json.dumps(result, indent=2) if args.json else format_diff(result))
+    return 0
+
+
+def _package(args: argparse.Namespace) -> int:
+    from index_builder.package import package_release
+
+    wheel, assets = package_release(args.release_dir, args.out, name=args.name, wheel_indices=args.wheel_indices)
+    print(f"wheel: {wheel}")
+    print(f"release assets ({args.out / 'assets.txt'}):")
+    for a in assets:
+        print(f"  {a}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from index_builder.manifest import verify_release
+
+    m = verify_release(args.release_dir)
+    print(f"{args.release_dir}: release {m['release']} (IDC v{m['idc_version']}), {len(m['indices'])} indices verified")
+    return 0
+
+
+def _fixture(args: argparse.Namespace) -> int:
+    from index_builder.fixture import write_fixture
+
+    out = write_fixture(args.out)
+    print(f"synthetic source tables written to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"build": _build, "diff": _diff, "package": _package, "verify": _verify, "fixture": _fixture}[args.command]
+    try:
+        return handler(args)
+    except BuilderError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+-- @table A dictionary of the clinical and other tabular data that accompany IDC collections: one
+-- row per collection, table and column, with the coded values the column takes. Fetch a table
+-- itself with idc-index's get_clinical_table().
+SELECT
+  -- @column collection_id: identifier of the collection the table accompanies
+  collection_id,
+  -- @column table_name: full BigQuery name of the table that holds the column
+  table_name,
+  -- @column short_table_name: the table's name without project and dataset
+  SPLIT(table_name, '.')[SAFE_OFFSET(2)] AS short_table_name,
+  -- @column column: name of the column
+  `column`,
+  -- @column column_label: human-readable name of the column
+  NULLIF(column_label, '') AS column_label,
+  -- @column values: the coded values found in the column (empty when it is not coded)
+  ARRAY(
+    SELECT AS STRUCT
+      -- @column values.option_code: a value as stored in the column
+      v.option_code AS option_code,
+      -- @column values.option_description: what the value means
+      v.option_description AS option_description
+    FROM UNNEST(`values`) AS v
+  ) AS `values`
+FROM `{clinical_dataset}.column_metadata`

@@ -5,8 +5,13 @@
 -- Unmapped SOP classes and transfer syntaxes yield NULL names here (never ERROR(), which DuckDB
 -- evaluates differently inside DISTINCT aggregates); the builder's quality gate rejects them.
 WITH instances AS (
+  -- columns listed, not d.*: BigQuery bills by the columns a query reads
   SELECT
-    d.*,
+    d.collection_id, d.analysis_result_id, d.PatientID, d.SeriesInstanceUID, d.StudyInstanceUID,
+    d.SOPInstanceUID, d.source_DOI, d.PatientAge, d.PatientSex, d.StudyDate, d.StudyDescription,
+    d.Modality, d.SOPClassUID, d.TransferSyntaxUID, d.PhotometricInterpretation, d.PixelRepresentation,
+    d.Manufacturer, d.ManufacturerModelName, d.SeriesDate, d.SeriesDescription, d.SeriesNumber,
+    d.license_short_name, d.aws_bucket, d.crdc_series_uuid, d.instance_size,
     CASE d.SOPClassUID
       WHEN '1.2.840.10008.5.1.4.1.1.1' THEN 'Computed Radiography Image Storage'
       WHEN '1.2.840.10008.5.1.4.1.1.1.1' THEN 'Digital X-Ray Image Storage - For Presentation'

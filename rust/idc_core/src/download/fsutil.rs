@@ -1,0 +1,137 @@
+//! Local file operations of the downloader: positional writes, preallocation, free space.
+//! All of them block, so callers run them on tokio's blocking threads.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Write all of `buf` at `offset` without moving a shared file position, so that several
+/// ranges of one file can be written at once.
+pub fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let n = std::os::windows::fs::FileExt::seek_write(file, &buf[done..], offset + done as u64)?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::WriteZero, "failed to write the whole buffer"));
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+/// Reserve `len` bytes for `file`: on Linux the blocks are allocated now, so a full disk shows
+/// up before any byte is fetched; elsewhere (or where the file system cannot) the length is set.
+pub fn preallocate(file: &File, len: u64) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        if len > 0 {
+            let Ok(off_len) = libc::off_t::try_from(len) else {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "file too large for this platform"));
+            };
+            // SAFETY: the descriptor is valid for the lifetime of `file`.
+            let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, off_len) };
+            match rc {
+                0 => return Ok(()),
+                libc::EOPNOTSUPP | libc::EINVAL => {}
+                errno => return Err(io::Error::from_raw_os_error(errno)),
+            }
+        }
+    }
+    file.set_len(len)
+}
+
+/// Bytes available to this user on the file system holding `path` (or its nearest existing
+/// ancestor), when the platform tells.
+pub fn free_space(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut p = Some(path);
+        while let Some(dir) = p {
+            if dir.exists() {
+                let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+                let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+                // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out pointer.
+                let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+                if rc != 0 {
+                    return None;
+                }
+                // SAFETY: statvfs succeeded and filled `st`.
+                let st = unsafe { st.assume_init() };
+                return Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64));
+            }
+            p = dir.parent();
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Buffers writes to one region of a file and hands them to a blocking thread in large blocks.
+pub struct PositionalWriter {
+    file: Arc<File>,
+    offset: u64,
+    buf: Vec<u8>,
+    block: usize,
+}
+
+impl PositionalWriter {
+    pub fn new(file: Arc<File>, offset: u64, block: usize, first_capacity: usize) -> Self {
+        Self { file, offset, buf: Vec::with_capacity(first_capacity.min(block)), block }
+    }
+
+    pub async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= self.block {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let file = Arc::clone(&self.file);
+        let offset = self.offset;
+        let mut buf = tokio::task::spawn_blocking(move || write_all_at(&file, &buf, offset).map(|()| buf))
+            .await
+            .map_err(|e| io::Error::other(format!("the writer thread stopped: {e}")))??;
+        self.offset += buf.len() as u64;
+        buf.clear();
+        self.buf = buf;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preallocate_and_write_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let f = File::create(&path).unwrap();
+        preallocate(&f, 10).unwrap();
+        write_all_at(&f, b"world", 5).unwrap();
+        write_all_at(&f, b"hello", 0).unwrap();
+        drop(f);
+        assert_eq!(std::fs::read(&path).unwrap(), b"helloworld");
+        assert!(free_space(&dir.path().join("not/yet/there")).unwrap() > 0);
+    }
+}

@@ -1,0 +1,193 @@
+//! What to download and where: plan items, and the path rules that keep every file inside the
+//! destination root whatever a key, an index value or a template contains.
+
+use std::ffi::OsStr;
+use std::path::{Component, Path, PathBuf};
+
+/// Where the objects of one plan item come from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Every object under this prefix (a series: `<crdc_series_uuid>/`), listed first.
+    /// The destination is a directory; each object is written under its key minus the prefix.
+    Prefix(String),
+    /// One object (an instance: `<crdc_series_uuid>/<crdc_instance_uuid>.dcm`).
+    /// The destination is the file path.
+    Object(String),
+}
+
+/// One unit of a download plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanItem {
+    pub bucket: String,
+    pub source: Source,
+    /// A directory for [`Source::Prefix`], a file path for [`Source::Object`]. Relative paths are
+    /// taken relative to the destination root; absolute ones must lie inside it.
+    pub destination: PathBuf,
+    /// For an object, its exact size when known (lets a rerun skip it without a request and
+    /// sends large objects to parallel ranged requests); for a prefix, the expected total size,
+    /// used only for progress until the listing is done.
+    pub size: Option<u64>,
+    /// Copied into the report of every file of this item.
+    pub series_instance_uid: Option<String>,
+    /// Copied into the report (meaningful for object items).
+    pub sop_instance_uid: Option<String>,
+}
+
+impl PlanItem {
+    /// `s3://bucket/prefix-or-key`, for messages.
+    pub fn uri(&self) -> String {
+        match &self.source {
+            Source::Prefix(p) | Source::Object(p) => format!("s3://{}/{}", self.bucket, p),
+        }
+    }
+}
+
+/// The suffix of a file being written; a file with it is never complete.
+pub const PARTIAL_SUFFIX: &str = ".idc-partial";
+
+/// The temporary name of `path` while it is written: `.<name>.idc-partial` in the same
+/// directory, so the final rename is atomic and a leftover cannot be mistaken for the file.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_else(|| OsStr::new("object")).to_string_lossy();
+    path.with_file_name(format!(".{name}{PARTIAL_SUFFIX}"))
+}
+
+/// `path` without `.` and with `..` applied, purely lexically. `None` when `..` climbs above
+/// the start of a relative path or above `/`.
+fn normalise(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    let mut depth = 0usize;
+    for c in path.components() {
+        match c {
+            Component::Prefix(p) => out.push(p.as_os_str()),
+            Component::RootDir => out.push(Component::RootDir.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if depth == 0 {
+                    return None;
+                }
+                out.pop();
+                depth -= 1;
+            }
+            Component::Normal(n) => {
+                out.push(n);
+                depth += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The absolute, normalised form of the destination root.
+pub fn normalise_root(root: &Path) -> Result<PathBuf, String> {
+    let abs = std::path::absolute(root)
+        .map_err(|e| format!("the destination root {} cannot be resolved: {e}", root.display()))?;
+    normalise(&abs).ok_or_else(|| format!("the destination root {} is not a valid path", root.display()))
+}
+
+/// `dest` (relative to `root`, or absolute) as an absolute path, if it lies inside `root`
+/// (`root` itself is allowed only when `allow_root`). `root` must come from [`normalise_root`].
+pub fn inside_root(root: &Path, dest: &Path, allow_root: bool) -> Result<PathBuf, String> {
+    let joined = if dest.is_absolute() { dest.to_path_buf() } else { root.join(dest) };
+    let outside = || {
+        format!(
+            "{} is outside the destination root {}; destinations must stay inside it",
+            dest.display(),
+            root.display()
+        )
+    };
+    let norm = normalise(&joined).ok_or_else(outside)?;
+    if !norm.starts_with(root) || (!allow_root && norm == root) {
+        return Err(outside());
+    }
+    Ok(norm)
+}
+
+/// The relative path an object of a prefix item is written to: its key without the prefix.
+/// Every component must be a plain name (no `..`, `.`, empty component, backslash or NUL), so
+/// that no key can climb out of the item's directory.
+pub fn relative_name(prefix: &str, key: &str) -> Result<PathBuf, String> {
+    let rest = key
+        .strip_prefix(prefix)
+        .ok_or_else(|| format!("the key {key:?} does not start with the listed prefix {prefix:?}"))?;
+    let rest = rest.trim_start_matches('/');
+    if rest.is_empty() {
+        return Err(format!("the key {key:?} names the prefix itself, not a file"));
+    }
+    let mut out = PathBuf::new();
+    for part in rest.split('/') {
+        if part.is_empty() || part == "." || part == ".." || part.contains(['\\', '\0']) {
+            return Err(format!("the key {key:?} contains the unsafe path component {part:?}; it is not written"));
+        }
+        out.push(part);
+    }
+    Ok(out)
+}
+
+/// Bucket names that can be put in a URL path as they are: S3's rules (3-63 characters,
+/// lower-case letters, digits, dots, hyphens; underscores for legacy buckets).
+pub fn check_bucket(bucket: &str) -> Result<(), String> {
+    let ok_len = (3..=63).contains(&bucket.len());
+    let ok_chars = bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b));
+    let ok_ends = bucket.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && bucket.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok_len && ok_chars && ok_ends {
+        Ok(())
+    } else {
+        Err(format!(
+            "{bucket:?} is not a valid bucket name (3-63 lower-case letters, digits, '.', '-'); \
+             IDC buckets are for example 'idc-open-data'"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_hidden_and_marked() {
+        assert_eq!(temp_path(Path::new("/d/s/x.dcm")), PathBuf::from("/d/s/.x.dcm.idc-partial"));
+    }
+
+    #[test]
+    fn destinations_stay_inside_the_root() {
+        let root = normalise_root(Path::new("/data/dl")).unwrap();
+        assert_eq!(inside_root(&root, Path::new("a/b"), false).unwrap(), PathBuf::from("/data/dl/a/b"));
+        assert_eq!(inside_root(&root, Path::new("a/./c/../b"), false).unwrap(), PathBuf::from("/data/dl/a/b"));
+        assert_eq!(inside_root(&root, Path::new("/data/dl/x"), false).unwrap(), PathBuf::from("/data/dl/x"));
+        assert_eq!(inside_root(&root, Path::new("."), true).unwrap(), PathBuf::from("/data/dl"));
+        for bad in ["../x", "a/../../x", "/data/dlx/y", "/etc/passwd", "/data/dl/../x", ".", ""] {
+            let err = inside_root(&root, Path::new(bad), false).unwrap_err();
+            assert!(err.contains("outside the destination root"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn relative_root_is_made_absolute() {
+        let root = normalise_root(Path::new("rel/./dir")).unwrap();
+        assert!(root.is_absolute());
+        assert!(root.ends_with("rel/dir"));
+    }
+
+    #[test]
+    fn key_names() {
+        assert_eq!(relative_name("s/", "s/i.dcm").unwrap(), PathBuf::from("i.dcm"));
+        assert_eq!(relative_name("s", "s/i.dcm").unwrap(), PathBuf::from("i.dcm"));
+        assert_eq!(relative_name("s/", "s/sub/i.dcm").unwrap(), PathBuf::from("sub/i.dcm"));
+        for bad in ["s/../x", "s/a/../../x", "s/./x", "s/a//b", "s/a\\..\\b", "s/"] {
+            assert!(relative_name("s/", bad).is_err(), "{bad}");
+        }
+        assert!(relative_name("s/", "t/x").is_err());
+    }
+
+    #[test]
+    fn buckets() {
+        for ok in ["idc-open-data", "idc-open-data-cr", "idc-open-idc1", "my.bucket_1"] {
+            check_bucket(ok).unwrap();
+        }
+        for bad in ["", "ab", "Idc", "a/b", "-abc", "abc-", "a?b=c", &"x".repeat(64)] {
+            assert!(check_bucket(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Which failures are worth another attempt, and how long to wait before it.
+//!
+//! Transient: HTTP 5xx, 429 and 408, S3's `SlowDown`, connection errors and resets, timeouts,
+//! stalls, truncated bodies, a digest or size that does not match (corruption in transit).
+//! Permanent: other 4xx (a missing or private object does not appear by asking again), a key
+//! that would be written outside the destination, local file errors. Fatal: the disk is full,
+//! which stops the whole run rather than failing every remaining file one by one.
+
+use std::time::Duration;
+
+/// How a failed attempt is treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Retry after a backoff.
+    Transient,
+    /// The server asked to slow down: retry after a longer backoff.
+    SlowDown,
+    /// Do not retry this file; report it.
+    Permanent,
+    /// Stop the whole run.
+    Fatal,
+}
+
+/// The class of an HTTP error status, with the S3 error code from the body when there is one.
+pub fn classify_status(status: u16, code: Option<&str>) -> ErrorClass {
+    match (status, code) {
+        (_, Some("SlowDown")) | (503, _) | (429, _) => ErrorClass::SlowDown,
+        (_, Some("RequestTimeout" | "InternalError" | "ServiceUnavailable" | "RequestTimeTooSkewed")) => {
+            ErrorClass::Transient
+        }
+        (408, _) | (500..=599, _) => ErrorClass::Transient,
+        _ => ErrorClass::Permanent,
+    }
+}
+
+/// Whether a local I/O error means the disk (or the user's quota) is full.
+pub fn is_disk_full(err: &std::io::Error) -> bool {
+    if err.kind() == std::io::ErrorKind::StorageFull || err.kind() == std::io::ErrorKind::QuotaExceeded {
+        return true;
+    }
+    matches!(err.raw_os_error(), Some(code) if code == libc::ENOSPC || code == libc::EDQUOT)
+}
+
+/// Bounded exponential backoff with full jitter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included (1 = no retry).
+    pub max_attempts: u32,
+    /// The first backoff's upper bound; doubled at each further attempt.
+    pub base_delay: Duration,
+    /// No single backoff is longer than this.
+    pub max_delay: Duration,
+    /// No retry starts once this much time has passed since the first attempt of a file.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(20),
+            max_elapsed: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The upper bound of the wait before attempt `attempt + 1` (`attempt` counts from 1).
+    pub fn ceiling(&self, attempt: u32, class: ErrorClass) -> Duration {
+        let exp = attempt.saturating_sub(1).min(20);
+        let mut d = self.base_delay.saturating_mul(1u32 << exp);
+        if class == ErrorClass::SlowDown {
+            d = d.saturating_mul(4);
+        }
+        d.min(self.max_delay)
+    }
+
+    /// The wait before the next attempt, or `None` when the failure must not be retried:
+    /// its class is not retryable, the attempts are used up, or the time budget would be exceeded.
+    pub fn next_delay(&self, attempt: u32, class: ErrorClass, elapsed: Duration) -> Option<Duration> {
+        if !matches!(class, ErrorClass::Transient | ErrorClass::SlowDown) || attempt >= self.max_attempts {
+            return None;
+        }
+        let ceiling = self.ceiling(attempt, class);
+        // Full jitter, but never less than a tenth of the ceiling so that retries do not hammer.
+        let floor = ceiling / 10;
+        let span = ceiling.saturating_sub(floor).as_nanos() as u64;
+        let delay = floor + Duration::from_nanos(if span == 0 { 0 } else { fastrand::u64(0..=span) });
+        if elapsed + delay > self.max_elapsed {
+            return None;
+        }
+        Some(delay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(classify_status(503, Some("SlowDown")), ErrorClass::SlowDown);
+        assert_eq!(classify_status(503, None), ErrorClass::SlowDown);
+        assert_eq!(classify_status(429, None), ErrorClass::SlowDown);
+        assert_eq!(classify_status(500, Some("InternalError")), ErrorClass::Transient);
+        assert_eq!(classify_status(502, None), ErrorClass::Transient);
+        assert_eq!(classify_status(504, None), ErrorClass::Transient);
+        assert_eq!(classify_status(408, None), ErrorClass::Transient);
+        assert_eq!(classify_status(400, Some("RequestTimeout")), ErrorClass::Transient);
+        assert_eq!(classify_status(404, Some("NoSuchKey")), ErrorClass::Permanent);
+        assert_eq!(classify_status(403, Some("AccessDenied")), ErrorClass::Permanent);
+        assert_eq!(classify_status(400, Some("InvalidArgument")), ErrorClass::Permanent);
+    }
+
+    #[test]
+    fn disk_full() {
+        assert!(is_disk_full(&std::io::Error::from_raw_os_error(libc::ENOSPC)));
+        assert!(is_disk_full(&std::io::Error::from_raw_os_error(libc::EDQUOT)));
+        assert!(!is_disk_full(&std::io::Error::from_raw_os_error(libc::EACCES)));
+    }
+
+    #[test]
+    fn backoff_grows_is_bounded_and_jittered() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            max_elapsed: Duration::from_secs(10),
+        };
+        assert_eq!(p.ceiling(1, ErrorClass::Transient), Duration::from_millis(100));
+        assert_eq!(p.ceiling(3, ErrorClass::Transient), Duration::from_millis(400));
+        assert_eq!(p.ceiling(3, ErrorClass::SlowDown), Duration::from_secs(1));
+        assert_eq!(p.ceiling(30, ErrorClass::Transient), Duration::from_secs(1));
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..50 {
+            let d = p.next_delay(2, ErrorClass::Transient, Duration::ZERO).unwrap();
+            assert!(d >= Duration::from_millis(20) && d <= Duration::from_millis(200), "{d:?}");
+            seen.insert(d);
+        }
+        assert!(seen.len() > 10, "backoff is not jittered");
+    }
+
+    #[test]
+    fn retries_stop() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.next_delay(1, ErrorClass::Permanent, Duration::ZERO), None);
+        assert_eq!(p.next_delay(1, ErrorClass::Fatal, Duration::ZERO), None);
+        assert_eq!(p.next_delay(p.max_attempts, ErrorClass::Transient, Duration::ZERO), None);
+        assert!(p.next_delay(p.max_attempts - 1, ErrorClass::Transient, Duration::ZERO).is_some());
+        assert_eq!(p.next_delay(1, ErrorClass::Transient, p.max_elapsed), None);
+    }
+}

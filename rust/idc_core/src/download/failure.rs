@@ -165,10 +165,17 @@ impl Failure {
                     path.display()
                 )
             }
-            Failure::Io { doing, path, err } if err.kind() == std::io::ErrorKind::PermissionDenied => format!(
-                "permission denied while {doing} {}: {err}; choose a download directory you can write to",
-                path.display()
-            ),
+            Failure::Io { doing, path, err }
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                format!(
+                    "cannot write while {doing} {}: {err}; choose a download directory you can write to",
+                    path.display()
+                )
+            }
             Failure::Io { doing, path, err } => format!("error while {doing} {}: {err}", path.display()),
             Failure::Unsafe(m) => m.clone(),
             Failure::Protocol(m) => format!("unexpected answer from {endpoint} for {uri}: {m}"),
@@ -218,6 +225,9 @@ mod tests {
             Failure::io("creating", std::path::Path::new("/x"), std::io::Error::from_raw_os_error(libc::EACCES));
         assert_eq!(denied.class(), ErrorClass::Permanent);
         assert!(denied.describe("u", "e").contains("choose a download directory you can write to"));
+        let ro = Failure::io("creating", std::path::Path::new("/x"), std::io::Error::from_raw_os_error(libc::EROFS));
+        assert_eq!(ro.kind(), FailureKind::LocalIo);
+        assert!(ro.describe("u", "e").contains("choose a download directory you can write to"));
     }
 
     #[test]

@@ -1,0 +1,256 @@
+//! The SQL that idc-index users write, made to run on DataFusion.
+//!
+//! idc-index 0.13 ran queries on DuckDB, and its tutorials were written for it. Two habits
+//! matter most:
+//! - identifiers are case-insensitive but keep the case they were written in: `SELECT
+//!   seriesinstanceuid FROM index` finds `SeriesInstanceUID`, and `COUNT(*) AS SeriesCount`
+//!   names the result column `SeriesCount`. DataFusion lower-cases every unquoted identifier,
+//!   which breaks both. [`rewrite`] quotes each unquoted identifier that names a known column
+//!   (in the column's own spelling) or an alias of the query (in the alias's spelling).
+//! - `string_agg(x)` without a separator joins with `,` in DuckDB; DataFusion needs the
+//!   separator, so a `','` is added.
+//!
+//! The rewrite works on tokens and splices the original text, so comments, literals and
+//! spacing reach DataFusion unchanged.
+
+use std::collections::HashMap;
+
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
+
+/// Case-insensitive map from identifier to its canonical spelling.
+#[derive(Debug, Default, Clone)]
+pub struct NameMap {
+    /// lower-case name -> spelling, or `None` when two spellings disagree (left untouched).
+    names: HashMap<String, Option<String>>,
+}
+
+impl NameMap {
+    pub fn insert(&mut self, name: &str) {
+        let key = name.to_lowercase();
+        match self.names.get(&key) {
+            None => {
+                self.names.insert(key, Some(name.to_string()));
+            }
+            Some(Some(existing)) if existing != name => {
+                self.names.insert(key, None);
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn canonical(&self, lower: &str) -> Option<&str> {
+        self.names.get(lower).and_then(|s| s.as_deref())
+    }
+
+    fn contains(&self, lower: &str) -> bool {
+        self.names.contains_key(lower)
+    }
+}
+
+/// Aggregates whose separator argument is optional in DuckDB (default `,`).
+const STRING_AGGREGATES: [&str; 3] = ["string_agg", "group_concat", "listagg"];
+/// Functions whose `AS` introduces a type, not an alias.
+const CAST_FUNCTIONS: [&str; 3] = ["cast", "try_cast", "safe_cast"];
+
+/// Rewrite `sql` so that DataFusion reads it as DuckDB would. `columns` holds every column and
+/// table name of the registered indices. SQL that does not tokenize is returned unchanged, so
+/// that the parser reports the error.
+pub fn rewrite(sql: &str, columns: &NameMap) -> String {
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location() else {
+        return sql.to_string();
+    };
+    let tokens: Vec<&TokenWithSpan> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let aliases = collect_aliases(&tokens, columns);
+    let offsets = LineOffsets::new(sql);
+
+    // (byte offset, bytes to replace, replacement), in token order.
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let Token::Word(word) = &t.token else { continue };
+        let next = tokens.get(i + 1).map(|n| &n.token);
+        let is_call = matches!(next, Some(Token::LParen));
+        let lower = word.value.to_lowercase();
+        if word.quote_style.is_none() && !is_call {
+            let spelling = columns.canonical(&lower).or_else(|| {
+                if columns.contains(&lower) { None } else { aliases.get(&lower).map(String::as_str) }
+            });
+            if let Some(spelling) = spelling.filter(|s| *s != lower) {
+                let start = offsets.byte(t.span.start);
+                edits.push((start, word.value.len(), quote(spelling)));
+            }
+        }
+        if is_call && word.quote_style.is_none() && STRING_AGGREGATES.contains(&lower.as_str()) {
+            if let Some(close) = lone_argument_end(&tokens, i + 1) {
+                let before_order_by = matches!(tokens[close].token, Token::Word(_));
+                let separator = if before_order_by { ", ',' " } else { ", ','" };
+                edits.push((offsets.byte(tokens[close].span.start), 0, separator.to_string()));
+            }
+        }
+    }
+    if edits.is_empty() {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + edits.len() * 4);
+    let mut pos = 0;
+    for (start, len, text) in edits {
+        out.push_str(&sql[pos..start]);
+        out.push_str(&text);
+        pos = start + len;
+    }
+    out.push_str(&sql[pos..]);
+    out
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Aliases introduced with `AS name` (outside `CAST(x AS type)`) that are not column names.
+fn collect_aliases(tokens: &[&TokenWithSpan], columns: &NameMap) -> HashMap<String, String> {
+    let mut aliases = HashMap::new();
+    let mut depth = 0usize;
+    let mut cast_depths: Vec<usize> = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        match &t.token {
+            Token::LParen => {
+                depth += 1;
+                if let Some(Token::Word(w)) = i.checked_sub(1).map(|p| &tokens[p].token) {
+                    if CAST_FUNCTIONS.contains(&w.value.to_lowercase().as_str()) {
+                        cast_depths.push(depth);
+                    }
+                }
+            }
+            Token::RParen => {
+                if cast_depths.last() == Some(&depth) {
+                    cast_depths.pop();
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Token::Word(Word { keyword: Keyword::AS, .. }) if cast_depths.last() != Some(&depth) => {
+                if let Some(Token::Word(alias)) = tokens.get(i + 1).map(|n| &n.token) {
+                    let lower = alias.value.to_lowercase();
+                    if alias.quote_style.is_none() && !columns.contains(&lower) {
+                        aliases.entry(lower).or_insert_with(|| alias.value.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    aliases
+}
+
+/// For a call whose `(` is at `open` and that has one argument (no top-level comma), the
+/// token before which the separator goes: its `ORDER BY`, else its `)`. `None` otherwise.
+fn lone_argument_end(tokens: &[&TokenWithSpan], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut order_by = None;
+    for (i, t) in tokens.iter().enumerate().skip(open) {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return (i > open + 1).then_some(order_by.unwrap_or(i));
+                }
+            }
+            Token::Comma if depth == 1 => return None,
+            Token::Word(Word { keyword: Keyword::ORDER, .. }) if depth == 1 => order_by = order_by.or(Some(i)),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Converts the tokenizer's (line, column) locations, counted in characters from 1, to byte
+/// offsets into the SQL text.
+struct LineOffsets<'a> {
+    sql: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineOffsets<'a> {
+    fn new(sql: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+        Self { sql, line_starts }
+    }
+
+    fn byte(&self, loc: Location) -> usize {
+        let line_start = self.line_starts[(loc.line as usize).saturating_sub(1)];
+        let column = (loc.column as usize).saturating_sub(1);
+        self.sql[line_start..]
+            .char_indices()
+            .nth(column)
+            .map_or(self.sql.len(), |(i, _)| line_start + i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> NameMap {
+        let mut m = NameMap::default();
+        for n in ["SeriesInstanceUID", "Modality", "collection_id", "index", "series_size_MB"] {
+            m.insert(n);
+        }
+        m
+    }
+
+    #[test]
+    fn quotes_mixed_case_columns_in_any_spelling() {
+        let out = rewrite("SELECT seriesinstanceuid, MODALITY FROM index", &names());
+        assert_eq!(out, r#"SELECT "SeriesInstanceUID", "Modality" FROM index"#);
+    }
+
+    #[test]
+    fn leaves_literals_comments_and_function_names_alone() {
+        let sql = "SELECT modality -- Modality\nFROM index WHERE x = 'Modality' AND modality(1)";
+        let out = rewrite(sql, &names());
+        assert_eq!(
+            out,
+            "SELECT \"Modality\" -- Modality\nFROM index WHERE x = 'Modality' AND modality(1)"
+        );
+    }
+
+    #[test]
+    fn aliases_keep_their_spelling_and_match_any_case() {
+        let out = rewrite("SELECT COUNT(*) AS SeriesCount FROM index ORDER BY seriescount", &names());
+        assert_eq!(out, r#"SELECT COUNT(*) AS "SeriesCount" FROM index ORDER BY "SeriesCount""#);
+    }
+
+    #[test]
+    fn cast_types_are_not_aliases() {
+        let out = rewrite("SELECT CAST(x AS Integer) AS Total FROM t", &names());
+        assert_eq!(out, r#"SELECT CAST(x AS Integer) AS "Total" FROM t"#);
+    }
+
+    #[test]
+    fn string_agg_gets_duckdbs_default_separator() {
+        let out = rewrite("SELECT STRING_AGG(DISTINCT(modality)) FROM index", &names());
+        assert_eq!(out, r#"SELECT STRING_AGG(DISTINCT("Modality"), ',') FROM index"#);
+        let ordered = rewrite("SELECT string_agg(DISTINCT modality ORDER BY modality) FROM t", &names());
+        assert_eq!(ordered, r#"SELECT string_agg(DISTINCT "Modality" , ',' ORDER BY "Modality") FROM t"#);
+        let kept = "SELECT string_agg(x, ';') FROM t";
+        assert_eq!(rewrite(kept, &names()), kept);
+    }
+
+    #[test]
+    fn multibyte_text_before_an_identifier_keeps_offsets_right() {
+        let out = rewrite("SELECT 'é€' AS a,\n  modality FROM index", &names());
+        assert_eq!(out, "SELECT 'é€' AS a,\n  \"Modality\" FROM index");
+    }
+
+    #[test]
+    fn ambiguous_spellings_are_left_to_datafusion() {
+        let mut m = names();
+        m.insert("MODALITY");
+        assert_eq!(rewrite("SELECT modality FROM t", &m), "SELECT modality FROM t");
+    }
+}

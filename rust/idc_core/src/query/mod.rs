@@ -1,0 +1,277 @@
+//! SQL over the IDC parquet indices: one DataFusion session per client.
+
+pub mod dialect;
+pub mod functions;
+pub mod layout;
+mod table;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use tokio::task::JoinHandle;
+
+use crate::error::{CoreError, Result};
+use dialect::NameMap;
+pub use layout::Layout;
+use table::SwappableTable;
+
+/// The rows of a query, as Arrow record batches.
+#[derive(Debug, Clone)]
+pub struct QueryOutput {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryOutput {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// What the background rewrite of a table into its optimised layout ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptimizeOutcome {
+    /// The table now reads the file at this path.
+    Swapped(PathBuf),
+    /// Another process is writing the same file; this session keeps the file it has.
+    Busy,
+    /// No rewrite was started for this table.
+    NotStarted,
+}
+
+/// A DataFusion session with the IDC indices registered as tables.
+pub struct Engine {
+    ctx: SessionContext,
+    /// Registered table name -> its table (aliases share one table).
+    tables: RwLock<BTreeMap<String, Arc<SwappableTable>>>,
+    names: RwLock<NameMap>,
+    optimizing: Mutex<HashMap<String, JoinHandle<Result<OptimizeOutcome>>>>,
+}
+
+impl Engine {
+    pub fn new() -> Self {
+        let mut config = SessionConfig::new().with_information_schema(true);
+        let opts = config.options_mut();
+        // Late materialisation: decode the other columns only for rows that pass the filter,
+        // which is what makes a lookup by UID cheap.
+        opts.execution.parquet.pushdown_filters = true;
+        opts.execution.parquet.reorder_filters = true;
+        let ctx = SessionContext::new_with_config(config);
+        functions::register(&ctx);
+        Self {
+            ctx,
+            tables: RwLock::new(BTreeMap::new()),
+            names: RwLock::new(NameMap::default()),
+            optimizing: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Register the parquet file at `path` as table `name` (and each of `aliases`), reading
+    /// only its footer.
+    pub async fn register_parquet(&self, name: &str, path: &Path, aliases: &[String]) -> Result<()> {
+        let provider = self.listing_table(path).await?;
+        let table = Arc::new(SwappableTable::new(path_string(path)?, provider));
+        for n in std::iter::once(name).chain(aliases.iter().map(String::as_str)) {
+            if self.ctx.table_exist(n)? {
+                self.ctx.deregister_table(n)?;
+            }
+            self.ctx.register_table(n, Arc::clone(&table) as Arc<dyn TableProvider>)?;
+            write(&self.tables).insert(n.to_string(), Arc::clone(&table));
+        }
+        self.rebuild_names();
+        Ok(())
+    }
+
+    async fn listing_table(&self, path: &Path) -> Result<Arc<dyn TableProvider>> {
+        if !path.is_file() {
+            return Err(CoreError::Table(format!("index file {} does not exist", path.display())));
+        }
+        listing_table_in(&self.ctx, path).await.map_err(|e| {
+            CoreError::Table(format!("{} is not a readable parquet file: {e}", path.display()))
+        })
+    }
+
+    fn rebuild_names(&self) {
+        let mut names = NameMap::default();
+        for (name, table) in read(&self.tables).iter() {
+            names.insert(name);
+            for field in table.schema().fields() {
+                names.insert(field.name());
+            }
+        }
+        *write(&self.names) = names;
+    }
+
+    /// Registered table names, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        read(&self.tables).keys().cloned().collect()
+    }
+
+    /// The Arrow schema of a registered table.
+    pub fn table_schema(&self, name: &str) -> Option<SchemaRef> {
+        read(&self.tables).get(name).map(|t| t.schema())
+    }
+
+    /// The file a registered table reads now.
+    pub fn table_path(&self, name: &str) -> Option<String> {
+        read(&self.tables).get(name).map(|t| t.path())
+    }
+
+    /// `sql` as it is handed to DataFusion (see [`dialect::rewrite`]).
+    pub fn translate(&self, sql: &str) -> String {
+        dialect::rewrite(sql, &read(&self.names))
+    }
+
+    /// Run one read-only statement and collect its rows.
+    pub async fn sql(&self, sql: &str) -> Result<QueryOutput> {
+        let sql = self.translate(sql);
+        check_read_only(&sql)?;
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = self.ctx.sql_with_options(&sql, options).await.map_err(|e| self.explain(e.into()))?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(|e| self.explain(e.into()))?;
+        Ok(QueryOutput { schema, batches })
+    }
+
+    /// Add what a user needs to an error: the tables that exist when one does not.
+    fn explain(&self, err: CoreError) -> CoreError {
+        match err {
+            CoreError::Sql(msg) if msg.contains("not found") && msg.starts_with("table ") => {
+                CoreError::Table(format!(
+                    "{msg}. Tables you can query: {}",
+                    self.table_names().join(", ")
+                ))
+            }
+            other => other,
+        }
+    }
+
+    /// Rewrite table `name` into `dst` with `layout` in the background; once written and
+    /// checked, the table reads the new file. A file already at `dst` is used as is.
+    pub fn start_optimize(&self, name: &str, dst: PathBuf, layout: Layout) -> Result<()> {
+        let table = read(&self.tables)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| CoreError::Table(format!("no table named {name}")))?;
+        let src = table.path();
+        let ctx = self.ctx.clone();
+        let job = crate::runtime::get().spawn(async move {
+            if !dst.is_file() && !layout::write(&src, &dst, &layout).await? {
+                return Ok(OptimizeOutcome::Busy);
+            }
+            let provider = listing_table_in(&ctx, &dst).await?;
+            if !table.swap(path_string(&dst)?, provider) {
+                return Err(CoreError::Table(format!(
+                    "the optimised copy {} has another schema than {src}; delete it to rebuild it",
+                    dst.display()
+                )));
+            }
+            Ok(OptimizeOutcome::Swapped(dst))
+        });
+        lock(&self.optimizing).insert(name.to_string(), job);
+        Ok(())
+    }
+
+    /// Wait for the background rewrite of `name` started by [`Self::start_optimize`].
+    pub async fn wait_optimized(&self, name: &str) -> Result<OptimizeOutcome> {
+        let job = lock(&self.optimizing).remove(name);
+        match job {
+            None => Ok(OptimizeOutcome::NotStarted),
+            Some(job) => match job.await {
+                Ok(result) => result,
+                Err(e) => Err(CoreError::Execution(format!("the index rewrite stopped: {e}"))),
+            },
+        }
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+async fn listing_table_in(ctx: &SessionContext, path: &Path) -> Result<Arc<dyn TableProvider>> {
+    let path_str = path_string(path)?;
+    let url = ListingTableUrl::parse(&path_str)?;
+    let options =
+        ParquetReadOptions::default().to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
+    let config = ListingTableConfig::new(url).with_listing_options(options).infer_schema(&ctx.state()).await?;
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+fn path_string(path: &Path) -> Result<String> {
+    path.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| CoreError::Table(format!("index path {} is not valid UTF-8", path.display())))
+}
+
+/// Refuse anything but one query: idc-index reads the indices, it never changes them, and it
+/// reads no file that was not registered as an index.
+fn check_read_only(sql: &str) -> Result<()> {
+    let statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
+    if statements.len() > 1 {
+        return Err(CoreError::ReadOnly(format!(
+            "sql_query runs one statement at a time; this text holds {}. Send them one by one.",
+            statements.len()
+        )));
+    }
+    let Some(statement) = statements.front() else {
+        return Err(CoreError::Sql("the SQL text is empty: write a SELECT query".into()));
+    };
+    if is_read_only(statement) {
+        return Ok(());
+    }
+    let verb: Vec<&str> = sql.split_whitespace().take(3).collect();
+    Err(CoreError::ReadOnly(format!(
+        "the indices are read-only: only SELECT, WITH ... SELECT, EXPLAIN and SHOW queries run, not `{}`. \
+         To keep a result, save the returned DataFrame (for example with .to_parquet()).",
+        verb.join(" ")
+    )))
+}
+
+fn is_read_only(statement: &DFStatement) -> bool {
+    match statement {
+        DFStatement::Statement(s) => match s.as_ref() {
+            Statement::Query(q) => !has_select_into(q),
+            Statement::ShowTables { .. } | Statement::ShowColumns { .. } | Statement::ExplainTable { .. } => true,
+            Statement::Explain { statement, analyze, .. } => {
+                !analyze && matches!(statement.as_ref(), Statement::Query(q) if !has_select_into(q))
+            }
+            _ => false,
+        },
+        DFStatement::Explain(e) => is_read_only(&e.statement),
+        _ => false,
+    }
+}
+
+fn has_select_into(q: &datafusion::sql::sqlparser::ast::Query) -> bool {
+    use datafusion::sql::sqlparser::ast::SetExpr;
+    matches!(q.body.as_ref(), SetExpr::Select(s) if s.into.is_some())
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,89 @@
+//! A table whose backing file can be replaced while the session is live.
+//!
+//! The shipped main index is one row group of a million rows; a sorted copy with small row
+//! groups, page indexes and bloom filters is written once in the background. Queries planned
+//! before it is ready read the shipped file; queries planned after read the copy.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{Constraints, Result, Statistics};
+use datafusion::datasource::TableType;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+
+pub struct SwappableTable {
+    schema: SchemaRef,
+    inner: RwLock<(String, Arc<dyn TableProvider>)>,
+}
+
+impl fmt::Debug for SwappableTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SwappableTable").field("path", &self.path()).finish()
+    }
+}
+
+impl SwappableTable {
+    pub fn new(path: String, provider: Arc<dyn TableProvider>) -> Self {
+        Self { schema: provider.schema(), inner: RwLock::new((path, provider)) }
+    }
+
+    fn current(&self) -> Arc<dyn TableProvider> {
+        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(&guard.1)
+    }
+
+    /// The file the table reads now.
+    pub fn path(&self) -> String {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).0.clone()
+    }
+
+    /// Read from `provider` from now on. Its schema must equal the current one, so that a plan
+    /// made before the swap stays valid after it.
+    pub fn swap(&self, path: String, provider: Arc<dyn TableProvider>) -> bool {
+        if provider.schema() != self.schema {
+            return false;
+        }
+        *self.inner.write().unwrap_or_else(|p| p.into_inner()) = (path, provider);
+        true
+    }
+}
+
+#[async_trait]
+impl TableProvider for SwappableTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn constraints(&self) -> Option<&Constraints> {
+        None
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.current().scan(state, projection, filters, limit).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.current().supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        self.current().statistics()
+    }
+}

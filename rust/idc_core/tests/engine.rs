@@ -1,0 +1,186 @@
+#![cfg(feature = "query")]
+//! The engine on a small parquet index written by the test: registration, the DuckDB-style
+//! dialect, read-only refusals, regexp_extract, and the optimised rewrite.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Float64Array, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use idc_core::query::{Engine, Layout, OptimizeOutcome};
+use idc_core::CoreError;
+use parquet::arrow::ArrowWriter;
+
+const SERIES: usize = 5000;
+
+fn write_index(path: &Path) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("collection_id", DataType::Utf8, true),
+        Field::new("PatientID", DataType::Utf8, true),
+        Field::new("StudyInstanceUID", DataType::Utf8, true),
+        Field::new("SeriesInstanceUID", DataType::Utf8, true),
+        Field::new("Modality", DataType::Utf8, true),
+        Field::new("series_aws_url", DataType::Utf8, true),
+        Field::new("instanceCount", DataType::Int64, true),
+        Field::new("series_size_MB", DataType::Float64, true),
+    ]));
+    // Rows in reverse order, so that the sorted rewrite has something to do.
+    let rows: Vec<usize> = (0..SERIES).rev().collect();
+    let col = |f: &dyn Fn(usize) -> String| -> Arc<dyn Array> {
+        Arc::new(StringArray::from(rows.iter().map(|&i| f(i)).collect::<Vec<_>>()))
+    };
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            col(&|i| format!("collection_{}", i % 3)),
+            col(&|i| format!("P-{:04}", i / 10)),
+            col(&|i| format!("1.2.840.{}", i / 5)),
+            col(&|i| format!("1.2.840.{}.{}", i / 5, i % 5)),
+            col(&|i| ["CT", "MR", "SEG", "SM"][i % 4].to_string()),
+            col(&|i| format!("s3://idc-open-data/uuid-{i}/*")),
+            Arc::new(Int64Array::from(rows.iter().map(|&i| (i % 100) as i64).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(rows.iter().map(|&i| i as f64 / 10.0).collect::<Vec<_>>())),
+        ],
+    )
+    .unwrap();
+    let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+fn engine_with_index() -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idc_index.parquet");
+    write_index(&path);
+    let engine = Engine::new();
+    let rt = idc_core::runtime::get();
+    rt.block_on(engine.register_parquet("index", &path, &["idc_index".to_string()])).unwrap();
+    (dir, engine)
+}
+
+fn strings(engine: &Engine, sql: &str) -> Vec<String> {
+    let out = idc_core::runtime::get().block_on(engine.sql(sql)).unwrap();
+    let mut values = Vec::new();
+    for b in &out.batches {
+        let col = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).unwrap();
+        values.extend(col.as_string::<i32>().iter().map(|v| v.unwrap_or("NULL").to_string()));
+    }
+    values
+}
+
+#[test]
+fn both_table_names_and_any_identifier_case_work() {
+    let (_dir, engine) = engine_with_index();
+    assert_eq!(engine.table_names(), vec!["idc_index", "index"]);
+    let a = strings(&engine, "SELECT COUNT(*) FROM index WHERE modality = 'SM'");
+    let b = strings(&engine, "select count(*) from IDC_INDEX where MODALITY = 'SM'");
+    assert_eq!(a, vec![(SERIES / 4).to_string()]);
+    assert_eq!(a, b);
+    let out = idc_core::runtime::get()
+        .block_on(engine.sql("SELECT seriesinstanceuid, COUNT(*) AS SeriesCount FROM index GROUP BY 1 LIMIT 1"))
+        .unwrap();
+    let names: Vec<_> = out.schema.fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, vec!["SeriesInstanceUID", "SeriesCount"]);
+}
+
+#[test]
+fn duckdb_functions_work() {
+    let (_dir, engine) = engine_with_index();
+    let buckets = strings(
+        &engine,
+        "SELECT DISTINCT regexp_extract(series_aws_url, 's3://([^/]+)/', 1) FROM index",
+    );
+    assert_eq!(buckets, vec!["idc-open-data"]);
+    let none = strings(&engine, "SELECT regexp_extract('abc', 'x(y)', 1)");
+    assert_eq!(none, vec![""]);
+    let agg = strings(
+        &engine,
+        "SELECT STRING_AGG(DISTINCT modality ORDER BY modality) FROM index WHERE collection_id = 'collection_0'",
+    );
+    assert_eq!(agg, vec!["CT,MR,SEG,SM"]);
+    let any = strings(&engine, "SELECT ANY_VALUE(collection_id) FROM index WHERE PatientID = 'P-0003'");
+    assert_eq!(any.len(), 1);
+}
+
+#[test]
+fn bad_regexp_group_is_a_clear_error() {
+    let (_dir, engine) = engine_with_index();
+    let err = idc_core::runtime::get()
+        .block_on(engine.sql("SELECT regexp_extract(Modality, 'C(T)', 2) FROM index"))
+        .unwrap_err();
+    assert!(err.to_string().contains("group 2 does not exist"), "{err}");
+}
+
+#[test]
+fn statements_that_write_or_read_files_are_refused() {
+    let (dir, engine) = engine_with_index();
+    let target = dir.path().join("out.parquet");
+    let rt = idc_core::runtime::get();
+    for sql in [
+        format!("COPY (SELECT * FROM index) TO '{}'", target.display()),
+        "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'".to_string(),
+        "CREATE TABLE t AS SELECT 1".to_string(),
+        "INSERT INTO index VALUES (1)".to_string(),
+        "DROP TABLE index".to_string(),
+        "SET datafusion.execution.batch_size = 1".to_string(),
+        "SELECT 1; SELECT 2".to_string(),
+    ] {
+        let err = rt.block_on(engine.sql(&sql)).unwrap_err();
+        assert!(matches!(err, CoreError::ReadOnly(_)), "{sql}: {err:?}");
+    }
+    let err = rt.block_on(engine.sql("SELECT * FROM '/etc/passwd'")).unwrap_err();
+    assert!(err.to_string().contains("Tables you can query: idc_index, index"), "{err}");
+    assert!(!target.exists());
+    assert!(engine.table_names().len() == 2);
+}
+
+#[test]
+fn optimised_rewrite_keeps_every_row_and_swaps_in() {
+    let (dir, engine) = engine_with_index();
+    let rt = idc_core::runtime::get();
+    let before = strings(&engine, "SELECT SUM(series_size_MB) FROM index");
+    let dst = dir.path().join("optimized").join("idc_index.parquet");
+    let layout = Layout {
+        sort_by: vec!["collection_id".into(), "PatientID".into(), "StudyInstanceUID".into(), "SeriesInstanceUID".into()],
+        bloom_filter_columns: vec!["SeriesInstanceUID".into(), "StudyInstanceUID".into()],
+        row_group_rows: 1024,
+        page_rows: 256,
+        metadata: vec![("idc_index.layout".into(), "test".into())],
+    };
+    engine.start_optimize("index", dst.clone(), layout).unwrap();
+    let outcome = rt.block_on(engine.wait_optimized("index")).unwrap();
+    assert_eq!(outcome, OptimizeOutcome::Swapped(dst.clone()));
+    assert_eq!(engine.table_path("idc_index").unwrap(), dst.to_str().unwrap());
+    assert_eq!(strings(&engine, "SELECT SUM(series_size_MB) FROM index"), before);
+    assert_eq!(
+        strings(&engine, "SELECT COUNT(*) FROM index WHERE SeriesInstanceUID = '1.2.840.17.3'"),
+        vec!["1"]
+    );
+    // sorted along the hierarchy, in row groups of the requested size
+    let reader = parquet::file::reader::SerializedFileReader::new(File::open(&dst).unwrap()).unwrap();
+    use parquet::file::reader::FileReader;
+    let meta = reader.metadata();
+    assert_eq!(meta.num_row_groups(), SERIES.div_ceil(1024));
+    let first = strings(&engine, "SELECT collection_id FROM index LIMIT 1");
+    assert_eq!(first, vec!["collection_0"]);
+    assert!(!std::fs::read_dir(dst.parent().unwrap())
+        .unwrap()
+        .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".partial")));
+    assert_eq!(rt.block_on(engine.wait_optimized("index")).unwrap(), OptimizeOutcome::NotStarted);
+}
+
+#[test]
+fn missing_and_corrupt_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new();
+    let rt = idc_core::runtime::get();
+    let missing = dir.path().join("nope.parquet");
+    let err = rt.block_on(engine.register_parquet("t", &missing, &[])).unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    let corrupt = dir.path().join("corrupt.parquet");
+    std::fs::write(&corrupt, b"not parquet at all").unwrap();
+    let err = rt.block_on(engine.register_parquet("t", &corrupt, &[])).unwrap_err();
+    assert!(err.to_string().contains("is not a readable parquet file"), "{err}");
+}

@@ -1,0 +1,140 @@
+//! `idc_index._core`: the Python face of `idc_core`. It converts arguments and results and
+//! maps errors onto the exceptions of `idc_index.errors`; the logic lives in `idc_core`.
+
+mod arrow_py;
+mod download;
+mod errors;
+mod wait;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+
+use idc_core::query::{Engine as CoreEngine, Layout, OptimizeOutcome, QueryOutput};
+
+/// One DataFusion session with the IDC indices registered as tables.
+#[pyclass(frozen, module = "idc_index._core")]
+struct Engine {
+    inner: Arc<CoreEngine>,
+}
+
+#[pymethods]
+impl Engine {
+    #[new]
+    fn new() -> Self {
+        Self { inner: Arc::new(CoreEngine::new()) }
+    }
+
+    /// Register a parquet file as table `name` (and `aliases`); reads only its footer.
+    #[pyo3(signature = (name, path, aliases = Vec::new()))]
+    fn register_parquet(&self, py: Python<'_>, name: String, path: PathBuf, aliases: Vec<String>) -> PyResult<()> {
+        let engine = Arc::clone(&self.inner);
+        wait::run(py, async move { engine.register_parquet(&name, &path, &aliases).await })
+    }
+
+    /// Run one read-only SQL statement; the GIL is released while it runs and Ctrl-C stops it.
+    fn sql(&self, py: Python<'_>, sql: String) -> PyResult<QueryResult> {
+        let engine = Arc::clone(&self.inner);
+        let out = wait::run(py, async move { engine.sql(&sql).await })?;
+        Ok(QueryResult { out })
+    }
+
+    /// The SQL text as DataFusion receives it, after the DuckDB-compatible rewrite.
+    fn translate(&self, sql: &str) -> String {
+        self.inner.translate(sql)
+    }
+
+    /// Registered table names, sorted.
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    /// The parquet file that table `name` reads now, or None.
+    fn table_path(&self, name: &str) -> Option<String> {
+        self.inner.table_path(name)
+    }
+
+    /// Column names of table `name`, or None.
+    fn table_columns(&self, name: &str) -> Option<Vec<String>> {
+        self.inner
+            .table_schema(name)
+            .map(|s| s.fields().iter().map(|f| f.name().clone()).collect())
+    }
+
+    /// Start rewriting table `name` into `dst` (sorted, small row groups, bloom filters) in the
+    /// background; the table switches to the new file when it is complete.
+    #[pyo3(signature = (name, dst, sort_by, bloom_filter_columns, row_group_rows, page_rows, metadata))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_optimize(
+        &self,
+        name: &str,
+        dst: PathBuf,
+        sort_by: Vec<String>,
+        bloom_filter_columns: Vec<String>,
+        row_group_rows: usize,
+        page_rows: usize,
+        metadata: Vec<(String, String)>,
+    ) -> PyResult<()> {
+        let layout = Layout { sort_by, bloom_filter_columns, row_group_rows, page_rows, metadata };
+        self.inner.start_optimize(name, dst, layout).map_err(errors::to_py)
+    }
+
+    /// Wait for the background rewrite of `name`; returns the new file's path, or None when
+    /// no rewrite was started or another process is writing it.
+    fn wait_optimized(&self, py: Python<'_>, name: String) -> PyResult<Option<String>> {
+        let engine = Arc::clone(&self.inner);
+        let outcome = wait::run(py, async move { engine.wait_optimized(&name).await })?;
+        Ok(match outcome {
+            OptimizeOutcome::Swapped(path) => Some(path.display().to_string()),
+            OptimizeOutcome::NotStarted | OptimizeOutcome::Busy => None,
+        })
+    }
+}
+
+/// The rows of a query, held as Arrow record batches in the core.
+#[pyclass(frozen, module = "idc_index._core")]
+struct QueryResult {
+    out: QueryOutput,
+}
+
+#[pymethods]
+impl QueryResult {
+    #[getter]
+    fn num_rows(&self) -> usize {
+        self.out.num_rows()
+    }
+
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        self.out.schema.fields().iter().map(|f| f.name().clone()).collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.out.num_rows()
+    }
+
+    /// The rows as a list of dicts (column name -> Python value).
+    fn to_pylist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        arrow_py::rows(py, &self.out)
+    }
+
+    /// One column as a list of Python values.
+    fn column<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        arrow_py::column(py, &self.out, name)
+    }
+
+    /// The rows as an Arrow IPC stream (`pyarrow.ipc.open_stream(...)` reads it).
+    fn to_ipc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        arrow_py::ipc_stream(py, &self.out)
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Engine>()?;
+    m.add_class::<QueryResult>()?;
+    download::register(m)?;
+    m.add("BUILD_PROFILE", if cfg!(debug_assertions) { "debug" } else { "optimized" })?;
+    Ok(())
+}

@@ -1,0 +1,61 @@
+"""idc-index: search NCI Imaging Data Commons and download the DICOM files you pick.
+
+Example:
+    >>> from idc_index import IDCClient
+    >>> client = IDCClient()
+    >>> client.sql_query("SELECT collection_id, COUNT(*) AS series FROM index GROUP BY 1")
+"""
+
+from __future__ import annotations
+
+import logging
+
+from . import _core
+from .client import IDCClient
+from .errors import (
+    IDCClientInsufficientDiskSpaceError,
+    IDCError,
+    IndexFetchError,
+    IndexFileError,
+    IndexIntegrityError,
+    ReadOnlySQLError,
+    SQLError,
+    UnknownIdentifierError,
+    UnknownIndexError,
+    UnknownTableError,
+)
+from .result import QueryResult
+
+try:
+    from importlib.metadata import version as _version
+
+    __version__ = _version("idc-index")
+except Exception:  # pragma: no cover - running from a source tree without metadata
+    __version__ = "0+unknown"
+
+logging.getLogger("idc_index").addHandler(logging.NullHandler())
+
+if _core.BUILD_PROFILE != "optimized":  # pragma: no cover - depends on how it was built
+    import warnings
+
+    warnings.warn(
+        "idc_index._core was built without optimisations: queries will be slow. "
+        "Reinstall with `pip install .` or `maturin develop --release`.",
+        stacklevel=2,
+    )
+
+__all__ = [
+    "IDCClient",
+    "IDCClientInsufficientDiskSpaceError",
+    "IDCError",
+    "IndexFetchError",
+    "IndexFileError",
+    "IndexIntegrityError",
+    "QueryResult",
+    "ReadOnlySQLError",
+    "SQLError",
+    "UnknownIdentifierError",
+    "UnknownIndexError",
+    "UnknownTableError",
+    "__version__",
+]

@@ -1,0 +1,134 @@
+"""The exceptions idc-index raises: one hierarchy, rooted in :class:`IDCError`.
+
+Each message says what was wrong and what to do instead. Classes that replace a ``ValueError``
+of idc-index 0.13 also derive from ``ValueError``, so existing ``except ValueError`` blocks
+keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from idc_index.download import DownloadReport
+
+
+class IDCError(Exception):
+    """Base class of every error that idc-index raises on purpose."""
+
+
+class IDCClientInsufficientDiskSpaceError(IDCError):
+    """There is not enough free disk space for a download.
+
+    Attributes:
+        disk_space_needed: human-readable size the download needs.
+        disk_space_available: human-readable free space on the target disk.
+    """
+
+    def __init__(
+        self,
+        disk_space_needed: str,
+        disk_space_available: str,
+        message: str | None = None,
+    ) -> None:
+        self.disk_space_needed = disk_space_needed
+        self.disk_space_available = disk_space_available
+        if message is None:
+            message = (
+                f"Insufficient disk space. Need {disk_space_needed}, but only "
+                f"{disk_space_available} available. Free some space or choose another "
+                "download directory."
+            )
+        self.message = message
+        super().__init__(message)
+
+
+class UnknownIdentifierError(IDCError, ValueError):
+    """A collection, patient, study, series or instance identifier matches nothing in IDC.
+
+    Attributes:
+        kind: what was looked up, for example ``"collection_id"`` or ``"SeriesInstanceUID"``.
+        missing: the values that matched nothing.
+        suggestions: for each missing value, the closest existing identifiers.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        missing: Sequence[str],
+        suggestions: dict[str, list[str]] | None = None,
+        where: str = "the IDC index",
+    ) -> None:
+        self.kind = kind
+        self.missing = list(missing)
+        self.suggestions = suggestions or {}
+        parts = []
+        for value in self.missing:
+            close = self.suggestions.get(value) or []
+            hint = f" (closest: {', '.join(repr(c) for c in close)})" if close else ""
+            parts.append(f"{value!r}{hint}")
+        super().__init__(f"No {kind} {'; '.join(parts)} in {where}.")
+
+
+class UnknownIndexError(IDCError, ValueError):
+    """An index name that this release does not have."""
+
+
+class SQLError(IDCError):
+    """A query could not be parsed, planned or run. The message names the problem."""
+
+
+class ReadOnlySQLError(SQLError):
+    """A statement that would change the indices or read other files: only queries run."""
+
+
+class UnknownTableError(SQLError):
+    """A table that is not registered; the message lists the tables that are."""
+
+
+class IndexFileError(IDCError):
+    """An index file is missing, unreadable, or cannot be written to the cache."""
+
+
+class IndexFetchError(IndexFileError):
+    """An optional index could not be downloaded (network, HTTP status, server)."""
+
+
+class IndexIntegrityError(IndexFetchError):
+    """A downloaded index does not match its expected size or sha256; nothing was cached."""
+
+
+class DownloadError(IDCError):
+    """A download could not start: an invalid setting or plan item, or a destination that
+    cannot be created. Nothing was transferred; the message says what to change."""
+
+
+class DownloadFailedError(DownloadError):
+    """A download finished with files that are not on disk (or was stopped early).
+
+    Attributes:
+        report: the :class:`idc_index.download.DownloadReport` of the run: the files that were
+            written or already present, and each failure with its reason. A rerun skips the
+            files already present and fetches the rest.
+    """
+
+    def __init__(self, message: str, report: DownloadReport | None = None) -> None:
+        self.report = report
+        super().__init__(message)
+
+
+__all__ = [
+    "DownloadError",
+    "DownloadFailedError",
+    "IDCClientInsufficientDiskSpaceError",
+    "IDCError",
+    "IndexFetchError",
+    "IndexFileError",
+    "IndexIntegrityError",
+    "ReadOnlySQLError",
+    "SQLError",
+    "UnknownIdentifierError",
+    "UnknownIndexError",
+    "UnknownTableError",
+]

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmarks, side by side in one run: this package (release build), idc-index 0.13.4 in its
+# own virtualenv, DuckDB over the same parquet files. Writes .benchmarks/latest.json and
+# prints the markdown table recorded in docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/idc-index/target}"
+venv="${IDC_BENCH_VENV:-$HOME/.cache/idc-index/bench-venv}"
+v013="${IDC_BENCH_V013_VENV:-$HOME/.cache/idc-index/venv013}"
+
+[ -x "$v013/bin/python" ] || { python3 -m venv "$v013"; "$v013/bin/pip" install --quiet "idc-index==0.13.4"; }
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+# shellcheck disable=SC1091
+source "$venv/bin/activate"
+python -m pip install --quiet "maturin>=1.8,<2"
+maturin develop --quiet --release --extras test
+mkdir -p .benchmarks
+IDC_BENCH_V013_PYTHON="$v013/bin/python" python -m pytest tests/benchmarks -o addopts="" -p no:cacheprovider \
+    --benchmark-only --benchmark-json .benchmarks/latest.json -q "$@"
+python tests/benchmarks/report.py .benchmarks/latest.json

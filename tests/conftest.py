@@ -1,0 +1,130 @@
+"""Shared fixtures: the real IDC v25 index from idc-index-data, a small release directory cut
+from it, and a local HTTP server that publishes release files."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import threading
+from collections.abc import Iterator
+from importlib.util import find_spec
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+for _var in ("IDC_INDEX_DATA_DIR", "IDC_INDEX_CACHE_DIR", "IDC_RELEASE_BASE_URL", "IDC_ENDPOINT_URL"):
+    os.environ.pop(_var, None)
+
+_spec = find_spec("idc_index_data")
+assert _spec is not None and _spec.submodule_search_locations, "idc-index-data must be installed"
+DATA_PACKAGE_DIR = Path(next(iter(_spec.submodule_search_locations)))
+REAL_INDEX = DATA_PACKAGE_DIR / "idc_index.parquet"
+SMALL_COLLECTIONS = ("nsclc_radiomics", "rider_pilot", "tcga_luad")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache directory for the session (fetched indices, the optimised main index)."""
+    return tmp_path_factory.mktemp("idc-cache")
+
+
+@pytest.fixture(scope="session")
+def client(cache_dir: Path):
+    """A client on the real v25 index (idc-index-data), main index in its optimised layout."""
+    from idc_index import IDCClient
+
+    c = IDCClient(cache_dir=cache_dir)
+    assert c._engine.wait_optimized("index") is not None
+    return c
+
+
+@pytest.fixture(scope="session")
+def plain_client(tmp_path_factory: pytest.TempPathFactory):
+    """A client on the real v25 index as shipped (one row group), without the optimised copy."""
+    from idc_index import IDCClient
+
+    return IDCClient(cache_dir=tmp_path_factory.mktemp("plain-cache"), optimize_index=False)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest_entry(path: Path, description: str) -> dict:
+    schema = pq.read_schema(path)
+    return {
+        "file": path.name,
+        "rows": pq.ParquetFile(path).metadata.num_rows,
+        "bytes": path.stat().st_size,
+        "sha256": sha256(path),
+        "description": description,
+        "columns": [
+            {"name": f.name, "type": str(f.type), "nullable": f.nullable, "description": f"the {f.name} column"}
+            for f in schema
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of release files as a web server publishes them (optional indices)."""
+    out = tmp_path_factory.mktemp("published")
+    main = pq.read_table(REAL_INDEX, columns=["SeriesInstanceUID", "collection_id", "Modality"])
+    sm = main.filter(pc.equal(main["Modality"], "SM")).slice(0, 500)
+    sm_index = pa.table(
+        {
+            "SeriesInstanceUID": sm["SeriesInstanceUID"],
+            "ObjectiveLensPower": pa.array([20 if i % 2 else 40 for i in range(sm.num_rows)], pa.int64()),
+        }
+    )
+    pq.write_table(sm_index, out / "sm_index.parquet")
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_release(tmp_path_factory: pytest.TempPathFactory, published: Path) -> Path:
+    """A release directory with three real collections, and sm_index published remotely."""
+    out = tmp_path_factory.mktemp("release")
+    main = pq.read_table(REAL_INDEX)
+    main = main.filter(pc.is_in(main["collection_id"], pa.array(SMALL_COLLECTIONS)))
+    pq.write_table(main, out / "idc_index.parquet")
+    collections = pq.read_table(DATA_PACKAGE_DIR / "collections_index.parquet")
+    collections = collections.filter(pc.is_in(collections["collection_id"], pa.array(SMALL_COLLECTIONS)))
+    pq.write_table(collections, out / "collections_index.parquet")
+    manifest = {
+        "format": "idc-index-release/1",
+        "idc_version": 25,
+        "release": "25.0.0-small",
+        "created": "2026-11-25T00:00:00Z",
+        "builder": {"name": "tests", "version": "0"},
+        "indices": {
+            "idc_index": manifest_entry(out / "idc_index.parquet", "three collections of v25"),
+            "collections_index": manifest_entry(out / "collections_index.parquet", "collections"),
+            "sm_index": manifest_entry(published / "sm_index.parquet", "slide microscopy series"),
+        },
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return out
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def http_server(published: Path) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving the published release files."""
+    handler = functools.partial(_QuietHandler, directory=str(published))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

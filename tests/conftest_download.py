@@ -1,0 +1,85 @@
+"""Fixtures of the download tests (imported by tests/test_download_*.py): a moto S3 server
+seeded with an IDC-like layout of real series, and a fault-injecting proxy in front of it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+
+from s3server import FaultProxy, MotoS3, Series, seed_idc_layout
+
+_spec = find_spec("idc_index_data")
+assert _spec is not None and _spec.submodule_search_locations, "idc-index-data must be installed"
+REAL_INDEX = Path(next(iter(_spec.submodule_search_locations))) / "idc_index.parquet"
+
+#: One object large enough to be fetched in parallel ranges (with the tests' part size).
+BIG_SIZE = 24_000_000
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    s3 = MotoS3()
+    yield s3
+    s3.stop()
+
+
+@pytest.fixture(scope="session")
+def idc_layout(moto_s3: MotoS3) -> list[Series]:
+    """Real series of the three IDC buckets, each with a few made-up instances of 100 kB-2 MB,
+    and one series whose single instance is tens of MB."""
+    series = seed_idc_layout(
+        moto_s3, REAL_INDEX, {"idc-open-data": 3, "idc-open-data-two": 1, "idc-open-data-cr": 1}
+    )
+    big = seed_idc_layout(
+        moto_s3, REAL_INDEX, {"idc-open-data": 4}, instances=(1, 1), sizes=(BIG_SIZE, BIG_SIZE), seed=7
+    )[-1]
+    assert big.crdc_series_uuid not in {s.crdc_series_uuid for s in series}
+    return [*series, big]
+
+
+@pytest.fixture()
+def proxy(moto_s3: MotoS3) -> Iterator[FaultProxy]:
+    p = FaultProxy(moto_s3.endpoint, stall_seconds=20.0)
+    yield p
+    p.stop()
+
+
+def plan_for(series: list[Series]) -> list:
+    from idc_index.download import PlanItem
+
+    return [
+        PlanItem.series(
+            s.bucket,
+            s.crdc_series_uuid,
+            f"{s.collection_id}/{s.series_instance_uid}",
+            size=s.size,
+            series_instance_uid=s.series_instance_uid,
+        )
+        for s in series
+    ]
+
+
+def expected_files(root: Path, series: list[Series]) -> dict[Path, bytes]:
+    out = {}
+    for s in series:
+        for key, data in s.objects.items():
+            out[root / s.collection_id / s.series_instance_uid / key.split("/", 1)[1]] = data
+    return out
+
+
+def files_on_disk(root: Path) -> dict[Path, int]:
+    return {Path(d) / f: os.path.getsize(Path(d) / f) for d, _, fs in os.walk(root) for f in fs}
+
+
+def assert_complete_or_absent(root: Path, expected: dict[Path, bytes]) -> None:
+    """Every file under a final name is complete and byte-identical; nothing unexpected exists
+    except temporary files, which never carry a final name."""
+    for path in files_on_disk(root):
+        if path.name.endswith(".idc-partial"):
+            continue
+        assert path in expected, f"unexpected file {path}"
+        assert path.read_bytes() == expected[path], f"{path} is under its final name but incomplete or wrong"

@@ -1,0 +1,62 @@
+"""The `idc` command, run as a user runs it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def idc(*args: str, env_cache: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("idc") or ""
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "idc_index.cli", *args]
+    import os
+
+    env = {**os.environ, "IDC_INDEX_CACHE_DIR": str(env_cache)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_collections_table(cache_dir: Path) -> None:
+    out = idc("collections", env_cache=cache_dir)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["collection_id", "patients", "series", "size_GB", "modalities"]
+    nsclc = next(line for line in lines if line.startswith("nsclc_radiomics "))
+    assert nsclc.split()[1] == "422"
+    assert "collections in IDC v25" in out.stderr
+
+
+def test_sql_as_csv_and_json(cache_dir: Path) -> None:
+    query = "SELECT Modality, COUNT(*) AS n FROM index WHERE collection_id = 'rider_pilot' GROUP BY 1 ORDER BY 1"
+    as_csv = idc("sql", query, "--format", "csv", env_cache=cache_dir)
+    assert as_csv.returncode == 0, as_csv.stderr
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    as_json = json.loads(idc("sql", query, "--format", "json", env_cache=cache_dir).stdout)
+    assert [r["Modality"] for r in rows] == [r["Modality"] for r in as_json]
+    assert [int(r["n"]) for r in rows] == [r["n"] for r in as_json]
+
+
+def test_errors_are_one_line_with_a_non_zero_status(cache_dir: Path) -> None:
+    out = idc("sql", "DROP TABLE index", env_cache=cache_dir)
+    assert out.returncode == 1
+    assert "Error: the indices are read-only" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_indices_and_version(cache_dir: Path) -> None:
+    out = idc("indices", "--format", "json", env_cache=cache_dir)
+    listing = {row["index"]: row["installed"] for row in json.loads(out.stdout)}
+    assert listing["index"] == "yes" and listing["sm_index"] == "no"
+    version = idc("version", env_cache=cache_dir)
+    assert "IDC data v25 (idc-index-data 25.0.5)" in version.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["sql", "--help"]])
+def test_help(args: list[str], cache_dir: Path) -> None:
+    assert idc(*args, env_cache=cache_dir).returncode == 0

@@ -1,0 +1,204 @@
+"""The native downloader against a real S3-compatible server (moto) seeded with real IDC series."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest_download import (  # noqa: F401  (fixtures)
+    BIG_SIZE,
+    assert_complete_or_absent,
+    expected_files,
+    files_on_disk,
+    idc_layout,
+    moto_s3,
+    plan_for,
+    proxy,
+)
+from s3server import FaultProxy, MotoS3, Series
+
+from idc_index.download import (
+    AWS_ENDPOINT,
+    ENDPOINT_ENV,
+    GCS_ENDPOINT,
+    PlanItem,
+    bucket_for,
+    download,
+    resolve_endpoint,
+    start_download,
+)
+from idc_index.errors import DownloadError, DownloadFailedError
+
+SMALL_PARTS = {"part_size": 4_000_000, "multipart_threshold": 8_000_000}
+
+
+def test_series_of_every_bucket_arrive_byte_identical_with_their_identity(
+    moto_s3: MotoS3, idc_layout: list[Series], tmp_path: Path
+) -> None:
+    calls: list[tuple[int, int, str, str]] = []
+    report = download(
+        plan_for(idc_layout),
+        tmp_path,
+        endpoint_url=moto_s3.endpoint,
+        progress_callback=lambda *a: calls.append(a),
+        show_progress_bar=True,
+        **SMALL_PARTS,
+    )
+    expected = expected_files(tmp_path, idc_layout)
+    assert report.ok
+    assert {Path(f.path) for f in report.files} == set(expected)
+    assert files_on_disk(tmp_path) == {p: len(d) for p, d in expected.items()}
+    assert_complete_or_absent(tmp_path, expected)
+    assert {s.bucket for s in idc_layout} == {"idc-open-data", "idc-open-data-two", "idc-open-data-cr"}
+    by_path = {Path(f.path): f for f in report.files}
+    for s in idc_layout:
+        for key in s.objects:
+            f = by_path[tmp_path / s.collection_id / s.series_instance_uid / key.split("/", 1)[1]]
+            assert (f.key, f.bucket, f.series_instance_uid) == (key, s.bucket, s.series_instance_uid)
+            assert f.verification == "md5" and f.status == "downloaded"
+    big = [f for f in report.files if f.size == BIG_SIZE]
+    assert len(big) == 1, "the large object was part of the download"
+    assert report.bytes_downloaded == sum(len(d) for d in expected.values())
+    # The callback saw bytes grow to the total, in bytes, with the description.
+    assert calls and calls[-1][0] == calls[-1][1] == report.bytes_downloaded
+    assert all(c[2] == "B" and c[3] == "Downloading" for c in calls)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+def test_instances_by_key_and_a_rerun_that_skips_them(
+    moto_s3: MotoS3, idc_layout: list[Series], tmp_path: Path
+) -> None:
+    s = idc_layout[0]
+    items = [
+        PlanItem.instance(s.bucket, key, f"flat/{key.split('/')[1]}", size=len(data), sop_instance_uid=f"sop{i}")
+        for i, (key, data) in enumerate(s.objects.items())
+    ]
+    first = download(items, tmp_path, endpoint_url=moto_s3.endpoint, quiet=True)
+    assert len(first.downloaded) == len(items)
+    assert sorted(f.sop_instance_uid for f in first.files) == sorted(f"sop{i}" for i in range(len(items)))
+    second = download(items, tmp_path, endpoint_url=moto_s3.endpoint, quiet=True)
+    assert len(second.skipped) == len(items) and not second.downloaded
+    assert second.bytes_present == s.size
+
+
+def test_endpoints_and_bucket_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENDPOINT_ENV, raising=False)
+    assert resolve_endpoint() == AWS_ENDPOINT
+    assert resolve_endpoint(source_bucket_location="gcs") == GCS_ENDPOINT
+    monkeypatch.setenv(ENDPOINT_ENV, "http://127.0.0.1:9")
+    assert resolve_endpoint(source_bucket_location="gcs") == "http://127.0.0.1:9"
+    assert resolve_endpoint("http://explicit:1") == "http://explicit:1"
+    assert [bucket_for(b, "gcs") for b in ("idc-open-data", "idc-open-data-two", "idc-open-data-cr")] == [
+        "idc-open-data",
+        "idc-open-idc1",
+        "idc-open-cr",
+    ]
+    with pytest.raises(DownloadError, match="'aws' or 'gcs'"):
+        resolve_endpoint(source_bucket_location="azure")
+    with pytest.raises(DownloadError, match="no GCS bucket"):
+        bucket_for("some-bucket", "gcs")
+
+
+def test_the_environment_endpoint_is_used(
+    moto_s3: MotoS3, idc_layout: list[Series], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENDPOINT_ENV, moto_s3.endpoint)
+    report = download(plan_for(idc_layout[3:4]), tmp_path, quiet=True)
+    assert report.ok and len(report.files) == len(idc_layout[3].objects)
+
+
+def test_transient_faults_end_in_identical_files(
+    proxy: FaultProxy, idc_layout: list[Series], tmp_path: Path
+) -> None:
+    series = idc_layout[:3] + idc_layout[-1:]
+    keys = [k for s in series[:3] for k in s.objects]
+    faults = ["slowdown", "reset", "truncate", "stall", "corrupt", "error500"]
+    for key, fault in zip(keys, faults):
+        proxy.fault(key, fault)
+    big_key = next(iter(series[-1].objects))
+    proxy.fault(big_key, "reset", "truncate", "corrupt")
+    report = download(
+        plan_for(series), tmp_path, endpoint_url=proxy.endpoint, quiet=True, stall_timeout=1.0, **SMALL_PARTS
+    )
+    assert report.ok, report.failed
+    expected = expected_files(tmp_path, series)
+    assert files_on_disk(tmp_path) == {p: len(d) for p, d in expected.items()}
+    assert_complete_or_absent(tmp_path, expected)
+    for key in keys[: len(faults)]:
+        assert proxy.requests[key] == 2, (key, proxy.requests[key])
+
+
+def test_lasting_faults_are_reported_with_their_reason(
+    proxy: FaultProxy, idc_layout: list[Series], tmp_path: Path
+) -> None:
+    s = idc_layout[1]
+    bad, slow, *_ = list(s.objects)
+    proxy.fault_always(bad, "corrupt")
+    proxy.fault_always(slow, "slowdown")
+    missing = PlanItem.instance(s.bucket, f"{s.crdc_series_uuid}/not-there.dcm", "x/not-there.dcm")
+    with pytest.raises(DownloadFailedError) as info:
+        download(
+            [*plan_for([s]), missing],
+            tmp_path,
+            endpoint_url=proxy.endpoint,
+            quiet=True,
+            max_attempts=3,
+        )
+    report = info.value.report
+    assert report is not None
+    kinds = {f.key: (f.kind, f.attempts) for f in report.failed}
+    assert kinds == {
+        bad: ("integrity", 3),
+        slow: ("http", 3),
+        f"{s.crdc_series_uuid}/not-there.dcm": ("not_found", 1),
+    }
+    message = str(info.value)
+    assert "MD5 mismatch" in message and "SlowDown" in message and "Run the same download again" in message
+    assert len(report.files) == len(s.objects) - 2
+    assert_complete_or_absent(tmp_path, expected_files(tmp_path, [s]))
+    assert not [p for p in files_on_disk(tmp_path) if p.name.endswith(".idc-partial")]
+
+
+def test_cancel_stops_within_a_second_and_leaves_no_partial_file(
+    proxy: FaultProxy, idc_layout: list[Series], tmp_path: Path
+) -> None:
+    import time
+
+    series = idc_layout[:3]
+    for s in series:
+        for key in s.objects:
+            proxy.fault_always(key, "trickle")
+    handle = start_download(plan_for(series), tmp_path, endpoint_url=proxy.endpoint, concurrency=4)
+    deadline = time.monotonic() + 10
+    while handle.progress().bytes_done == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert handle.progress().bytes_done > 0
+    t = time.monotonic()
+    handle.cancel()
+    assert handle.wait(1.0), "the download did not stop within a second"
+    assert time.monotonic() - t < 1.0
+    report = handle.report()
+    assert report is not None and report.cancelled and not report.ok
+    assert {f.kind for f in report.failed} == {"cancelled"}
+    time.sleep(0.2)
+    leftovers = files_on_disk(tmp_path)
+    assert_complete_or_absent(tmp_path, expected_files(tmp_path, series))
+    assert not [p for p in leftovers if p.name.endswith(".idc-partial")]
+
+
+def test_start_refuses_bad_input_with_clear_messages(tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="outside the destination root"):
+        start_download([PlanItem.instance("idc-open-data", "a/b.dcm", "../b.dcm")], tmp_path, endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(DownloadError, match="exactly one of 'prefix'"):
+        start_download([{"bucket": "idc-open-data", "destination": "x"}], tmp_path, endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(DownloadError, match="unknown download setting"):
+        start_download([], tmp_path, endpoint_url="http://127.0.0.1:9", part_sise=5)
+    with pytest.raises(DownloadError, match="concurrency must be between"):
+        start_download([], tmp_path, endpoint_url="http://127.0.0.1:9", concurrency=0)
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    with pytest.raises(DownloadError, match="choose a directory you can write to"):
+        start_download([], blocker / "sub", endpoint_url="http://127.0.0.1:9")
+    assert os.listdir(tmp_path) == ["file"]

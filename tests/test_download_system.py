@@ -1,0 +1,169 @@
+"""The downloader as a process meets the system: killed mid-transfer and rerun, Ctrl-C, a full
+disk, a read-only directory. Each check: files under a final name are complete, or absent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest_download import (  # noqa: F401  (fixtures)
+    assert_complete_or_absent,
+    expected_files,
+    files_on_disk,
+    idc_layout,
+    moto_s3,
+    plan_for,
+    proxy,
+)
+from s3server import FaultProxy, MotoS3, Series
+
+from idc_index.download import download
+from idc_index.errors import DownloadFailedError
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+    from idc_index.download import PlanItem, download
+    args = json.loads(sys.argv[1])
+    items = [PlanItem(**i) for i in args["items"]]
+    print("started", flush=True)
+    report = download(items, args["root"], endpoint_url=args["endpoint"], concurrency=args["concurrency"],
+                      show_progress_bar=args["bar"], raise_on_failure=False)
+    print("finished", report.summary(), flush=True)
+    """
+)
+
+
+def child(endpoint: str, root: Path, series: list[Series], bar: bool = False) -> subprocess.Popen[str]:
+    items = [
+        {k: v for k, v in vars(i).items()} | {"destination": os.fspath(i.destination)} for i in plan_for(series)
+    ]
+    args = {"items": items, "root": os.fspath(root), "endpoint": endpoint, "concurrency": 3, "bar": bar}
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, json.dumps(args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_bytes(root: Path, timeout: float = 20.0) -> None:
+    """Until some bytes of the download are on disk (a temporary or a final file)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(size > 0 for size in files_on_disk(root).values()):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the child process wrote nothing")
+
+
+def test_a_killed_run_leaves_nothing_that_looks_complete_and_a_rerun_finishes(
+    proxy: FaultProxy, moto_s3: MotoS3, idc_layout: list[Series], tmp_path: Path
+) -> None:
+    series = idc_layout[:3]
+    keys = [k for s in series for k in s.objects]
+    for key in keys[1:]:
+        proxy.fault_always(key, "trickle")
+    p = child(proxy.endpoint, tmp_path, series)
+    try:
+        wait_for_bytes(tmp_path)
+        time.sleep(0.5)
+    finally:
+        p.kill()
+        p.wait(10)
+    expected = expected_files(tmp_path, series)
+    killed_state = files_on_disk(tmp_path)
+    assert any(path.name.endswith(".idc-partial") for path in killed_state), "the kill came mid-transfer"
+    assert_complete_or_absent(tmp_path, expected)
+    finished_before = {p for p in killed_state if p in expected}
+
+    report = download(plan_for(series), tmp_path, endpoint_url=moto_s3.endpoint, quiet=True)
+    assert report.ok
+    assert {Path(f.path) for f in report.skipped} == finished_before
+    assert files_on_disk(tmp_path) == {p: len(d) for p, d in expected.items()}, "leftover temporaries are reused"
+    assert_complete_or_absent(tmp_path, expected)
+
+
+def test_ctrl_c_stops_a_download_within_a_second(proxy: FaultProxy, idc_layout: list[Series], tmp_path: Path) -> None:
+    series = idc_layout[:3]
+    for s in series:
+        for key in s.objects:
+            proxy.fault_always(key, "trickle")
+    p = child(proxy.endpoint, tmp_path, series, bar=True)
+    try:
+        wait_for_bytes(tmp_path)
+        t = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        p.wait(5)
+        elapsed = time.monotonic() - t
+    finally:
+        if p.poll() is None:
+            p.kill()
+    stderr = p.stderr.read() if p.stderr else ""
+    assert p.returncode != 0 and "KeyboardInterrupt" in stderr, stderr[-2000:]
+    assert elapsed < 1.5, f"Ctrl-C took {elapsed:.2f} s"
+    assert_complete_or_absent(tmp_path, expected_files(tmp_path, series))
+    assert not [f for f in files_on_disk(tmp_path) if f.name.endswith(".idc-partial")]
+
+
+def _mount_tmpfs(path: Path, options: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", os.fspath(path)], capture_output=True)
+    return r.returncode == 0
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "size=3m"):
+        pytest.skip("a 3 MB tmpfs cannot be mounted here (needs root and mount permission)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", os.fspath(disk)], check=False)
+
+
+def test_a_full_disk_stops_the_run_with_a_clear_error_and_nothing_partial(
+    moto_s3: MotoS3, idc_layout: list[Series], small_disk: Path
+) -> None:
+    series = idc_layout[:3]
+    total = sum(s.size for s in series)
+    assert total > 3_000_000
+    t = time.monotonic()
+    with pytest.raises(DownloadFailedError) as info:
+        download(plan_for(series), small_disk, endpoint_url=moto_s3.endpoint, quiet=True, concurrency=2)
+    report = info.value.report
+    assert report is not None and report.stopped is not None
+    assert "no space left" in report.stopped and "free some space" in report.stopped
+    assert "stopped early" in str(info.value)
+    kinds = {f.kind for f in report.failed}
+    assert "disk_full" in kinds and kinds <= {"disk_full", "not_attempted"}
+    assert time.monotonic() - t < 20
+    assert_complete_or_absent(small_disk, expected_files(small_disk, series))
+    assert not [f for f in files_on_disk(small_disk) if f.name.endswith(".idc-partial")]
+
+
+def test_a_read_only_directory_fails_each_file_with_what_to_do(
+    moto_s3: MotoS3, idc_layout: list[Series], tmp_path: Path
+) -> None:
+    ro = tmp_path / "ro"
+    if not _mount_tmpfs(ro, "ro,size=1m"):
+        pytest.skip("a read-only tmpfs cannot be mounted here (needs root and mount permission)")
+    try:
+        with pytest.raises(DownloadFailedError) as info:
+            download(plan_for(idc_layout[:1]), ro, endpoint_url=moto_s3.endpoint, quiet=True)
+    finally:
+        subprocess.run(["umount", "-l", os.fspath(ro)], check=False)
+    report = info.value.report
+    assert report is not None and not report.files
+    assert {f.kind for f in report.failed} == {"local_io"}
+    assert all("Read-only file system" in f.reason for f in report.failed), report.failed

@@ -1,0 +1,199 @@
+"""SQL over the real v25 index: results equal DuckDB's on the same parquet file, the DuckDB
+habits of idc-index users work, and nothing but queries runs."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from conftest import DATA_PACKAGE_DIR, REAL_INDEX
+
+# Each query is run by idc-index and by DuckDB (tables mapped to read_parquet of the same
+# files); rows are compared in order, so every query has a total ORDER BY.
+REPRESENTATIVE = [
+    "SELECT collection_id, COUNT(*) AS n FROM index GROUP BY collection_id ORDER BY collection_id",
+    """SELECT Modality, ROUND(SUM(series_size_MB), 3) AS mb, COUNT(DISTINCT PatientID) AS patients
+       FROM index GROUP BY Modality ORDER BY Modality""",
+    """SELECT SeriesInstanceUID, StudyInstanceUID, series_size_MB FROM index
+       WHERE collection_id = 'nsclc_radiomics' AND Modality = 'CT' ORDER BY SeriesInstanceUID""",
+    """SELECT regexp_extract(series_aws_url, 's3://([^/]+)/', 1) AS bucket, COUNT(*) AS n
+       FROM index GROUP BY bucket ORDER BY bucket""",
+    """SELECT c.collection_id, c.collection_name, COUNT(*) AS series
+       FROM index i JOIN collections_index c ON i.collection_id = c.collection_id
+       GROUP BY c.collection_id, c.collection_name ORDER BY series DESC, c.collection_id LIMIT 20""",
+    "SELECT seriesinstanceuid FROM index WHERE modality = 'SM' ORDER BY 1 LIMIT 25",
+    "SELECT DISTINCT(collection_id) FROM index ORDER BY 1",
+    "SELECT COUNT(*) AS n FROM index WHERE lower(BodyPartExamined) LIKE '%chest%'",
+    "SELECT min_idc_version, max_idc_version, COUNT(*) AS n FROM prior_versions_index GROUP BY 1, 2 ORDER BY 1, 2",
+    "SELECT MIN(StudyDate) AS first, MAX(StudyDate) AS last, COUNT(*) AS n FROM index WHERE StudyDate IS NOT NULL",
+    """SELECT analysis_result_id IS NULL AS original, SUM(instanceCount) AS instances
+       FROM index GROUP BY 1 ORDER BY 1""",
+    """SELECT PatientID, COUNT(DISTINCT StudyInstanceUID) AS studies FROM index
+       WHERE collection_id = 'tcga_luad' GROUP BY PatientID HAVING COUNT(*) > 3 ORDER BY studies DESC, PatientID""",
+    """SELECT collection_id, STRING_AGG(DISTINCT Modality ORDER BY Modality) AS modalities
+       FROM index GROUP BY collection_id ORDER BY collection_id""",
+    """WITH per_study AS (SELECT StudyInstanceUID, COUNT(*) AS n FROM index GROUP BY 1)
+       SELECT n, COUNT(*) AS studies FROM per_study GROUP BY n ORDER BY n LIMIT 10""",
+    """SELECT analysis_result_id, analysis_result_title FROM analysis_results_index ORDER BY 1""",
+    """SELECT idc_version, version_timestamp FROM version_metadata_index ORDER BY idc_version""",
+]
+
+
+def duckdb_connection() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW \"index\" AS SELECT * FROM read_parquet('{REAL_INDEX}')")
+    for name in ("prior_versions_index", "collections_index", "analysis_results_index", "version_metadata_index"):
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{DATA_PACKAGE_DIR / name}.parquet')")
+    return con
+
+
+@pytest.fixture(scope="module")
+def duck() -> duckdb.DuckDBPyConnection:
+    return duckdb_connection()
+
+
+def same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+@pytest.mark.parametrize("sql", REPRESENTATIVE, ids=range(len(REPRESENTATIVE)))
+def test_results_equal_duckdb(client, duck, sql: str) -> None:
+    ours = client.sql(sql).to_arrow()
+    theirs = duck.sql(sql).fetch_arrow_table()
+    assert ours.num_rows == theirs.num_rows > 0
+    assert [c.lower() for c in ours.column_names] == [c.lower() for c in theirs.column_names]
+    for our_row, their_row in zip(ours.to_pylist(), theirs.to_pylist()):
+        for (name, x), y in zip(our_row.items(), their_row.values()):
+            assert same(x, y), (name, x, y)
+
+
+def test_unoptimised_index_gives_the_same_answers(client, plain_client) -> None:
+    sql = "SELECT Modality, COUNT(*) AS n, SUM(instanceCount) AS i FROM index GROUP BY 1 ORDER BY 1"
+    assert client.sql(sql).to_pylist() == plain_client.sql(sql).to_pylist()
+    assert plain_client._engine.table_path("index") == str(REAL_INDEX)
+    assert client._engine.table_path("index") != str(REAL_INDEX)
+
+
+def test_both_names_of_the_main_index(client) -> None:
+    assert client.sql("SELECT COUNT(*) AS n FROM index").column("n") == [1044191]
+    assert client.sql("SELECT COUNT(*) AS n FROM idc_index").column("n") == [1044191]
+
+
+def test_result_column_names_keep_the_case_written(client) -> None:
+    df = client.sql_query("SELECT seriesinstanceuid, COUNT(*) AS SeriesCount FROM index GROUP BY 1 LIMIT 1")
+    assert list(df.columns) == ["SeriesInstanceUID", "SeriesCount"]
+
+
+def test_sql_query_returns_pandas(client) -> None:
+    import pandas as pd
+
+    df = client.sql_query("SELECT collection_id, series_size_MB FROM index WHERE collection_id = 'rider_pilot'")
+    assert isinstance(df, pd.DataFrame)
+    assert len(df) > 0 and set(df["collection_id"]) == {"rider_pilot"}
+
+
+def test_arrow_consumers_take_the_result_without_pandas(client) -> None:
+    import polars as pl
+
+    result = client.sql("SELECT Modality, COUNT(*) AS n FROM index GROUP BY 1 ORDER BY 1")
+    table = pa.table(result)
+    assert table.column_names == ["Modality", "n"]
+    frame = pl.DataFrame(result)
+    assert frame.height == table.num_rows
+    assert frame["n"].sum() == 1044191
+    modalities = result
+    via_duckdb = duckdb.sql("SELECT SUM(n) AS total FROM modalities").fetchone()
+    assert via_duckdb == (1044191,)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT * FROM index) TO '/tmp/idc-index-copy.parquet'",
+        "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '/etc'",
+        "CREATE TABLE t AS SELECT 1",
+        "CREATE VIEW v AS SELECT * FROM index",
+        "INSERT INTO index SELECT * FROM index",
+        "DELETE FROM index",
+        "DROP TABLE index",
+        "SELECT * INTO newtable FROM index",
+        "SET datafusion.execution.target_partitions = 1",
+        "SELECT 1; DROP TABLE index",
+    ],
+)
+def test_statements_other_than_queries_are_refused(client, sql: str) -> None:
+    from idc_index import ReadOnlySQLError
+
+    with pytest.raises(ReadOnlySQLError, match="read-only|one statement"):
+        client.sql(sql)
+    assert client.sql("SELECT COUNT(*) AS n FROM index").column("n") == [1044191]
+
+
+def test_local_files_cannot_be_read(client) -> None:
+    from idc_index import SQLError
+
+    for sql in ("SELECT * FROM '/etc/passwd'", "SELECT * FROM read_parquet('/etc/passwd')"):
+        with pytest.raises(SQLError):
+            client.sql(sql)
+
+
+def test_unknown_table_lists_the_tables(client) -> None:
+    from idc_index import UnknownTableError
+
+    with pytest.raises(UnknownTableError, match="Tables you can query: .*collections_index.*index"):
+        client.sql("SELECT * FROM sm_index")
+
+
+def test_sql_errors_say_what_is_wrong(client) -> None:
+    from idc_index import SQLError
+
+    with pytest.raises(SQLError, match="NoSuchColumn"):
+        client.sql("SELECT NoSuchColumn FROM index")
+    with pytest.raises(SQLError):
+        client.sql("SELEC 1")
+
+
+def test_query_releases_the_gil(plain_client) -> None:
+    done = threading.Event()
+    counter = 0
+
+    def run() -> None:
+        plain_client.sql("SELECT COUNT(DISTINCT SeriesInstanceUID || PatientID || StudyInstanceUID) FROM index")
+        done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    while not done.is_set():
+        counter += 1
+    thread.join()
+    assert counter > 10_000  # the main thread ran while the query did
+
+
+def test_ctrl_c_interrupts_a_long_query() -> None:
+    script = textwrap.dedent(
+        """
+        import os, signal, threading, time
+        from idc_index import IDCClient
+        c = IDCClient(optimize_index=False)
+        threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        start = time.monotonic()
+        try:
+            c.sql("SELECT COUNT(*) FROM index a JOIN index b ON a.Modality = b.Modality")
+        except KeyboardInterrupt:
+            print(f"interrupted after {time.monotonic() - start:.1f}s")
+        """
+    )
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "interrupted after" in out.stdout, out.stderr
+    assert time.monotonic() - started < 60

@@ -85,10 +85,11 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     conf = root.parent / f"nginx-{port}.conf"
     conf.write_text(
         f"""
+user root;
 worker_processes 1;
 daemon off;
 pid {root.parent}/nginx-{port}.pid;
-error_log stderr error;
+error_log {root.parent}/nginx-{port}.log error;
 events {{ worker_connections 4096; }}
 http {{
     access_log off;
@@ -113,7 +114,7 @@ http {{
 }}
 """
     )
-    proc = subprocess.Popen([exe, "-c", str(conf), "-p", str(root.parent)], stderr=subprocess.PIPE)
+    proc = subprocess.Popen([exe, "-c", str(conf), "-p", str(root.parent)], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -203,6 +204,7 @@ def _s5(endpoint: str, bucket: str, prefix: str, extra: list[str]) -> Callable[[
             [exe, "--endpoint-url", endpoint, "--no-sign-request", *extra, "cp", f"s3://{bucket}/{prefix}*", f"{dest}/"],
             check=True,
             capture_output=True,
+            timeout=600,
         )
 
     return run
@@ -216,7 +218,12 @@ def _ceiling(endpoint: str, bucket: str, objects: list[tuple[str, int]], paralle
     def run(dest: Path) -> None:
         cfg = dest / "urls.curl"
         cfg.write_text("".join(f'url = "{endpoint}/{bucket}/{k}"\noutput = "/dev/null"\n' for k, _ in objects))
-        subprocess.run([curl, "-s", "-f", "-Z", "--parallel-max", str(parallel), "-K", str(cfg)], check=True)
+        subprocess.run(
+            [curl, "-s", "-S", "-f", "-Z", "--parallel-max", str(parallel), "-K", str(cfg)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
+        )
         cfg.unlink()
 
     return run

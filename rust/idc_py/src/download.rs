@@ -32,9 +32,9 @@ fn download_error(err: DownloadError) -> PyErr {
 
 /// One plan item from a dict: `bucket`, `prefix` or `key`, `destination`, and optionally
 /// `size`, `series_instance_uid`, `sop_instance_uid`.
-fn plan_item(index: usize, d: &Bound<'_, PyDict>) -> PyResult<PlanItem> {
+fn plan_item<'py>(index: usize, d: &Bound<'py, PyDict>) -> PyResult<PlanItem> {
     let bad = |what: String| py_error("DownloadError", format!("plan item {index}: {what}"));
-    let get = |name: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+    let get = |name: &str| -> PyResult<Option<Bound<'py, PyAny>>> {
         Ok(d.get_item(name)?.filter(|v| !v.is_none()))
     };
     let string = |name: &str| -> PyResult<Option<String>> {
@@ -84,7 +84,7 @@ fn seconds(name: &str, v: f64) -> PyResult<Duration> {
 #[pyo3(signature = (
     items, root, endpoint, *, concurrency = None, list_concurrency = None, part_size = None,
     multipart_threshold = None, max_large_files = None, max_attempts = None, retry_max_seconds = None,
-    stall_timeout = None, connect_timeout = None, fsync = false, resume = true, verify_existing = true,
+    stall_timeout = None, connect_timeout = None, fsync = false, resume = true, verify_existing = true
 ))]
 #[allow(clippy::too_many_arguments)]
 fn start_download(

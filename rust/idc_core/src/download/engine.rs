@@ -122,6 +122,7 @@ impl Ctx {
         lock(&self.out).files.push(record);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn record_failure(
         &self,
         bucket: &str,

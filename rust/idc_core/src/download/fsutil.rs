@@ -67,6 +67,8 @@ pub fn free_space(path: &Path) -> Option<u64> {
                 }
                 // SAFETY: statvfs succeeded and filled `st`.
                 let st = unsafe { st.assume_init() };
+                // The field types differ between platforms (u32 on some 32-bit ones).
+                #[allow(clippy::unnecessary_cast)]
                 return Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64));
             }
             p = dir.parent();

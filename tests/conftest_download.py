@@ -34,9 +34,9 @@ def idc_layout(moto_s3: MotoS3) -> list[Series]:
     series = seed_idc_layout(
         moto_s3, REAL_INDEX, {"idc-open-data": 3, "idc-open-data-two": 1, "idc-open-data-cr": 1}
     )
-    big = seed_idc_layout(
-        moto_s3, REAL_INDEX, {"idc-open-data": 4}, instances=(1, 1), sizes=(BIG_SIZE, BIG_SIZE), seed=7
-    )[-1]
+    (big,) = seed_idc_layout(
+        moto_s3, REAL_INDEX, {"idc-open-data": 1}, instances=(1, 1), sizes=(BIG_SIZE, BIG_SIZE), seed=7, skip=3
+    )
     assert big.crdc_series_uuid not in {s.crdc_series_uuid for s in series}
     return [*series, big]
 

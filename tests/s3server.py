@@ -108,8 +108,8 @@ def content(seed: int, size: int) -> bytes:
     return out[:size]
 
 
-def real_series(index_parquet: Path, per_bucket: dict[str, int]) -> list[dict[str, str]]:
-    """The first series of each bucket in the real index, as many as asked per bucket."""
+def real_series(index_parquet: Path, per_bucket: dict[str, int], skip: int = 0) -> list[dict[str, str]]:
+    """Series of each bucket in the real index, as many as asked per bucket, after the first `skip`."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -118,7 +118,7 @@ def real_series(index_parquet: Path, per_bucket: dict[str, int]) -> list[dict[st
     )
     out: list[dict[str, str]] = []
     for bucket, n in per_bucket.items():
-        rows = t.filter(pc.equal(t["aws_bucket"], bucket)).slice(0, n).to_pylist()
+        rows = t.filter(pc.equal(t["aws_bucket"], bucket)).slice(skip, n).to_pylist()
         assert len(rows) == n, f"the index has fewer than {n} series in {bucket}"
         out.extend(rows)
     return out
@@ -131,11 +131,12 @@ def seed_idc_layout(
     instances: tuple[int, int] = (3, 6),
     sizes: tuple[int, int] = (100_000, 2_000_000),
     seed: int = 25,
+    skip: int = 0,
 ) -> list[Series]:
     """Put made-up instances (``<crdc_instance_uuid>.dcm``) of real series into the buckets."""
     rnd = random.Random(seed)
     out = []
-    for row in real_series(index_parquet, per_bucket):
+    for row in real_series(index_parquet, per_bucket, skip):
         s = Series(row["aws_bucket"], row["crdc_series_uuid"], row["SeriesInstanceUID"], row["collection_id"])
         for _ in range(rnd.randint(*instances)):
             key = f"{s.crdc_series_uuid}/{uuid.UUID(int=rnd.getrandbits(128), version=4)}.dcm"

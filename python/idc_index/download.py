@@ -60,16 +60,13 @@ def resolve_endpoint(endpoint_url: str | None = None, source_bucket_location: st
     >>> resolve_endpoint(source_bucket_location="gcs")  # doctest: +SKIP
     'https://storage.googleapis.com'
     """
+    defaults = {"aws": AWS_ENDPOINT, "gcs": GCS_ENDPOINT}
+    if source_bucket_location not in defaults:
+        raise DownloadError(f"source_bucket_location must be 'aws' or 'gcs', not {source_bucket_location!r}")
     if endpoint_url:
         return endpoint_url
     from_env = os.environ.get(ENDPOINT_ENV, "").strip()
-    if from_env:
-        return from_env
-    if source_bucket_location == "aws":
-        return AWS_ENDPOINT
-    if source_bucket_location == "gcs":
-        return GCS_ENDPOINT
-    raise DownloadError(f"source_bucket_location must be 'aws' or 'gcs', not {source_bucket_location!r}")
+    return from_env or defaults[source_bucket_location]
 
 
 def bucket_for(aws_bucket: str, source_bucket_location: str = "aws") -> str:

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::keywords::{Keyword, RESERVED_FOR_COLUMN_ALIAS};
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
 
 /// Case-insensitive map from identifier to its canonical spelling.
@@ -95,6 +95,8 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
     if edits.is_empty() {
         return sql.to_string();
     }
+    // A separator is found when its call's `(` is reached, before the identifiers inside it.
+    edits.sort_by_key(|e| e.0);
     let mut out = String::with_capacity(sql.len() + edits.len() * 4);
     let mut pos = 0;
     for (start, len, text) in edits {
@@ -134,7 +136,11 @@ fn collect_aliases(tokens: &[&TokenWithSpan], columns: &NameMap) -> HashMap<Stri
             Token::Word(Word { keyword: Keyword::AS, .. }) if cast_depths.last() != Some(&depth) => {
                 if let Some(Token::Word(alias)) = tokens.get(i + 1).map(|n| &n.token) {
                     let lower = alias.value.to_lowercase();
-                    if alias.quote_style.is_none() && !columns.contains(&lower) {
+                    // `AS SELECT` (CREATE ... AS SELECT) and the like are not aliases.
+                    if alias.quote_style.is_none()
+                        && !RESERVED_FOR_COLUMN_ALIAS.contains(&alias.keyword)
+                        && !columns.contains(&lower)
+                    {
                         aliases.entry(lower).or_insert_with(|| alias.value.clone());
                     }
                 }
@@ -239,6 +245,24 @@ mod tests {
         assert_eq!(ordered, r#"SELECT string_agg(DISTINCT "Modality" , ',' ORDER BY "Modality") FROM t"#);
         let kept = "SELECT string_agg(x, ';') FROM t";
         assert_eq!(rewrite(kept, &names()), kept);
+    }
+
+    #[test]
+    fn string_agg_separator_and_identifiers_inside_it_are_both_rewritten() {
+        let out = rewrite("SELECT STRING_AGG(DISTINCT modality ORDER BY modality) AS m FROM index", &names());
+        assert_eq!(out, r#"SELECT STRING_AGG(DISTINCT "Modality" , ',' ORDER BY "Modality") AS m FROM index"#);
+    }
+
+    #[test]
+    fn non_reserved_keywords_can_be_aliases() {
+        let out = rewrite("SELECT collection_id AS Collection FROM index ORDER BY collection", &names());
+        assert_eq!(out, r#"SELECT collection_id AS "Collection" FROM index ORDER BY "Collection""#);
+    }
+
+    #[test]
+    fn keywords_after_as_are_not_aliases() {
+        let sql = "CREATE TABLE t AS SELECT 1";
+        assert_eq!(rewrite(sql, &names()), sql);
     }
 
     #[test]

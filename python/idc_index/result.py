@@ -59,7 +59,15 @@ class QueryResult:
 
     def to_pandas(self) -> pd.DataFrame:
         """The rows as a ``pandas.DataFrame``."""
-        return self.to_arrow().to_pandas()
+        table = self.to_arrow()
+        # pyarrow converts string views inside lists and structs to pandas only as plain
+        # strings; top-level views convert as they are.
+        wanted = [_without_nested_views(f.type, top=True) for f in table.schema]
+        if any(w != f.type for w, f in zip(wanted, table.schema)):
+            import pyarrow as pa
+
+            table = table.cast(pa.schema([f.with_type(w) for f, w in zip(table.schema, wanted)]))
+        return table.to_pandas()
 
     def to_pylist(self) -> list[dict[str, Any]]:
         """The rows as a list of dicts, without importing pyarrow."""
@@ -68,3 +76,20 @@ class QueryResult:
     def column(self, name: str) -> list[Any]:
         """One column as a list of Python values."""
         return self._core.column(name)
+
+
+def _without_nested_views(t: pa.DataType, top: bool = False) -> pa.DataType:
+    """``t`` with every string/binary view below the top level as a large string/binary."""
+    import pyarrow as pa
+
+    if pa.types.is_string_view(t):
+        return t if top else pa.large_string()
+    if pa.types.is_binary_view(t):
+        return t if top else pa.large_binary()
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t):
+        item = t.value_field
+        new = item.with_type(_without_nested_views(item.type))
+        return pa.large_list(new) if pa.types.is_large_list(t) else pa.list_(new)
+    if pa.types.is_struct(t):
+        return pa.struct([t.field(i).with_type(_without_nested_views(t.field(i).type)) for i in range(t.num_fields)])
+    return t

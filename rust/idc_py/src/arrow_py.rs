@@ -8,7 +8,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use idc_core::query::QueryOutput;
 
@@ -32,8 +32,8 @@ pub fn rows<'py>(py: Python<'py>, out: &QueryOutput) -> PyResult<Bound<'py, PyAn
         .schema
         .fields()
         .iter()
-        .map(|f| f.name().as_str().into_pyobject(py).map(Bound::into_any))
-        .collect::<PyResult<_>>()?;
+        .map(|f| PyString::new(py, f.name()).into_any())
+        .collect();
     let list = PyList::empty(py);
     for batch in &out.batches {
         for row in 0..batch.num_rows() {

@@ -10,21 +10,17 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from importlib.util import find_spec
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from idc_testdata import DATA_PACKAGE_DIR, REAL_INDEX, QuietHandler
 
 for _var in ("IDC_INDEX_DATA_DIR", "IDC_INDEX_CACHE_DIR", "IDC_RELEASE_BASE_URL", "IDC_ENDPOINT_URL"):
     os.environ.pop(_var, None)
 
-_spec = find_spec("idc_index_data")
-assert _spec is not None and _spec.submodule_search_locations, "idc-index-data must be installed"
-DATA_PACKAGE_DIR = Path(next(iter(_spec.submodule_search_locations)))
-REAL_INDEX = DATA_PACKAGE_DIR / "idc_index.parquet"
 SMALL_COLLECTIONS = ("nsclc_radiomics", "rider_pilot", "tcga_luad")
 
 
@@ -113,15 +109,10 @@ def small_release(tmp_path_factory: pytest.TempPathFactory, published: Path) -> 
     return out
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
 def http_server(published: Path) -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 serving the published release files."""
-    handler = functools.partial(_QuietHandler, directory=str(published))
+    handler = functools.partial(QuietHandler, directory=str(published))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -9,7 +9,6 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-
 from s3server import FaultProxy, MotoS3, Series, seed_idc_layout
 
 _spec = find_spec("idc_index_data")

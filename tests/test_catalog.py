@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from idc_index import (
     IDCClient,
     IndexFetchError,
@@ -81,9 +80,9 @@ def test_fetch_from_server_verifies_caches_and_reuses_offline(
 def _serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     import functools
 
-    from conftest import _QuietHandler
+    from idc_testdata import QuietHandler
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(directory)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
@@ -218,7 +217,7 @@ def test_citations_from_the_doi_service_and_from_a_manifest(client, tmp_path: Pa
         apa = client.citations_from_selection(collection_id="rider_pilot")
         as_json = client.citations_from_selection(collection_id="rider_pilot", citation_format=IDCClient.CITATION_FORMAT_JSON)
         rows = client.sql(
-            "SELECT series_aws_url FROM index WHERE collection_id = 'rider_pilot' LIMIT 3"
+            "SELECT series_aws_url FROM index WHERE collection_id = 'rider_pilot'"
         ).column("series_aws_url")
         manifest = tmp_path / "manifest.s5cmd"
         manifest.write_text("# IDC portal manifest\n" + "".join(f"cp {u} .\n" for u in rows))

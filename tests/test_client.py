@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import idc_index
+import pytest
 from idc_index import IDCClient, UnknownIdentifierError, UnknownIndexError
 
 NSCLC_PATIENT = "LUNG1-001"

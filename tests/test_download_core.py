@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest_download import (  # noqa: F401  (fixtures)
     BIG_SIZE,
     assert_complete_or_absent,
@@ -17,8 +16,6 @@ from conftest_download import (  # noqa: F401  (fixtures)
     plan_for,
     proxy,
 )
-from s3server import FaultProxy, MotoS3, Series
-
 from idc_index.download import (
     AWS_ENDPOINT,
     ENDPOINT_ENV,
@@ -30,6 +27,7 @@ from idc_index.download import (
     start_download,
 )
 from idc_index.errors import DownloadError, DownloadFailedError
+from s3server import FaultProxy, MotoS3, Series
 
 SMALL_PARTS = {"part_size": 4_000_000, "multipart_threshold": 8_000_000}
 

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest_download import (  # noqa: F401  (fixtures)
     assert_complete_or_absent,
     expected_files,
@@ -24,10 +23,9 @@ from conftest_download import (  # noqa: F401  (fixtures)
     plan_for,
     proxy,
 )
-from s3server import FaultProxy, MotoS3, Series
-
 from idc_index.download import download
 from idc_index.errors import DownloadFailedError
+from s3server import FaultProxy, MotoS3, Series
 
 CHILD = textwrap.dedent(
     """

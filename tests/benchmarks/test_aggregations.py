@@ -8,8 +8,7 @@ import time
 
 import duckdb
 import pytest
-
-from tests_paths import real_index
+from bench_paths import real_index, run_v013
 
 QUERIES = {
     "collection_summary": """SELECT collection_id, COUNT(DISTINCT PatientID) AS patients, COUNT(*) AS series,

@@ -8,9 +8,8 @@ import time
 
 import duckdb
 import pytest
+from bench_paths import real_index
 
-from conftest import run_v013
-from tests_paths import real_index
 
 def duckdb_median(sql: str, repeat: int = 15) -> float:
     con = duckdb.connect()

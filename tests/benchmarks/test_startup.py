@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import run_v013
+from bench_paths import run_v013
 
 PROBE = """
 import json, resource, time

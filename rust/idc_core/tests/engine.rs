@@ -184,3 +184,37 @@ fn missing_and_corrupt_files_are_named() {
     let err = rt.block_on(engine.register_parquet("t", &corrupt, &[])).unwrap_err();
     assert!(err.to_string().contains("is not a readable parquet file"), "{err}");
 }
+
+fn small_layout() -> Layout {
+    Layout {
+        sort_by: vec!["SeriesInstanceUID".into()],
+        bloom_filter_columns: vec![],
+        row_group_rows: 1024,
+        page_rows: 256,
+        metadata: vec![],
+    }
+}
+
+#[test]
+fn a_live_writer_is_left_alone_and_a_dead_ones_leftovers_are_taken_over() {
+    let (dir, engine) = engine_with_index();
+    let rt = idc_core::runtime::get();
+    let out = dir.path().join("optimized");
+    std::fs::create_dir_all(&out).unwrap();
+    let dst = out.join("idc_index.parquet");
+    let lock = out.join(".idc_index.parquet.lock");
+
+    // this very process holds the lock: another writer is at work
+    std::fs::write(&lock, std::process::id().to_string()).unwrap();
+    engine.start_optimize("index", dst.clone(), small_layout()).unwrap();
+    assert_eq!(rt.block_on(engine.wait_optimized("index")).unwrap(), OptimizeOutcome::Busy);
+    assert!(!dst.exists());
+
+    // a writer that died (no such process) left its lock and a partial file
+    std::fs::write(&lock, "4000000000").unwrap();
+    let partial = out.join(".idc_index.parquet.4000000000.partial");
+    std::fs::write(&partial, b"half a file").unwrap();
+    engine.start_optimize("index", dst.clone(), small_layout()).unwrap();
+    assert_eq!(rt.block_on(engine.wait_optimized("index")).unwrap(), OptimizeOutcome::Swapped(dst.clone()));
+    assert!(dst.is_file() && !lock.exists() && !partial.exists());
+}

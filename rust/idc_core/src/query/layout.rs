@@ -42,31 +42,30 @@ pub async fn write(src: &str, dst: &Path, layout: &Layout) -> Result<bool> {
         context: format!("cannot create the index cache directory {}", dir.display()),
         source,
     })?;
-    let tmp = dir.join(format!(
-        ".{}.{}.partial",
-        dst.file_name().and_then(|n| n.to_str()).unwrap_or("index"),
-        std::process::id()
-    ));
-    let lock = dir.join(format!(".{}.lock", dst.file_name().and_then(|n| n.to_str()).unwrap_or("index")));
+    let file = dst.file_name().and_then(|n| n.to_str()).unwrap_or("index");
+    let tmp = dir.join(format!(".{file}.{}.partial", std::process::id()));
+    let lock = dir.join(format!(".{file}.lock"));
     if !take_lock(&lock)? {
         return Ok(false);
     }
+    remove_partials(dir, file);
     let result = write_locked(src, dst, &tmp, layout).await;
     let _ = std::fs::remove_file(&lock);
     result.map(|()| true)
 }
 
+/// Take the lock file for a rewrite: it holds the writer's process id. A lock whose process
+/// is gone (on Linux) or that is older than [`LOCK_TIMEOUT`] is taken over.
 fn take_lock(lock: &Path) -> Result<bool> {
     for _ in 0..2 {
         match std::fs::OpenOptions::new().write(true).create_new(true).open(lock) {
-            Ok(_) => return Ok(true),
+            Ok(mut f) => {
+                use std::io::Write;
+                let _ = write!(f, "{}", std::process::id());
+                return Ok(true);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let age = std::fs::metadata(lock)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .unwrap_or_default();
-                if age < LOCK_TIMEOUT {
+                if lock_is_live(lock) {
                     return Ok(false);
                 }
                 let _ = std::fs::remove_file(lock);
@@ -77,6 +76,36 @@ fn take_lock(lock: &Path) -> Result<bool> {
         }
     }
     Ok(false)
+}
+
+fn lock_is_live(lock: &Path) -> bool {
+    let age = std::fs::metadata(lock)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .unwrap_or_default();
+    if age >= LOCK_TIMEOUT {
+        return false;
+    }
+    let holder = std::fs::read_to_string(lock).ok().and_then(|s| s.trim().parse::<u32>().ok());
+    match holder {
+        Some(pid) if Path::new("/proc/self").exists() => Path::new("/proc").join(pid.to_string()).exists(),
+        _ => true,
+    }
+}
+
+/// Remove what writers that died left behind in `dir`: `.<file>.<pid>.partial`.
+fn remove_partials(dir: &Path, file: &str) {
+    let prefix = format!(".{file}.");
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&prefix) && name.ends_with(".partial") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 async fn write_locked(src: &str, dst: &Path, tmp: &Path, layout: &Layout) -> Result<()> {

@@ -67,6 +67,9 @@ impl Engine {
         // which is what makes a lookup by UID cheap.
         opts.execution.parquet.pushdown_filters = true;
         opts.execution.parquet.reorder_filters = true;
+        // File statistics would be gathered again on every query; row-group pruning reads the
+        // footer's statistics anyway, and the indices are too simple for the planner to need them.
+        opts.execution.collect_statistics = false;
         let ctx = SessionContext::new_with_config(config);
         functions::register(&ctx);
         Self {

@@ -7,6 +7,7 @@ is read into memory until a query asks for it.
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import json
 import logging
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from . import _core
 from ._sql import as_list, ident, in_list, literal, unique
 from .catalog import MAIN_INDEX, MAIN_INDEX_FILE_STEM, Catalog
+from .client_download import DownloadMethods
 from .errors import (
     IDCClientInsufficientDiskSpaceError,
     IDCError,
@@ -84,7 +86,7 @@ class _either_method(Generic[T]):
         return lambda: self.func(target)
 
 
-class IDCClient:
+class IDCClient(DownloadMethods):
     """Search NCI Imaging Data Commons and get the files you pick.
 
     Args:
@@ -154,6 +156,9 @@ class IDCClient:
                 path = main_path if entry.name == MAIN_INDEX else entry.path
                 self._register(entry.name, path)
         if optimized is not None and main_path != optimized:
+            # Finish the rewrite before the interpreter exits (once per cache), so that a
+            # short-lived process leaves a complete copy for the next one.
+            atexit.register(self._engine.wait_optimized, MAIN_INDEX)
             self._engine.start_optimize(
                 MAIN_INDEX,
                 str(optimized),
@@ -195,6 +200,17 @@ class IDCClient:
         if missing:
             suggestions = {v: self._closest(column, v, table) for v in missing}
             raise UnknownIdentifierError(column, missing, suggestions, where=f"IDC {self.idc_version} ({table})")
+
+    def _existing(self, column: str, values: list[str], query: Callable[[], T]) -> T:
+        """Run ``query`` for children of ``values``; raise if any of ``values`` does not exist.
+
+        A non-empty answer for a single value proves it exists, so the common case is one
+        query; otherwise the values are checked one by one.
+        """
+        result = query()
+        if len(values) > 1 or len(result) == 0:  # type: ignore[arg-type]
+            self._require(column, values)
+        return result
 
     def _closest(self, column: str, value: str, table: str = MAIN_INDEX, n: int = 3) -> list[str]:
         """The existing values of ``column`` nearest to ``value`` in edit distance."""
@@ -343,6 +359,9 @@ class IDCClient:
         """Make an optional index queryable: download it (once, cached) and register it.
 
         Installed indices are registered at start-up already; fetching one is a no-op.
+        Fetching ``clinical_index`` also downloads the release's clinical tables
+        (``s3://idc-open-metadata/bigquery_export/idc_v<N>_clinical/``) into the cache and sets
+        ``clinical_data_dir``, so that :meth:`get_clinical_table` finds them.
 
         Raises:
             UnknownIndexError: no such index (with the closest names).
@@ -356,10 +375,13 @@ class IDCClient:
         entry = self._catalog.entry(index_name)
         if entry.name in self._engine.table_names():
             logger.debug("index %s is already installed", entry.name)
-            return
-        path = self._catalog.fetch(entry.name)
-        self._register(entry.name, path)
-        self.__dict__.pop(entry.name, None)
+        else:
+            path = self._catalog.fetch(entry.name)
+            self._register(entry.name, path)
+            self.__dict__.pop(entry.name, None)
+        if entry.name == "clinical_index" and self.clinical_data_dir is None:
+            # The clinical tables go with their index (small: a few MB), as in idc-index 0.13.
+            self._fetch_clinical_data()
 
     def get_clinical_table(self, table_name: str) -> pd.DataFrame:
         """A clinical data table (see ``clinical_index.table_name``) as a DataFrame.
@@ -494,22 +516,17 @@ class IDCClient:
         """
         self._check_output_format(outputFormat)
         patients = as_list(patientId, "patientId")
-        self._require("PatientID", patients)
         where = in_list("PatientID", patients)
         if outputFormat == "list":
-            return self._values(
-                f"SELECT DISTINCT StudyInstanceUID FROM index WHERE {where} ORDER BY StudyInstanceUID",
-                "StudyInstanceUID",
-            )
-        return self._shape(
-            f"""SELECT StudyInstanceUID,
+            sql = f"SELECT DISTINCT StudyInstanceUID FROM index WHERE {where} ORDER BY StudyInstanceUID"
+            return self._existing("PatientID", patients, lambda: self._values(sql, "StudyInstanceUID"))
+        sql = f"""SELECT StudyInstanceUID,
                    STRING_AGG(DISTINCT StudyDate) AS StudyDate,
                    STRING_AGG(DISTINCT StudyDescription) AS StudyDescription,
                    COUNT(SeriesInstanceUID) AS SeriesCount
                 FROM index WHERE {where} GROUP BY StudyInstanceUID
-                ORDER BY 2, 3, 4, StudyInstanceUID""",
-            outputFormat,
-        )
+                ORDER BY 2, 3, 4, StudyInstanceUID"""
+        return self._existing("PatientID", patients, lambda: self._shape(sql, outputFormat))
 
     def get_dicom_series(self, studyInstanceUID: str | list[str], outputFormat: str = "dict") -> Any:
         """The series of one or more studies.
@@ -529,22 +546,17 @@ class IDCClient:
         """
         self._check_output_format(outputFormat)
         studies = as_list(studyInstanceUID, "studyInstanceUID")
-        self._require("StudyInstanceUID", studies)
         where = in_list("StudyInstanceUID", studies)
         if outputFormat == "list":
-            return self._values(
-                f"SELECT DISTINCT SeriesInstanceUID FROM index WHERE {where} ORDER BY SeriesInstanceUID",
-                "SeriesInstanceUID",
-            )
-        return self._shape(
-            f"""SELECT DISTINCT StudyInstanceUID, SeriesInstanceUID, Modality, SeriesDate,
+            sql = f"SELECT DISTINCT SeriesInstanceUID FROM index WHERE {where} ORDER BY SeriesInstanceUID"
+            return self._existing("StudyInstanceUID", studies, lambda: self._values(sql, "SeriesInstanceUID"))
+        sql = f"""SELECT DISTINCT StudyInstanceUID, SeriesInstanceUID, Modality, SeriesDate,
                    collection_id AS Collection, BodyPartExamined, SeriesDescription, Manufacturer,
                    ManufacturerModelName, series_size_MB, SeriesNumber,
                    instanceCount AS instance_count, 1 AS ImageCount
                 FROM index WHERE {where}
-                ORDER BY Modality, SeriesDate, SeriesDescription, BodyPartExamined, SeriesNumber""",
-            outputFormat,
-        )
+                ORDER BY Modality, SeriesDate, SeriesDescription, BodyPartExamined, SeriesNumber"""
+        return self._existing("StudyInstanceUID", studies, lambda: self._shape(sql, outputFormat))
 
     # -- URLs -----------------------------------------------------------------------------
     def get_viewer_URL(

@@ -7,13 +7,15 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/idc-index/target}"
 venv="${IDC_BENCH_VENV:-$HOME/.cache/idc-index/bench-venv}"
 v013="${IDC_BENCH_V013_VENV:-$HOME/.cache/idc-index/venv013}"
+# release: what users install; ci: the same optimised dependencies with our thin crates at -O1.
+profile="${IDC_BENCH_PROFILE:-release}"
 
 [ -x "$v013/bin/python" ] || { python3 -m venv "$v013"; "$v013/bin/pip" install --quiet "idc-index==0.13.4"; }
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 # shellcheck disable=SC1091
 source "$venv/bin/activate"
 python -m pip install --quiet "maturin>=1.8,<2"
-maturin develop --quiet --release --extras test
+maturin develop --quiet --profile "$profile" --extras test
 mkdir -p .benchmarks
 IDC_BENCH_V013_PYTHON="$v013/bin/python" python -m pytest tests/benchmarks -o addopts="" -p no:cacheprovider \
     --benchmark-only --benchmark-json .benchmarks/latest.json -q "$@"

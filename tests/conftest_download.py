@@ -82,3 +82,74 @@ def assert_complete_or_absent(root: Path, expected: dict[Path, bytes]) -> None:
             continue
         assert path in expected, f"unexpected file {path}"
         assert path.read_bytes() == expected[path], f"{path} is under its final name but incomplete or wrong"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures of the client and CLI download tests
+
+#: A small real collection (40 series, 5 patients) seeded whole, one or two tiny objects a series.
+SMALL_COLLECTION = "rider_breast_mri"
+GCS_ONLY_NAMES = {"idc-open-data-two": "idc-open-idc1", "idc-open-data-cr": "idc-open-cr"}
+
+
+def _seed_rows(s3: MotoS3, rows: list[dict], seed: int, bucket_key: str = "aws_bucket") -> list[Series]:
+    import random
+    import uuid
+
+    from s3server import content
+
+    rnd = random.Random(seed)
+    out = []
+    for row in rows:
+        s = Series(row[bucket_key], row["crdc_series_uuid"], row["SeriesInstanceUID"], row["collection_id"])
+        for _ in range(rnd.randint(1, 2)):
+            key = f"{s.crdc_series_uuid}/{uuid.UUID(int=rnd.getrandbits(128), version=4)}.dcm"
+            data = content(rnd.getrandbits(32), rnd.randint(2_000, 20_000))
+            s3.put(s.bucket, key, data)
+            s.objects[key] = data
+        out.append(s)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_collection(moto_s3: MotoS3) -> list[Series]:
+    """Every series of SMALL_COLLECTION in its bucket."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(REAL_INDEX, columns=["crdc_series_uuid", "aws_bucket", "SeriesInstanceUID", "collection_id"])
+    rows = t.filter(pc.equal(t["collection_id"], SMALL_COLLECTION)).to_pylist()
+    return _seed_rows(moto_s3, rows, seed=11)
+
+
+@pytest.fixture(scope="session")
+def gcs_layout(moto_s3: MotoS3, idc_layout: list[Series]) -> list[Series]:
+    """The series of idc_layout that live in AWS-only buckets, copied under their GCS bucket names."""
+    out = []
+    for name in GCS_ONLY_NAMES.values():
+        moto_s3.create_bucket(name)
+    for s in idc_layout:
+        if s.bucket in GCS_ONLY_NAMES:
+            g = Series(GCS_ONLY_NAMES[s.bucket], s.crdc_series_uuid, s.series_instance_uid, s.collection_id)
+            for key, data in s.objects.items():
+                moto_s3.put(g.bucket, key, data)
+                g.objects[key] = data
+            out.append(g)
+    assert out
+    return out
+
+
+@pytest.fixture(scope="session")
+def prior_series(moto_s3: MotoS3) -> tuple[dict, Series]:
+    """A version of a current series in an earlier IDC release (prior_versions_index), seeded under
+    its own uuid; the current version is not on the server."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    current = pq.read_table(REAL_INDEX, columns=["SeriesInstanceUID"]).column(0)
+    t = pq.read_table(REAL_INDEX.parent / "prior_versions_index.parquet")
+    t = t.filter(pc.and_(pc.less(t["series_size_MB"], 5), pc.equal(t["aws_bucket"], "idc-open-data")))
+    t = t.filter(pc.is_in(t["SeriesInstanceUID"], current))
+    row = t.slice(0, 1).to_pylist()[0]
+    (s,) = _seed_rows(moto_s3, [row], seed=5)
+    return row, s

@@ -193,6 +193,35 @@ class FailedFile:
 
 
 @dataclass(frozen=True)
+class PlanSummary:
+    """What a download asks for, measured before it starts (and all a dry run does).
+
+    Sizes of series come from the index (``series_size_MB``), so they are close estimates;
+    sizes of single objects are exact.
+    """
+
+    #: Series prefixes and single objects in the plan.
+    series: int
+    instances: int
+    #: Bytes the selection holds.
+    bytes_total: int
+    #: Bytes of it already on disk under the destinations (not fetched again).
+    bytes_present: int
+    #: Free bytes on the disk of the download directory.
+    bytes_free: int
+
+    @property
+    def bytes_needed(self) -> int:
+        """Bytes still to fetch."""
+        return max(0, self.bytes_total - self.bytes_present)
+
+    @property
+    def fits(self) -> bool:
+        """Whether the bytes still to fetch fit on the disk."""
+        return self.bytes_needed <= self.bytes_free
+
+
+@dataclass(frozen=True)
 class DownloadReport:
     """The outcome of one download: what is on disk, what is not and why."""
 
@@ -205,6 +234,10 @@ class DownloadReport:
     cancelled: bool = False
     #: Why the run stopped early on its own (the disk is full), if it did.
     stopped: str | None = None
+    #: The plan as measured before the transfer (set by the client's download methods).
+    plan: PlanSummary | None = None
+    #: Nothing was transferred: the report only describes the plan.
+    dry_run: bool = False
 
     @classmethod
     def from_core(cls, d: Mapping[str, Any]) -> DownloadReport:
@@ -239,6 +272,18 @@ class DownloadReport:
 
     def summary(self) -> str:
         """One line: counts, bytes, time, and the kinds of failure."""
+        if self.dry_run and self.plan is not None:
+            p = self.plan
+            what = f"{p.series} series" + (f" and {p.instances} instances" if p.instances else "")
+            if p.instances and not p.series:
+                what = f"{p.instances} instances"
+            line = (
+                f"dry run: {what}, {p.bytes_total / 1e6:.1f} MB in total, {p.bytes_present / 1e6:.1f} MB already "
+                f"present, {p.bytes_needed / 1e6:.1f} MB to fetch, {p.bytes_free / 1e6:.1f} MB free on disk"
+            )
+            if not p.fits:
+                line += " (not enough free space)"
+            return line
         mb = self.bytes_downloaded / 1e6
         rate = mb / self.seconds if self.seconds > 0 else 0.0
         line = (
@@ -492,6 +537,7 @@ __all__ = [
     "DownloadedFile",
     "FailedFile",
     "PlanItem",
+    "PlanSummary",
     "ProgressCallback",
     "bucket_for",
     "download",

@@ -272,9 +272,65 @@ impl DownloadHandle {
     }
 }
 
+/// List every object under `prefix` of `bucket` at `endpoint` (with the downloader's retries
+/// and V2-then-V1 listing); nothing is downloaded. Returns dicts with `key`, `size`, `etag`.
+/// Ctrl-C stops the listing.
+#[pyfunction]
+#[pyo3(signature = (bucket, prefix, endpoint, *, max_attempts = None, connect_timeout = None))]
+fn list_objects<'py>(
+    py: Python<'py>,
+    bucket: String,
+    prefix: String,
+    endpoint: String,
+    max_attempts: Option<u32>,
+    connect_timeout: Option<f64>,
+) -> PyResult<Bound<'py, PyList>> {
+    let mut cfg = DownloadConfig::new(endpoint, PathBuf::from("."));
+    if let Some(v) = max_attempts {
+        cfg.retry.max_attempts = v;
+    }
+    if let Some(v) = connect_timeout {
+        cfg.connect_timeout = seconds("connect_timeout", v)?;
+    }
+    let rt = idc_core::runtime::get();
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let rx = std::sync::Mutex::new(rx);
+    let task = rt.spawn(async move {
+        let _ = tx.send(core::list(&bucket, &prefix, cfg).await);
+    });
+    let listed = loop {
+        let received = py.detach(|| {
+            let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
+            rx.recv_timeout(Duration::from_millis(100))
+        });
+        match received {
+            Ok(result) => break result.map_err(download_error)?,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(interrupt) = py.check_signals() {
+                    task.abort();
+                    return Err(interrupt);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(py_error("DownloadError", "the listing stopped without a result; run it again".into()))
+            }
+        }
+    };
+    let out = PyList::empty(py);
+    for o in listed {
+        let d = PyDict::new(py);
+        d.set_item("key", &o.key)?;
+        d.set_item("size", o.size)?;
+        d.set_item("etag", o.etag.as_deref())?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<DownloadHandle>()?;
     m.add_function(wrap_pyfunction!(start_download, m)?)?;
+    m.add_function(wrap_pyfunction!(list_objects, m)?)?;
     m.add("AWS_ENDPOINT", core::AWS_ENDPOINT)?;
     m.add("GCS_ENDPOINT", core::GCS_ENDPOINT)?;
     m.add("PARTIAL_SUFFIX", core::PARTIAL_SUFFIX)?;

@@ -486,6 +486,12 @@ async fn list_prefix(ctx: &Ctx, bucket: &str, prefix: &str) -> (Result<Vec<Liste
     }
 }
 
+/// List `prefix` of `bucket` on its own (no download): the objects, or why the listing failed.
+pub(crate) async fn list_only(ctx: &Ctx, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, String> {
+    let (listed, _, _) = list_prefix(ctx, bucket, prefix).await;
+    listed.map_err(|f| f.describe(&format!("s3://{bucket}/{prefix}"), ctx.endpoint.base()))
+}
+
 async fn list_page(ctx: &Ctx, bucket: &str, prefix: &str, mode: ListMode, cursor: Option<&str>) -> Result<ListPage, Failure> {
     let url = ctx.endpoint.list_url(bucket, prefix, mode, cursor);
     let resp = ctx.send(ctx.client.get(&url)).await?;

@@ -154,6 +154,9 @@ pub enum DownloadError {
     /// The transfer ended without a report (the process forked or the runtime stopped).
     #[error("the download stopped without a report (the process forked or is shutting down); run it again")]
     Lost,
+    /// A listing on its own ([`list`]) failed after its retries.
+    #[error("{0}")]
+    List(String),
 }
 
 /// How a listed file ended up on disk.
@@ -265,6 +268,22 @@ impl DownloadHandle {
         }
         self.report.get().ok_or(DownloadError::Lost)
     }
+}
+
+/// List every object under `prefix` of `bucket` at `config.endpoint`, with the downloader's
+/// retries and its V2-then-V1 listing; nothing is written (`config.root` is not used).
+pub async fn list(bucket: &str, prefix: &str, config: DownloadConfig) -> Result<Vec<s3::ListedObject>, DownloadError> {
+    config.check()?;
+    plan::check_bucket(bucket).map_err(DownloadError::Config)?;
+    let endpoint = s3::Endpoint::new(&config.endpoint).map_err(DownloadError::Config)?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .user_agent(config.user_agent.clone())
+        .build()
+        .map_err(|e| DownloadError::Client(e.to_string()))?;
+    let root = config.root.clone();
+    let ctx = engine::Ctx::new(config, endpoint, root, client, Arc::new(progress::Progress::default()));
+    engine::list_only(&ctx, bucket, prefix).await.map_err(DownloadError::List)
 }
 
 /// Check the plan, create the destination root, and start the download on the process runtime.

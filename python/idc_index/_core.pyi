@@ -62,6 +62,15 @@ def start_download(
     verify_existing: bool = True,
 ) -> DownloadHandle: ...
 
+def list_objects(
+    bucket: str,
+    prefix: str,
+    endpoint: str,
+    *,
+    max_attempts: int | None = None,
+    connect_timeout: float | None = None,
+) -> list[dict[str, Any]]: ...
+
 class DownloadHandle:
     def progress(self) -> dict[str, int]: ...
     def cancel(self) -> None: ...

@@ -6,6 +6,10 @@ Examples::
     idc sql "SELECT Modality, COUNT(*) AS n FROM index GROUP BY 1 ORDER BY n DESC"
     idc indices                           # the indices of the release, and which are installed
     idc fetch-index sm_index
+    idc download rider_pilot --download-dir data            # a collection, patient, study, series,
+                                                            # SOP instance, crdc uuid or manifest file
+    idc download-from-selection --series-instance-uid 1.3.6... --download-dir data --dry-run True
+    idc download-from-manifest --manifest-file cohort.s5cmd --download-dir data
 """
 
 from __future__ import annotations
@@ -151,6 +155,227 @@ def version(ctx: click.Context) -> None:
 
     client = _client(ctx)
     click.echo(f"idc-index {__version__}; IDC data {client.idc_version} ({client._catalog.source})")
+
+
+# -- downloads ------------------------------------------------------------------------------------
+_TEMPLATE_HELP = (
+    "Folders under the download directory, from %collection_id, %PatientID, %StudyInstanceUID, %Modality, "
+    "%SeriesInstanceUID joined by '/', '-', '_'. An empty string puts every file directly in the download directory."
+)
+
+
+def _download_options(func: Any) -> Any:
+    """Options every download command has (idc-index 0.13's, plus the endpoint and concurrency)."""
+    options = [
+        click.option("--download-dir", type=click.Path(file_okay=False), default=None,
+                     help="Directory to download into (default: the current directory)."),
+        click.option("--dir-template", type=str, default=IDCClient.DOWNLOAD_HIERARCHY_DEFAULT, show_default=True,
+                     help=_TEMPLATE_HELP),
+        click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error", "critical"],
+                     case_sensitive=False), default=None, help="How much idc-index logs to stderr."),
+        click.option("--endpoint-url", type=str, default=None, envvar="IDC_ENDPOINT_URL",
+                     help="An S3-compatible endpoint for every bucket (mirror, proxy). Default: AWS or GCS."),
+        click.option("--concurrency", type=click.IntRange(1, 4096), default=None,
+                     help="Requests in flight (default: the downloader's)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _flag_options(func: Any, manifest: bool = False) -> Any:
+    options = [
+        click.option("--quiet", type=bool, default=True, show_default=True,
+                     help="Accepted for compatibility: the downloader prints only its progress bar and summary."),
+        click.option("--show-progress-bar", type=bool, default=True, show_default=True, help="Show a progress bar."),
+        click.option("--use-s5cmd-sync", type=bool, default=False, show_default=True,
+                     help="Accepted for compatibility: files already present and complete are always skipped."),
+    ]
+    if manifest:
+        options.insert(1, click.option("--validate-manifest", type=bool, default=True, show_default=True,
+                                       help="Check that each line's bucket holds its series."))
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _ids(values: tuple[str, ...] | None) -> list[str] | None:
+    """Values of a repeatable, comma-separated option."""
+    if not values:
+        return None
+    out = [v.strip() for v in ",".join(values).split(",") if v.strip()]
+    return out or None
+
+
+def _set_level(log_level: str | None) -> None:
+    if log_level:
+        logging.getLogger("idc_index").setLevel(log_level.upper())
+
+
+def _report(run: Any) -> None:
+    """Run a download, print its summary line, and exit non-zero when anything failed."""
+    from .errors import DownloadFailedError
+
+    try:
+        report = run()
+    except DownloadFailedError as e:
+        if e.report is not None:
+            click.echo(e.report.summary(), err=True)
+        raise click.ClickException(str(e)) from e
+    except ValueError as e:
+        if isinstance(e, IDCError):
+            raise
+        raise click.UsageError(str(e)) from e
+    click.echo(report.summary())
+
+
+@idc.command("download-from-selection")
+@_download_options
+@click.option("--dry-run", type=bool, default=False, show_default=True,
+              help="Only report the size of the selection (and whether it fits); download nothing.")
+@click.option("--collection-id", multiple=True, help="Collection id(s) to select (repeat, or comma-separated).")
+@click.option("--patient-id", multiple=True, help="PatientID(s) to select.")
+@click.option("--study-instance-uid", multiple=True, help="StudyInstanceUID(s) to select.")
+@click.option("--series-instance-uid", multiple=True, help="SeriesInstanceUID(s) to select.")
+@click.option("--sop-instance-uid", multiple=True, help="SOPInstanceUID(s) of slide microscopy instances to select.")
+@click.option("--crdc-series-uuid", multiple=True, help="crdc_series_uuid(s) to select (earlier releases too).")
+@click.option("--analysis-result-id", multiple=True, help="Keep only the series of these analysis result(s).")
+@click.option("--analysis-results", type=click.Choice(["include", "exclude", "only"], case_sensitive=False),
+              default="include", show_default=True,
+              help="Download analysis-result series too (include), not (exclude), or only them (only).")
+@click.option("--source-bucket-location", type=click.Choice(["aws", "gcs"]), default="aws", show_default=True,
+              help="Download from AWS or from Google Cloud Storage.")
+@_flag_options
+@click.pass_context
+def download_from_selection(ctx: click.Context, download_dir: str | None, dir_template: str, log_level: str | None,
+                            endpoint_url: str | None, concurrency: int | None, dry_run: bool, collection_id: Any,
+                            patient_id: Any, study_instance_uid: Any, series_instance_uid: Any, sop_instance_uid: Any,
+                            crdc_series_uuid: Any, analysis_result_id: Any, analysis_results: str,
+                            source_bucket_location: str, quiet: bool, show_progress_bar: bool,
+                            use_s5cmd_sync: bool) -> None:
+    """Download a selection: the most specific identifiers given select, the analysis-result
+    options narrow it. Prints a summary line; exits non-zero when a file could not be downloaded."""
+    _set_level(log_level)
+    client = _client(ctx)
+    _report(lambda: client.download_from_selection(
+        download_dir or ".", dry_run=dry_run, collection_id=_ids(collection_id), patientId=_ids(patient_id),
+        studyInstanceUID=_ids(study_instance_uid), seriesInstanceUID=_ids(series_instance_uid),
+        sopInstanceUID=_ids(sop_instance_uid), crdc_series_uuid=_ids(crdc_series_uuid),
+        analysis_result_id=_ids(analysis_result_id), analysis_results=analysis_results.lower(), quiet=quiet,
+        show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
+        source_bucket_location=source_bucket_location, endpoint_url=endpoint_url, concurrency=concurrency,
+    ))
+
+
+def _flag_options_manifest(func: Any) -> Any:
+    return _flag_options(func, manifest=True)
+
+
+@idc.command("download-from-manifest")
+@click.option("--manifest-file", required=True, type=click.Path(dir_okay=False), help="The IDC manifest file.")
+@_download_options
+@click.option("--dry-run", type=bool, default=False, show_default=True, help="Only report the size; download nothing.")
+@_flag_options_manifest
+@click.pass_context
+def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir: str | None, dir_template: str,
+                           log_level: str | None, endpoint_url: str | None, concurrency: int | None, dry_run: bool,
+                           quiet: bool, validate_manifest: bool, show_progress_bar: bool,
+                           use_s5cmd_sync: bool) -> None:
+    """Download the series of an IDC portal manifest (AWS or GCS; ``cp s3://<bucket>/<uuid>/* .``
+    lines). Series of earlier IDC releases are downloaded as they were then."""
+    _set_level(log_level)
+    client = _client(ctx)
+    _report(lambda: client.download_from_manifest(
+        manifest_file, download_dir or ".", quiet=quiet, validate_manifest=validate_manifest,
+        show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
+        dry_run=dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
+    ))
+
+
+#: What ``idc download`` recognises, in order: (index column, table, download_from_selection argument).
+_KINDS = (
+    ("collection_id", "index", "collection_id"),
+    ("analysis_result_id", "index", "analysis_result_id"),
+    ("PatientID", "index", "patientId"),
+    ("StudyInstanceUID", "index", "studyInstanceUID"),
+    ("SeriesInstanceUID", "index", "seriesInstanceUID"),
+    ("crdc_series_uuid", "index", "crdc_series_uuid"),
+    ("crdc_series_uuid", "prior_versions_index", "crdc_series_uuid"),
+    ("SOPInstanceUID", "sm_instance_index", "sopInstanceUID"),
+)
+
+
+def _recognise(client: IDCClient, values: list[str]) -> dict[str, list[str]]:
+    """Which values are which kind of identifier; raises UnknownIdentifierError for the rest."""
+    from ._sql import ident, in_list
+    from .errors import UnknownIdentifierError
+
+    left = list(dict.fromkeys(values))
+    found: dict[str, list[str]] = {}
+    from .client import _normalize_collection
+
+    names = client._collection_names()
+    collections = [names[n] for n in (_normalize_collection(v) for v in left) if n in names]
+    matched_collections = [v for v in left if _normalize_collection(v) in names]
+    if collections:
+        found["collection_id"] = list(dict.fromkeys(collections))
+        left = [v for v in left if v not in matched_collections]
+    for column, table, argument in _KINDS[1:]:
+        if not left:
+            break
+        if table not in client._engine.table_names():
+            # Instance-level lookups need sm_instance_index: fetch it only for what looks like a UID.
+            if table != "sm_instance_index" or not all(c in "0123456789." for v in left for c in v):
+                continue
+            try:
+                client.fetch_index(table)
+            except IDCError:
+                continue
+        hits = set(client._values(
+            f"SELECT DISTINCT {ident(column)} AS v FROM {ident(table)} WHERE {in_list(column, left)}", "v"
+        ))
+        if hits:
+            found.setdefault(argument, []).extend(v for v in left if v in hits)
+            left = [v for v in left if v not in hits]
+    if left:
+        raise UnknownIdentifierError(
+            "identifier", left,
+            where=f"IDC {client.idc_version} as a collection, analysis result, patient, study, series, "
+                  "SOP instance or crdc_series_uuid (nor is it a manifest file)",
+        )
+    return found
+
+
+@idc.command()
+@click.argument("generic_argument", type=str)
+@_download_options
+@click.option("--dry-run", type=bool, default=False, show_default=True, help="Only report the size; download nothing.")
+@click.pass_context
+def download(ctx: click.Context, generic_argument: str, download_dir: str | None, dir_template: str,
+             log_level: str | None, endpoint_url: str | None, concurrency: int | None, dry_run: bool) -> None:
+    """Download GENERIC_ARGUMENT: a manifest file, or comma-separated collection ids, analysis
+    result ids, PatientIDs, StudyInstanceUIDs, SeriesInstanceUIDs, SOPInstanceUIDs or
+    crdc_series_uuids (recognised from the index). Every value must match before anything is
+    downloaded. Prints a summary line; exits non-zero when a file could not be downloaded."""
+    import os
+    from pathlib import Path
+
+    _set_level(log_level)
+    client = _client(ctx)
+    target = download_dir or "."
+    options = {"dirTemplate": dir_template or None, "endpoint_url": endpoint_url, "concurrency": concurrency,
+               "dry_run": dry_run}
+    if len(generic_argument) < os.pathconf(".", "PC_PATH_MAX") and Path(generic_argument).is_file():
+        click.echo(f"Downloading the manifest {generic_argument} from IDC {client.idc_version}", err=True)
+        _report(lambda: client.download_from_manifest(generic_argument, target, **options))
+        return
+    values = [v.strip() for v in generic_argument.split(",") if v.strip()]
+    if not values:
+        raise click.UsageError("Give a manifest file or at least one identifier.")
+    kinds = _recognise(client, values)
+    for argument, ids in kinds.items():
+        click.echo(f"Downloading {len(ids)} {argument} value(s) from IDC {client.idc_version}", err=True)
+        _report(lambda: client.download_from_selection(target, **{argument: ids}, **options))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,98 @@
+"""The `idc` download commands against the local S3 server: what lands on disk, the summary
+line, and the exit status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest_download import (  # noqa: F401  (fixtures)
+    SMALL_COLLECTION,
+    files_on_disk,
+    idc_layout,
+    moto_s3,
+    prior_series,
+    small_collection,
+)
+from idc_index.cli import idc
+from s3server import MotoS3
+
+
+@pytest.fixture()
+def run(moto_s3: MotoS3, monkeypatch, cache_dir: Path):
+    monkeypatch.setenv("IDC_ENDPOINT_URL", moto_s3.endpoint)
+    monkeypatch.setenv("IDC_INDEX_CACHE_DIR", str(cache_dir))
+    # Nothing is fetched from the internet: an optional index asked for fails at once.
+    monkeypatch.setenv("IDC_RELEASE_BASE_URL", "http://127.0.0.1:9")
+
+    def invoke(*args: str):
+        return CliRunner().invoke(idc, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_download_recognises_series_patients_collections_and_uuids(run, idc_layout, small_collection, prior_series, client, tmp_path):
+    s = idc_layout[0]
+    out = run("download", s.series_instance_uid, "--download-dir", str(tmp_path / "a"), "--dir-template", "")
+    assert out.exit_code == 0, out.output
+    assert "files downloaded" in out.output and "0 failed" in out.output
+    assert set(files_on_disk(tmp_path / "a")) == {tmp_path / "a" / k.split("/", 1)[1] for k in s.objects}
+
+    row, p = prior_series
+    patient = client.sql(
+        f"SELECT PatientID FROM index WHERE SeriesInstanceUID = '{small_collection[0].series_instance_uid}'"
+    ).to_pylist()[0]["PatientID"]
+    out = run("download", f"{patient},{p.crdc_series_uuid}", "--download-dir", str(tmp_path / "b"),
+              "--dir-template", "%PatientID", "--concurrency", "4")
+    assert out.exit_code == 0, out.output
+    dirs = {q.parent.name for q in files_on_disk(tmp_path / "b")}
+    assert dirs == {patient, row["PatientID"]}
+
+    out = run("download", SMALL_COLLECTION, "--download-dir", str(tmp_path / "c"), "--dry-run", "True")
+    assert out.exit_code == 0 and f"dry run: {len(small_collection)} series" in out.output
+    assert files_on_disk(tmp_path / "c") == {}
+
+
+def test_download_of_an_unknown_value_fails_before_any_transfer(run, idc_layout, tmp_path):
+    out = run("download", f"{idc_layout[0].series_instance_uid},not-a-thing", "--download-dir", str(tmp_path))
+    assert out.exit_code != 0
+    assert "not-a-thing" in out.output
+    assert files_on_disk(tmp_path) == {}
+
+
+def test_download_from_selection_and_manifest(run, idc_layout, tmp_path):
+    s, t = idc_layout[1], idc_layout[2]
+    out = run("download-from-selection", "--series-instance-uid", f"{s.series_instance_uid},{t.series_instance_uid}",
+              "--download-dir", str(tmp_path / "sel"), "--dir-template", "%SeriesInstanceUID",
+              "--show-progress-bar", "False")
+    assert out.exit_code == 0, out.output
+    assert {q.parent.name for q in files_on_disk(tmp_path / "sel")} == {s.series_instance_uid, t.series_instance_uid}
+
+    manifest = tmp_path / "m.s5cmd"
+    manifest.write_text(f"# manifest\ncp s3://{s.bucket}/{s.crdc_series_uuid}/* .\n")
+    out = run("download-from-manifest", "--manifest-file", str(manifest), "--download-dir", str(tmp_path / "man"),
+              "--dir-template", "")
+    assert out.exit_code == 0, out.output
+    assert len(files_on_disk(tmp_path / "man")) == len(s.objects)
+    # The argument of `download` is recognised as a manifest too; a rerun skips what is there.
+    out = run("download", str(manifest), "--download-dir", str(tmp_path / "man"), "--dir-template", "")
+    assert out.exit_code == 0 and f"{len(s.objects)} already present" in out.output
+
+
+def test_failed_files_give_a_non_zero_exit_and_the_summary(run, moto_s3: MotoS3, idc_layout, tmp_path):
+    s = idc_layout[3]
+    # A bucket that does not hold the series: the listing fails, and the command says so.
+    out = run("download-from-selection", "--series-instance-uid", s.series_instance_uid, "--download-dir",
+              str(tmp_path), "--source-bucket-location", "gcs", "--endpoint-url", moto_s3.endpoint + "/nowhere")
+    assert out.exit_code == 1
+    assert "1 failed" in out.output and "not_found" in out.output
+    assert files_on_disk(tmp_path) == {}
+
+
+def test_bad_options_are_usage_errors(run, tmp_path):
+    out = run("download-from-selection", "--download-dir", str(tmp_path))
+    assert out.exit_code == 2 and "Give a selection" in out.output
+    out = run("download-from-selection", "--collection-id", SMALL_COLLECTION, "--dir-template", "../%PatientID",
+              "--download-dir", str(tmp_path))
+    assert out.exit_code == 1 and "Invalid download hierarchy template" in out.output

@@ -239,3 +239,26 @@ def test_slashes_in_a_template_never_leave_the_download_directory(client, moto_s
     )
     assert_exactly(root, expected_in(root / m["Modality"] / "-" / m["SeriesInstanceUID"], s))
     assert sorted(os.listdir(tmp_path)) == ["root"]
+
+
+def test_hostile_index_values_stay_inside_the_download_directory(moto_s3: MotoS3, idc_layout, tmp_path):
+    from idc_index.download import download
+    from idc_index.selection import parse_template, series_items
+
+    s = idc_layout[0]
+    hostile = {
+        "collection_id": "/etc", "PatientID": "../../escape", "StudyInstanceUID": "a/../../b\n\x00",
+        "Modality": "..", "SeriesInstanceUID": "C:\\x", "crdc_series_uuid": s.crdc_series_uuid,
+        "aws_bucket": s.bucket, "series_size_MB": 0.1,
+    }
+    root = tmp_path / "root"
+    items = series_items([hostile], parse_template(DEFAULT_TEMPLATE), "aws")
+    report = download(items, root, endpoint_url=moto_s3.endpoint, show_progress_bar=False)
+    assert report.ok and len(report.files) == len(s.objects)
+    assert sorted(os.listdir(tmp_path)) == ["root"]
+    for path in files_on_disk(root):
+        assert path.resolve().is_relative_to(root.resolve())
+        assert len(path.relative_to(root).parts) == 5  # four folders and the file, nothing climbed
+
+
+DEFAULT_TEMPLATE = "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID"

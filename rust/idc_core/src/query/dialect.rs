@@ -108,6 +108,21 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
     out
 }
 
+/// Whether `sql` compares one of `columns` with `=` or `IN` (a lookup by identifier).
+pub fn is_identifier_lookup(sql: &str, columns: &[&str]) -> bool {
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return false;
+    };
+    let tokens: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    tokens.windows(2).any(|pair| match pair {
+        [Token::Word(w), Token::Eq | Token::DoubleEq]
+        | [Token::Word(w), Token::Word(Word { keyword: Keyword::IN, .. })] => {
+            columns.iter().any(|c| c.eq_ignore_ascii_case(&w.value))
+        }
+        _ => false,
+    })
+}
+
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -257,6 +272,15 @@ mod tests {
     fn non_reserved_keywords_can_be_aliases() {
         let out = rewrite("SELECT collection_id AS Collection FROM index ORDER BY collection", &names());
         assert_eq!(out, r#"SELECT collection_id AS "Collection" FROM index ORDER BY "Collection""#);
+    }
+
+    #[test]
+    fn identifier_lookups_are_recognised() {
+        let ids = ["SeriesInstanceUID", "StudyInstanceUID"];
+        assert!(is_identifier_lookup(r#"SELECT * FROM index WHERE "SeriesInstanceUID" = '1.2'"#, &ids));
+        assert!(is_identifier_lookup("SELECT * FROM index i WHERE i.studyinstanceuid IN ('1', '2')", &ids));
+        assert!(!is_identifier_lookup("SELECT * FROM index WHERE Modality = 'CT'", &ids));
+        assert!(!is_identifier_lookup("SELECT SeriesInstanceUID FROM index", &ids));
     }
 
     #[test]

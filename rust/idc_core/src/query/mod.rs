@@ -15,6 +15,7 @@ use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::context::SQLOptions;
+use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -25,6 +26,17 @@ use crate::error::{CoreError, Result};
 use dialect::NameMap;
 pub use layout::Layout;
 use table::SwappableTable;
+
+/// Columns whose values identify a handful of rows (and carry bloom filters in the optimised
+/// layout).
+pub const IDENTIFIER_COLUMNS: &[&str] = &[
+    "SeriesInstanceUID",
+    "StudyInstanceUID",
+    "PatientID",
+    "SOPInstanceUID",
+    "crdc_series_uuid",
+    "crdc_instance_uuid",
+];
 
 /// The rows of a query, as Arrow record batches.
 #[derive(Debug, Clone)]
@@ -63,9 +75,8 @@ impl Engine {
     pub fn new() -> Self {
         let mut config = SessionConfig::new().with_information_schema(true);
         let opts = config.options_mut();
-        // Late materialisation: decode the other columns only for rows that pass the filter,
-        // which is what makes a lookup by UID cheap.
-        opts.execution.parquet.pushdown_filters = true;
+        // Late materialisation (decode the other columns only for rows that pass the filter)
+        // is switched on per query, for lookups by identifier: see `Engine::sql`.
         opts.execution.parquet.reorder_filters = true;
         // File statistics would be gathered again on every query; row-group pruning reads the
         // footer's statistics anyway, and the indices are too simple for the planner to need them.
@@ -144,7 +155,14 @@ impl Engine {
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        let df = self.ctx.sql_with_options(&sql, options).await.map_err(|e| self.explain(e.into()))?;
+        // Late materialisation pays off when a filter keeps a handful of rows (a lookup by
+        // identifier) and costs a third more on scans that keep many.
+        let mut state = self.ctx.state();
+        state.config_mut().options_mut().execution.parquet.pushdown_filters =
+            dialect::is_identifier_lookup(&sql, IDENTIFIER_COLUMNS);
+        let plan = state.create_logical_plan(&sql).await.map_err(|e| self.explain(e.into()))?;
+        options.verify_plan(&plan)?;
+        let df = DataFrame::new(state, plan);
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await.map_err(|e| self.explain(e.into()))?;
         Ok(QueryOutput { schema, batches })

@@ -11,13 +11,13 @@ from pathlib import Path
 from bench_paths import run_v013
 
 PROBE = """
-import json, resource, time
+import json, time
 t = time.perf_counter()
 from idc_index import IDCClient
 c = IDCClient(cache_dir={cache!r})
 elapsed = time.perf_counter() - t
-rss = next(int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmRSS:'))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+status = dict(l.split(':', 1) for l in open('/proc/self/status'))
+rss, peak = (int(status[k].split()[0]) / 1024 for k in ('VmRSS', 'VmHWM'))  # HWM: reset by exec
 print(json.dumps({{"startup_s": elapsed, "rss_mb": rss, "peak_rss_mb": peak}}))
 """
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
+import time
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -29,3 +31,18 @@ def run_v013(*args: str) -> dict[str, float]:
         capture_output=True, text=True, check=True, cwd="/",
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def duckdb_median(path: str, sql: str, repeat: int = 7) -> float:
+    """Median seconds of ``sql`` on DuckDB, with ``index`` a view over the parquet file ``path``."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW \"index\" AS SELECT * FROM read_parquet('{path}')")
+    con.sql(sql).fetchall()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        con.sql(sql).fetchall()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)

@@ -3,12 +3,8 @@ shipped parquet file (and DuckDB reading the optimised copy, for a like-for-like
 
 from __future__ import annotations
 
-import statistics
-import time
-
-import duckdb
 import pytest
-from bench_paths import real_index, run_v013
+from bench_paths import duckdb_median, real_index
 
 QUERIES = {
     "collection_summary": """SELECT collection_id, COUNT(DISTINCT PatientID) AS patients, COUNT(*) AS series,
@@ -18,18 +14,6 @@ QUERIES = {
     "distinct_studies": "SELECT COUNT(DISTINCT StudyInstanceUID) AS n FROM index",
     "like_scan": "SELECT COUNT(*) AS n FROM index WHERE SeriesDescription ILIKE '%lung%'",
 }
-
-
-def duckdb_median(path: str, sql: str, repeat: int = 7) -> float:
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW \"index\" AS SELECT * FROM read_parquet('{path}')")
-    con.sql(sql).fetchall()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        con.sql(sql).fetchall()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 @pytest.mark.parametrize("name", list(QUERIES))

@@ -3,24 +3,8 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-
-import duckdb
 import pytest
-from bench_paths import real_index, run_v013
-
-
-def duckdb_median(sql: str, repeat: int = 15) -> float:
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW \"index\" AS SELECT * FROM read_parquet('{real_index()}')")
-    con.sql(sql).fetchall()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        con.sql(sql).fetchall()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from bench_paths import duckdb_median, real_index, run_v013
 
 
 def test_get_dicom_series(benchmark, client, sample) -> None:
@@ -47,4 +31,4 @@ def test_sql_lookup(benchmark, client, sample, column: str) -> None:
     result = benchmark(lambda: client.sql(sql).to_arrow())
     assert result.num_rows >= 1
     v013 = run_v013("sql", "5", sql)["median_s"]  # 0.13 re-registers its DataFrames per query: seconds each
-    benchmark.extra_info.update({"v013_median_s": v013, "duckdb_median_s": duckdb_median(sql)})
+    benchmark.extra_info.update({"v013_median_s": v013, "duckdb_median_s": duckdb_median(str(real_index()), sql, repeat=15)})

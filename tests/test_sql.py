@@ -111,7 +111,7 @@ def test_arrow_consumers_take_the_result_without_pandas(client) -> None:
     frame = pl.DataFrame(result)
     assert frame.height == table.num_rows
     assert frame["n"].sum() == 1044191
-    modalities = result
+    modalities = result  # DuckDB finds Arrow objects by their variable name
     via_duckdb = duckdb.sql("SELECT SUM(n) AS total FROM modalities").fetchall()
     assert via_duckdb == [(1044191,)]
 

@@ -188,7 +188,7 @@ class Catalog:
                 file=f"{stem}.parquet",
                 description=_schema_description(schema_file),
                 path=parquet if parquet.is_file() else None,
-                url=f"{base}/{stem}.parquet",
+                url=None if parquet.is_file() else f"{base}/{stem}.parquet",
                 schema_file=schema_file if schema_file.is_file() else None,
             )
         if MAIN_INDEX not in catalog.indices or not catalog.indices[MAIN_INDEX].installed:

@@ -327,7 +327,7 @@ class IDCClient(DownloadMethods):
             name: {
                 "description": entry.description,
                 "installed": entry.installed,
-                "url": None if entry.installed and entry.path and entry.path.parent != self._catalog.cache_dir else entry.url,
+                "url": entry.url,
                 "file_path": str(entry.path) if entry.path else None,
                 "schema": entry.schema(),
             }

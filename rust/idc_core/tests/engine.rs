@@ -29,7 +29,9 @@ fn write_index(path: &Path) {
     // Rows in reverse order, so that the sorted rewrite has something to do.
     let rows: Vec<usize> = (0..SERIES).rev().collect();
     let col = |f: &dyn Fn(usize) -> String| -> Arc<dyn Array> {
-        Arc::new(StringArray::from(rows.iter().map(|&i| f(i)).collect::<Vec<_>>()))
+        Arc::new(StringArray::from(
+            rows.iter().map(|&i| f(i)).collect::<Vec<_>>(),
+        ))
     };
     let batch = RecordBatch::try_new(
         schema.clone(),
@@ -40,8 +42,12 @@ fn write_index(path: &Path) {
             col(&|i| format!("1.2.840.{}.{}", i / 5, i % 5)),
             col(&|i| ["CT", "MR", "SEG", "SM"][i % 4].to_string()),
             col(&|i| format!("s3://idc-open-data/uuid-{i}/*")),
-            Arc::new(Int64Array::from(rows.iter().map(|&i| (i % 100) as i64).collect::<Vec<_>>())),
-            Arc::new(Float64Array::from(rows.iter().map(|&i| i as f64 / 10.0).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from(
+                rows.iter().map(|&i| (i % 100) as i64).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|&i| i as f64 / 10.0).collect::<Vec<_>>(),
+            )),
         ],
     )
     .unwrap();
@@ -56,7 +62,8 @@ fn engine_with_index() -> (tempfile::TempDir, Engine) {
     write_index(&path);
     let engine = Engine::new();
     let rt = idc_core::runtime::get();
-    rt.block_on(engine.register_parquet("index", &path, &["idc_index".to_string()])).unwrap();
+    rt.block_on(engine.register_parquet("index", &path, &["idc_index".to_string()]))
+        .unwrap();
     (dir, engine)
 }
 
@@ -65,7 +72,11 @@ fn strings(engine: &Engine, sql: &str) -> Vec<String> {
     let mut values = Vec::new();
     for b in &out.batches {
         let col = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).unwrap();
-        values.extend(col.as_string::<i32>().iter().map(|v| v.unwrap_or("NULL").to_string()));
+        values.extend(
+            col.as_string::<i32>()
+                .iter()
+                .map(|v| v.unwrap_or("NULL").to_string()),
+        );
     }
     values
 }
@@ -75,13 +86,24 @@ fn both_table_names_and_any_identifier_case_work() {
     let (_dir, engine) = engine_with_index();
     assert_eq!(engine.table_names(), vec!["idc_index", "index"]);
     let a = strings(&engine, "SELECT COUNT(*) FROM index WHERE modality = 'SM'");
-    let b = strings(&engine, "select count(*) from IDC_INDEX where MODALITY = 'SM'");
+    let b = strings(
+        &engine,
+        "select count(*) from IDC_INDEX where MODALITY = 'SM'",
+    );
     assert_eq!(a, vec![(SERIES / 4).to_string()]);
     assert_eq!(a, b);
-    let out = idc_core::runtime::get()
-        .block_on(engine.sql("SELECT seriesinstanceuid, COUNT(*) AS SeriesCount FROM index GROUP BY 1 LIMIT 1"))
-        .unwrap();
-    let names: Vec<_> = out.schema.fields().iter().map(|f| f.name().clone()).collect();
+    let out =
+        idc_core::runtime::get()
+            .block_on(engine.sql(
+                "SELECT seriesinstanceuid, COUNT(*) AS SeriesCount FROM index GROUP BY 1 LIMIT 1",
+            ))
+            .unwrap();
+    let names: Vec<_> = out
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     assert_eq!(names, vec!["SeriesInstanceUID", "SeriesCount"]);
 }
 
@@ -100,7 +122,10 @@ fn duckdb_functions_work() {
         "SELECT STRING_AGG(DISTINCT modality ORDER BY modality) FROM index WHERE collection_id = 'collection_0'",
     );
     assert_eq!(agg, vec!["CT,MR,SEG,SM"]);
-    let any = strings(&engine, "SELECT ANY_VALUE(collection_id) FROM index WHERE PatientID = 'P-0003'");
+    let any = strings(
+        &engine,
+        "SELECT ANY_VALUE(collection_id) FROM index WHERE PatientID = 'P-0003'",
+    );
     assert_eq!(any.len(), 1);
 }
 
@@ -130,8 +155,14 @@ fn statements_that_write_or_read_files_are_refused() {
         let err = rt.block_on(engine.sql(&sql)).unwrap_err();
         assert!(matches!(err, CoreError::ReadOnly(_)), "{sql}: {err:?}");
     }
-    let err = rt.block_on(engine.sql("SELECT * FROM '/etc/passwd'")).unwrap_err();
-    assert!(err.to_string().contains("Tables you can query: idc_index, index"), "{err}");
+    let err = rt
+        .block_on(engine.sql("SELECT * FROM '/etc/passwd'"))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Tables you can query: idc_index, index"),
+        "{err}"
+    );
     assert!(!target.exists());
     assert!(engine.table_names().len() == 2);
 }
@@ -143,7 +174,12 @@ fn optimised_rewrite_keeps_every_row_and_swaps_in() {
     let before = strings(&engine, "SELECT SUM(series_size_MB) FROM index");
     let dst = dir.path().join("optimized").join("idc_index.parquet");
     let layout = Layout {
-        sort_by: vec!["collection_id".into(), "PatientID".into(), "StudyInstanceUID".into(), "SeriesInstanceUID".into()],
+        sort_by: vec![
+            "collection_id".into(),
+            "PatientID".into(),
+            "StudyInstanceUID".into(),
+            "SeriesInstanceUID".into(),
+        ],
         bloom_filter_columns: vec!["SeriesInstanceUID".into(), "StudyInstanceUID".into()],
         row_group_rows: 1024,
         page_rows: 256,
@@ -152,23 +188,38 @@ fn optimised_rewrite_keeps_every_row_and_swaps_in() {
     engine.start_optimize("index", dst.clone(), layout).unwrap();
     let outcome = rt.block_on(engine.wait_optimized("index")).unwrap();
     assert_eq!(outcome, OptimizeOutcome::Swapped(dst.clone()));
-    assert_eq!(engine.table_path("idc_index").unwrap(), dst.to_str().unwrap());
-    assert_eq!(strings(&engine, "SELECT SUM(series_size_MB) FROM index"), before);
     assert_eq!(
-        strings(&engine, "SELECT COUNT(*) FROM index WHERE SeriesInstanceUID = '1.2.840.17.3'"),
+        engine.table_path("idc_index").unwrap(),
+        dst.to_str().unwrap()
+    );
+    assert_eq!(
+        strings(&engine, "SELECT SUM(series_size_MB) FROM index"),
+        before
+    );
+    assert_eq!(
+        strings(
+            &engine,
+            "SELECT COUNT(*) FROM index WHERE SeriesInstanceUID = '1.2.840.17.3'"
+        ),
         vec!["1"]
     );
     // sorted along the hierarchy, in row groups of the requested size
-    let reader = parquet::file::reader::SerializedFileReader::new(File::open(&dst).unwrap()).unwrap();
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(File::open(&dst).unwrap()).unwrap();
     use parquet::file::reader::FileReader;
     let meta = reader.metadata();
     assert_eq!(meta.num_row_groups(), SERIES.div_ceil(1024));
     let first = strings(&engine, "SELECT collection_id FROM index LIMIT 1");
     assert_eq!(first, vec!["collection_0"]);
-    assert!(!std::fs::read_dir(dst.parent().unwrap())
+    assert!(!std::fs::read_dir(dst.parent().unwrap()).unwrap().any(|e| e
         .unwrap()
-        .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".partial")));
-    assert_eq!(rt.block_on(engine.wait_optimized("index")).unwrap(), OptimizeOutcome::NotStarted);
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".partial")));
+    assert_eq!(
+        rt.block_on(engine.wait_optimized("index")).unwrap(),
+        OptimizeOutcome::NotStarted
+    );
 }
 
 #[test]
@@ -177,12 +228,19 @@ fn missing_and_corrupt_files_are_named() {
     let engine = Engine::new();
     let rt = idc_core::runtime::get();
     let missing = dir.path().join("nope.parquet");
-    let err = rt.block_on(engine.register_parquet("t", &missing, &[])).unwrap_err();
+    let err = rt
+        .block_on(engine.register_parquet("t", &missing, &[]))
+        .unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
     let corrupt = dir.path().join("corrupt.parquet");
     std::fs::write(&corrupt, b"not parquet at all").unwrap();
-    let err = rt.block_on(engine.register_parquet("t", &corrupt, &[])).unwrap_err();
-    assert!(err.to_string().contains("is not a readable parquet file"), "{err}");
+    let err = rt
+        .block_on(engine.register_parquet("t", &corrupt, &[]))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("is not a readable parquet file"),
+        "{err}"
+    );
 }
 
 fn small_layout() -> Layout {
@@ -206,15 +264,25 @@ fn a_live_writer_is_left_alone_and_a_dead_ones_leftovers_are_taken_over() {
 
     // this very process holds the lock: another writer is at work
     std::fs::write(&lock, std::process::id().to_string()).unwrap();
-    engine.start_optimize("index", dst.clone(), small_layout()).unwrap();
-    assert_eq!(rt.block_on(engine.wait_optimized("index")).unwrap(), OptimizeOutcome::Busy);
+    engine
+        .start_optimize("index", dst.clone(), small_layout())
+        .unwrap();
+    assert_eq!(
+        rt.block_on(engine.wait_optimized("index")).unwrap(),
+        OptimizeOutcome::Busy
+    );
     assert!(!dst.exists());
 
     // a writer that died (no such process) left its lock and a partial file
     std::fs::write(&lock, "4000000000").unwrap();
     let partial = out.join(".idc_index.parquet.4000000000.partial");
     std::fs::write(&partial, b"half a file").unwrap();
-    engine.start_optimize("index", dst.clone(), small_layout()).unwrap();
-    assert_eq!(rt.block_on(engine.wait_optimized("index")).unwrap(), OptimizeOutcome::Swapped(dst.clone()));
+    engine
+        .start_optimize("index", dst.clone(), small_layout())
+        .unwrap();
+    assert_eq!(
+        rt.block_on(engine.wait_optimized("index")).unwrap(),
+        OptimizeOutcome::Swapped(dst.clone())
+    );
     assert!(dst.is_file() && !lock.exists() && !partial.exists());
 }

@@ -16,14 +16,21 @@ use idc_core::query::QueryOutput;
 pub fn ipc_stream<'py>(py: Python<'py>, out: &QueryOutput) -> PyResult<Bound<'py, PyBytes>> {
     let bytes = py
         .detach(|| -> Result<Vec<u8>, arrow::error::ArrowError> {
-            let capacity = out.batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() + 1024;
+            let capacity = out
+                .batches
+                .iter()
+                .map(|b| b.get_array_memory_size())
+                .sum::<usize>()
+                + 1024;
             let mut writer = StreamWriter::try_new(Vec::with_capacity(capacity), &out.schema)?;
             for batch in &out.batches {
                 writer.write(batch)?;
             }
             writer.into_inner()
         })
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot serialise the result: {e}")))?;
+        .map_err(|e| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!("cannot serialise the result: {e}"))
+        })?;
     Ok(PyBytes::new(py, &bytes))
 }
 
@@ -51,7 +58,12 @@ pub fn column<'py>(py: Python<'py>, out: &QueryOutput, name: &str) -> PyResult<B
     let index = out.schema.index_of(name).map_err(|_| {
         pyo3::exceptions::PyKeyError::new_err(format!(
             "no column {name:?} in the result; columns: {}",
-            out.schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+            out.schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })?;
     let list = PyList::empty(py);
@@ -73,14 +85,35 @@ fn value<'py>(py: Python<'py>, array: &ArrayRef, row: usize) -> PyResult<Bound<'
     }
     macro_rules! prim {
         ($ty:ty) => {
-            array.as_primitive::<$ty>().value(row).into_pyobject(py)?.into_any()
+            array
+                .as_primitive::<$ty>()
+                .value(row)
+                .into_pyobject(py)?
+                .into_any()
         };
     }
     Ok(match array.data_type() {
-        DataType::Utf8 => array.as_string::<i32>().value(row).into_pyobject(py)?.into_any(),
-        DataType::LargeUtf8 => array.as_string::<i64>().value(row).into_pyobject(py)?.into_any(),
-        DataType::Utf8View => array.as_string_view().value(row).into_pyobject(py)?.into_any(),
-        DataType::Boolean => array.as_boolean().value(row).into_pyobject(py)?.to_owned().into_any(),
+        DataType::Utf8 => array
+            .as_string::<i32>()
+            .value(row)
+            .into_pyobject(py)?
+            .into_any(),
+        DataType::LargeUtf8 => array
+            .as_string::<i64>()
+            .value(row)
+            .into_pyobject(py)?
+            .into_any(),
+        DataType::Utf8View => array
+            .as_string_view()
+            .value(row)
+            .into_pyobject(py)?
+            .into_any(),
+        DataType::Boolean => array
+            .as_boolean()
+            .value(row)
+            .into_pyobject(py)?
+            .to_owned()
+            .into_any(),
         DataType::Int8 => prim!(t::Int8Type),
         DataType::Int16 => prim!(t::Int16Type),
         DataType::Int32 => prim!(t::Int32Type),
@@ -94,13 +127,19 @@ fn value<'py>(py: Python<'py>, array: &ArrayRef, row: usize) -> PyResult<Bound<'
         DataType::Decimal128(..) | DataType::Decimal256(..) | DataType::Float16 => {
             let f = arrow::compute::cast(&array.slice(row, 1), &DataType::Float64)
                 .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-            f.as_primitive::<Float64Type>().value(0).into_pyobject(py)?.into_any()
+            f.as_primitive::<Float64Type>()
+                .value(0)
+                .into_pyobject(py)?
+                .into_any()
         }
         DataType::List(_) => list(py, &array.as_list::<i32>().value(row))?,
         DataType::LargeList(_) => list(py, &array.as_list::<i64>().value(row))?,
         DataType::ListView(_) | DataType::FixedSizeList(..) | DataType::LargeListView(_) => {
-            let cast = arrow::compute::cast(&array.slice(row, 1), &DataType::new_list(list_item_type(array), true))
-                .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+            let cast = arrow::compute::cast(
+                &array.slice(row, 1),
+                &DataType::new_list(list_item_type(array), true),
+            )
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
             list(py, &cast.as_list::<i32>().value(0))?
         }
         DataType::Struct(fields) => {
@@ -114,7 +153,11 @@ fn value<'py>(py: Python<'py>, array: &ArrayRef, row: usize) -> PyResult<Bound<'
         _ => {
             let formatter = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())
                 .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-            formatter.value(row).to_string().into_pyobject(py)?.into_any()
+            formatter
+                .value(row)
+                .to_string()
+                .into_pyobject(py)?
+                .into_any()
         }
     })
 }

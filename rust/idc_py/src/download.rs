@@ -11,19 +11,21 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use idc_core::download::{
-    self as core, DownloadConfig, DownloadError, FailedFile, FileRecord, PlanItem, ProgressSnapshot, Report,
-    RetryPolicy, Source,
+    self as core, DownloadConfig, DownloadError, FailedFile, FileRecord, PlanItem,
+    ProgressSnapshot, Report, RetryPolicy, Source,
 };
 
 /// Raise `idc_index.errors.<class>` with `message` (RuntimeError if that module is missing).
 fn py_error(class: &str, message: String) -> PyErr {
-    Python::attach(|py| match py.import("idc_index.errors").and_then(|m| m.getattr(class)) {
-        Ok(exc_type) => match exc_type.call1((message.clone(),)) {
-            Ok(exc) => PyErr::from_value(exc),
-            Err(e) => e,
+    Python::attach(
+        |py| match py.import("idc_index.errors").and_then(|m| m.getattr(class)) {
+            Ok(exc_type) => match exc_type.call1((message.clone(),)) {
+                Ok(exc) => PyErr::from_value(exc),
+                Err(e) => e,
+            },
+            Err(_) => PyRuntimeError::new_err(message),
         },
-        Err(_) => PyRuntimeError::new_err(message),
-    })
+    )
 }
 
 fn download_error(err: DownloadError) -> PyErr {
@@ -40,21 +42,33 @@ fn plan_item<'py>(index: usize, d: &Bound<'py, PyDict>) -> PyResult<PlanItem> {
     let string = |name: &str| -> PyResult<Option<String>> {
         match get(name)? {
             None => Ok(None),
-            Some(v) => v.extract::<String>().map(Some).map_err(|_| bad(format!("'{name}' must be a string"))),
+            Some(v) => v
+                .extract::<String>()
+                .map(Some)
+                .map_err(|_| bad(format!("'{name}' must be a string"))),
         }
     };
     let bucket = string("bucket")?.ok_or_else(|| bad("'bucket' is missing".into()))?;
     let source = match (string("prefix")?, string("key")?) {
         (Some(p), None) => Source::Prefix(p),
         (None, Some(k)) => Source::Object(k),
-        _ => return Err(bad("give exactly one of 'prefix' (a series) and 'key' (one object)".into())),
+        _ => {
+            return Err(bad(
+                "give exactly one of 'prefix' (a series) and 'key' (one object)".into(),
+            ))
+        }
     };
     let destination: PathBuf = match get("destination")? {
-        Some(v) => v.extract().map_err(|_| bad("'destination' must be a path".into()))?,
+        Some(v) => v
+            .extract()
+            .map_err(|_| bad("'destination' must be a path".into()))?,
         None => return Err(bad("'destination' is missing".into())),
     };
     let size = match get("size")? {
-        Some(v) => Some(v.extract::<u64>().map_err(|_| bad("'size' must be a non-negative integer".into()))?),
+        Some(v) => Some(
+            v.extract::<u64>()
+                .map_err(|_| bad("'size' must be a non-negative integer".into()))?,
+        ),
         None => None,
     };
     Ok(PlanItem {
@@ -71,7 +85,12 @@ fn seconds(name: &str, v: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(v)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| py_error("DownloadError", format!("{name} must be a positive number of seconds, not {v}")))
+        .ok_or_else(|| {
+            py_error(
+                "DownloadError",
+                format!("{name} must be a positive number of seconds, not {v}"),
+            )
+        })
 }
 
 /// Start downloading `items` under `root` from `endpoint`; returns at once with a handle.
@@ -104,7 +123,11 @@ fn start_download(
     resume: bool,
     verify_existing: bool,
 ) -> PyResult<DownloadHandle> {
-    let plan = items.iter().enumerate().map(|(i, d)| plan_item(i, d)).collect::<PyResult<Vec<_>>>()?;
+    let plan = items
+        .iter()
+        .enumerate()
+        .map(|(i, d)| plan_item(i, d))
+        .collect::<PyResult<Vec<_>>>()?;
     let mut cfg = DownloadConfig::new(endpoint, root);
     if let Some(v) = concurrency {
         cfg.concurrency = v;
@@ -139,7 +162,9 @@ fn start_download(
     cfg.resume = resume;
     cfg.verify_existing = verify_existing;
     let handle = core::start(plan, cfg).map_err(download_error)?;
-    Ok(DownloadHandle { inner: Arc::new(handle) })
+    Ok(DownloadHandle {
+        inner: Arc::new(handle),
+    })
 }
 
 /// A running download. Poll `progress()`, `wait(timeout)` without holding the GIL, `cancel()`
@@ -232,9 +257,14 @@ impl DownloadHandle {
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let deadline = match timeout {
             Some(t) if t.is_nan() || t < 0.0 => {
-                return Err(py_error("DownloadError", format!("timeout must be a non-negative number, not {t}")))
+                return Err(py_error(
+                    "DownloadError",
+                    format!("timeout must be a non-negative number, not {t}"),
+                ))
             }
-            Some(t) => Some(Instant::now() + Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX / 4)),
+            Some(t) => {
+                Some(Instant::now() + Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX / 4))
+            }
             None => None,
         };
         let rt = idc_core::runtime::get();
@@ -243,7 +273,9 @@ impl DownloadHandle {
                 return Ok(true);
             }
             let step = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)),
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(100)),
                 None => Duration::from_millis(100),
             };
             if step.is_zero() {
@@ -312,7 +344,10 @@ fn list_objects<'py>(
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(py_error("DownloadError", "the listing stopped without a result; run it again".into()))
+                return Err(py_error(
+                    "DownloadError",
+                    "the listing stopped without a result; run it again".into(),
+                ))
             }
         }
     };

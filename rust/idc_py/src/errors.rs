@@ -14,13 +14,13 @@ pub fn to_py(err: CoreError) -> PyErr {
         CoreError::Cancelled => "SQLError",
     };
     let message = err.to_string();
-    Python::attach(|py| {
-        match py.import("idc_index.errors").and_then(|m| m.getattr(class)) {
+    Python::attach(
+        |py| match py.import("idc_index.errors").and_then(|m| m.getattr(class)) {
             Ok(exc_type) => match exc_type.call1((message.clone(),)) {
                 Ok(exc) => PyErr::from_value(exc),
                 Err(e) => e,
             },
             Err(_) => PyRuntimeError::new_err(message),
-        }
-    })
+        },
+    )
 }

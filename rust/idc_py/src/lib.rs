@@ -23,14 +23,24 @@ struct Engine {
 impl Engine {
     #[new]
     fn new() -> Self {
-        Self { inner: Arc::new(CoreEngine::new()) }
+        Self {
+            inner: Arc::new(CoreEngine::new()),
+        }
     }
 
     /// Register a parquet file as table `name` (and `aliases`); reads only its footer.
     #[pyo3(signature = (name, path, aliases = Vec::new()))]
-    fn register_parquet(&self, py: Python<'_>, name: String, path: PathBuf, aliases: Vec<String>) -> PyResult<()> {
+    fn register_parquet(
+        &self,
+        py: Python<'_>,
+        name: String,
+        path: PathBuf,
+        aliases: Vec<String>,
+    ) -> PyResult<()> {
         let engine = Arc::clone(&self.inner);
-        wait::run(py, async move { engine.register_parquet(&name, &path, &aliases).await })
+        wait::run(py, async move {
+            engine.register_parquet(&name, &path, &aliases).await
+        })
     }
 
     /// Run one read-only SQL statement; the GIL is released while it runs and Ctrl-C stops it.
@@ -76,8 +86,16 @@ impl Engine {
         page_rows: usize,
         metadata: Vec<(String, String)>,
     ) -> PyResult<()> {
-        let layout = Layout { sort_by, bloom_filter_columns, row_group_rows, page_rows, metadata };
-        self.inner.start_optimize(name, dst, layout).map_err(errors::to_py)
+        let layout = Layout {
+            sort_by,
+            bloom_filter_columns,
+            row_group_rows,
+            page_rows,
+            metadata,
+        };
+        self.inner
+            .start_optimize(name, dst, layout)
+            .map_err(errors::to_py)
     }
 
     /// Wait for the background rewrite of `name`; returns the new file's path, or None when
@@ -107,7 +125,12 @@ impl QueryResult {
 
     #[getter]
     fn column_names(&self) -> Vec<String> {
-        self.out.schema.fields().iter().map(|f| f.name().clone()).collect()
+        self.out
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
     }
 
     fn __len__(&self) -> usize {
@@ -135,6 +158,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<QueryResult>()?;
     download::register(m)?;
-    m.add("BUILD_PROFILE", if cfg!(debug_assertions) { "debug" } else { "optimized" })?;
+    m.add(
+        "BUILD_PROFILE",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "optimized"
+        },
+    )?;
     Ok(())
 }

@@ -71,13 +71,19 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
     // (byte offset, bytes to replace, replacement), in token order.
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
-        let Token::Word(word) = &t.token else { continue };
+        let Token::Word(word) = &t.token else {
+            continue;
+        };
         let next = tokens.get(i + 1).map(|n| &n.token);
         let is_call = matches!(next, Some(Token::LParen));
         let lower = word.value.to_lowercase();
         if word.quote_style.is_none() && !is_call {
             let spelling = columns.canonical(&lower).or_else(|| {
-                if columns.contains(&lower) { None } else { aliases.get(&lower).map(String::as_str) }
+                if columns.contains(&lower) {
+                    None
+                } else {
+                    aliases.get(&lower).map(String::as_str)
+                }
             });
             if let Some(spelling) = spelling.filter(|s| *s != lower) {
                 let start = offsets.byte(t.span.start);
@@ -88,7 +94,11 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
             if let Some(close) = lone_argument_end(&tokens, i + 1) {
                 let before_order_by = matches!(tokens[close].token, Token::Word(_));
                 let separator = if before_order_by { ", ',' " } else { ", ','" };
-                edits.push((offsets.byte(tokens[close].span.start), 0, separator.to_string()));
+                edits.push((
+                    offsets.byte(tokens[close].span.start),
+                    0,
+                    separator.to_string(),
+                ));
             }
         }
     }
@@ -113,12 +123,16 @@ pub fn is_identifier_lookup(sql: &str, columns: &[&str]) -> bool {
     let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
         return false;
     };
-    let tokens: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    let tokens: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
     tokens.windows(2).any(|pair| match pair {
         [Token::Word(w), Token::Eq | Token::DoubleEq]
-        | [Token::Word(w), Token::Word(Word { keyword: Keyword::IN, .. })] => {
-            columns.iter().any(|c| c.eq_ignore_ascii_case(&w.value))
-        }
+        | [Token::Word(w), Token::Word(Word {
+            keyword: Keyword::IN,
+            ..
+        })] => columns.iter().any(|c| c.eq_ignore_ascii_case(&w.value)),
         _ => false,
     })
 }
@@ -148,7 +162,10 @@ fn collect_aliases(tokens: &[&TokenWithSpan], columns: &NameMap) -> HashMap<Stri
                 }
                 depth = depth.saturating_sub(1);
             }
-            Token::Word(Word { keyword: Keyword::AS, .. }) if cast_depths.last() != Some(&depth) => {
+            Token::Word(Word {
+                keyword: Keyword::AS,
+                ..
+            }) if cast_depths.last() != Some(&depth) => {
                 if let Some(Token::Word(alias)) = tokens.get(i + 1).map(|n| &n.token) {
                     let lower = alias.value.to_lowercase();
                     // `AS SELECT` (CREATE ... AS SELECT) and the like are not aliases.
@@ -181,7 +198,10 @@ fn lone_argument_end(tokens: &[&TokenWithSpan], open: usize) -> Option<usize> {
                 }
             }
             Token::Comma if depth == 1 => return None,
-            Token::Word(Word { keyword: Keyword::ORDER, .. }) if depth == 1 => order_by = order_by.or(Some(i)),
+            Token::Word(Word {
+                keyword: Keyword::ORDER,
+                ..
+            }) if depth == 1 => order_by = order_by.or(Some(i)),
             _ => {}
         }
     }
@@ -218,7 +238,13 @@ mod tests {
 
     fn names() -> NameMap {
         let mut m = NameMap::default();
-        for n in ["SeriesInstanceUID", "Modality", "collection_id", "index", "series_size_MB"] {
+        for n in [
+            "SeriesInstanceUID",
+            "Modality",
+            "collection_id",
+            "index",
+            "series_size_MB",
+        ] {
             m.insert(n);
         }
         m
@@ -242,8 +268,14 @@ mod tests {
 
     #[test]
     fn aliases_keep_their_spelling_and_match_any_case() {
-        let out = rewrite("SELECT COUNT(*) AS SeriesCount FROM index ORDER BY seriescount", &names());
-        assert_eq!(out, r#"SELECT COUNT(*) AS "SeriesCount" FROM index ORDER BY "SeriesCount""#);
+        let out = rewrite(
+            "SELECT COUNT(*) AS SeriesCount FROM index ORDER BY seriescount",
+            &names(),
+        );
+        assert_eq!(
+            out,
+            r#"SELECT COUNT(*) AS "SeriesCount" FROM index ORDER BY "SeriesCount""#
+        );
     }
 
     #[test]
@@ -255,32 +287,65 @@ mod tests {
     #[test]
     fn string_agg_gets_duckdbs_default_separator() {
         let out = rewrite("SELECT STRING_AGG(DISTINCT(modality)) FROM index", &names());
-        assert_eq!(out, r#"SELECT STRING_AGG(DISTINCT("Modality"), ',') FROM index"#);
-        let ordered = rewrite("SELECT string_agg(DISTINCT modality ORDER BY modality) FROM t", &names());
-        assert_eq!(ordered, r#"SELECT string_agg(DISTINCT "Modality" , ',' ORDER BY "Modality") FROM t"#);
+        assert_eq!(
+            out,
+            r#"SELECT STRING_AGG(DISTINCT("Modality"), ',') FROM index"#
+        );
+        let ordered = rewrite(
+            "SELECT string_agg(DISTINCT modality ORDER BY modality) FROM t",
+            &names(),
+        );
+        assert_eq!(
+            ordered,
+            r#"SELECT string_agg(DISTINCT "Modality" , ',' ORDER BY "Modality") FROM t"#
+        );
         let kept = "SELECT string_agg(x, ';') FROM t";
         assert_eq!(rewrite(kept, &names()), kept);
     }
 
     #[test]
     fn string_agg_separator_and_identifiers_inside_it_are_both_rewritten() {
-        let out = rewrite("SELECT STRING_AGG(DISTINCT modality ORDER BY modality) AS m FROM index", &names());
-        assert_eq!(out, r#"SELECT STRING_AGG(DISTINCT "Modality" , ',' ORDER BY "Modality") AS m FROM index"#);
+        let out = rewrite(
+            "SELECT STRING_AGG(DISTINCT modality ORDER BY modality) AS m FROM index",
+            &names(),
+        );
+        assert_eq!(
+            out,
+            r#"SELECT STRING_AGG(DISTINCT "Modality" , ',' ORDER BY "Modality") AS m FROM index"#
+        );
     }
 
     #[test]
     fn non_reserved_keywords_can_be_aliases() {
-        let out = rewrite("SELECT collection_id AS Collection FROM index ORDER BY collection", &names());
-        assert_eq!(out, r#"SELECT collection_id AS "Collection" FROM index ORDER BY "Collection""#);
+        let out = rewrite(
+            "SELECT collection_id AS Collection FROM index ORDER BY collection",
+            &names(),
+        );
+        assert_eq!(
+            out,
+            r#"SELECT collection_id AS "Collection" FROM index ORDER BY "Collection""#
+        );
     }
 
     #[test]
     fn identifier_lookups_are_recognised() {
         let ids = ["SeriesInstanceUID", "StudyInstanceUID"];
-        assert!(is_identifier_lookup(r#"SELECT * FROM index WHERE "SeriesInstanceUID" = '1.2'"#, &ids));
-        assert!(is_identifier_lookup("SELECT * FROM index i WHERE i.studyinstanceuid IN ('1', '2')", &ids));
-        assert!(!is_identifier_lookup("SELECT * FROM index WHERE Modality = 'CT'", &ids));
-        assert!(!is_identifier_lookup("SELECT SeriesInstanceUID FROM index", &ids));
+        assert!(is_identifier_lookup(
+            r#"SELECT * FROM index WHERE "SeriesInstanceUID" = '1.2'"#,
+            &ids
+        ));
+        assert!(is_identifier_lookup(
+            "SELECT * FROM index i WHERE i.studyinstanceuid IN ('1', '2')",
+            &ids
+        ));
+        assert!(!is_identifier_lookup(
+            "SELECT * FROM index WHERE Modality = 'CT'",
+            &ids
+        ));
+        assert!(!is_identifier_lookup(
+            "SELECT SeriesInstanceUID FROM index",
+            &ids
+        ));
     }
 
     #[test]
@@ -299,6 +364,9 @@ mod tests {
     fn ambiguous_spellings_are_left_to_datafusion() {
         let mut m = names();
         m.insert("MODALITY");
-        assert_eq!(rewrite("SELECT modality FROM t", &m), "SELECT modality FROM t");
+        assert_eq!(
+            rewrite("SELECT modality FROM t", &m),
+            "SELECT modality FROM t"
+        );
     }
 }

@@ -64,7 +64,9 @@ pub struct RegexpExtract {
 
 impl RegexpExtract {
     pub fn new() -> Self {
-        Self { signature: Signature::user_defined(Volatility::Immutable) }
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
     }
 }
 
@@ -98,18 +100,30 @@ impl ScalarUDFImpl for RegexpExtract {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let strings = cast(&arrays[0], &DataType::Utf8)?;
         let patterns = cast(&arrays[1], &DataType::Utf8)?;
-        let groups: Option<ArrayRef> = arrays.get(2).map(|g| cast(g, &DataType::Int64)).transpose()?;
+        let groups: Option<ArrayRef> = arrays
+            .get(2)
+            .map(|g| cast(g, &DataType::Int64))
+            .transpose()?;
         let out = extract(
             strings.as_string::<i32>(),
             patterns.as_string::<i32>(),
-            groups.as_ref().map(|g| g.as_any().downcast_ref::<Int64Array>().expect("cast to Int64")),
+            groups.as_ref().map(|g| {
+                g.as_any()
+                    .downcast_ref::<Int64Array>()
+                    .expect("cast to Int64")
+            }),
         )?;
         if all_scalar {
-            Ok(ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&out, 0)?))
+            Ok(ColumnarValue::Scalar(
+                datafusion::scalar::ScalarValue::try_from_array(&out, 0)?,
+            ))
         } else {
             Ok(ColumnarValue::Array(out))
         }

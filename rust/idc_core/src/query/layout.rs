@@ -58,7 +58,11 @@ pub async fn write(src: &str, dst: &Path, layout: &Layout) -> Result<bool> {
 /// is gone (on Linux) or that is older than [`LOCK_TIMEOUT`] is taken over.
 fn take_lock(lock: &Path) -> Result<bool> {
     for _ in 0..2 {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(lock) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(lock)
+        {
             Ok(mut f) => {
                 use std::io::Write;
                 let _ = write!(f, "{}", std::process::id());
@@ -71,7 +75,10 @@ fn take_lock(lock: &Path) -> Result<bool> {
                 let _ = std::fs::remove_file(lock);
             }
             Err(source) => {
-                return Err(CoreError::Io { context: format!("cannot create {}", lock.display()), source })
+                return Err(CoreError::Io {
+                    context: format!("cannot create {}", lock.display()),
+                    source,
+                })
             }
         }
     }
@@ -87,9 +94,13 @@ fn lock_is_live(lock: &Path) -> bool {
     if age >= LOCK_TIMEOUT {
         return false;
     }
-    let holder = std::fs::read_to_string(lock).ok().and_then(|s| s.trim().parse::<u32>().ok());
+    let holder = std::fs::read_to_string(lock)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
     match holder {
-        Some(pid) if Path::new("/proc/self").exists() => Path::new("/proc").join(pid.to_string()).exists(),
+        Some(pid) if Path::new("/proc/self").exists() => {
+            Path::new("/proc").join(pid.to_string()).exists()
+        }
         _ => true,
     }
 }
@@ -109,14 +120,18 @@ fn remove_partials(dir: &Path, file: &str) {
 }
 
 async fn write_locked(src: &str, dst: &Path, tmp: &Path, layout: &Layout) -> Result<()> {
-    let tmp_str = tmp
-        .to_str()
-        .ok_or_else(|| CoreError::Table(format!("cache path {} is not valid UTF-8", tmp.display())))?;
+    let tmp_str = tmp.to_str().ok_or_else(|| {
+        CoreError::Table(format!("cache path {} is not valid UTF-8", tmp.display()))
+    })?;
 
     // A session of its own: the user's session keeps its settings and its memory.
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
     let df = ctx.read_parquet(src, ParquetReadOptions::default()).await?;
-    let order = layout.sort_by.iter().map(|c| ident(c).sort(true, true)).collect();
+    let order = layout
+        .sort_by
+        .iter()
+        .map(|c| ident(c).sort(true, true))
+        .collect();
     let df = df.sort(order)?;
 
     let mut options = TableParquetOptions::default();
@@ -136,10 +151,16 @@ async fn write_locked(src: &str, dst: &Path, tmp: &Path, layout: &Layout) -> Res
         );
     }
     for (k, v) in &layout.metadata {
-        options.key_value_metadata.insert(k.clone(), Some(v.clone()));
+        options
+            .key_value_metadata
+            .insert(k.clone(), Some(v.clone()));
     }
     let written = df
-        .write_parquet(tmp_str, DataFrameWriteOptions::new().with_single_file_output(true), Some(options))
+        .write_parquet(
+            tmp_str,
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            Some(options),
+        )
         .await;
     if let Err(e) = written {
         let _ = std::fs::remove_file(tmp);
@@ -147,6 +168,9 @@ async fn write_locked(src: &str, dst: &Path, tmp: &Path, layout: &Layout) -> Res
     }
     std::fs::rename(tmp, dst).map_err(|source| {
         let _ = std::fs::remove_file(tmp);
-        CoreError::Io { context: format!("cannot move the optimised index to {}", dst.display()), source }
+        CoreError::Io {
+            context: format!("cannot move the optimised index to {}", dst.display()),
+            source,
+        }
     })
 }

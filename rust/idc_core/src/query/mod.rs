@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
+use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::context::SQLOptions;
-use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -93,14 +93,20 @@ impl Engine {
 
     /// Register the parquet file at `path` as table `name` (and each of `aliases`), reading
     /// only its footer.
-    pub async fn register_parquet(&self, name: &str, path: &Path, aliases: &[String]) -> Result<()> {
+    pub async fn register_parquet(
+        &self,
+        name: &str,
+        path: &Path,
+        aliases: &[String],
+    ) -> Result<()> {
         let provider = self.listing_table(path).await?;
         let table = Arc::new(SwappableTable::new(path_string(path)?, provider));
         for n in std::iter::once(name).chain(aliases.iter().map(String::as_str)) {
             if self.ctx.table_exist(n)? {
                 self.ctx.deregister_table(n)?;
             }
-            self.ctx.register_table(n, Arc::clone(&table) as Arc<dyn TableProvider>)?;
+            self.ctx
+                .register_table(n, Arc::clone(&table) as Arc<dyn TableProvider>)?;
             write(&self.tables).insert(n.to_string(), Arc::clone(&table));
         }
         self.rebuild_names();
@@ -109,10 +115,16 @@ impl Engine {
 
     async fn listing_table(&self, path: &Path) -> Result<Arc<dyn TableProvider>> {
         if !path.is_file() {
-            return Err(CoreError::Table(format!("index file {} does not exist", path.display())));
+            return Err(CoreError::Table(format!(
+                "index file {} does not exist",
+                path.display()
+            )));
         }
         listing_table_in(&self.ctx, path).await.map_err(|e| {
-            CoreError::Table(format!("{} is not a readable parquet file: {e}", path.display()))
+            CoreError::Table(format!(
+                "{} is not a readable parquet file: {e}",
+                path.display()
+            ))
         })
     }
 
@@ -158,9 +170,16 @@ impl Engine {
         // Late materialisation pays off when a filter keeps a handful of rows (a lookup by
         // identifier) and costs a third more on scans that keep many.
         let mut state = self.ctx.state();
-        state.config_mut().options_mut().execution.parquet.pushdown_filters =
-            dialect::is_identifier_lookup(&sql, IDENTIFIER_COLUMNS);
-        let plan = state.create_logical_plan(&sql).await.map_err(|e| self.explain(e.into()))?;
+        state
+            .config_mut()
+            .options_mut()
+            .execution
+            .parquet
+            .pushdown_filters = dialect::is_identifier_lookup(&sql, IDENTIFIER_COLUMNS);
+        let plan = state
+            .create_logical_plan(&sql)
+            .await
+            .map_err(|e| self.explain(e.into()))?;
         options.verify_plan(&plan)?;
         let df = DataFrame::new(state, plan);
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
@@ -214,7 +233,9 @@ impl Engine {
             None => Ok(OptimizeOutcome::NotStarted),
             Some(job) => match job.await {
                 Ok(result) => result,
-                Err(e) => Err(CoreError::Execution(format!("the index rewrite stopped: {e}"))),
+                Err(e) => Err(CoreError::Execution(format!(
+                    "the index rewrite stopped: {e}"
+                ))),
             },
         }
     }
@@ -229,16 +250,19 @@ impl Default for Engine {
 async fn listing_table_in(ctx: &SessionContext, path: &Path) -> Result<Arc<dyn TableProvider>> {
     let path_str = path_string(path)?;
     let url = ListingTableUrl::parse(&path_str)?;
-    let options =
-        ParquetReadOptions::default().to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
-    let config = ListingTableConfig::new(url).with_listing_options(options).infer_schema(&ctx.state()).await?;
+    let options = ParquetReadOptions::default()
+        .to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await?;
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
 fn path_string(path: &Path) -> Result<String> {
-    path.to_str()
-        .map(str::to_string)
-        .ok_or_else(|| CoreError::Table(format!("index path {} is not valid UTF-8", path.display())))
+    path.to_str().map(str::to_string).ok_or_else(|| {
+        CoreError::Table(format!("index path {} is not valid UTF-8", path.display()))
+    })
 }
 
 /// Refuse anything but one query: idc-index reads the indices, it never changes them, and it
@@ -252,7 +276,9 @@ fn check_read_only(sql: &str) -> Result<()> {
         )));
     }
     let Some(statement) = statements.front() else {
-        return Err(CoreError::Sql("the SQL text is empty: write a SELECT query".into()));
+        return Err(CoreError::Sql(
+            "the SQL text is empty: write a SELECT query".into(),
+        ));
     };
     if is_read_only(statement) {
         return Ok(());
@@ -269,8 +295,12 @@ fn is_read_only(statement: &DFStatement) -> bool {
     match statement {
         DFStatement::Statement(s) => match s.as_ref() {
             Statement::Query(q) => !has_select_into(q),
-            Statement::ShowTables { .. } | Statement::ShowColumns { .. } | Statement::ExplainTable { .. } => true,
-            Statement::Explain { statement, analyze, .. } => {
+            Statement::ShowTables { .. }
+            | Statement::ShowColumns { .. }
+            | Statement::ExplainTable { .. } => true,
+            Statement::Explain {
+                statement, analyze, ..
+            } => {
                 !analyze && matches!(statement.as_ref(), Statement::Query(q) if !has_select_into(q))
             }
             _ => false,

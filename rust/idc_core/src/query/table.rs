@@ -22,13 +22,18 @@ pub struct SwappableTable {
 
 impl fmt::Debug for SwappableTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SwappableTable").field("path", &self.path()).finish()
+        f.debug_struct("SwappableTable")
+            .field("path", &self.path())
+            .finish()
     }
 }
 
 impl SwappableTable {
     pub fn new(path: String, provider: Arc<dyn TableProvider>) -> Self {
-        Self { schema: provider.schema(), inner: RwLock::new((path, provider)) }
+        Self {
+            schema: provider.schema(),
+            inner: RwLock::new((path, provider)),
+        }
     }
 
     fn current(&self) -> Arc<dyn TableProvider> {
@@ -38,7 +43,11 @@ impl SwappableTable {
 
     /// The file the table reads now.
     pub fn path(&self) -> String {
-        self.inner.read().unwrap_or_else(|p| p.into_inner()).0.clone()
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
     }
 
     /// Read from `provider` from now on. Its schema must equal the current one, so that a plan

@@ -48,6 +48,8 @@ from .selection import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from .catalog import Catalog
+
 logger = logging.getLogger("idc_index")
 
 DOWNLOAD_HIERARCHY_DEFAULT = "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID"
@@ -73,8 +75,8 @@ class DownloadMethods:
     # Provided by IDCClient.
     idc_version: str
     clinical_data_dir: str | None
-    _engine: Any
-    _catalog: Any
+    _engine: _core.Engine
+    _catalog: Catalog
 
     if TYPE_CHECKING:
 
@@ -520,7 +522,7 @@ class DownloadMethods:
         location = manifest_location(lines)
         uuids = unique([line.crdc_series_uuid for line in lines])
         rows = self._series_by_crdc(uuids)
-        described = {}
+        described: dict[str, str] = {}
         for line in lines:
             described.setdefault(line.crdc_series_uuid, f"line {line.number}: {line.text[:100]!r}")
         self._require_crdc(uuids, {r["crdc_series_uuid"] for r in rows}, described)

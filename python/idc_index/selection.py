@@ -174,7 +174,7 @@ def series_items(rows: Iterable[Mapping[str, Any]], tokens: list[Token] | None, 
                 bucket_for(r["aws_bucket"], location),
                 r["crdc_series_uuid"],
                 render_destination(tokens, r) or ".",
-                size=None if size_mb is None else int(round(float(size_mb) * 1e6)),
+                size=None if size_mb is None else round(float(size_mb) * 1e6),
                 series_instance_uid=r.get("SeriesInstanceUID"),
             )
         )

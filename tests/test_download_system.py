@@ -41,11 +41,13 @@ CHILD = textwrap.dedent(
 )
 
 
-def child(endpoint: str, root: Path, series: list[Series], bar: bool = False) -> subprocess.Popen[str]:
+def child(
+    endpoint: str, root: Path, series: list[Series], bar: bool = False, concurrency: int = 3
+) -> subprocess.Popen[str]:
     items = [
         {k: v for k, v in vars(i).items()} | {"destination": os.fspath(i.destination)} for i in plan_for(series)
     ]
-    args = {"items": items, "root": os.fspath(root), "endpoint": endpoint, "concurrency": 3, "bar": bar}
+    args = {"items": items, "root": os.fspath(root), "endpoint": endpoint, "concurrency": concurrency, "bar": bar}
     return subprocess.Popen(
         [sys.executable, "-c", CHILD, json.dumps(args)],
         stdout=subprocess.PIPE,
@@ -54,27 +56,33 @@ def child(endpoint: str, root: Path, series: list[Series], bar: bool = False) ->
     )
 
 
-def wait_for_bytes(root: Path, timeout: float = 20.0) -> None:
-    """Until some bytes of the download are on disk (a temporary or a final file)."""
+def wait_for_bytes(root: Path, timeout: float = 20.0, partial: bool = False) -> None:
+    """Until some bytes of the download are on disk (a temporary or a final file), and with
+    ``partial`` until a temporary file exists too."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(size > 0 for size in files_on_disk(root).values()):
+        on_disk = files_on_disk(root)
+        if any(size > 0 for size in on_disk.values()) and (
+            not partial or any(p.name.endswith(".idc-partial") for p in on_disk)
+        ):
             return
         time.sleep(0.05)
-    raise AssertionError("the child process wrote nothing")
+    raise AssertionError("the child process wrote nothing" if not partial else "no temporary file appeared")
 
 
 def test_a_killed_run_leaves_nothing_that_looks_complete_and_a_rerun_finishes(
     proxy: FaultProxy, moto_s3: MotoS3, idc_layout: list[Series], tmp_path: Path
 ) -> None:
-    series = idc_layout[:3]
+    # Small objects are received into memory and written once complete; the big one (above
+    # that size) is streamed into its temporary file, which the kill leaves behind.
+    series = [*idc_layout[:3], idc_layout[-1]]
     keys = [k for s in series for k in s.objects]
     for key in keys[1:]:
         proxy.fault_always(key, "trickle")
-    p = child(proxy.endpoint, tmp_path, series)
+    p = child(proxy.endpoint, tmp_path, series, concurrency=len(keys))
     try:
-        wait_for_bytes(tmp_path)
-        time.sleep(0.5)
+        wait_for_bytes(tmp_path, partial=True)
+        time.sleep(0.3)
     finally:
         p.kill()
         p.wait(10)

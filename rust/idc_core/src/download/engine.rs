@@ -2,6 +2,7 @@
 //! (whole, or in parallel ranges written into place), verify, rename, record the outcome.
 
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::failure::{Failure, FailureKind};
 use super::fsutil::{self, PositionalWriter};
+use super::inorder::InOrderMd5;
 use super::plan::{relative_name, temp_path, PlanItem, Source};
 use super::progress::{Counted, Progress};
 use super::retry::ErrorClass;
@@ -26,6 +28,8 @@ use super::{DownloadConfig, FailedFile, FileRecord, FileStatus, Report};
 
 /// Writes are handed to the blocking pool in blocks of this size.
 const WRITE_BLOCK: usize = 4 << 20;
+/// Objects up to this size are received into memory and written in one step.
+const IN_MEMORY_MAX: u64 = WRITE_BLOCK as u64;
 /// Error bodies and listing pages larger than this are not read.
 const MAX_ERROR_BODY: usize = 64 << 10;
 const MAX_LIST_BODY: usize = 64 << 20;
@@ -41,6 +45,8 @@ pub(crate) struct Job {
     listed: Expected,
     series: Option<Arc<str>>,
     sop: Option<Arc<str>>,
+    /// False when the destination is known to hold no such file (no need to look for it).
+    maybe_present: bool,
     /// Whether the size is already part of the progress total.
     total_counted: AtomicBool,
 }
@@ -337,7 +343,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>) -> Report {
     ctx.finish(started)
 }
 
-fn job_for(item: &PlanItem, key: String, path: PathBuf, listed: Expected) -> Arc<Job> {
+fn job_for(item: &PlanItem, key: String, path: PathBuf, listed: Expected, maybe_present: bool) -> Arc<Job> {
     Arc::new(Job {
         bucket: Arc::from(item.bucket.as_str()),
         key,
@@ -345,8 +351,23 @@ fn job_for(item: &PlanItem, key: String, path: PathBuf, listed: Expected) -> Arc
         listed,
         series: item.series_instance_uid.as_deref().map(Arc::from),
         sop: item.sop_instance_uid.as_deref().map(Arc::from),
+        maybe_present,
         total_counted: AtomicBool::new(false),
     })
+}
+
+/// The names in `dir`, read once for all the files of a listed prefix so that a fresh download
+/// does not look for each file on its own; `None` when the directory cannot be read.
+async fn names_in(dir: &Path) -> Option<HashSet<OsString>> {
+    let d = dir.to_path_buf();
+    blocking(move || match std::fs::read_dir(&d) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Some(HashSet::new())),
+        Err(_) => Ok(None),
+        Ok(entries) => Ok(entries.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>().ok()),
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Turn plan items into jobs: objects directly, prefixes after listing them.
@@ -357,7 +378,7 @@ async fn produce(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>, tx: mpsc::Sender<Arc<Jo
         match &item.source {
             Source::Object(key) => {
                 let listed = Expected { size: item.size, ..Default::default() };
-                let job = job_for(&item, key.clone(), destination, listed);
+                let job = job_for(&item, key.clone(), destination, listed, true);
                 job.total_counted.store(item.size.is_some(), Ordering::Relaxed);
                 if tx.send(job).await.is_err() {
                     break;
@@ -421,6 +442,7 @@ async fn list_item(
     }
     ctx.progress.adjust_total(hint, objects.iter().map(|o| o.size).sum());
     ctx.progress.add_files(objects.len() as u64);
+    let present = if ctx.cfg.resume { names_in(&dir).await } else { Some(HashSet::new()) };
     for o in objects {
         let path = match relative_name(prefix, &o.key) {
             Ok(rel) => dir.join(rel),
@@ -431,7 +453,11 @@ async fn list_item(
             }
         };
         let listed = Expected { size: Some(o.size), md5: o.etag.as_deref().and_then(md5_from_etag), crc32c: None };
-        let job = job_for(&item, o.key, path, listed);
+        let maybe_present = match (&present, path.parent() == Some(dir.as_path())) {
+            (Some(names), true) => path.file_name().is_some_and(|n| names.contains(n)),
+            _ => true,
+        };
+        let job = job_for(&item, o.key, path, listed, maybe_present);
         job.total_counted.store(true, Ordering::Relaxed);
         if tx.send(job).await.is_err() {
             return;
@@ -548,7 +574,7 @@ async fn process_file(
     permit: OwnedSemaphorePermit,
     large: bool,
 ) -> Result<FileRecord, (Failure, u32)> {
-    if ctx.cfg.resume {
+    if ctx.cfg.resume && job.maybe_present {
         if let Some((size, v)) = already_present(ctx, job).await {
             return Ok(record(job, size, FileStatus::AlreadyPresent, v));
         }
@@ -648,18 +674,23 @@ async fn ensure_dir(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
 
 /// Create the temporary file afresh: a leftover of a killed run is replaced, and an existing
 /// symbolic link under the temporary name is removed rather than followed.
+fn create_temp(temp: &Path) -> Result<File, Failure> {
+    match std::fs::remove_file(temp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Failure::io("removing", temp, e)),
+        _ => {}
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(temp)
+        .map_err(|e| Failure::io("creating", temp, e))
+}
+
 async fn open_temp(temp: &Path, preallocate: Option<u64>) -> Result<Arc<File>, Failure> {
     let t = temp.to_path_buf();
     blocking(move || {
-        match std::fs::remove_file(&t) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Failure::io("removing", &t, e)),
-            _ => {}
-        }
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&t)
-            .map_err(|e| Failure::io("creating", &t, e))?;
+        let f = create_temp(&t)?;
         if let Some(len) = preallocate {
             fsutil::preallocate(&f, len).map_err(|e| Failure::io("allocating space for", &t, e))?;
         }
@@ -669,64 +700,98 @@ async fn open_temp(temp: &Path, preallocate: Option<u64>) -> Result<Arc<File>, F
 }
 
 /// Make the verified temporary file the final one (after an fsync when configured).
+fn rename_into_place<F: std::borrow::Borrow<File>>(file: F, fsync: bool, temp: &Path, dest: &Path) -> Result<(), Failure> {
+    if fsync {
+        file.borrow().sync_all().map_err(|e| Failure::io("flushing", temp, e))?;
+    }
+    drop(file);
+    std::fs::rename(temp, dest).map_err(|e| Failure::io("renaming the finished download to", dest, e))
+}
+
 async fn commit(ctx: &Ctx, file: Arc<File>, temp: &Path, dest: &Path) -> Result<(), Failure> {
     let fsync = ctx.cfg.fsync;
     let (t, d) = (temp.to_path_buf(), dest.to_path_buf());
+    blocking(move || rename_into_place(file, fsync, &t, &d)).await
+}
+
+/// Write a verified body that was received into memory: temporary file, then rename, in one
+/// step on a blocking thread.
+async fn write_whole(ctx: &Ctx, data: Vec<u8>, temp: &Path, dest: &Path) -> Result<(), Failure> {
+    let fsync = ctx.cfg.fsync;
+    let (t, d) = (temp.to_path_buf(), dest.to_path_buf());
     blocking(move || {
-        if fsync {
-            file.sync_all().map_err(|e| Failure::io("flushing", &t, e))?;
-        }
-        drop(file);
-        std::fs::rename(&t, &d).map_err(|e| Failure::io("renaming the finished download to", &d, e))
+        let mut f = create_temp(&t)?;
+        std::io::Write::write_all(&mut f, &data).map_err(|e| Failure::io("writing", &t, e))?;
+        rename_into_place(f, fsync, &t, &d)
     })
     .await
 }
 
-/// One GET of the whole object, streamed into the temporary file and verified on the way.
+/// Where the body of a whole-object GET goes.
+enum Body {
+    /// Small objects: received into memory, written once verified.
+    Memory(Vec<u8>),
+    /// Larger ones: streamed into the temporary file.
+    File(Arc<File>, PositionalWriter),
+}
+
+/// One GET of the whole object, verified on the way.
 async fn fetch_whole(ctx: &Ctx, job: &Job, temp: &Path) -> Result<(u64, Verification), (Failure, u32)> {
-    let file = open_temp(temp, None).await.map_err(|f| (f, 0))?;
     let url = ctx.endpoint.object_url(&job.bucket, &job.key);
-    let (outcome, attempts, _) = with_retries(ctx, &ctx.cancel, |n| {
-        let file = Arc::clone(&file);
-        let url = url.as_str();
-        async move {
-            if n > 1 {
-                let f = Arc::clone(&file);
-                let t = temp.to_path_buf();
-                blocking(move || f.set_len(0).map_err(|e| Failure::io("truncating", &t, e))).await?;
+    let url = url.as_str();
+    let (outcome, attempts, _) = with_retries(ctx, &ctx.cancel, |_| async move {
+        let mut resp = ctx.send(ctx.client.get(url)).await?;
+        let len = header_u64(resp.headers(), CONTENT_LENGTH);
+        let expected = ctx.expected_from(job, resp.headers(), len)?;
+        if let Some(l) = len {
+            if !job.total_counted.swap(true, Ordering::Relaxed) {
+                ctx.progress.adjust_total(0, l);
             }
-            let mut resp = ctx.send(ctx.client.get(url)).await?;
-            let len = header_u64(resp.headers(), CONTENT_LENGTH);
-            let expected = ctx.expected_from(job, resp.headers(), len)?;
-            if let Some(l) = len {
-                if !job.total_counted.swap(true, Ordering::Relaxed) {
-                    ctx.progress.adjust_total(0, l);
+        }
+        let mut body = match len {
+            Some(l) if l <= IN_MEMORY_MAX => Body::Memory(Vec::with_capacity(l as usize)),
+            _ => {
+                let file = open_temp(temp, None).await?;
+                let writer = PositionalWriter::new(Arc::clone(&file), 0, WRITE_BLOCK, len.unwrap_or(0) as usize);
+                Body::File(file, writer)
+            }
+        };
+        let mut hasher = Hasher::for_expected(&expected);
+        let mut counted = Counted::new(&ctx.progress);
+        let stall = ctx.cfg.stall_timeout;
+        loop {
+            let next = tokio::time::timeout(stall, resp.chunk()).await.map_err(|_| Failure::Stalled(stall))?;
+            let Some(chunk) = next.map_err(Failure::network)? else { break };
+            hasher.update(&chunk);
+            match &mut body {
+                Body::Memory(data) => data.extend_from_slice(&chunk),
+                Body::File(_, writer) => {
+                    writer.write(&chunk).await.map_err(|e| Failure::io("writing", temp, e))?;
                 }
             }
-            let mut hasher = Hasher::for_expected(&expected);
-            let mut writer = PositionalWriter::new(file, 0, WRITE_BLOCK, len.unwrap_or(0) as usize);
-            let mut counted = Counted::new(&ctx.progress);
-            let stall = ctx.cfg.stall_timeout;
-            loop {
-                let next = tokio::time::timeout(stall, resp.chunk()).await.map_err(|_| Failure::Stalled(stall))?;
-                let Some(chunk) = next.map_err(Failure::network)? else { break };
-                hasher.update(&chunk);
-                writer.write(&chunk).await.map_err(|e| Failure::io("writing", temp, e))?;
-                counted.add(chunk.len() as u64);
-            }
-            let computed = hasher.finish();
-            if let Some(want) = len.filter(|&l| computed.len < l) {
-                return Err(Failure::Truncated { got: computed.len, want });
-            }
-            writer.flush().await.map_err(|e| Failure::io("writing", temp, e))?;
-            let v = verify::check(&expected, &computed).map_err(Failure::Mismatch)?;
-            counted.keep();
-            Ok((computed.len, v))
+            counted.add(chunk.len() as u64);
         }
+        let computed = hasher.finish();
+        if let Some(want) = len.filter(|&l| computed.len < l) {
+            return Err(Failure::Truncated { got: computed.len, want });
+        }
+        if let Body::File(_, writer) = &mut body {
+            writer.flush().await.map_err(|e| Failure::io("writing", temp, e))?;
+        }
+        let v = verify::check(&expected, &computed).map_err(Failure::Mismatch)?;
+        counted.keep();
+        Ok((body, computed.len, v))
     })
     .await;
-    let (size, v) = outcome.map_err(|f| (f, attempts))?;
-    commit(ctx, file, temp, &job.path).await.map_err(|f| (f, attempts))?;
+    let (body, size, v) = outcome.map_err(|f| (f, attempts))?;
+    let written = match body {
+        Body::Memory(data) => write_whole(ctx, data, temp, &job.path).await,
+        Body::File(file, writer) => {
+            drop(writer);
+            commit(ctx, file, temp, &job.path).await
+        }
+    };
+    written.map_err(|f| (f, attempts))?;
     Ok((size, v))
 }
 
@@ -738,7 +803,8 @@ struct Part {
 }
 
 /// A large object: parallel Range requests, each written at its offset into a preallocated
-/// temporary file; CRC32C combined from the parts, MD5 (when stated) read back at the end.
+/// temporary file; CRC32C combined from the parts, MD5 (when stated) hashed in order as the
+/// written prefix grows ([`InOrderMd5`]).
 async fn fetch_ranges(ctx: &Arc<Ctx>, job: &Arc<Job>, temp: &Path, size: u64) -> Result<(u64, Verification), (Failure, u32)> {
     let mut file_attempt = 0;
     loop {
@@ -757,6 +823,10 @@ async fn fetch_ranges_once(
     size: u64,
 ) -> Result<(u64, Verification), (Failure, u32)> {
     let file = open_temp(temp, Some(size)).await.map_err(|f| (f, 0))?;
+    let md5 = Arc::new(InOrderMd5::new(Arc::clone(&file), temp.to_path_buf(), size));
+    if job.listed.md5.is_some() {
+        md5.start();
+    }
     let part_size = ctx.cfg.part_size.max(1);
     let n_parts = size.div_ceil(part_size) as usize;
     let cancel = ctx.cancel.child_token();
@@ -800,11 +870,11 @@ async fn fetch_ranges_once(
         };
         let start = i as u64 * part_size;
         let end = (start + part_size).min(size) - 1;
-        let (ctx2, job2, file2, cancel2, temp2) =
-            (Arc::clone(ctx), Arc::clone(job), Arc::clone(&file), cancel.clone(), temp.to_path_buf());
+        let (ctx2, job2, file2, md5_2, cancel2, temp2) =
+            (Arc::clone(ctx), Arc::clone(job), Arc::clone(&file), Arc::clone(&md5), cancel.clone(), temp.to_path_buf());
         set.spawn(async move {
             let (r, n, _) = with_retries(&ctx2, &cancel2, |_| {
-                fetch_part(&ctx2, &job2, Arc::clone(&file2), &temp2, start, end, size)
+                fetch_part(&ctx2, &job2, Arc::clone(&file2), &md5_2, &temp2, start, end, size)
             })
             .await;
             drop(permit);
@@ -829,10 +899,11 @@ async fn fetch_ranges_once(
     }
     let mut computed = Computed { len: parts.iter().map(|p| p.len).sum(), md5: None, crc32c: Some(crc) };
     if expected.md5.is_some() {
-        let t = temp.to_path_buf();
-        computed.md5 =
-            Some(blocking(move || verify::md5_file(&t).map_err(|e| Failure::io("reading", &t, e))).await.map_err(|f| (f, max_attempts))?);
+        md5.start();
+        let digest = md5.finish().await.unwrap_or_else(|| Err(Failure::Protocol("the MD5 was not computed".into())));
+        computed.md5 = Some(digest.map_err(|f| (f, max_attempts))?);
     }
+    drop(md5);
     let v = verify::check(&expected, &computed).map_err(|m| (Failure::Mismatch(m), max_attempts))?;
     commit(ctx, file, temp, &job.path).await.map_err(|f| (f, max_attempts))?;
     Ok((size, v))
@@ -846,10 +917,12 @@ fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
     Some((s.trim().parse().ok()?, e.trim().parse().ok()?, total.trim().parse().ok()?))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn fetch_part(
     ctx: &Ctx,
     job: &Job,
     file: Arc<File>,
+    md5: &InOrderMd5,
     temp: &Path,
     start: u64,
     end: u64,
@@ -872,6 +945,9 @@ async fn fetch_part(
         _ => return Err(Failure::Protocol(format!("a Range request for bytes {start}-{end} got another range"))),
     }
     let expected = ctx.expected_from(job, resp.headers(), Some(size))?;
+    if expected.md5.is_some() {
+        md5.start();
+    }
     let want = end - start + 1;
     let mut writer = PositionalWriter::new(file, start, WRITE_BLOCK, WRITE_BLOCK);
     let mut counted = Counted::new(&ctx.progress);
@@ -885,14 +961,18 @@ async fn fetch_part(
             return Err(Failure::Protocol(format!("more than the {want} bytes requested arrived")));
         }
         crc = crc32c::crc32c_append(crc, &chunk);
-        writer.write(&chunk).await.map_err(|e| Failure::io("writing", temp, e))?;
+        if let Some((s, e)) = writer.write(&chunk).await.map_err(|e| Failure::io("writing", temp, e))? {
+            md5.written(s, e);
+        }
         got += chunk.len() as u64;
         counted.add(chunk.len() as u64);
     }
     if got < want {
         return Err(Failure::Truncated { got, want });
     }
-    writer.flush().await.map_err(|e| Failure::io("writing", temp, e))?;
+    if let Some((s, e)) = writer.flush().await.map_err(|e| Failure::io("writing", temp, e))? {
+        md5.written(s, e);
+    }
     counted.keep();
     Ok(Part { len: got, crc32c: crc, expected })
 }

@@ -27,6 +27,26 @@ pub fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     }
 }
 
+/// Fill all of `buf` from `offset` without moving a shared file position.
+pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64)?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than expected"));
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
+
 /// Reserve `len` bytes for `file`: on Linux the blocks are allocated now, so a full disk shows
 /// up before any byte is fetched; elsewhere (or where the file system cannot) the length is set.
 pub fn preallocate(file: &File, len: u64) -> io::Result<()> {
@@ -95,17 +115,19 @@ impl PositionalWriter {
         Self { file, offset, buf: Vec::with_capacity(first_capacity.min(block)), block }
     }
 
-    pub async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+    /// Buffer `data`; returns the region of the file written, if a block was written.
+    pub async fn write(&mut self, data: &[u8]) -> io::Result<Option<(u64, u64)>> {
         self.buf.extend_from_slice(data);
         if self.buf.len() >= self.block {
-            self.flush().await?;
+            return self.flush().await;
         }
-        Ok(())
+        Ok(None)
     }
 
-    pub async fn flush(&mut self) -> io::Result<()> {
+    /// Write what is buffered; returns the region of the file written, if any.
+    pub async fn flush(&mut self) -> io::Result<Option<(u64, u64)>> {
         if self.buf.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let buf = std::mem::take(&mut self.buf);
         let file = Arc::clone(&self.file);
@@ -113,10 +135,11 @@ impl PositionalWriter {
         let mut buf = tokio::task::spawn_blocking(move || write_all_at(&file, &buf, offset).map(|()| buf))
             .await
             .map_err(|e| io::Error::other(format!("the writer thread stopped: {e}")))??;
-        self.offset += buf.len() as u64;
+        let region = (offset, offset + buf.len() as u64);
+        self.offset = region.1;
         buf.clear();
         self.buf = buf;
-        Ok(())
+        Ok(Some(region))
     }
 }
 
@@ -134,6 +157,9 @@ mod tests {
         write_all_at(&f, b"hello", 0).unwrap();
         drop(f);
         assert_eq!(std::fs::read(&path).unwrap(), b"helloworld");
+        let mut back = [0u8; 4];
+        read_exact_at(&File::open(&path).unwrap(), &mut back, 3).unwrap();
+        assert_eq!(&back, b"lowo");
         assert!(free_space(&dir.path().join("not/yet/there")).unwrap() > 0);
     }
 }

@@ -29,6 +29,7 @@
 mod engine;
 pub mod failure;
 pub mod fsutil;
+mod inorder;
 pub mod plan;
 pub mod progress;
 pub mod retry;

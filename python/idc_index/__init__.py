@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from importlib import metadata as _metadata
 
 from . import _core
 from .client import IDCClient
@@ -27,10 +28,8 @@ from .errors import (
 from .result import QueryResult
 
 try:
-    from importlib.metadata import version as _version
-
-    __version__ = _version("idc-index")
-except Exception:  # pragma: no cover - running from a source tree without metadata
+    __version__ = _metadata.version("idc-index")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
     __version__ = "0+unknown"
 
 logging.getLogger("idc_index").addHandler(logging.NullHandler())

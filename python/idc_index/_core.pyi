@@ -1,10 +1,25 @@
 """The native core of idc-index (Rust: DataFusion query engine)."""
 
 from os import PathLike
-from typing import Any
+from typing import Any, final
+
+__all__ = [
+    "AWS_ENDPOINT",
+    "BUILD_PROFILE",
+    "GCS_ENDPOINT",
+    "PARTIAL_SUFFIX",
+    "DownloadHandle",
+    "Engine",
+    "QueryResult",
+    "list_objects",
+    "start_download",
+]
 
 BUILD_PROFILE: str
 
+# PyO3 classes cannot be subclassed unless declared `subclass`.
+
+@final
 class Engine:
     def __init__(self) -> None: ...
     def register_parquet(
@@ -27,6 +42,7 @@ class Engine:
     ) -> None: ...
     def wait_optimized(self, name: str) -> str | None: ...
 
+@final
 class QueryResult:
     @property
     def num_rows(self) -> int: ...
@@ -71,6 +87,7 @@ def list_objects(
     connect_timeout: float | None = None,
 ) -> list[dict[str, Any]]: ...
 
+@final
 class DownloadHandle:
     def progress(self) -> dict[str, int]: ...
     def cancel(self) -> None: ...

@@ -15,15 +15,20 @@ Examples::
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .client import IDCClient
 from .errors import IDCError
+
+if TYPE_CHECKING:
+    from .download import DownloadReport
 
 COLLECTIONS_SQL = """
 SELECT collection_id,
@@ -212,7 +217,7 @@ def _set_level(log_level: str | None) -> None:
         logging.getLogger("idc_index").setLevel(log_level.upper())
 
 
-def _report(run: Any) -> None:
+def _report(run: Callable[[], DownloadReport]) -> None:
     """Run a download, print its summary line, and exit non-zero when anything failed."""
     from .errors import DownloadFailedError
 
@@ -363,11 +368,12 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
     _set_level(log_level)
     client = _client(ctx)
     target = download_dir or "."
-    options = {"dirTemplate": dir_template or None, "endpoint_url": endpoint_url, "concurrency": concurrency,
-               "dry_run": dry_run}
+    template = dir_template or None
     if len(generic_argument) < os.pathconf(".", "PC_PATH_MAX") and Path(generic_argument).is_file():
         click.echo(f"Downloading the manifest {generic_argument} from IDC {client.idc_version}", err=True)
-        _report(lambda: client.download_from_manifest(generic_argument, target, **options))
+        _report(lambda: client.download_from_manifest(generic_argument, target, dirTemplate=template,
+                                                      endpoint_url=endpoint_url, concurrency=concurrency,
+                                                      dry_run=dry_run))
         return
     values = [v.strip() for v in generic_argument.split(",") if v.strip()]
     if not values:
@@ -375,7 +381,10 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
     kinds = _recognise(client, values)
     for argument, ids in kinds.items():
         click.echo(f"Downloading {len(ids)} {argument} value(s) from IDC {client.idc_version}", err=True)
-        _report(lambda: client.download_from_selection(target, **{argument: ids}, **options))
+        # `argument` is the name of one of download_from_selection's identifier parameters.
+        selection: dict[str, Any] = {argument: ids}
+        _report(functools.partial(client.download_from_selection, target, dirTemplate=template,
+                                  endpoint_url=endpoint_url, concurrency=concurrency, dry_run=dry_run, **selection))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
 from . import _core
 from ._sql import as_list, ident, in_list, literal, unique
@@ -59,8 +59,17 @@ IDC_PAPER_CITATION = (
     "RadioGraphics, 43(12). https://doi.org/10.1148/rg.230180"
 )
 
+class _Layout(TypedDict):
+    """The layout arguments of ``_core.Engine.start_optimize``."""
+
+    sort_by: list[str]
+    bloom_filter_columns: list[str]
+    row_group_rows: int
+    page_rows: int
+
+
 #: Layout of the optimised copy of the main index (see idc_core::query::layout).
-MAIN_INDEX_LAYOUT = {
+MAIN_INDEX_LAYOUT: _Layout = {
     "sort_by": ["collection_id", "PatientID", "StudyInstanceUID", "SeriesInstanceUID"],
     "bloom_filter_columns": ["PatientID", "StudyInstanceUID", "SeriesInstanceUID", "crdc_series_uuid"],
     "row_group_rows": 16384,
@@ -166,7 +175,7 @@ class IDCClient(DownloadMethods):
                     ("idc_index.release", self._catalog.release),
                     ("idc_index.layout", MAIN_INDEX_LAYOUT_VERSION),
                 ],
-                **MAIN_INDEX_LAYOUT,  # type: ignore[arg-type]
+                **MAIN_INDEX_LAYOUT,
             )
         self.idc_version = f"v{self._catalog.idc_version}"
         self.indices_data_dir = str(self._catalog.cache_dir)

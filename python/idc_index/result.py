@@ -47,7 +47,8 @@ class QueryResult:
         return f"QueryResult({self.num_rows} rows; columns: {', '.join(self.column_names)})"
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
-        return self.to_arrow().__arrow_c_stream__(requested_schema)
+        # pyarrow-stubs leave Table.__arrow_c_stream__ unannotated
+        return self.to_arrow().__arrow_c_stream__(requested_schema)  # type: ignore[no-untyped-call]
 
     def to_arrow(self) -> pa.Table:
         """The rows as a ``pyarrow.Table`` (built once, then shared)."""

@@ -1,6 +1,6 @@
 """idc-index: search NCI Imaging Data Commons and download the DICOM files you pick.
 
-Example:
+Examples:
     >>> from idc_index import IDCClient
     >>> client = IDCClient()
     >>> client.sql_query("SELECT collection_id, COUNT(*) AS series FROM index GROUP BY 1")

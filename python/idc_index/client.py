@@ -110,7 +110,7 @@ class IDCClient(DownloadMethods):
             the IDC hierarchy with small row groups and bloom filters, which makes lookups by
             identifier fast. On by default.
 
-    Example:
+    Examples:
         >>> from idc_index import IDCClient
         >>> client = IDCClient()
         >>> client.get_idc_version()
@@ -134,7 +134,7 @@ class IDCClient(DownloadMethods):
     def client(cls) -> IDCClient:
         """The process-wide shared client, created on first use.
 
-        Example:
+        Examples:
             >>> client = IDCClient.client()
             >>> client is IDCClient.client()
             True
@@ -316,7 +316,7 @@ class IDCClient(DownloadMethods):
 
         Works on the class (the default release) and on a client (its release).
 
-        Example:
+        Examples:
             >>> IDCClient.get_idc_version()
             'v25'
         """
@@ -328,7 +328,7 @@ class IDCClient(DownloadMethods):
     def indices_overview(self) -> dict[str, dict[str, Any]]:
         """Every index of the release: description, installed, url, file_path, schema.
 
-        Example:
+        Examples:
             >>> [n for n, i in client.indices_overview.items() if not i["installed"]]
             ['clinical_index', 'sm_index', ...]
         """
@@ -346,7 +346,7 @@ class IDCClient(DownloadMethods):
     def refresh_indices_overview(self) -> dict[str, dict[str, Any]]:
         """The indices overview, re-read (kept for idc-index 0.13 compatibility).
 
-        Example:
+        Examples:
             >>> overview = client.refresh_indices_overview()
         """
         return self.indices_overview
@@ -357,7 +357,7 @@ class IDCClient(DownloadMethods):
         Raises:
             UnknownIndexError: the release has no index of that name (the message lists them).
 
-        Example:
+        Examples:
             >>> schema = client.get_index_schema("index")
             >>> [c["name"] for c in schema["columns"]][:3]
             ['collection_id', 'analysis_result_id', 'PatientID']
@@ -377,7 +377,7 @@ class IDCClient(DownloadMethods):
             IndexFetchError: it could not be downloaded (the message says why and what to set).
             IndexIntegrityError: the download did not match its size or sha256; nothing was cached.
 
-        Example:
+        Examples:
             >>> client.fetch_index("sm_index")
             >>> client.sql_query("SELECT COUNT(*) FROM sm_index")
         """
@@ -401,7 +401,7 @@ class IDCClient(DownloadMethods):
         Raises:
             IndexFileError: the clinical data directory or the table is not there.
 
-        Example:
+        Examples:
             >>> client.clinical_data_dir = "/data/idc_v25_clinical"
             >>> client.get_clinical_table("nlst_canc")
         """
@@ -436,7 +436,7 @@ class IDCClient(DownloadMethods):
             ReadOnlySQLError: the statement is not a query (CREATE, COPY, INSERT, ...).
             UnknownTableError: a table that does not exist (the message lists those that do).
 
-        Example:
+        Examples:
             >>> r = client.sql("SELECT * FROM index WHERE Modality = 'SM' LIMIT 5")
             >>> import polars as pl; pl.DataFrame(r)
         """
@@ -447,7 +447,7 @@ class IDCClient(DownloadMethods):
 
         See :meth:`sql` for the dialect and the errors.
 
-        Example:
+        Examples:
             >>> client.sql_query(
             ...     "SELECT collection_id, COUNT(DISTINCT PatientID) AS patients "
             ...     "FROM index GROUP BY collection_id ORDER BY patients DESC LIMIT 5")
@@ -458,7 +458,7 @@ class IDCClient(DownloadMethods):
     def get_collections(self) -> list[str]:
         """All collection ids, sorted.
 
-        Example:
+        Examples:
             >>> "nsclc_radiomics" in client.get_collections()
             True
         """
@@ -470,7 +470,7 @@ class IDCClient(DownloadMethods):
         Raises:
             UnknownIdentifierError: no such series (with the closest existing UIDs).
 
-        Example:
+        Examples:
             >>> client.get_series_size("1.3.6.1.4.1.32722.99.99.298991776521342375010861296712563382046")
         """
         values = self._values(
@@ -493,7 +493,7 @@ class IDCClient(DownloadMethods):
         Raises:
             UnknownIdentifierError: a collection that does not exist (with the closest ones).
 
-        Example:
+        Examples:
             >>> client.get_patients("NSCLC-Radiomics", outputFormat="list")[:2]
             ['LUNG1-001', 'LUNG1-002']
         """
@@ -520,7 +520,7 @@ class IDCClient(DownloadMethods):
         Raises:
             UnknownIdentifierError: a patient that does not exist (with the closest ones).
 
-        Example:
+        Examples:
             >>> client.get_dicom_studies("LUNG1-001", outputFormat="list")
         """
         self._check_output_format(outputFormat)
@@ -550,7 +550,7 @@ class IDCClient(DownloadMethods):
         Raises:
             UnknownIdentifierError: a study that does not exist (with the closest ones).
 
-        Example:
+        Examples:
             >>> series = client.get_dicom_series("1.3.6.1.4.1.32722.99.99.2390...", outputFormat="df")
         """
         self._check_output_format(outputFormat)
@@ -586,7 +586,7 @@ class IDCClient(DownloadMethods):
             ValueError: neither UID given, or an unknown viewer.
             UnknownIdentifierError: a UID that is not in IDC (with the closest ones).
 
-        Example:
+        Examples:
             >>> client.get_viewer_URL(seriesInstanceUID="1.3.6.1.4.1.14519.5.2.1.7009.9004.1807...")
             'https://viewer.imaging.datacommons.cancer.gov/v3/viewer/?StudyInstanceUIDs=...'
         """
@@ -632,7 +632,7 @@ class IDCClient(DownloadMethods):
         Raises:
             UnknownIdentifierError: the instance is not in ``sm_instance_index``.
 
-        Example:
+        Examples:
             >>> client.get_instance_file_URL("1.3.6.1.4.1.5962.99.1.3206...")
             's3://idc-open-data/6b0d.../3a1f....dcm'
         """
@@ -667,7 +667,7 @@ class IDCClient(DownloadMethods):
         default; BibTeX, CSL JSON, Turtle). When the service cannot be reached, the citation
         texts recorded in the indices are returned instead, so this also works offline.
 
-        Example:
+        Examples:
             >>> client.citations_from_selection(collection_id="rider_pilot")
             ['Armato III, S. G., ... https://doi.org/10.7937/...']
         """
@@ -689,7 +689,7 @@ class IDCClient(DownloadMethods):
         with ``#`` are comments. Series of earlier IDC releases are found through
         ``prior_versions_index``.
 
-        Example:
+        Examples:
             >>> client.citations_from_manifest("cohort_manifest.s5cmd")
         """
         uuids = unique(re.findall(r"s3://[^/\s]+/([^/\s]+)/\*", _manifest_text(manifestFile)))

@@ -19,7 +19,7 @@ class QueryResult:
     The rows cross from the native core into pyarrow once (as an Arrow IPC stream); from there
     every consumer shares the same buffers.
 
-    Example:
+    Examples:
         >>> r = client.sql("SELECT collection_id, COUNT(*) AS n FROM index GROUP BY 1")
         >>> r.num_rows, r.column_names
         (179, ['collection_id', 'n'])

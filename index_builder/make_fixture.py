@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from index_builder.fixture import write_fixture  # noqa: E402
+from index_builder.fixture import write_fixture
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

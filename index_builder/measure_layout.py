@@ -27,15 +27,15 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from index_builder.indices import INDICES  # noqa: E402
-from index_builder.writer import write_index  # noqa: E402
+from index_builder.indices import INDICES
+from index_builder.writer import write_index
 
 
 def real_idc_index() -> Path:
     spec = importlib.util.find_spec("idc_index_data")
     if spec is None or not spec.submodule_search_locations:
         sys.exit("pass --source idc_index.parquet or pip install idc-index-data==25.0.5")
-    return Path(list(spec.submodule_search_locations)[0]) / "idc_index.parquet"
+    return Path(next(iter(spec.submodule_search_locations))) / "idc_index.parquet"
 
 
 def median_ms(fn, args) -> float:

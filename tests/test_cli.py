@@ -19,7 +19,7 @@ def idc(*args: str, env_cache: Path) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {**os.environ, "IDC_INDEX_CACHE_DIR": str(env_cache)}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_collections_table(cache_dir: Path) -> None:

@@ -111,7 +111,7 @@ def test_arrow_consumers_take_the_result_without_pandas(client) -> None:
     frame = pl.DataFrame(result)
     assert frame.height == table.num_rows
     assert frame["n"].sum() == 1044191
-    modalities = result  # DuckDB finds Arrow objects by their variable name
+    modalities = result  # noqa: F841  (DuckDB finds Arrow objects by their variable name)
     via_duckdb = duckdb.sql("SELECT SUM(n) AS total FROM modalities").fetchall()
     assert via_duckdb == [(1044191,)]
 
@@ -194,6 +194,6 @@ def test_ctrl_c_interrupts_a_long_query() -> None:
         """
     )
     started = time.monotonic()
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120)
     assert "interrupted after" in out.stdout, out.stderr
     assert time.monotonic() - started < 60

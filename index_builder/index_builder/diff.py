@@ -55,8 +55,8 @@ def _change(pair: list[int]) -> str:
 
 
 def format_diff(d: dict[str, Any]) -> str:
-    lines = [f"release {d['old']['release']} (IDC v{d['old']['idc_version']}) -> "
-             f"{d['new']['release']} (IDC v{d['new']['idc_version']})"]
+    lines = [(f"release {d['old']['release']} (IDC v{d['old']['idc_version']}) -> "
+              f"{d['new']['release']} (IDC v{d['new']['idc_version']})")]
     if d["indices_added"]:
         lines.append(f"indices added: {', '.join(d['indices_added'])}")
     if d["indices_removed"]:

@@ -19,7 +19,6 @@ import shutil
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from index_builder import BUILDER_NAME, __version__
 from index_builder.errors import ReleaseError
@@ -125,7 +124,7 @@ def package_release(
         zf.writestr(zi, "\n".join(record_lines) + "\n")
 
     assets = []
-    for n, entry in manifest["indices"].items():
+    for entry in manifest["indices"].values():
         assets += [entry["file"], entry["file"] + ".sha256"]
     assets += [MANIFEST, wheel.name]
     for a in assets[:-1]:

@@ -31,7 +31,7 @@ QUERIES_DIR = Path(str(resources.files("index_builder") / "queries"))
 
 _BLOCK_RE = re.compile(
     r"^[ \t]*--[ \t]*@for-each-prior-release[^\n]*\n(?P<body>.*?)^[ \t]*--[ \t]*@end-for-each[^\n]*\n",
-    re.S | re.M,
+    re.DOTALL | re.MULTILINE,
 )
 _PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TAG_RE = re.compile(r"^\s*--\s*@(?P<tag>table|column)\b\s*(?P<rest>.*)$")

@@ -10,9 +10,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from index_builder/ without installing
     sys.path.insert(0, str(ROOT))
 
-from index_builder.backends import DuckDBBackend  # noqa: E402
-from index_builder.build import BuildOptions, build  # noqa: E402
-from index_builder.fixture import write_fixture  # noqa: E402
+from index_builder.backends import DuckDBBackend
+from index_builder.build import BuildOptions, build
+from index_builder.fixture import write_fixture
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ def real_idc_index() -> Path:
     spec = importlib.util.find_spec("idc_index_data")
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("idc-index-data 25.0.5 is not installed (pip install 'idc-index-builder[test]')")
-    path = Path(list(spec.submodule_search_locations)[0]) / "idc_index.parquet"
+    path = Path(next(iter(spec.submodule_search_locations))) / "idc_index.parquet"
     if not path.is_file():
         pytest.skip(f"{path} is missing")
     return path

@@ -5,6 +5,8 @@ byte count and real runs with the rows the same SQL gives on the synthetic table
 before it (job configuration, rendering, the cost table and cap) is the code under test.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
@@ -14,11 +16,11 @@ import pytest
 
 bigquery = pytest.importorskip("google.cloud.bigquery")
 
-from index_builder.backends import BigQueryBackend, DuckDBBackend  # noqa: E402
-from index_builder.build import BuildOptions, build, estimate, render_queries  # noqa: E402
-from index_builder.errors import CostLimitError  # noqa: E402
-from index_builder.indices import INDICES  # noqa: E402
-from index_builder.sqlfile import Datasets  # noqa: E402
+from index_builder.backends import BigQueryBackend, DuckDBBackend
+from index_builder.build import BuildOptions, build, estimate, render_queries
+from index_builder.errors import CostLimitError
+from index_builder.indices import INDICES
+from index_builder.sqlfile import Datasets
 
 GB = 10**9
 TABLE_BYTES = {"dicom_all": 40 * GB, "auxiliary_metadata": 2 * GB, "dicom_metadata_curated": GB}
@@ -127,7 +129,7 @@ def test_current_resolves_the_release_number_with_one_small_query(source_dir, tm
     client = BoundaryClient(offline)
     build(BigQueryBackend(client), BuildOptions(idc_version="current", out=tmp_path / "rel",
                                                 indices=["version_metadata_index"]), log=lambda m: None)
-    first_sql, first_cfg = client.calls[0]
+    first_sql = client.calls[0][0]
     assert "MAX(idc_version)" in first_sql and "`bigquery-public-data.idc_current.version_metadata`" in first_sql
     assert json.loads((tmp_path / "rel" / "manifest.json").read_text())["idc_version"] == 25
 

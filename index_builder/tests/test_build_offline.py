@@ -190,11 +190,11 @@ def test_metadata_indices(release_dir):
     assert ar[0]["source_DOI"] == "10.0000/demo.lungseg" and ar[0]["updated"] == "2025-05-01"
     assert ar[0]["provenance"]["dicom_conversion_by"] == "IDC"
     clinical = pq.read_table(release_dir / "clinical_index.parquet").to_pylist()
-    smoking = [c for c in clinical if c["column"] == "smoking_status"][0]
+    smoking = next(c for c in clinical if c["column"] == "smoking_status")
     assert smoking["short_table_name"] == "lung_ct_demo_clinical"
     assert smoking["values"] == [{"option_code": "1", "option_description": "never"},
                                  {"option_code": "2", "option_description": "former"}]
-    assert [c for c in clinical if c["column"] == "age_at_diagnosis"][0]["column_label"] is None
+    assert next(c for c in clinical if c["column"] == "age_at_diagnosis")["column_label"] is None
 
 
 def test_manifest_describes_every_file(release_dir):
@@ -230,7 +230,7 @@ def test_cli_build_offline_then_verify(source_dir, tmp_path):
     cmd = [sys.executable, "-m", "index_builder", "build", "--backend", "duckdb", "--source", str(source_dir),
            "--idc-version", "current", "--release", "25.0.1", "--out", str(out),
            "--index", "idc_index", "--index", "prior_versions_index"]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cmd, cwd=ROOT, check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "bytes to scan" in done.stdout
     manifest = json.loads((out / "manifest.json").read_text())
@@ -238,14 +238,14 @@ def test_cli_build_offline_then_verify(source_dir, tmp_path):
     assert manifest["release"] == "25.0.1"
     assert sorted(manifest["indices"]) == ["idc_index", "prior_versions_index"]
     verify = subprocess.run([sys.executable, "-m", "index_builder", "verify", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+                            check=False, capture_output=True, text=True, timeout=60)
     assert verify.returncode == 0 and "2 indices verified" in verify.stdout
 
 
 def test_cli_refuses_to_overwrite_and_names_the_fix(source_dir, release_dir):
     done = subprocess.run([sys.executable, "-m", "index_builder", "build", "--backend", "duckdb", "--source",
                            str(source_dir), "--idc-version", "25", "--out", str(release_dir)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+                          cwd=ROOT, check=False, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "ReleaseError" in done.stderr and "--force" in done.stderr
 

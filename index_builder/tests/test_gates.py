@@ -74,7 +74,7 @@ def test_cli_exits_non_zero_with_the_exception_class(source_dir, tmp_path):
     src = broken_source(source_dir, tmp_path, lambda t: set_where(t, "aws_bucket", "1.2.826.0.1.3680043.8.498.2.1", None))
     done = subprocess.run([sys.executable, "-m", "index_builder", "build", "--backend", "duckdb", "--source", str(src),
                            "--idc-version", "25", "--out", str(tmp_path / "o"), "--index", "idc_index"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+                          cwd=ROOT, check=False, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "QualityGateError" in done.stderr and "aws_bucket" in done.stderr
 

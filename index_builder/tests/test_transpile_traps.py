@@ -34,7 +34,7 @@ def test_trap_with_offset_becomes_one_based_ordinality():
 
 def test_remedy_safe_offset_subscript_is_translated_to_one_based_index():
     assert run("SELECT ['a', 'b', 'c'][SAFE_OFFSET(0)], ['a', 'b'][SAFE_OFFSET(5)]") == [("a", None)]
-    assert not any(re.search(r"WITH\s+OFFSET", code_of(s), re.I) for s in ALL_SQL.values())
+    assert not any(re.search(r"WITH\s+OFFSET", code_of(s), re.IGNORECASE) for s in ALL_SQL.values())
 
 
 # 2. FORMAT('%d', n): DuckDB's format() uses {} placeholders and returns the pattern unchanged
@@ -44,7 +44,7 @@ def test_trap_format_percent_d_is_not_translated():
 
 def test_remedy_cast_and_concat():
     assert run("SELECT CONCAT('idc_v', CAST(5 AS STRING))") == [("idc_v5",)]
-    assert not any(re.search(r"\bFORMAT\s*\(", code_of(s), re.I) for s in ALL_SQL.values())
+    assert not any(re.search(r"\bFORMAT\s*\(", code_of(s), re.IGNORECASE) for s in ALL_SQL.values())
 
 
 # 3. DECLARE / SET: scripting has no DuckDB equivalent
@@ -62,7 +62,7 @@ def test_trap_execute_immediate_does_not_run():
 def test_remedy_runner_expands_the_release_list_instead_of_scripting():
     for name, sql in ALL_SQL.items():
         code = code_of(sql)
-        assert not re.search(r"\b(DECLARE|EXECUTE\s+IMMEDIATE)\b", code, re.I), name
+        assert not re.search(r"\b(DECLARE|EXECUTE\s+IMMEDIATE)\b", code, re.IGNORECASE), name
     rendered = sqlfile.render(ALL_SQL["prior_versions_index"], sqlfile.Datasets.for_release(25, prior=(23, 24)))
     assert len(sqlglot.parse(rendered, read="bigquery")) == 1  # one plain SELECT
 
@@ -86,7 +86,7 @@ def test_remedy_null_for_unmapped_names_and_a_quality_gate():
     SELECT STRING_AGG(DISTINCT name, ',' ORDER BY name), COUNTIF(x IS NOT NULL AND name IS NULL) FROM t
     """
     assert run(mapped) == [("A,C", 1)]  # the gate sees the unmapped count (or NULL name) and stops the build
-    assert not any(re.search(r"\bERROR\s*\(", code_of(s), re.I) for s in ALL_SQL.values())
+    assert not any(re.search(r"\bERROR\s*\(", code_of(s), re.IGNORECASE) for s in ALL_SQL.values())
 
 
 # 6. ROUND(x, <non-literal digits>): DuckDB has no ROUND(DOUBLE, BIGINT)

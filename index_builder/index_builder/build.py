@@ -30,6 +30,7 @@ class BuildOptions:
     bounds: Bounds = field(default_factory=Bounds)
     max_bytes_billed: int | None = None
     force: bool = False
+    dry_run: bool = False  # estimate (and enforce the cap) only; run and write nothing
 
 
 def human_bytes(n: int | None) -> str:
@@ -96,7 +97,7 @@ def build(backend: Backend, opts: BuildOptions, log: Log = print) -> Path:
     if unknown:
         raise BuilderError(f"unknown index {unknown}; known: {', '.join(INDICES)}")
     out = Path(opts.out)
-    if out.exists() and any(out.iterdir()) and not opts.force:
+    if out.exists() and any(out.iterdir()) and not opts.force and not opts.dry_run:
         raise ReleaseError(f"{out} exists and is not empty; choose another --out or pass --force to replace it")
     previous = read_manifest(opts.previous) if opts.previous else None
 
@@ -115,6 +116,9 @@ def build(backend: Backend, opts: BuildOptions, log: Log = print) -> Path:
 
     queries = render_queries(opts.indices, datasets)
     estimate(backend, queries, opts.max_bytes_billed, log)
+    if opts.dry_run:
+        log(f"dry run: {len(queries)} queries estimated, none run, nothing written")
+        return out
 
     staging = out.with_name(out.name + ".partial")
     if staging.exists():

@@ -1,4 +1,4 @@
-"""``python -m index_builder build | diff | package | verify | fixture``."""
+"""``python -m index_builder build | diff | package | verify | fixture | newest-version | plan``."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index_builder import __version__
 from index_builder.errors import BuilderError
 from index_builder.gates import Bounds
 from index_builder.indices import INDICES
+
+if TYPE_CHECKING:
+    from index_builder.backends import Backend
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--max-growth", type=float, default=Bounds.max_growth,
                    help="fraction of rows/bytes an index may gain against --previous (default %(default)s)")
     b.add_argument("--force", action="store_true", help="replace --out if it exists")
+    b.add_argument("--dry-run", action="store_true",
+                   help="only estimate the bytes each query would scan (and apply --max-bytes-billed); run nothing")
 
     d = sub.add_parser("diff", help="compare two release directories")
     d.add_argument("old", type=Path)
@@ -55,19 +61,25 @@ def _parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fixture", help="write the synthetic source tables for offline builds")
     f.add_argument("--out", required=True, type=Path)
+
+    n = sub.add_parser("newest-version", help="print the number of the newest IDC release (idc_current)")
+    n.add_argument("--backend", choices=["bigquery", "duckdb"], default="bigquery")
+    n.add_argument("--source", type=Path, help="duckdb backend: directory of parquet files named after the BigQuery tables")
+    n.add_argument("--project", help="bigquery backend: Google Cloud project billed for the query")
+
+    w = sub.add_parser("plan", help="decide whether to build the newest release; prints key=value lines (GITHUB_OUTPUT)")
+    w.add_argument("--newest", type=int, help="the newest IDC release in BigQuery (from newest-version)")
+    w.add_argument("--published", type=Path, required=True, metavar="FILE",
+                   help="file with the tags of the index releases already published, one a line")
+    w.add_argument("--release", default="", help="build this release (e.g. 25.0.1) instead of the newest")
+    w.add_argument("--force", action="store_true", help="build even if the release is already published")
     return p
 
 
 def _build(args: argparse.Namespace) -> int:
-    from index_builder.backends import BigQueryBackend, DuckDBBackend
     from index_builder.build import BuildOptions, build, parse_version
 
-    if args.backend == "duckdb":
-        if args.source is None:
-            raise BuilderError("--backend duckdb needs --source DIR (write one with `python -m index_builder fixture --out DIR`)")
-        backend = DuckDBBackend(args.source)
-    else:
-        backend = BigQueryBackend.connect(args.project, args.max_bytes_billed)
+    backend = _backend(args, args.max_bytes_billed)
     opts = BuildOptions(
         idc_version=parse_version(args.idc_version),
         out=args.out,
@@ -78,8 +90,38 @@ def _build(args: argparse.Namespace) -> int:
         bounds=Bounds(max_shrink=args.max_shrink, max_growth=args.max_growth),
         max_bytes_billed=args.max_bytes_billed,
         force=args.force,
+        dry_run=args.dry_run,
     )
     build(backend, opts)
+    return 0
+
+
+def _backend(args: argparse.Namespace, max_bytes_billed: int | None) -> Backend:
+    from index_builder.backends import BigQueryBackend, DuckDBBackend
+
+    if args.backend == "duckdb":
+        if args.source is None:
+            raise BuilderError("--backend duckdb needs --source DIR (write one with `python -m index_builder fixture --out DIR`)")
+        return DuckDBBackend(args.source)
+    return BigQueryBackend.connect(args.project, max_bytes_billed)
+
+
+def _newest_version(args: argparse.Namespace) -> int:
+    from index_builder.releases import newest_version
+
+    # one MAX() over the small version_metadata table
+    print(newest_version(_backend(args, 10**10)))
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from index_builder.releases import plan
+
+    if not args.published.is_file():
+        raise BuilderError(f"{args.published} does not exist: list the published tags into it (it may be empty)")
+    result = plan(args.newest, args.published.read_text().splitlines(), release=args.release or None, force=args.force)
+    for key, value in result.outputs().items():
+        print(f"{key}={value}")
     return 0
 
 
@@ -120,7 +162,8 @@ def _fixture(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"build": _build, "diff": _diff, "package": _package, "verify": _verify, "fixture": _fixture}[args.command]
+    handler = {"build": _build, "diff": _diff, "package": _package, "verify": _verify, "fixture": _fixture,
+               "newest-version": _newest_version, "plan": _plan}[args.command]
     try:
         return handler(args)
     except BuilderError as exc:

@@ -20,6 +20,7 @@ from index_builder.backends import BigQueryBackend, DuckDBBackend
 from index_builder.build import BuildOptions, build, estimate, render_queries
 from index_builder.errors import CostLimitError
 from index_builder.indices import INDICES
+from index_builder.releases import newest_version
 from index_builder.sqlfile import Datasets
 
 GB = 10**9
@@ -132,6 +133,33 @@ def test_current_resolves_the_release_number_with_one_small_query(source_dir, tm
     first_sql = client.calls[0][0]
     assert "MAX(idc_version)" in first_sql and "`bigquery-public-data.idc_current.version_metadata`" in first_sql
     assert json.loads((tmp_path / "rel" / "manifest.json").read_text())["idc_version"] == 25
+
+
+def test_dry_run_build_bills_nothing_and_writes_nothing(tmp_path):
+    client = BoundaryClient()
+    opts = BuildOptions(idc_version=25, out=tmp_path / "out", indices=["idc_index", "ct_index"],
+                        max_bytes_billed=10**12, dry_run=True)
+    lines = []
+    build(BigQueryBackend(client, max_bytes_billed=10**12), opts, log=lines.append)
+    assert len(client.calls) == 2 and all(cfg.dry_run for _, cfg in client.calls)
+    assert any(line.startswith("total") and "83.0 GB" in line for line in lines)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_dry_run_still_enforces_the_cap(tmp_path):
+    opts = BuildOptions(idc_version=25, out=tmp_path / "out", indices=["idc_index"], max_bytes_billed=GB, dry_run=True)
+    with pytest.raises(CostLimitError):
+        build(BigQueryBackend(BoundaryClient(), max_bytes_billed=GB), opts, log=lambda m: None)
+
+
+def test_newest_version_is_one_small_query_on_idc_current(source_dir):
+    offline = DuckDBBackend(source_dir)
+    offline.prepare(Datasets.for_release("current"))
+    client = BoundaryClient(offline)
+    assert newest_version(BigQueryBackend(client, max_bytes_billed=10**10)) == 25
+    [(sql, cfg)] = client.calls
+    assert not cfg.dry_run and cfg.maximum_bytes_billed == 10**10
+    assert "MAX(idc_version)" in sql and "`bigquery-public-data.idc_current.version_metadata`" in sql
 
 
 @pytest.mark.live

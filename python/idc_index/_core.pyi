@@ -69,6 +69,7 @@ def start_download(
     part_size: int | None = None,
     multipart_threshold: int | None = None,
     max_large_files: int | None = None,
+    ranges_per_file: int | None = None,
     max_attempts: int | None = None,
     retry_max_seconds: float | None = None,
     stall_timeout: float | None = None,
@@ -76,6 +77,7 @@ def start_download(
     fsync: bool = False,
     resume: bool = True,
     verify_existing: bool = True,
+    checksums: bool = True,
 ) -> DownloadHandle: ...
 
 def list_objects(

@@ -189,6 +189,7 @@ class DownloadMethods:
         endpoint_url: str | None,
         concurrency: int | None,
         progress_callback: ProgressCallback | None,
+        checksums: bool = True,
         desc: str = "Downloading",
     ) -> DownloadReport:
         root = Path(downloadDir).expanduser()
@@ -219,6 +220,7 @@ class DownloadMethods:
                 endpoint_url=endpoint_url,
                 source_bucket_location=source_bucket_location,
                 concurrency=concurrency,
+                checksums=checksums,
                 show_progress_bar=show_progress_bar and progress_callback is None,
                 progress_callback=progress_callback,
                 desc=desc,
@@ -251,6 +253,7 @@ class DownloadMethods:
         endpoint_url: str | None = None,
         concurrency: int | None = None,
         progress_callback: ProgressCallback | None = None,
+        checksums: bool = True,
     ) -> DownloadReport:
         """Download the DICOM files of a selection into ``downloadDir``.
 
@@ -264,9 +267,13 @@ class DownloadMethods:
                 written outside it, whatever the template or the index values contain.
             dry_run: only measure: return a report whose ``plan`` has the total size, the bytes
                 already present and the free space (even when it does not fit).
-            collection_id, patientId, studyInstanceUID, seriesInstanceUID, sopInstanceUID,
-                crdc_series_uuid: a string or a list of strings. A ``crdc_series_uuid`` of an
-                earlier IDC release downloads that release's version of the series.
+            collection_id: collection id(s), or the collection names the IDC portal shows.
+            patientId: PatientID(s).
+            studyInstanceUID: StudyInstanceUID(s).
+            seriesInstanceUID: SeriesInstanceUID(s).
+            sopInstanceUID: SOPInstanceUID(s) of instances listed in ``sm_instance_index``.
+            crdc_series_uuid: crdc_series_uuid(s); one of an earlier IDC release downloads that
+                release's version of the series.
             quiet: kept for idc-index 0.13 compatibility (the downloader prints nothing itself).
             show_progress_bar: show a tqdm progress bar.
             use_s5cmd_sync: accepted for compatibility; files already present and complete are
@@ -283,6 +290,8 @@ class DownloadMethods:
             concurrency: requests in flight (default: the downloader's).
             progress_callback: ``f(done_bytes, total_bytes, "B", description)``, called as the
                 download progresses (replaces the progress bar).
+            checksums: check each file against the MD5 or CRC32C its bucket states (default).
+                False checks sizes only, which saves CPU time on very fast links.
 
         Returns:
             DownloadReport: every file on disk (``report.paths``), bytes, seconds.
@@ -293,7 +302,7 @@ class DownloadMethods:
             IDCClientInsufficientDiskSpaceError: the files still missing do not fit on the disk.
             DownloadFailedError: some files could not be downloaded (``e.report`` says which).
 
-        Example:
+        Examples:
             >>> report = client.download_from_selection("data", collection_id="rider_pilot",
             ...                                         dirTemplate="%PatientID/%Modality_%SeriesInstanceUID")
             >>> report.paths[:1]
@@ -326,7 +335,7 @@ class DownloadMethods:
         return self._run_plan(
             items, downloadDir, dry_run=dry_run, show_progress_bar=show_progress_bar,
             source_bucket_location=source_bucket_location, endpoint_url=endpoint_url,
-            concurrency=concurrency, progress_callback=progress_callback,
+            concurrency=concurrency, progress_callback=progress_callback, checksums=checksums,
         )
 
     def download_dicom_series(
@@ -344,7 +353,7 @@ class DownloadMethods:
         """Download one or more series (SeriesInstanceUIDs); see :meth:`download_from_selection`
         for the options (``endpoint_url``, ``concurrency``, ``progress_callback`` too).
 
-        Example:
+        Examples:
             >>> client.download_dicom_series("1.3.6.1.4.1.14519.5.2.1.6279.6001.1...", "data")
         """
         return self.download_from_selection(
@@ -368,7 +377,7 @@ class DownloadMethods:
         """Download every series of one or more studies (StudyInstanceUIDs); see
         :meth:`download_from_selection` for the options.
 
-        Example:
+        Examples:
             >>> client.download_dicom_studies("1.3.6.1.4.1.14519.5.2.1.6279.6001.2...", "data")
         """
         return self.download_from_selection(
@@ -392,7 +401,7 @@ class DownloadMethods:
         """Download every series of one or more patients (PatientIDs); see
         :meth:`download_from_selection` for the options.
 
-        Example:
+        Examples:
             >>> client.download_dicom_patients(["LUNG1-001", "LUNG1-002"], "data")
         """
         return self.download_from_selection(
@@ -417,7 +426,7 @@ class DownloadMethods:
         on first use). Large slides are fetched in parallel ranges. See
         :meth:`download_from_selection` for the options.
 
-        Example:
+        Examples:
             >>> client.download_dicom_instance("1.3.6.1.4.1.5962.99.1.3206...", "slides")
         """
         return self.download_from_selection(
@@ -442,7 +451,7 @@ class DownloadMethods:
         """Download one or more whole collections (ids or portal names such as
         ``"NSCLC-Radiomics"``); see :meth:`download_from_selection` for the options.
 
-        Example:
+        Examples:
             >>> client.download_collection("rider_pilot", "data", dry_run=True).plan.bytes_total
         """
         return self.download_from_selection(
@@ -466,7 +475,7 @@ class DownloadMethods:
         """Download every series of one or more analysis results; see
         :meth:`download_from_selection` for the options.
 
-        Example:
+        Examples:
             >>> client.download_analysis_result("nlst_sybil", "data", dry_run=True)
         """
         return self.download_from_selection(
@@ -489,6 +498,7 @@ class DownloadMethods:
         dry_run: bool = False,
         endpoint_url: str | None = None,
         concurrency: int | None = None,
+        checksums: bool = True,
     ) -> DownloadReport:
         """Download the series of an IDC portal manifest (AWS or GCS).
 
@@ -503,16 +513,22 @@ class DownloadMethods:
             validate_manifest: check that each line's bucket is the one the index records for
                 its series (and that AWS and GCS buckets are not mixed); when False the buckets
                 are used as written.
-            dirTemplate, show_progress_bar, progress_callback, endpoint_url, concurrency, dry_run:
-                as in :meth:`download_from_selection`. ``quiet`` and ``use_s5cmd_sync`` are
-                accepted for compatibility.
+            quiet: accepted for idc-index 0.13 compatibility.
+            show_progress_bar: show a tqdm progress bar.
+            use_s5cmd_sync: accepted for compatibility; files already present and complete are
+                always skipped.
+            dirTemplate: as in :meth:`download_from_selection`.
+            progress_callback: as in :meth:`download_from_selection`.
+            dry_run: as in :meth:`download_from_selection`.
+            endpoint_url: as in :meth:`download_from_selection`.
+            concurrency: as in :meth:`download_from_selection`.
 
         Raises:
             ManifestError: lines that are not copy commands, or mixed AWS and GCS buckets.
             UnknownIdentifierError: series that are in no IDC release (naming their lines).
             IDCClientInsufficientDiskSpaceError, DownloadFailedError: as for selections.
 
-        Example:
+        Examples:
             >>> report = client.download_from_manifest("cohort_manifest.s5cmd", "data")
             >>> print(report.summary())
         """
@@ -546,7 +562,7 @@ class DownloadMethods:
         return self._run_plan(
             items, downloadDir, dry_run=dry_run, show_progress_bar=show_progress_bar,
             source_bucket_location=location, endpoint_url=endpoint_url, concurrency=concurrency,
-            progress_callback=progress_callback,
+            progress_callback=progress_callback, checksums=checksums,
         )
 
     def get_series_file_URLs(
@@ -559,7 +575,7 @@ class DownloadMethods:
             UnknownIdentifierError: no such series (with the closest ones).
             DownloadError: the bucket could not be listed (the message says why).
 
-        Example:
+        Examples:
             >>> client.get_series_file_URLs("1.3.6.1.4.1.14519.5.2.1.6279.6001.1...")[:1]
             ['s3://idc-open-data/0a1b.../3c4d....dcm']
         """

@@ -424,14 +424,16 @@ def start_download(
     concurrency: int | None = None,
     resume: bool = True,
     verify_existing: bool = True,
+    checksums: bool = True,
     fsync: bool = False,
     **tuning: Any,
 ) -> Download:
     """Start downloading ``items`` under ``destination_root`` and return at once.
 
-    ``tuning`` passes the core's finer settings through: ``list_concurrency``, ``part_size``,
-    ``multipart_threshold``, ``max_large_files``, ``max_attempts``, ``retry_max_seconds``,
-    ``stall_timeout``, ``connect_timeout``.
+    ``checksums=False`` checks sizes only, not the MD5 or CRC32C the bucket states. ``tuning``
+    passes the core's finer settings through: ``list_concurrency``, ``part_size``,
+    ``multipart_threshold``, ``max_large_files``, ``ranges_per_file``, ``max_attempts``,
+    ``retry_max_seconds``, ``stall_timeout``, ``connect_timeout``.
     """
     endpoint = resolve_endpoint(endpoint_url, source_bucket_location)
     known = {
@@ -439,6 +441,7 @@ def start_download(
         "part_size",
         "multipart_threshold",
         "max_large_files",
+        "ranges_per_file",
         "max_attempts",
         "retry_max_seconds",
         "stall_timeout",
@@ -455,6 +458,7 @@ def start_download(
         fsync=fsync,
         resume=resume,
         verify_existing=verify_existing,
+        checksums=checksums,
         **tuning,
     )
     return Download(handle)
@@ -469,6 +473,7 @@ def download(
     concurrency: int | None = None,
     resume: bool = True,
     verify_existing: bool = True,
+    checksums: bool = True,
     fsync: bool = False,
     show_progress_bar: bool = True,
     quiet: bool = False,
@@ -494,6 +499,7 @@ def download(
         concurrency=concurrency,
         resume=resume,
         verify_existing=verify_existing,
+        checksums=checksums,
         fsync=fsync,
         **tuning,
     )

@@ -222,6 +222,20 @@ async fn large_objects_arrive_in_ranges_and_survive_faults() {
     assert!(report.ok(), "{:?}", report.failed);
     assert_eq!(report.files[0].verification, Verification::Md5);
     assert!(std::fs::read(dir.path().join("inst/a.dcm")).unwrap() == big);
+
+    // With checksums off only sizes are checked: the stated digests are not computed, and a
+    // corrupted body of the right size is not noticed (what the setting trades away).
+    server.fault("big/g.dcm", [Fault::Corrupt]);
+    let mut cfg = config(&server, dir.path());
+    cfg.part_size = 256 * 1024;
+    cfg.multipart_threshold = 1024 * 1024;
+    cfg.checksums = false;
+    let report = download(vec![object("big/g.dcm", "nosum/g.dcm", Some(big.len() as u64))], cfg).await;
+    assert!(report.ok(), "{:?}", report.failed);
+    assert_eq!(report.files[0].verification, Verification::SizeOnly);
+    let got = std::fs::read(dir.path().join("nosum/g.dcm")).unwrap();
+    assert_eq!(got.len(), big.len());
+    assert!(got != big);
 }
 
 #[tokio::test]
@@ -358,6 +372,9 @@ async fn bad_settings_and_plans_are_refused() {
     let mut cfg = DownloadConfig::new("http://127.0.0.1:1", dir.path());
     cfg.concurrency = 0;
     assert!(matches!(start(vec![], cfg).err().unwrap(), DownloadError::Config(_)));
+    let mut cfg = DownloadConfig::new("http://127.0.0.1:1", dir.path());
+    cfg.ranges_per_file = 0;
+    assert!(start(vec![], cfg).err().unwrap().to_string().contains("ranges_per_file"));
     let cfg = DownloadConfig::new("s3.amazonaws.com", dir.path());
     assert!(start(vec![], cfg).err().unwrap().to_string().contains("not an endpoint URL"));
     let cfg = DownloadConfig::new("http://127.0.0.1:1", dir.path());

@@ -102,8 +102,9 @@ fn seconds(name: &str, v: f64) -> PyResult<Duration> {
 #[pyfunction]
 #[pyo3(signature = (
     items, root, endpoint, *, concurrency = None, list_concurrency = None, part_size = None,
-    multipart_threshold = None, max_large_files = None, max_attempts = None, retry_max_seconds = None,
-    stall_timeout = None, connect_timeout = None, fsync = false, resume = true, verify_existing = true
+    multipart_threshold = None, max_large_files = None, ranges_per_file = None, max_attempts = None,
+    retry_max_seconds = None, stall_timeout = None, connect_timeout = None, fsync = false, resume = true,
+    verify_existing = true, checksums = true
 ))]
 #[allow(clippy::too_many_arguments)]
 fn start_download(
@@ -115,6 +116,7 @@ fn start_download(
     part_size: Option<u64>,
     multipart_threshold: Option<u64>,
     max_large_files: Option<usize>,
+    ranges_per_file: Option<usize>,
     max_attempts: Option<u32>,
     retry_max_seconds: Option<f64>,
     stall_timeout: Option<f64>,
@@ -122,6 +124,7 @@ fn start_download(
     fsync: bool,
     resume: bool,
     verify_existing: bool,
+    checksums: bool,
 ) -> PyResult<DownloadHandle> {
     let plan = items
         .iter()
@@ -144,6 +147,9 @@ fn start_download(
     if let Some(v) = max_large_files {
         cfg.max_large_files = v;
     }
+    if let Some(v) = ranges_per_file {
+        cfg.ranges_per_file = v;
+    }
     let mut retry = RetryPolicy::default();
     if let Some(v) = max_attempts {
         retry.max_attempts = v;
@@ -161,6 +167,7 @@ fn start_download(
     cfg.fsync = fsync;
     cfg.resume = resume;
     cfg.verify_existing = verify_existing;
+    cfg.checksums = checksums;
     let handle = core::start(plan, cfg).map_err(download_error)?;
     Ok(DownloadHandle {
         inner: Arc::new(handle),

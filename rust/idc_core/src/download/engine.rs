@@ -231,6 +231,10 @@ impl Ctx {
             base.md5 = None;
         }
         base.merge(&stated).map_err(Failure::Changed)?;
+        if !self.cfg.checksums {
+            base.md5 = None;
+            base.crc32c = None;
+        }
         Ok(base)
     }
 }
@@ -824,9 +828,10 @@ async fn fetch_ranges_once(
 ) -> Result<(u64, Verification), (Failure, u32)> {
     let file = open_temp(temp, Some(size)).await.map_err(|f| (f, 0))?;
     let md5 = Arc::new(InOrderMd5::new(Arc::clone(&file), temp.to_path_buf(), size));
-    if job.listed.md5.is_some() {
+    if job.listed.md5.is_some() && ctx.cfg.checksums {
         md5.start();
     }
+    let window = Arc::new(Semaphore::new(ctx.cfg.ranges_per_file));
     let part_size = ctx.cfg.part_size.max(1);
     let n_parts = size.div_ceil(part_size) as usize;
     let cancel = ctx.cancel.child_token();
@@ -863,6 +868,11 @@ async fn fetch_ranges_once(
         if cancel.is_cancelled() {
             break;
         }
+        let slot = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            p = Arc::clone(&window).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
         let permit = tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
@@ -877,7 +887,7 @@ async fn fetch_ranges_once(
                 fetch_part(&ctx2, &job2, Arc::clone(&file2), &md5_2, &temp2, start, end, size)
             })
             .await;
-            drop(permit);
+            drop((permit, slot));
             (i, r, n)
         });
     }

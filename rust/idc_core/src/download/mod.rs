@@ -73,6 +73,9 @@ pub struct DownloadConfig {
     pub part_size: u64,
     /// Large objects in progress at once (their ranges share `concurrency`). Default 4.
     pub max_large_files: usize,
+    /// Range requests in flight for one large object. Few, so that its ranges complete in
+    /// order and its MD5 keeps up with them. Default 4.
+    pub ranges_per_file: usize,
     pub retry: RetryPolicy,
     /// Time allowed to open a connection. Default 10 s.
     pub connect_timeout: Duration,
@@ -84,6 +87,9 @@ pub struct DownloadConfig {
     pub resume: bool,
     /// When resuming, compare the MD5 of present files with the listing's ETag. Default on.
     pub verify_existing: bool,
+    /// Check downloaded bytes against the MD5 or CRC32C the server states. Off, only sizes are
+    /// checked (as s5cmd does), which saves the CPU time of MD5 on fast links. Default on.
+    pub checksums: bool,
     pub user_agent: String,
 }
 
@@ -97,12 +103,14 @@ impl DownloadConfig {
             multipart_threshold: 32 << 20,
             part_size: 16 << 20,
             max_large_files: 4,
+            ranges_per_file: 4,
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(30),
             fsync: false,
             resume: true,
             verify_existing: true,
+            checksums: true,
             user_agent: format!("idc-index/{}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -117,6 +125,9 @@ impl DownloadConfig {
         }
         if !(1..=256).contains(&self.max_large_files) {
             return bad(format!("max_large_files must be between 1 and 256, not {}", self.max_large_files));
+        }
+        if !(1..=256).contains(&self.ranges_per_file) {
+            return bad(format!("ranges_per_file must be between 1 and 256, not {}", self.ranges_per_file));
         }
         if self.part_size < 1024 {
             return bad(format!("part_size must be at least 1024 bytes, not {}", self.part_size));

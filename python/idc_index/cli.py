@@ -351,6 +351,17 @@ def _recognise(client: IDCClient, values: list[str]) -> dict[str, list[str]]:
     return found
 
 
+def _is_file(argument: str) -> bool:
+    """Whether the argument names an existing file (a long list of identifiers is too long a
+    name for the file system; os.pathconf, which would tell the limit, is not on Windows)."""
+    from pathlib import Path
+
+    try:
+        return Path(argument).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 @idc.command()
 @click.argument("generic_argument", type=str)
 @_download_options
@@ -362,14 +373,11 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
     result ids, PatientIDs, StudyInstanceUIDs, SeriesInstanceUIDs, SOPInstanceUIDs or
     crdc_series_uuids (recognised from the index). Every value must match before anything is
     downloaded. Prints a summary line; exits non-zero when a file could not be downloaded."""
-    import os
-    from pathlib import Path
-
     _set_level(log_level)
     client = _client(ctx)
     target = download_dir or "."
     template = dir_template or None
-    if len(generic_argument) < os.pathconf(".", "PC_PATH_MAX") and Path(generic_argument).is_file():
+    if _is_file(generic_argument):
         click.echo(f"Downloading the manifest {generic_argument} from IDC {client.idc_version}", err=True)
         _report(lambda: client.download_from_manifest(generic_argument, target, dirTemplate=template,
                                                       endpoint_url=endpoint_url, concurrency=concurrency,

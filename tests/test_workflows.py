@@ -10,8 +10,9 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -253,7 +254,6 @@ def test_wheels_cover_every_platform_of_the_issue():
 
 def test_idc_commands_in_workflows_exist():
     from click.testing import CliRunner
-
     from idc_index.cli import idc
 
     used = {cmd[1] for step in steps() for cmd in commands(step.run) if cmd[0] == "idc" and len(cmd) > 1}
@@ -283,10 +283,10 @@ def test_every_pyproject_extra_named_exists():
 
 
 def test_requirements_script_prints_an_installable_list():
-    done = subprocess.run([sys.executable, "scripts/requirements.py", "docs", "--dependencies"], cwd=ROOT,
-                          check=False, capture_output=True, text=True, timeout=60)
     if sys.version_info < (3, 11):
         pytest.skip("scripts/requirements.py reads pyproject.toml with tomllib (Python 3.11+)")
+    done = subprocess.run([sys.executable, "scripts/requirements.py", "docs", "--dependencies"], cwd=ROOT,
+                          check=False, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.split()
     assert any(line.startswith("mkdocs") for line in lines) and any(line.startswith("pyarrow") for line in lines)

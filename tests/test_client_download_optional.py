@@ -17,11 +17,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest_download import files_on_disk, moto_s3  # noqa: F401  (fixtures)
-from idc_testdata import REAL_INDEX, QuietHandler
-from s3server import MotoS3, content
-
 from idc_index import IDCClient
 from idc_index.errors import IDCError, UnknownIdentifierError
+from idc_testdata import REAL_INDEX, QuietHandler
+from s3server import MotoS3, content
 
 #: Larger than the downloader's default multipart threshold (32 MiB): fetched in ranges.
 SLIDE_SIZE = 40_000_000
@@ -40,7 +39,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
 
 
 @pytest.fixture(scope="module")
-def slides(moto_s3: MotoS3, site: tuple[Path, str]) -> list[dict]:  # noqa: F811
+def slides(moto_s3: MotoS3, site: tuple[Path, str]) -> list[dict]:
     """Three instances of two real SM series of the v25 index, on the S3 server, and the
     sm_instance_index that lists them: one whole slide of tens of MB and two small levels."""
     main = pq.read_table(REAL_INDEX, columns=["SeriesInstanceUID", "crdc_series_uuid", "aws_bucket", "Modality"])
@@ -71,7 +70,7 @@ def _client(site: tuple[Path, str], cache: Path) -> IDCClient:
 
 
 def test_download_dicom_instance_fetches_its_index_and_the_objects(
-    slides: list[dict], site: tuple[Path, str], moto_s3: MotoS3, tmp_path: Path  # noqa: F811
+    slides: list[dict], site: tuple[Path, str], moto_s3: MotoS3, tmp_path: Path
 ) -> None:
     client = _client(site, tmp_path / "cache")
     dest = tmp_path / "slides"
@@ -122,7 +121,7 @@ def _parquet_bytes(table: pa.Table) -> bytes:
 
 
 def test_clinical_index_brings_the_clinical_tables(
-    moto_s3: MotoS3, site: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    moto_s3: MotoS3, site: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pq.write_table(
         pa.table({"collection_id": ["nlst", "nlst"], "table_name": ["nlst_canc", "nlst_prsn"],

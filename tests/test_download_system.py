@@ -99,6 +99,7 @@ def test_a_killed_run_leaves_nothing_that_looks_complete_and_a_rerun_finishes(
     assert_complete_or_absent(tmp_path, expected)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a console Ctrl-C cannot be sent to a child process on Windows")
 def test_ctrl_c_stops_a_download_within_a_second(proxy: FaultProxy, idc_layout: list[Series], tmp_path: Path) -> None:
     series = idc_layout[:3]
     for s in series:
@@ -123,7 +124,7 @@ def test_ctrl_c_stops_a_download_within_a_second(proxy: FaultProxy, idc_layout: 
 
 def _mount_tmpfs(path: Path, options: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", os.fspath(path)], capture_output=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", os.fspath(path)], check=False, capture_output=True)
     return r.returncode == 0
 
 

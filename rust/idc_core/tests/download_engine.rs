@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use download_support::{bytes, Fault, Object, S3Server};
 use idc_core::download::{
-    start, DownloadConfig, DownloadError, FailureKind, FileStatus, PlanItem, Report, RetryPolicy, Source,
-    Verification,
+    start, DownloadConfig, DownloadError, FailureKind, FileStatus, PlanItem, Report, RetryPolicy,
+    Source, Verification,
 };
 
 const BUCKET: &str = "idc-open-data";
@@ -94,7 +94,8 @@ fn same(key: &str) -> PathBuf {
 fn assert_identical(root: &Path, dest_of: impl Fn(&str) -> PathBuf, objects: &[(String, Vec<u8>)]) {
     for (key, data) in objects {
         let path = root.join(dest_of(key));
-        let got = std::fs::read(&path).unwrap_or_else(|e| panic!("{} missing: {e}", path.display()));
+        let got =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{} missing: {e}", path.display()));
         assert!(got == *data, "{} differs from {key}", path.display());
     }
 }
@@ -102,25 +103,57 @@ fn assert_identical(root: &Path, dest_of: impl Fn(&str) -> PathBuf, objects: &[(
 #[tokio::test]
 async fn series_are_listed_across_pages_and_downloaded_byte_identical() {
     let server = S3Server::start().await;
-    server.page_size.store(4, std::sync::atomic::Ordering::SeqCst);
+    server
+        .page_size
+        .store(4, std::sync::atomic::Ordering::SeqCst);
     let objects = seed(&server, &["s1", "s2"], 10, 3000);
     let dir = tempfile::tempdir().unwrap();
-    let report = download(vec![series("s1", "a/s1"), series("s2", "b")], config(&server, dir.path())).await;
+    let report = download(
+        vec![series("s1", "a/s1"), series("s2", "b")],
+        config(&server, dir.path()),
+    )
+    .await;
     assert!(report.ok(), "{:?}", report.failed);
     assert_eq!(report.files.len(), 20);
-    assert!(report.files.iter().all(|f| f.status == FileStatus::Downloaded && f.verification == Verification::Md5));
-    let f = report.files.iter().find(|f| f.key == "s2/inst003.dcm").unwrap();
+    assert!(report
+        .files
+        .iter()
+        .all(|f| f.status == FileStatus::Downloaded && f.verification == Verification::Md5));
+    let f = report
+        .files
+        .iter()
+        .find(|f| f.key == "s2/inst003.dcm")
+        .unwrap();
     assert_eq!(f.series_instance_uid.as_deref(), Some("1.2.3.s2"));
     assert!(f.path.ends_with("b/inst003.dcm"), "{}", f.path.display());
-    assert_eq!(report.bytes_downloaded, objects.iter().map(|(_, d)| d.len() as u64).sum::<u64>());
-    assert_identical(dir.path(), |k| if k.starts_with("s1") { PathBuf::from("a").join(k) } else { PathBuf::from("b").join(&k[3..]) }, &objects);
-    assert_eq!(files_under(dir.path()).len(), 20, "no temporary file is left");
+    assert_eq!(
+        report.bytes_downloaded,
+        objects.iter().map(|(_, d)| d.len() as u64).sum::<u64>()
+    );
+    assert_identical(
+        dir.path(),
+        |k| {
+            if k.starts_with("s1") {
+                PathBuf::from("a").join(k)
+            } else {
+                PathBuf::from("b").join(&k[3..])
+            }
+        },
+        &objects,
+    );
+    assert_eq!(
+        files_under(dir.path()).len(),
+        20,
+        "no temporary file is left"
+    );
 }
 
 #[tokio::test]
 async fn v1_listing_is_used_when_the_server_ignores_v2() {
     let server = S3Server::start().await;
-    server.page_size.store(3, std::sync::atomic::Ordering::SeqCst);
+    server
+        .page_size
+        .store(3, std::sync::atomic::Ordering::SeqCst);
     server.v2.store(false, std::sync::atomic::Ordering::SeqCst);
     let objects = seed(&server, &["s1"], 8, 100);
     let dir = tempfile::tempdir().unwrap();
@@ -134,19 +167,32 @@ async fn v1_listing_is_used_when_the_server_ignores_v2() {
 async fn transient_faults_are_retried_until_every_file_is_identical() {
     let server = S3Server::start().await;
     let objects = seed(&server, &["s1"], 6, 200_000);
-    server.fault("s1/inst000.dcm", [Fault::Status(503, "SlowDown"), Fault::Status(503, "SlowDown")]);
+    server.fault(
+        "s1/inst000.dcm",
+        [
+            Fault::Status(503, "SlowDown"),
+            Fault::Status(503, "SlowDown"),
+        ],
+    );
     server.fault("s1/inst001.dcm", [Fault::Reset]);
     server.fault("s1/inst002.dcm", [Fault::Truncate(50_000)]);
     server.fault("s1/inst003.dcm", [Fault::Stall(10_000)]);
     server.fault("s1/inst004.dcm", [Fault::Corrupt]);
-    server.fault("s1/inst005.dcm", [Fault::Status(500, "InternalError"), Fault::Reset]);
+    server.fault(
+        "s1/inst005.dcm",
+        [Fault::Status(500, "InternalError"), Fault::Reset],
+    );
     let dir = tempfile::tempdir().unwrap();
     let report = download(vec![series("s1", "s1")], config(&server, dir.path())).await;
     assert!(report.ok(), "{:?}", report.failed);
     assert_identical(dir.path(), same, &objects);
     assert_eq!(server.requests("s1/inst000.dcm"), 3);
     assert_eq!(server.requests("s1/inst003.dcm"), 2);
-    assert_eq!(server.requests("s1/inst004.dcm"), 2, "a corrupted body is detected by its MD5 and fetched again");
+    assert_eq!(
+        server.requests("s1/inst004.dcm"),
+        2,
+        "a corrupted body is detected by its MD5 and fetched again"
+    );
     assert_eq!(server.requests("s1/inst005.dcm"), 3);
     assert_eq!(files_under(dir.path()).len(), 6);
 }
@@ -159,28 +205,52 @@ async fn lasting_failures_are_reported_per_file_and_leave_nothing_behind() {
     server.fault_always("s1/inst002.dcm", Fault::Corrupt);
     server.fault_always("s1/inst003.dcm", Fault::Status(403, "AccessDenied"));
     let dir = tempfile::tempdir().unwrap();
-    let plan = vec![series("s1", "s1"), object("s9/missing.dcm", "x/missing.dcm", None), series("nothing-here", "n")];
+    let plan = vec![
+        series("s1", "s1"),
+        object("s9/missing.dcm", "x/missing.dcm", None),
+        series("nothing-here", "n"),
+    ];
     let report = download(plan, config(&server, dir.path())).await;
     assert!(!report.ok());
     assert_eq!(report.files.len(), 1);
     assert_identical(dir.path(), same, &objects[..1]);
-    let by_key = |k: &str| report.failed.iter().find(|f| f.key == k).unwrap_or_else(|| panic!("{k} not reported"));
+    let by_key = |k: &str| {
+        report
+            .failed
+            .iter()
+            .find(|f| f.key == k)
+            .unwrap_or_else(|| panic!("{k} not reported"))
+    };
     let slow = by_key("s1/inst001.dcm");
     assert_eq!(slow.kind, FailureKind::Http);
     assert_eq!(slow.attempts, 5);
-    assert!(slow.reason.contains("SlowDown") && slow.reason.contains("gave up after 5 attempts"), "{}", slow.reason);
+    assert!(
+        slow.reason.contains("SlowDown") && slow.reason.contains("gave up after 5 attempts"),
+        "{}",
+        slow.reason
+    );
     let bad = by_key("s1/inst002.dcm");
     assert_eq!(bad.kind, FailureKind::Integrity);
     assert!(bad.reason.contains("MD5 mismatch"), "{}", bad.reason);
     let denied = by_key("s1/inst003.dcm");
-    assert_eq!((denied.kind, denied.attempts), (FailureKind::AccessDenied, 1));
+    assert_eq!(
+        (denied.kind, denied.attempts),
+        (FailureKind::AccessDenied, 1)
+    );
     let missing = by_key("s9/missing.dcm");
     assert_eq!(missing.kind, FailureKind::NotFound);
-    assert_eq!(missing.sop_instance_uid.as_deref(), Some("sop-s9/missing.dcm"));
+    assert_eq!(
+        missing.sop_instance_uid.as_deref(),
+        Some("sop-s9/missing.dcm")
+    );
     let empty = by_key("nothing-here/");
     assert_eq!(empty.kind, FailureKind::NotFound);
     assert_eq!(report.failed.len(), 5);
-    assert_eq!(files_under(dir.path()), vec!["s1/inst000.dcm".to_string()], "no partial file is left");
+    assert_eq!(
+        files_under(dir.path()),
+        vec!["s1/inst000.dcm".to_string()],
+        "no partial file is left"
+    );
 }
 
 #[tokio::test]
@@ -188,9 +258,28 @@ async fn large_objects_arrive_in_ranges_and_survive_faults() {
     let server = S3Server::start().await;
     let big = bytes(7, 3_000_000 + 123);
     server.put(BUCKET, "big/a.dcm", big.clone());
-    server.put_object(BUCKET, "big/g.dcm", Object { data: Arc::new(big.clone()), goog: true, multipart: false });
-    server.put_object(BUCKET, "big/m.dcm", Object { data: Arc::new(big.clone()), goog: false, multipart: true });
-    server.fault("big/a.dcm", [Fault::Reset, Fault::Truncate(1000), Fault::Corrupt]);
+    server.put_object(
+        BUCKET,
+        "big/g.dcm",
+        Object {
+            data: Arc::new(big.clone()),
+            goog: true,
+            multipart: false,
+        },
+    );
+    server.put_object(
+        BUCKET,
+        "big/m.dcm",
+        Object {
+            data: Arc::new(big.clone()),
+            goog: false,
+            multipart: true,
+        },
+    );
+    server.fault(
+        "big/a.dcm",
+        [Fault::Reset, Fault::Truncate(1000), Fault::Corrupt],
+    );
     server.fault("big/g.dcm", [Fault::Corrupt]);
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&server, dir.path());
@@ -199,9 +288,19 @@ async fn large_objects_arrive_in_ranges_and_survive_faults() {
     let report = download(vec![series("big", "big")], cfg).await;
     assert!(report.ok(), "{:?}", report.failed);
     for name in ["a", "g", "m"] {
-        assert!(std::fs::read(dir.path().join(format!("big/{name}.dcm"))).unwrap() == big, "{name} differs");
+        assert!(
+            std::fs::read(dir.path().join(format!("big/{name}.dcm"))).unwrap() == big,
+            "{name} differs"
+        );
     }
-    let v = |k: &str| report.files.iter().find(|f| f.key == k).unwrap().verification;
+    let v = |k: &str| {
+        report
+            .files
+            .iter()
+            .find(|f| f.key == k)
+            .unwrap()
+            .verification
+    };
     assert_eq!(v("big/a.dcm"), Verification::Md5);
     assert_eq!(v("big/g.dcm"), Verification::Md5AndCrc32c);
     assert_eq!(v("big/m.dcm"), Verification::SizeOnly);
@@ -218,7 +317,11 @@ async fn large_objects_arrive_in_ranges_and_survive_faults() {
     let mut cfg = config(&server, dir.path());
     cfg.part_size = 256 * 1024;
     cfg.multipart_threshold = 1024 * 1024;
-    let report = download(vec![object("big/a.dcm", "inst/a.dcm", Some(big.len() as u64))], cfg).await;
+    let report = download(
+        vec![object("big/a.dcm", "inst/a.dcm", Some(big.len() as u64))],
+        cfg,
+    )
+    .await;
     assert!(report.ok(), "{:?}", report.failed);
     assert_eq!(report.files[0].verification, Verification::Md5);
     assert!(std::fs::read(dir.path().join("inst/a.dcm")).unwrap() == big);
@@ -230,7 +333,11 @@ async fn large_objects_arrive_in_ranges_and_survive_faults() {
     cfg.part_size = 256 * 1024;
     cfg.multipart_threshold = 1024 * 1024;
     cfg.checksums = false;
-    let report = download(vec![object("big/g.dcm", "nosum/g.dcm", Some(big.len() as u64))], cfg).await;
+    let report = download(
+        vec![object("big/g.dcm", "nosum/g.dcm", Some(big.len() as u64))],
+        cfg,
+    )
+    .await;
     assert!(report.ok(), "{:?}", report.failed);
     assert_eq!(report.files[0].verification, Verification::SizeOnly);
     let got = std::fs::read(dir.path().join("nosum/g.dcm")).unwrap();
@@ -254,22 +361,48 @@ async fn a_rerun_skips_what_is_present_and_fetches_the_rest() {
     // A leftover of a killed run.
     std::fs::write(dir.path().join("s1/.inst003.dcm.idc-partial"), b"half").unwrap();
 
-    let before: Vec<usize> = (0..6).map(|i| server.requests(&format!("s1/inst{i:03}.dcm"))).collect();
+    let before: Vec<usize> = (0..6)
+        .map(|i| server.requests(&format!("s1/inst{i:03}.dcm")))
+        .collect();
     let second = download(vec![series("s1", "s1")], config(&server, dir.path())).await;
     assert!(second.ok(), "{:?}", second.failed);
-    let fetched: Vec<usize> = (0..6).map(|i| server.requests(&format!("s1/inst{i:03}.dcm")) - before[i]).collect();
+    let fetched: Vec<usize> = (0..6)
+        .map(|i| server.requests(&format!("s1/inst{i:03}.dcm")) - before[i])
+        .collect();
     assert_eq!(fetched, vec![1, 1, 1, 0, 0, 0]);
     let status = |i: usize| second.files.iter().find(|f| f.path == p(i)).unwrap().status;
-    assert_eq!((0..6).map(status).filter(|s| *s == FileStatus::AlreadyPresent).count(), 3);
-    assert_eq!(second.bytes_present, objects[3..].iter().map(|(_, d)| d.len() as u64).sum::<u64>());
+    assert_eq!(
+        (0..6)
+            .map(status)
+            .filter(|s| *s == FileStatus::AlreadyPresent)
+            .count(),
+        3
+    );
+    assert_eq!(
+        second.bytes_present,
+        objects[3..]
+            .iter()
+            .map(|(_, d)| d.len() as u64)
+            .sum::<u64>()
+    );
     assert_identical(dir.path(), same, &objects);
     // The leftover of the killed run is still there (no file of this run used that name) but
     // never looks like a complete file.
-    assert_eq!(files_under(dir.path()).iter().filter(|f| f.ends_with(".idc-partial")).count(), 1);
+    assert_eq!(
+        files_under(dir.path())
+            .iter()
+            .filter(|f| f.ends_with(".idc-partial"))
+            .count(),
+        1
+    );
 
     // Object items without a size are checked with a HEAD request.
     let before = server.requests("s1/inst004.dcm");
-    let third = download(vec![object("s1/inst004.dcm", "s1/inst004.dcm", None)], config(&server, dir.path())).await;
+    let third = download(
+        vec![object("s1/inst004.dcm", "s1/inst004.dcm", None)],
+        config(&server, dir.path()),
+    )
+    .await;
     assert_eq!(third.files[0].status, FileStatus::AlreadyPresent);
     assert_eq!(server.requests("s1/inst004.dcm") - before, 1);
 }
@@ -289,12 +422,23 @@ async fn cancel_stops_quickly_and_leaves_no_partial_file() {
     let t = Instant::now();
     handle.cancel();
     let report = handle.wait().await.unwrap();
-    assert!(t.elapsed() < Duration::from_secs(1), "cancel took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "cancel took {:?}",
+        t.elapsed()
+    );
     assert!(report.cancelled && !report.ok());
     assert_eq!(report.failed.len(), 12);
-    assert!(report.failed.iter().all(|f| f.kind == FailureKind::Cancelled));
+    assert!(report
+        .failed
+        .iter()
+        .all(|f| f.kind == FailureKind::Cancelled));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(files_under(dir.path()), Vec::<String>::new(), "nothing is left behind");
+    assert_eq!(
+        files_under(dir.path()),
+        Vec::<String>::new(),
+        "nothing is left behind"
+    );
 }
 
 #[tokio::test]
@@ -306,22 +450,43 @@ async fn nothing_is_written_outside_the_root() {
     let root = outer.path().join("root");
 
     for bad in ["../x", "/etc/passwd", "a/../../x"] {
-        let err = start(vec![object("s1/ok.dcm", bad, Some(4))], config(&server, &root)).err().unwrap();
+        let err = start(
+            vec![object("s1/ok.dcm", bad, Some(4))],
+            config(&server, &root),
+        )
+        .err()
+        .unwrap();
         assert!(matches!(err, DownloadError::Plan(_)), "{bad}");
-        assert!(err.to_string().contains("outside the destination root"), "{err}");
+        assert!(
+            err.to_string().contains("outside the destination root"),
+            "{err}"
+        );
     }
 
     let report = download(vec![series("s1", "s1")], config(&server, &root)).await;
     assert_eq!(report.files.len(), 1);
-    let evil = report.failed.iter().find(|f| f.key.contains("escape")).unwrap();
+    let evil = report
+        .failed
+        .iter()
+        .find(|f| f.key.contains("escape"))
+        .unwrap();
     assert_eq!(evil.kind, FailureKind::UnsafePath);
 
     // A symbolic link inside the root that points outside it is not followed.
     let elsewhere = outer.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, root.join("link")).unwrap();
-    let report = download(vec![object("s1/ok.dcm", "link/ok.dcm", Some(4))], config(&server, &root)).await;
-    assert_eq!(report.failed[0].kind, FailureKind::UnsafePath, "{:?}", report.failed);
+    let report = download(
+        vec![object("s1/ok.dcm", "link/ok.dcm", Some(4))],
+        config(&server, &root),
+    )
+    .await;
+    assert_eq!(
+        report.failed[0].kind,
+        FailureKind::UnsafePath,
+        "{:?}",
+        report.failed
+    );
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
     assert!(!outer.path().join("escape.dcm").exists());
 }
@@ -334,18 +499,35 @@ async fn unwritable_destinations_fail_per_file_with_a_clear_reason() {
     let dir = tempfile::tempdir().unwrap();
     // A file where a directory must go: no user, root included, can create the directory.
     std::fs::write(dir.path().join("blocked"), b"").unwrap();
-    let plan = vec![object("s1/a.dcm", "blocked/a.dcm", Some(4)), object("s1/b.dcm", "ok/b.dcm", Some(4))];
+    let plan = vec![
+        object("s1/a.dcm", "blocked/a.dcm", Some(4)),
+        object("s1/b.dcm", "ok/b.dcm", Some(4)),
+    ];
     let report = download(plan, config(&server, dir.path())).await;
     assert_eq!(report.files.len(), 1);
     let f = &report.failed[0];
     assert_eq!(f.kind, FailureKind::LocalIo);
-    assert!(f.reason.contains("creating the directory") && f.reason.contains("blocked"), "{}", f.reason);
-    assert_eq!(server.requests("s1/a.dcm"), 0, "nothing is fetched for a file that cannot be written");
+    assert!(
+        f.reason.contains("creating the directory") && f.reason.contains("blocked"),
+        "{}",
+        f.reason
+    );
+    assert_eq!(
+        server.requests("s1/a.dcm"),
+        0,
+        "nothing is fetched for a file that cannot be written"
+    );
 
     // An unusable root is an error at start.
-    let err = start(vec![], config(&server, &dir.path().join("blocked/sub"))).err().unwrap();
+    let err = start(vec![], config(&server, &dir.path().join("blocked/sub")))
+        .err()
+        .unwrap();
     assert!(matches!(err, DownloadError::Destination(_)));
-    assert!(err.to_string().contains("choose a directory you can write to"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("choose a directory you can write to"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -363,7 +545,15 @@ async fn progress_counts_bytes_and_files() {
     assert!(report.ok());
     let p = handle.progress();
     assert_eq!((p.bytes_done, p.bytes_total), (total, total));
-    assert_eq!((p.files_downloaded, p.files_total, p.files_failed, p.listings_pending), (5, 5, 0, 0));
+    assert_eq!(
+        (
+            p.files_downloaded,
+            p.files_total,
+            p.files_failed,
+            p.listings_pending
+        ),
+        (5, 5, 0, 0)
+    );
 }
 
 #[tokio::test]
@@ -371,28 +561,67 @@ async fn bad_settings_and_plans_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = DownloadConfig::new("http://127.0.0.1:1", dir.path());
     cfg.concurrency = 0;
-    assert!(matches!(start(vec![], cfg).err().unwrap(), DownloadError::Config(_)));
+    assert!(matches!(
+        start(vec![], cfg).err().unwrap(),
+        DownloadError::Config(_)
+    ));
     let mut cfg = DownloadConfig::new("http://127.0.0.1:1", dir.path());
     cfg.ranges_per_file = 0;
-    assert!(start(vec![], cfg).err().unwrap().to_string().contains("ranges_per_file"));
+    assert!(start(vec![], cfg)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("ranges_per_file"));
     let cfg = DownloadConfig::new("s3.amazonaws.com", dir.path());
-    assert!(start(vec![], cfg).err().unwrap().to_string().contains("not an endpoint URL"));
+    assert!(start(vec![], cfg)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("not an endpoint URL"));
     let cfg = DownloadConfig::new("http://127.0.0.1:1", dir.path());
     let mut item = series("s1", "s1");
     item.bucket = "Bad/Bucket".into();
     let err = start(vec![item, object("", "x", None)], cfg).err().unwrap();
-    assert!(err.to_string().contains("not a valid bucket name") && err.to_string().contains("whole bucket"), "{err}");
+    assert!(
+        err.to_string().contains("not a valid bucket name")
+            && err.to_string().contains("whole bucket"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn an_unreachable_endpoint_is_reported_not_hung() {
     let dir = tempfile::tempdir().unwrap();
     // A port with nothing listening.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut cfg = DownloadConfig::new(format!("http://127.0.0.1:{port}"), dir.path());
-    cfg.retry = RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(20), max_elapsed: Duration::from_secs(5) };
-    let report = download(vec![series("s1", "s1"), object("s1/a.dcm", "a.dcm", Some(3))], cfg).await;
+    cfg.retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        max_elapsed: Duration::from_secs(5),
+    };
+    let report = download(
+        vec![series("s1", "s1"), object("s1/a.dcm", "a.dcm", Some(3))],
+        cfg,
+    )
+    .await;
     assert_eq!(report.failed.len(), 2);
-    assert!(report.failed.iter().all(|f| f.kind == FailureKind::Network && f.attempts == 3), "{:?}", report.failed);
-    assert!(report.failed[0].reason.contains("network error"), "{}", report.failed[0].reason);
+    assert!(
+        report
+            .failed
+            .iter()
+            .all(|f| f.kind == FailureKind::Network && f.attempts == 3),
+        "{:?}",
+        report.failed
+    );
+    assert!(
+        report.failed[0].reason.contains("network error"),
+        "{}",
+        report.failed[0].reason
+    );
 }

@@ -23,7 +23,9 @@ use super::plan::{relative_name, temp_path, PlanItem, Source};
 use super::progress::{Counted, Progress};
 use super::retry::ErrorClass;
 use super::s3::{parse_error, parse_list, Endpoint, ListMode, ListPage, ListedObject};
-use super::verify::{self, md5_from_etag, parse_goog_hash, Computed, Expected, Hasher, Verification};
+use super::verify::{
+    self, md5_from_etag, parse_goog_hash, Computed, Expected, Hasher, Verification,
+};
 use super::{DownloadConfig, FailedFile, FileRecord, FileStatus, Report};
 
 /// Writes are handed to the blocking pool in blocks of this size.
@@ -143,13 +145,21 @@ impl Ctx {
         let uri = format!("s3://{bucket}/{key}");
         let (kind, reason) = match failure {
             Failure::Cancelled => match lock(&self.fatal).clone() {
-                Some(why) => (FailureKind::NotAttempted, format!("{uri}: not completed because the download stopped early: {why}")),
-                None => (FailureKind::Cancelled, format!("{uri}: cancelled before it completed")),
+                Some(why) => (
+                    FailureKind::NotAttempted,
+                    format!("{uri}: not completed because the download stopped early: {why}"),
+                ),
+                None => (
+                    FailureKind::Cancelled,
+                    format!("{uri}: cancelled before it completed"),
+                ),
             },
             f => {
                 let mut reason = f.describe(&uri, self.endpoint.base());
                 if attempts > 1 {
-                    let secs = elapsed.map(|e| format!(" over {:.1} s", e.as_secs_f64())).unwrap_or_default();
+                    let secs = elapsed
+                        .map(|e| format!(" over {:.1} s", e.as_secs_f64()))
+                        .unwrap_or_default();
                     reason.push_str(&format!(" (gave up after {attempts} attempts{secs})"));
                 }
                 if f.class() == ErrorClass::Fatal {
@@ -187,8 +197,15 @@ impl Ctx {
     fn finish(&self, started: Instant) -> Report {
         let mut out = std::mem::take(&mut *lock(&self.out));
         out.files.sort_by(|a, b| a.path.cmp(&b.path));
-        out.failed.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
-        let sum = |status: FileStatus| out.files.iter().filter(|f| f.status == status).map(|f| f.size).sum();
+        out.failed
+            .sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
+        let sum = |status: FileStatus| {
+            out.files
+                .iter()
+                .filter(|f| f.status == status)
+                .map(|f| f.size)
+                .sum()
+        };
         Report {
             bytes_downloaded: sum(FileStatus::Downloaded),
             bytes_present: sum(FileStatus::AlreadyPresent),
@@ -211,19 +228,40 @@ impl Ctx {
         if status.is_success() {
             return Ok(resp);
         }
-        let body = read_body(resp, MAX_ERROR_BODY, stall).await.unwrap_or_default();
+        let body = read_body(resp, MAX_ERROR_BODY, stall)
+            .await
+            .unwrap_or_default();
         let (code, message) = parse_error(&String::from_utf8_lossy(&body));
-        Err(Failure::Status { status: status.as_u16(), code, message })
+        Err(Failure::Status {
+            status: status.as_u16(),
+            code,
+            message,
+        })
     }
 
     /// Combine what the plan or listing says with what a response states. GCS states digests in
     /// `x-goog-hash` (its ETag is not always an MD5); S3 states the MD5 in a single-part ETag.
-    fn expected_from(&self, job: &Job, headers: &HeaderMap, whole_len: Option<u64>) -> Result<Expected, Failure> {
-        let mut stated = Expected { size: whole_len, ..Default::default() };
-        let goog: Vec<_> = headers.get_all("x-goog-hash").iter().filter_map(|v| v.to_str().ok()).collect();
+    fn expected_from(
+        &self,
+        job: &Job,
+        headers: &HeaderMap,
+        whole_len: Option<u64>,
+    ) -> Result<Expected, Failure> {
+        let mut stated = Expected {
+            size: whole_len,
+            ..Default::default()
+        };
+        let goog: Vec<_> = headers
+            .get_all("x-goog-hash")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         let mut base = job.listed.clone();
         if goog.is_empty() {
-            stated.md5 = headers.get(ETAG).and_then(|v| v.to_str().ok()).and_then(md5_from_etag);
+            stated.md5 = headers
+                .get(ETAG)
+                .and_then(|v| v.to_str().ok())
+                .and_then(md5_from_etag);
         } else {
             for v in goog {
                 parse_goog_hash(v, &mut stated);
@@ -244,14 +282,22 @@ fn header_u64(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<
 }
 
 /// Read a whole (small) body, giving up on stalls and on bodies over `limit`.
-async fn read_body(mut resp: reqwest::Response, limit: usize, stall: Duration) -> Result<Vec<u8>, Failure> {
+async fn read_body(
+    mut resp: reqwest::Response,
+    limit: usize,
+    stall: Duration,
+) -> Result<Vec<u8>, Failure> {
     let mut body = Vec::new();
     loop {
-        let next = tokio::time::timeout(stall, resp.chunk()).await.map_err(|_| Failure::Stalled(stall))?;
+        let next = tokio::time::timeout(stall, resp.chunk())
+            .await
+            .map_err(|_| Failure::Stalled(stall))?;
         match next.map_err(Failure::network)? {
             Some(c) => {
                 if body.len() + c.len() > limit {
-                    return Err(Failure::Protocol(format!("the response body is larger than {limit} bytes")));
+                    return Err(Failure::Protocol(format!(
+                        "the response body is larger than {limit} bytes"
+                    )));
                 }
                 body.extend_from_slice(&c);
             }
@@ -262,7 +308,11 @@ async fn read_body(mut resp: reqwest::Response, limit: usize, stall: Duration) -
 
 /// Run `attempt` until it succeeds, fails for good, or `cancel` fires; returns the outcome, the
 /// number of attempts and the time spent.
-async fn with_retries<T, F, Fut>(ctx: &Ctx, cancel: &CancellationToken, mut attempt: F) -> (Result<T, Failure>, u32, Duration)
+async fn with_retries<T, F, Fut>(
+    ctx: &Ctx,
+    cancel: &CancellationToken,
+    mut attempt: F,
+) -> (Result<T, Failure>, u32, Duration)
 where
     F: FnMut(u32) -> Fut,
     Fut: std::future::Future<Output = Result<T, Failure>>,
@@ -283,7 +333,11 @@ where
         if matches!(failure, Failure::Cancelled) {
             return (Err(failure), n, start.elapsed());
         }
-        let Some(delay) = ctx.cfg.retry.next_delay(n, failure.class(), start.elapsed()) else {
+        let Some(delay) = ctx
+            .cfg
+            .retry
+            .next_delay(n, failure.class(), start.elapsed())
+        else {
             return (Err(failure), n, start.elapsed());
         };
         tokio::select! {
@@ -294,10 +348,14 @@ where
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Failure> + Send + 'static) -> Result<T, Failure> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(Failure::Protocol(format!("a file operation stopped unexpectedly: {e}"))))
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(Failure::Protocol(format!(
+            "a file operation stopped unexpectedly: {e}"
+        )))
+    })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -321,7 +379,10 @@ pub(crate) async fn run(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>) -> Report {
             ctx.fail_job(&job, Failure::Cancelled, 0, None);
             continue;
         }
-        let large = job.listed.size.is_some_and(|s| s > ctx.cfg.multipart_threshold);
+        let large = job
+            .listed
+            .size
+            .is_some_and(|s| s > ctx.cfg.multipart_threshold);
         let sem = if large { &ctx.large } else { &ctx.requests };
         let permit = tokio::select! {
             biased;
@@ -347,7 +408,13 @@ pub(crate) async fn run(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>) -> Report {
     ctx.finish(started)
 }
 
-fn job_for(item: &PlanItem, key: String, path: PathBuf, listed: Expected, maybe_present: bool) -> Arc<Job> {
+fn job_for(
+    item: &PlanItem,
+    key: String,
+    path: PathBuf,
+    listed: Expected,
+    maybe_present: bool,
+) -> Arc<Job> {
     Arc::new(Job {
         bucket: Arc::from(item.bucket.as_str()),
         key,
@@ -367,7 +434,10 @@ async fn names_in(dir: &Path) -> Option<HashSet<OsString>> {
     blocking(move || match std::fs::read_dir(&d) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Some(HashSet::new())),
         Err(_) => Ok(None),
-        Ok(entries) => Ok(entries.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>().ok()),
+        Ok(entries) => Ok(entries
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .ok()),
     })
     .await
     .ok()
@@ -381,9 +451,13 @@ async fn produce(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>, tx: mpsc::Sender<Arc<Jo
         while lists.try_join_next().is_some() {}
         match &item.source {
             Source::Object(key) => {
-                let listed = Expected { size: item.size, ..Default::default() };
+                let listed = Expected {
+                    size: item.size,
+                    ..Default::default()
+                };
                 let job = job_for(&item, key.clone(), destination, listed, true);
-                job.total_counted.store(item.size.is_some(), Ordering::Relaxed);
+                job.total_counted
+                    .store(item.size.is_some(), Ordering::Relaxed);
                 if tx.send(job).await.is_err() {
                     break;
                 }
@@ -399,10 +473,25 @@ async fn produce(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>, tx: mpsc::Sender<Arc<Jo
                     ctx.progress.adjust_total(item.size.unwrap_or(0), 0);
                     ctx.progress.add_files(1);
                     let (b, p) = (item.bucket.clone(), prefix.clone());
-                    ctx.record_failure(&b, &p, Some(destination), None, None, Failure::Cancelled, 0, None);
+                    ctx.record_failure(
+                        &b,
+                        &p,
+                        Some(destination),
+                        None,
+                        None,
+                        Failure::Cancelled,
+                        0,
+                        None,
+                    );
                     continue;
                 };
-                lists.spawn(list_item(Arc::clone(&ctx), item, destination, tx.clone(), permit));
+                lists.spawn(list_item(
+                    Arc::clone(&ctx),
+                    item,
+                    destination,
+                    tx.clone(),
+                    permit,
+                ));
             }
         }
     }
@@ -416,7 +505,9 @@ async fn list_item(
     tx: mpsc::Sender<Arc<Job>>,
     permit: OwnedSemaphorePermit,
 ) {
-    let Source::Prefix(prefix) = &item.source else { return };
+    let Source::Prefix(prefix) = &item.source else {
+        return;
+    };
     let (listed, attempts, elapsed) = list_prefix(&ctx, &item.bucket, prefix).await;
     drop(permit);
     ctx.progress.listing_finished();
@@ -426,13 +517,25 @@ async fn list_item(
         Err(f) => {
             ctx.progress.adjust_total(hint, 0);
             ctx.progress.add_files(1);
-            ctx.record_failure(&item.bucket, prefix, Some(dir), series.as_ref(), None, f, attempts, Some(elapsed));
+            ctx.record_failure(
+                &item.bucket,
+                prefix,
+                Some(dir),
+                series.as_ref(),
+                None,
+                f,
+                attempts,
+                Some(elapsed),
+            );
             return;
         }
         Ok(objects) => objects,
     };
     // Directory markers (keys ending in '/') are not files.
-    let objects: Vec<ListedObject> = objects.into_iter().filter(|o| !o.key.ends_with('/')).collect();
+    let objects: Vec<ListedObject> = objects
+        .into_iter()
+        .filter(|o| !o.key.ends_with('/'))
+        .collect();
     if objects.is_empty() {
         ctx.progress.adjust_total(hint, 0);
         ctx.progress.add_files(1);
@@ -441,22 +544,49 @@ async fn list_item(
             code: Some("no objects under this prefix".into()),
             message: None,
         };
-        ctx.record_failure(&item.bucket, prefix, Some(dir), series.as_ref(), None, reason, attempts, None);
+        ctx.record_failure(
+            &item.bucket,
+            prefix,
+            Some(dir),
+            series.as_ref(),
+            None,
+            reason,
+            attempts,
+            None,
+        );
         return;
     }
-    ctx.progress.adjust_total(hint, objects.iter().map(|o| o.size).sum());
+    ctx.progress
+        .adjust_total(hint, objects.iter().map(|o| o.size).sum());
     ctx.progress.add_files(objects.len() as u64);
-    let present = if ctx.cfg.resume { names_in(&dir).await } else { Some(HashSet::new()) };
+    let present = if ctx.cfg.resume {
+        names_in(&dir).await
+    } else {
+        Some(HashSet::new())
+    };
     for o in objects {
         let path = match relative_name(prefix, &o.key) {
             Ok(rel) => dir.join(rel),
             Err(msg) => {
                 ctx.progress.adjust_total(o.size, 0);
-                ctx.record_failure(&item.bucket, &o.key, None, series.as_ref(), None, Failure::Unsafe(msg), 0, None);
+                ctx.record_failure(
+                    &item.bucket,
+                    &o.key,
+                    None,
+                    series.as_ref(),
+                    None,
+                    Failure::Unsafe(msg),
+                    0,
+                    None,
+                );
                 continue;
             }
         };
-        let listed = Expected { size: Some(o.size), md5: o.etag.as_deref().and_then(md5_from_etag), crc32c: None };
+        let listed = Expected {
+            size: Some(o.size),
+            md5: o.etag.as_deref().and_then(md5_from_etag),
+            crc32c: None,
+        };
         let maybe_present = match (&present, path.parent() == Some(dir.as_path())) {
             (Some(names), true) => path.file_name().is_some_and(|n| names.contains(n)),
             _ => true,
@@ -471,32 +601,54 @@ async fn list_item(
 
 /// List every object under `prefix`: ListObjectsV2 with continuation tokens, falling back to
 /// V1 with markers when the server does not speak V2.
-async fn list_prefix(ctx: &Ctx, bucket: &str, prefix: &str) -> (Result<Vec<ListedObject>, Failure>, u32, Duration) {
-    let mut mode = if ctx.list_v1.load(Ordering::Relaxed) { ListMode::V1 } else { ListMode::V2 };
+async fn list_prefix(
+    ctx: &Ctx,
+    bucket: &str,
+    prefix: &str,
+) -> (Result<Vec<ListedObject>, Failure>, u32, Duration) {
+    let mut mode = if ctx.list_v1.load(Ordering::Relaxed) {
+        ListMode::V1
+    } else {
+        ListMode::V2
+    };
     let mut cursor: Option<String> = None;
     let mut all = Vec::new();
     let mut attempts_total = 0;
     let start = Instant::now();
     loop {
-        let (page, attempts, _) =
-            with_retries(ctx, &ctx.cancel, |_| list_page(ctx, bucket, prefix, mode, cursor.as_deref())).await;
+        let (page, attempts, _) = with_retries(ctx, &ctx.cancel, |_| {
+            list_page(ctx, bucket, prefix, mode, cursor.as_deref())
+        })
+        .await;
         attempts_total += attempts;
         let page = match page {
             Ok(p) => p,
-            Err(Failure::Status { status: 400 | 501, .. }) if mode == ListMode::V2 && cursor.is_none() => {
+            Err(Failure::Status {
+                status: 400 | 501, ..
+            }) if mode == ListMode::V2 && cursor.is_none() => {
                 mode = ListMode::V1;
                 ctx.list_v1.store(true, Ordering::Relaxed);
                 continue;
             }
             Err(f) => return (Err(f), attempts_total, start.elapsed()),
         };
-        if mode == ListMode::V2 && cursor.is_none() && !page.looks_v2 && page.next_continuation_token.is_none() {
+        if mode == ListMode::V2
+            && cursor.is_none()
+            && !page.looks_v2
+            && page.next_continuation_token.is_none()
+        {
             // The server ignored `list-type=2` and answered a V1 listing.
             mode = ListMode::V1;
             ctx.list_v1.store(true, Ordering::Relaxed);
         }
         let last_key = page.objects.last().map(|o| o.key.clone());
-        let ListPage { objects, is_truncated, next_continuation_token, next_marker, .. } = page;
+        let ListPage {
+            objects,
+            is_truncated,
+            next_continuation_token,
+            next_marker,
+            ..
+        } = page;
         all.extend(objects.into_iter().filter(|o| o.key.starts_with(prefix)));
         if !is_truncated {
             return (Ok(all), attempts_total, start.elapsed());
@@ -517,12 +669,22 @@ async fn list_prefix(ctx: &Ctx, bucket: &str, prefix: &str) -> (Result<Vec<Liste
 }
 
 /// List `prefix` of `bucket` on its own (no download): the objects, or why the listing failed.
-pub(crate) async fn list_only(ctx: &Ctx, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, String> {
+pub(crate) async fn list_only(
+    ctx: &Ctx,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<ListedObject>, String> {
     let (listed, _, _) = list_prefix(ctx, bucket, prefix).await;
     listed.map_err(|f| f.describe(&format!("s3://{bucket}/{prefix}"), ctx.endpoint.base()))
 }
 
-async fn list_page(ctx: &Ctx, bucket: &str, prefix: &str, mode: ListMode, cursor: Option<&str>) -> Result<ListPage, Failure> {
+async fn list_page(
+    ctx: &Ctx,
+    bucket: &str,
+    prefix: &str,
+    mode: ListMode,
+    cursor: Option<&str>,
+) -> Result<ListPage, Failure> {
     let url = ctx.endpoint.list_url(bucket, prefix, mode, cursor);
     let resp = ctx.send(ctx.client.get(&url)).await?;
     let body = read_body(resp, MAX_LIST_BODY, ctx.cfg.stall_timeout).await?;
@@ -534,10 +696,14 @@ async fn list_page(ctx: &Ctx, bucket: &str, prefix: &str, mode: ListMode, cursor
 
 async fn file_task(ctx: Arc<Ctx>, job: Arc<Job>, permit: OwnedSemaphorePermit, large: bool) {
     let started = Instant::now();
-    let outcome = AssertUnwindSafe(process_file(&ctx, &job, permit, large)).catch_unwind().await;
+    let outcome = AssertUnwindSafe(process_file(&ctx, &job, permit, large))
+        .catch_unwind()
+        .await;
     match outcome {
         Ok(Ok(record)) => ctx.succeed(record),
-        Ok(Err((failure, attempts))) => ctx.fail_job(&job, failure, attempts, Some(started.elapsed())),
+        Ok(Err((failure, attempts))) => {
+            ctx.fail_job(&job, failure, attempts, Some(started.elapsed()))
+        }
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
@@ -550,7 +716,10 @@ async fn file_task(ctx: Arc<Ctx>, job: Arc<Job>, permit: OwnedSemaphorePermit, l
                 key: job.key.clone(),
                 path: Some(job.path.clone()),
                 kind: FailureKind::Internal,
-                reason: format!("{}: internal error in the downloader: {msg}; please report it", job.uri()),
+                reason: format!(
+                    "{}: internal error in the downloader: {msg}; please report it",
+                    job.uri()
+                ),
                 attempts: 0,
                 series_instance_uid: job.series.as_deref().map(str::to_string),
                 sop_instance_uid: job.sop.as_deref().map(str::to_string),
@@ -583,7 +752,11 @@ async fn process_file(
             return Ok(record(job, size, FileStatus::AlreadyPresent, v));
         }
     }
-    let dir = job.path.parent().map(Path::to_path_buf).unwrap_or_else(|| ctx.canon_root.clone());
+    let dir = job
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| ctx.canon_root.clone());
     ensure_dir(ctx, &dir).await.map_err(|f| (f, 0))?;
     let temp = temp_path(&job.path);
     let result = match (large, job.listed.size) {
@@ -602,7 +775,9 @@ async fn process_file(
         Err(e) => {
             let t = temp.clone();
             let _ = blocking(move || match std::fs::remove_file(&t) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Failure::io("removing", &t, e)),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Failure::io("removing", &t, e))
+                }
                 _ => Ok(()),
             })
             .await;
@@ -623,7 +798,11 @@ async fn already_present(ctx: &Ctx, job: &Job) -> Option<(u64, Verification)> {
         let url = ctx.endpoint.object_url(&job.bucket, &job.key);
         let (head, _, _) = with_retries(ctx, &ctx.cancel, |_| async {
             let resp = ctx.send(ctx.client.head(&url)).await?;
-            ctx.expected_from(job, resp.headers(), header_u64(resp.headers(), CONTENT_LENGTH))
+            ctx.expected_from(
+                job,
+                resp.headers(),
+                header_u64(resp.headers(), CONTENT_LENGTH),
+            )
         })
         .await;
         expected = head.ok()?;
@@ -635,9 +814,11 @@ async fn already_present(ctx: &Ctx, job: &Job) -> Option<(u64, Verification)> {
     let verification = match expected.md5 {
         Some(want) if ctx.cfg.verify_existing => {
             let path = job.path.clone();
-            let got = blocking(move || verify::md5_file(&path).map_err(|e| Failure::io("reading", &path, e)))
-                .await
-                .ok()?;
+            let got = blocking(move || {
+                verify::md5_file(&path).map_err(|e| Failure::io("reading", &path, e))
+            })
+            .await
+            .ok()?;
             if got != want {
                 return None;
             }
@@ -679,16 +860,21 @@ async fn ensure_dir(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
 /// Create the temporary file afresh: a leftover of a killed run is replaced, and an existing
 /// symbolic link under the temporary name is removed rather than followed.
 fn create_temp(temp: &Path) -> Result<File, Failure> {
-    match std::fs::remove_file(temp) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Failure::io("removing", temp, e)),
-        _ => {}
+    let create = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(temp)
+    };
+    match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(temp).map_err(|e| Failure::io("removing", temp, e))?;
+            create()
+        }
+        other => other,
     }
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(temp)
-        .map_err(|e| Failure::io("creating", temp, e))
+    .map_err(|e| Failure::io("creating", temp, e))
 }
 
 async fn open_temp(temp: &Path, preallocate: Option<u64>) -> Result<Arc<File>, Failure> {
@@ -704,12 +890,20 @@ async fn open_temp(temp: &Path, preallocate: Option<u64>) -> Result<Arc<File>, F
 }
 
 /// Make the verified temporary file the final one (after an fsync when configured).
-fn rename_into_place<F: std::borrow::Borrow<File>>(file: F, fsync: bool, temp: &Path, dest: &Path) -> Result<(), Failure> {
+fn rename_into_place<F: std::borrow::Borrow<File>>(
+    file: F,
+    fsync: bool,
+    temp: &Path,
+    dest: &Path,
+) -> Result<(), Failure> {
     if fsync {
-        file.borrow().sync_all().map_err(|e| Failure::io("flushing", temp, e))?;
+        file.borrow()
+            .sync_all()
+            .map_err(|e| Failure::io("flushing", temp, e))?;
     }
     drop(file);
-    std::fs::rename(temp, dest).map_err(|e| Failure::io("renaming the finished download to", dest, e))
+    std::fs::rename(temp, dest)
+        .map_err(|e| Failure::io("renaming the finished download to", dest, e))
 }
 
 async fn commit(ctx: &Ctx, file: Arc<File>, temp: &Path, dest: &Path) -> Result<(), Failure> {
@@ -740,7 +934,11 @@ enum Body {
 }
 
 /// One GET of the whole object, verified on the way.
-async fn fetch_whole(ctx: &Ctx, job: &Job, temp: &Path) -> Result<(u64, Verification), (Failure, u32)> {
+async fn fetch_whole(
+    ctx: &Ctx,
+    job: &Job,
+    temp: &Path,
+) -> Result<(u64, Verification), (Failure, u32)> {
     let url = ctx.endpoint.object_url(&job.bucket, &job.key);
     let url = url.as_str();
     let (outcome, attempts, _) = with_retries(ctx, &ctx.cancel, |_| async move {
@@ -756,7 +954,12 @@ async fn fetch_whole(ctx: &Ctx, job: &Job, temp: &Path) -> Result<(u64, Verifica
             Some(l) if l <= IN_MEMORY_MAX => Body::Memory(Vec::with_capacity(l as usize)),
             _ => {
                 let file = open_temp(temp, None).await?;
-                let writer = PositionalWriter::new(Arc::clone(&file), 0, WRITE_BLOCK, len.unwrap_or(0) as usize);
+                let writer = PositionalWriter::new(
+                    Arc::clone(&file),
+                    0,
+                    WRITE_BLOCK,
+                    len.unwrap_or(0) as usize,
+                );
                 Body::File(file, writer)
             }
         };
@@ -764,23 +967,36 @@ async fn fetch_whole(ctx: &Ctx, job: &Job, temp: &Path) -> Result<(u64, Verifica
         let mut counted = Counted::new(&ctx.progress);
         let stall = ctx.cfg.stall_timeout;
         loop {
-            let next = tokio::time::timeout(stall, resp.chunk()).await.map_err(|_| Failure::Stalled(stall))?;
-            let Some(chunk) = next.map_err(Failure::network)? else { break };
+            let next = tokio::time::timeout(stall, resp.chunk())
+                .await
+                .map_err(|_| Failure::Stalled(stall))?;
+            let Some(chunk) = next.map_err(Failure::network)? else {
+                break;
+            };
             hasher.update(&chunk);
             match &mut body {
                 Body::Memory(data) => data.extend_from_slice(&chunk),
                 Body::File(_, writer) => {
-                    writer.write(&chunk).await.map_err(|e| Failure::io("writing", temp, e))?;
+                    writer
+                        .write(&chunk)
+                        .await
+                        .map_err(|e| Failure::io("writing", temp, e))?;
                 }
             }
             counted.add(chunk.len() as u64);
         }
         let computed = hasher.finish();
         if let Some(want) = len.filter(|&l| computed.len < l) {
-            return Err(Failure::Truncated { got: computed.len, want });
+            return Err(Failure::Truncated {
+                got: computed.len,
+                want,
+            });
         }
         if let Body::File(_, writer) = &mut body {
-            writer.flush().await.map_err(|e| Failure::io("writing", temp, e))?;
+            writer
+                .flush()
+                .await
+                .map_err(|e| Failure::io("writing", temp, e))?;
         }
         let v = verify::check(&expected, &computed).map_err(Failure::Mismatch)?;
         counted.keep();
@@ -809,7 +1025,12 @@ struct Part {
 /// A large object: parallel Range requests, each written at its offset into a preallocated
 /// temporary file; CRC32C combined from the parts, MD5 (when stated) hashed in order as the
 /// written prefix grows ([`InOrderMd5`]).
-async fn fetch_ranges(ctx: &Arc<Ctx>, job: &Arc<Job>, temp: &Path, size: u64) -> Result<(u64, Verification), (Failure, u32)> {
+async fn fetch_ranges(
+    ctx: &Arc<Ctx>,
+    job: &Arc<Job>,
+    temp: &Path,
+    size: u64,
+) -> Result<(u64, Verification), (Failure, u32)> {
     let mut file_attempt = 0;
     loop {
         file_attempt += 1;
@@ -855,7 +1076,10 @@ async fn fetch_ranges_once(
                 cancel.cancel();
             }
             Err(e) => {
-                first_error.get_or_insert((Failure::Protocol(format!("a range request stopped unexpectedly: {e}")), 0));
+                first_error.get_or_insert((
+                    Failure::Protocol(format!("a range request stopped unexpectedly: {e}")),
+                    0,
+                ));
                 cancel.cancel();
             }
         }
@@ -880,11 +1104,26 @@ async fn fetch_ranges_once(
         };
         let start = i as u64 * part_size;
         let end = (start + part_size).min(size) - 1;
-        let (ctx2, job2, file2, md5_2, cancel2, temp2) =
-            (Arc::clone(ctx), Arc::clone(job), Arc::clone(&file), Arc::clone(&md5), cancel.clone(), temp.to_path_buf());
+        let (ctx2, job2, file2, md5_2, cancel2, temp2) = (
+            Arc::clone(ctx),
+            Arc::clone(job),
+            Arc::clone(&file),
+            Arc::clone(&md5),
+            cancel.clone(),
+            temp.to_path_buf(),
+        );
         set.spawn(async move {
             let (r, n, _) = with_retries(&ctx2, &cancel2, |_| {
-                fetch_part(&ctx2, &job2, Arc::clone(&file2), &md5_2, &temp2, start, end, size)
+                fetch_part(
+                    &ctx2,
+                    &job2,
+                    Arc::clone(&file2),
+                    &md5_2,
+                    &temp2,
+                    start,
+                    end,
+                    size,
+                )
             })
             .await;
             drop((permit, slot));
@@ -901,21 +1140,36 @@ async fn fetch_ranges_once(
         return Err((Failure::Cancelled, max_attempts));
     }
     let parts: Vec<Part> = parts.into_iter().flatten().collect();
-    let mut expected = Expected { size: Some(size), ..Default::default() };
+    let mut expected = Expected {
+        size: Some(size),
+        ..Default::default()
+    };
     let mut crc = 0u32;
     for p in &parts {
-        expected.merge(&p.expected).map_err(|m| (Failure::Changed(m), max_attempts))?;
+        expected
+            .merge(&p.expected)
+            .map_err(|m| (Failure::Changed(m), max_attempts))?;
         crc = crc32c::crc32c_combine(crc, p.crc32c, p.len as usize);
     }
-    let mut computed = Computed { len: parts.iter().map(|p| p.len).sum(), md5: None, crc32c: Some(crc) };
+    let mut computed = Computed {
+        len: parts.iter().map(|p| p.len).sum(),
+        md5: None,
+        crc32c: Some(crc),
+    };
     if expected.md5.is_some() {
         md5.start();
-        let digest = md5.finish().await.unwrap_or_else(|| Err(Failure::Protocol("the MD5 was not computed".into())));
+        let digest = md5
+            .finish()
+            .await
+            .unwrap_or_else(|| Err(Failure::Protocol("the MD5 was not computed".into())));
         computed.md5 = Some(digest.map_err(|f| (f, max_attempts))?);
     }
     drop(md5);
-    let v = verify::check(&expected, &computed).map_err(|m| (Failure::Mismatch(m), max_attempts))?;
-    commit(ctx, file, temp, &job.path).await.map_err(|f| (f, max_attempts))?;
+    let v =
+        verify::check(&expected, &computed).map_err(|m| (Failure::Mismatch(m), max_attempts))?;
+    commit(ctx, file, temp, &job.path)
+        .await
+        .map_err(|f| (f, max_attempts))?;
     Ok((size, v))
 }
 
@@ -924,7 +1178,11 @@ fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
     let rest = v.trim().strip_prefix("bytes ")?;
     let (range, total) = rest.split_once('/')?;
     let (s, e) = range.split_once('-')?;
-    Some((s.trim().parse().ok()?, e.trim().parse().ok()?, total.trim().parse().ok()?))
+    Some((
+        s.trim().parse().ok()?,
+        e.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -939,20 +1197,36 @@ async fn fetch_part(
     size: u64,
 ) -> Result<Part, Failure> {
     let url = ctx.endpoint.object_url(&job.bucket, &job.key);
-    let mut resp = ctx.send(ctx.client.get(&url).header(RANGE, format!("bytes={start}-{end}"))).await?;
+    let mut resp = ctx
+        .send(
+            ctx.client
+                .get(&url)
+                .header(RANGE, format!("bytes={start}-{end}")),
+        )
+        .await?;
     if resp.status().as_u16() != 206 {
         return Err(Failure::Protocol(format!(
             "a Range request was answered with HTTP {} instead of 206; the server does not support ranges",
             resp.status().as_u16()
         )));
     }
-    let range = resp.headers().get(CONTENT_RANGE).and_then(|v| v.to_str().ok()).and_then(parse_content_range);
+    let range = resp
+        .headers()
+        .get(CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_content_range);
     match range {
         Some((s, e, total)) if s == start && e == end && total == size => {}
         Some((_, _, total)) if total != size => {
-            return Err(Failure::Changed(format!("its size changed from {size} to {total} bytes")))
+            return Err(Failure::Changed(format!(
+                "its size changed from {size} to {total} bytes"
+            )))
         }
-        _ => return Err(Failure::Protocol(format!("a Range request for bytes {start}-{end} got another range"))),
+        _ => {
+            return Err(Failure::Protocol(format!(
+                "a Range request for bytes {start}-{end} got another range"
+            )))
+        }
     }
     let expected = ctx.expected_from(job, resp.headers(), Some(size))?;
     if expected.md5.is_some() {
@@ -965,13 +1239,23 @@ async fn fetch_part(
     let mut got = 0u64;
     let stall = ctx.cfg.stall_timeout;
     loop {
-        let next = tokio::time::timeout(stall, resp.chunk()).await.map_err(|_| Failure::Stalled(stall))?;
-        let Some(chunk) = next.map_err(Failure::network)? else { break };
+        let next = tokio::time::timeout(stall, resp.chunk())
+            .await
+            .map_err(|_| Failure::Stalled(stall))?;
+        let Some(chunk) = next.map_err(Failure::network)? else {
+            break;
+        };
         if got + chunk.len() as u64 > want {
-            return Err(Failure::Protocol(format!("more than the {want} bytes requested arrived")));
+            return Err(Failure::Protocol(format!(
+                "more than the {want} bytes requested arrived"
+            )));
         }
         crc = crc32c::crc32c_append(crc, &chunk);
-        if let Some((s, e)) = writer.write(&chunk).await.map_err(|e| Failure::io("writing", temp, e))? {
+        if let Some((s, e)) = writer
+            .write(&chunk)
+            .await
+            .map_err(|e| Failure::io("writing", temp, e))?
+        {
             md5.written(s, e);
         }
         got += chunk.len() as u64;
@@ -980,11 +1264,19 @@ async fn fetch_part(
     if got < want {
         return Err(Failure::Truncated { got, want });
     }
-    if let Some((s, e)) = writer.flush().await.map_err(|e| Failure::io("writing", temp, e))? {
+    if let Some((s, e)) = writer
+        .flush()
+        .await
+        .map_err(|e| Failure::io("writing", temp, e))?
+    {
         md5.written(s, e);
     }
     counted.keep();
-    Ok(Part { len: got, crc32c: crc, expected })
+    Ok(Part {
+        len: got,
+        crc32c: crc,
+        expected,
+    })
 }
 
 #[cfg(test)]

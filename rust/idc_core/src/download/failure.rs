@@ -57,13 +57,24 @@ impl FailureKind {
 /// One failed attempt.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    Status { status: u16, code: Option<String>, message: Option<String> },
+    Status {
+        status: u16,
+        code: Option<String>,
+        message: Option<String>,
+    },
     Network(String),
     Stalled(Duration),
-    Truncated { got: u64, want: u64 },
+    Truncated {
+        got: u64,
+        want: u64,
+    },
     Mismatch(String),
     Changed(String),
-    Io { doing: String, path: PathBuf, err: std::io::Error },
+    Io {
+        doing: String,
+        path: PathBuf,
+        err: std::io::Error,
+    },
     Unsafe(String),
     Protocol(String),
     Cancelled,
@@ -71,7 +82,11 @@ pub(crate) enum Failure {
 
 impl Failure {
     pub fn io(doing: &str, path: &std::path::Path, err: std::io::Error) -> Self {
-        Failure::Io { doing: doing.to_string(), path: path.to_path_buf(), err }
+        Failure::Io {
+            doing: doing.to_string(),
+            path: path.to_path_buf(),
+            err,
+        }
     }
 
     pub fn network(err: reqwest::Error) -> Self {
@@ -96,13 +111,15 @@ impl Failure {
     pub fn class(&self) -> ErrorClass {
         match self {
             Failure::Status { status, code, .. } => classify_status(*status, code.as_deref()),
-            Failure::Network(_) | Failure::Stalled(_) | Failure::Truncated { .. } | Failure::Mismatch(_) => {
-                ErrorClass::Transient
-            }
+            Failure::Network(_)
+            | Failure::Stalled(_)
+            | Failure::Truncated { .. }
+            | Failure::Mismatch(_) => ErrorClass::Transient,
             Failure::Io { err, .. } if is_disk_full(err) => ErrorClass::Fatal,
-            Failure::Io { .. } | Failure::Unsafe(_) | Failure::Changed(_) | Failure::Protocol(_) => {
-                ErrorClass::Permanent
-            }
+            Failure::Io { .. }
+            | Failure::Unsafe(_)
+            | Failure::Changed(_)
+            | Failure::Protocol(_) => ErrorClass::Permanent,
             Failure::Cancelled => ErrorClass::Permanent,
         }
     }
@@ -112,7 +129,9 @@ impl Failure {
             Failure::Status { status: 404, .. } => FailureKind::NotFound,
             Failure::Status { status: 403, .. } => FailureKind::AccessDenied,
             Failure::Status { .. } => FailureKind::Http,
-            Failure::Network(_) | Failure::Stalled(_) | Failure::Truncated { .. } => FailureKind::Network,
+            Failure::Network(_) | Failure::Stalled(_) | Failure::Truncated { .. } => {
+                FailureKind::Network
+            }
             Failure::Mismatch(_) | Failure::Changed(_) => FailureKind::Integrity,
             Failure::Io { err, .. } if is_disk_full(err) => FailureKind::DiskFull,
             Failure::Io { .. } => FailureKind::LocalIo,
@@ -206,28 +225,57 @@ mod tests {
 
     #[test]
     fn classes_and_kinds() {
-        let slow = Failure::Status { status: 503, code: Some("SlowDown".into()), message: None };
+        let slow = Failure::Status {
+            status: 503,
+            code: Some("SlowDown".into()),
+            message: None,
+        };
         assert_eq!(slow.class(), ErrorClass::SlowDown);
         assert_eq!(slow.kind(), FailureKind::Http);
-        let nf = Failure::Status { status: 404, code: Some("NoSuchKey".into()), message: None };
+        let nf = Failure::Status {
+            status: 404,
+            code: Some("NoSuchKey".into()),
+            message: None,
+        };
         assert_eq!(nf.class(), ErrorClass::Permanent);
         assert_eq!(nf.kind(), FailureKind::NotFound);
         assert!(nf.describe("s3://b/k", "http://h").contains("not found"));
-        assert_eq!(Failure::Truncated { got: 1, want: 2 }.class(), ErrorClass::Transient);
-        assert_eq!(Failure::Stalled(Duration::from_secs(1)).class(), ErrorClass::Transient);
+        assert_eq!(
+            Failure::Truncated { got: 1, want: 2 }.class(),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            Failure::Stalled(Duration::from_secs(1)).class(),
+            ErrorClass::Transient
+        );
         assert_eq!(Failure::Mismatch("x".into()).class(), ErrorClass::Transient);
         assert_eq!(Failure::Mismatch("x".into()).kind(), FailureKind::Integrity);
-        let full = Failure::io("writing", std::path::Path::new("/tmp/x"), std::io::Error::from_raw_os_error(libc::ENOSPC));
+        let full = Failure::io(
+            "writing",
+            std::path::Path::new("/tmp/x"),
+            std::io::Error::from_raw_os_error(libc::ENOSPC),
+        );
         assert_eq!(full.class(), ErrorClass::Fatal);
         assert_eq!(full.kind(), FailureKind::DiskFull);
         assert!(full.describe("s3://b/k", "e").contains("free some space"));
-        let denied =
-            Failure::io("creating", std::path::Path::new("/x"), std::io::Error::from_raw_os_error(libc::EACCES));
+        let denied = Failure::io(
+            "creating",
+            std::path::Path::new("/x"),
+            std::io::Error::from_raw_os_error(libc::EACCES),
+        );
         assert_eq!(denied.class(), ErrorClass::Permanent);
-        assert!(denied.describe("u", "e").contains("choose a download directory you can write to"));
-        let ro = Failure::io("creating", std::path::Path::new("/x"), std::io::Error::from_raw_os_error(libc::EROFS));
+        assert!(denied
+            .describe("u", "e")
+            .contains("choose a download directory you can write to"));
+        let ro = Failure::io(
+            "creating",
+            std::path::Path::new("/x"),
+            std::io::Error::from_raw_os_error(libc::EROFS),
+        );
         assert_eq!(ro.kind(), FailureKind::LocalIo);
-        assert!(ro.describe("u", "e").contains("choose a download directory you can write to"));
+        assert!(ro
+            .describe("u", "e")
+            .contains("choose a download directory you can write to"));
     }
 
     #[test]

@@ -17,9 +17,16 @@ pub fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     {
         let mut done = 0usize;
         while done < buf.len() {
-            let n = std::os::windows::fs::FileExt::seek_write(file, &buf[done..], offset + done as u64)?;
+            let n = std::os::windows::fs::FileExt::seek_write(
+                file,
+                &buf[done..],
+                offset + done as u64,
+            )?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::WriteZero, "failed to write the whole buffer"));
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "failed to write the whole buffer",
+                ));
             }
             done += n;
         }
@@ -37,9 +44,16 @@ pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()>
     {
         let mut done = 0usize;
         while done < buf.len() {
-            let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64)?;
+            let n = std::os::windows::fs::FileExt::seek_read(
+                file,
+                &mut buf[done..],
+                offset + done as u64,
+            )?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than expected"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file is shorter than expected",
+                ));
             }
             done += n;
         }
@@ -55,7 +69,10 @@ pub fn preallocate(file: &File, len: u64) -> io::Result<()> {
         use std::os::fd::AsRawFd;
         if len > 0 {
             let Ok(off_len) = libc::off_t::try_from(len) else {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "file too large for this platform"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "file too large for this platform",
+                ));
             };
             // SAFETY: the descriptor is valid for the lifetime of `file`.
             let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, off_len) };
@@ -112,7 +129,12 @@ pub struct PositionalWriter {
 
 impl PositionalWriter {
     pub fn new(file: Arc<File>, offset: u64, block: usize, first_capacity: usize) -> Self {
-        Self { file, offset, buf: Vec::with_capacity(first_capacity.min(block)), block }
+        Self {
+            file,
+            offset,
+            buf: Vec::with_capacity(first_capacity.min(block)),
+            block,
+        }
     }
 
     /// Buffer `data`; returns the region of the file written, if a block was written.
@@ -132,9 +154,10 @@ impl PositionalWriter {
         let buf = std::mem::take(&mut self.buf);
         let file = Arc::clone(&self.file);
         let offset = self.offset;
-        let mut buf = tokio::task::spawn_blocking(move || write_all_at(&file, &buf, offset).map(|()| buf))
-            .await
-            .map_err(|e| io::Error::other(format!("the writer thread stopped: {e}")))??;
+        let mut buf =
+            tokio::task::spawn_blocking(move || write_all_at(&file, &buf, offset).map(|()| buf))
+                .await
+                .map_err(|e| io::Error::other(format!("the writer thread stopped: {e}")))??;
         let region = (offset, offset + buf.len() as u64);
         self.offset = region.1;
         buf.clear();

@@ -37,9 +37,15 @@ struct Shared {
 
 impl Shared {
     fn contiguous(&self) -> u64 {
-        self.written.lock().unwrap_or_else(|p| p.into_inner()).contiguous
+        self.written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contiguous
     }
 }
+
+/// The digest of a whole file, or why it could not be read back.
+type Md5Outcome = Result<[u8; 16], Failure>;
 
 /// Follows the written prefix of one file and hashes it; started on demand, once.
 pub(crate) struct InOrderMd5 {
@@ -47,12 +53,18 @@ pub(crate) struct InOrderMd5 {
     file: Arc<File>,
     path: PathBuf,
     size: u64,
-    task: Mutex<Option<JoinHandle<Result<[u8; 16], Failure>>>>,
+    task: Mutex<Option<JoinHandle<Md5Outcome>>>,
 }
 
 impl InOrderMd5 {
     pub fn new(file: Arc<File>, path: PathBuf, size: u64) -> Self {
-        Self { shared: Arc::default(), file, path, size, task: Mutex::new(None) }
+        Self {
+            shared: Arc::default(),
+            file,
+            path,
+            size,
+            task: Mutex::new(None),
+        }
     }
 
     /// Record that `start..end` of the file has been written (an attempt that is retried may
@@ -62,7 +74,11 @@ impl InOrderMd5 {
             return;
         }
         {
-            let mut w = self.shared.written.lock().unwrap_or_else(|p| p.into_inner());
+            let mut w = self
+                .shared
+                .written
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if start <= w.contiguous {
                 w.contiguous = w.contiguous.max(end);
                 while let Some((&s, &e)) = w.ahead.first_key_value() {
@@ -84,27 +100,41 @@ impl InOrderMd5 {
     pub fn start(&self) {
         let mut task = self.task.lock().unwrap_or_else(|p| p.into_inner());
         if task.is_none() {
-            let (shared, file, path, size) = (Arc::clone(&self.shared), Arc::clone(&self.file), self.path.clone(), self.size);
+            let (shared, file, path, size) = (
+                Arc::clone(&self.shared),
+                Arc::clone(&self.file),
+                self.path.clone(),
+                self.size,
+            );
             *task = Some(tokio::spawn(follow(shared, file, path, size)));
         }
     }
 
     /// The MD5 of the whole file, once every byte has been written; `None` if never started.
-    pub async fn finish(&self) -> Option<Result<[u8; 16], Failure>> {
+    pub async fn finish(&self) -> Option<Md5Outcome> {
         let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take()?;
-        Some(task.await.unwrap_or_else(|e| Err(Failure::Protocol(format!("hashing stopped unexpectedly: {e}")))))
+        Some(task.await.unwrap_or_else(|e| {
+            Err(Failure::Protocol(format!(
+                "hashing stopped unexpectedly: {e}"
+            )))
+        }))
     }
 }
 
 impl Drop for InOrderMd5 {
     fn drop(&mut self) {
-        if let Some(task) = self.task.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(task) = self
+            .task
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             task.abort();
         }
     }
 }
 
-async fn follow(shared: Arc<Shared>, file: Arc<File>, path: PathBuf, size: u64) -> Result<[u8; 16], Failure> {
+async fn follow(shared: Arc<Shared>, file: Arc<File>, path: PathBuf, size: u64) -> Md5Outcome {
     let mut md5 = Md5::new();
     let mut buf = vec![0u8; HASH_BLOCK];
     let mut cursor = 0u64;
@@ -119,12 +149,17 @@ async fn follow(shared: Arc<Shared>, file: Arc<File>, path: PathBuf, size: u64) 
         let (f, p) = (Arc::clone(&file), path.clone());
         let at = cursor;
         (md5, buf) = tokio::task::spawn_blocking(move || {
-            fsutil::read_exact_at(&f, &mut buf[..n], at).map_err(|e| Failure::io("reading back", &p, e))?;
+            fsutil::read_exact_at(&f, &mut buf[..n], at)
+                .map_err(|e| Failure::io("reading back", &p, e))?;
             md5.update(&buf[..n]);
             Ok::<_, Failure>((md5, buf))
         })
         .await
-        .unwrap_or_else(|e| Err(Failure::Protocol(format!("hashing stopped unexpectedly: {e}"))))?;
+        .unwrap_or_else(|e| {
+            Err(Failure::Protocol(format!(
+                "hashing stopped unexpectedly: {e}"
+            )))
+        })?;
         cursor += n as u64;
     }
     let mut out = [0u8; 16];
@@ -140,8 +175,18 @@ mod tests {
     async fn hashes_regions_written_out_of_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let data: Vec<u8> = (0..(3 * HASH_BLOCK + 12345)).map(|i| (i * 7 % 251) as u8).collect();
-        let file = Arc::new(std::fs::OpenOptions::new().read(true).write(true).create(true).open(&path).unwrap());
+        let data: Vec<u8> = (0..(3 * HASH_BLOCK + 12345))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let file = Arc::new(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .unwrap(),
+        );
         file.set_len(data.len() as u64).unwrap();
         let h = InOrderMd5::new(Arc::clone(&file), path.clone(), data.len() as u64);
         h.start();

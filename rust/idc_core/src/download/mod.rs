@@ -118,19 +118,34 @@ impl DownloadConfig {
     fn check(&self) -> Result<(), DownloadError> {
         let bad = |m: String| Err(DownloadError::Config(m));
         if !(1..=4096).contains(&self.concurrency) {
-            return bad(format!("concurrency must be between 1 and 4096, not {}", self.concurrency));
+            return bad(format!(
+                "concurrency must be between 1 and 4096, not {}",
+                self.concurrency
+            ));
         }
         if !(1..=1024).contains(&self.list_concurrency) {
-            return bad(format!("list_concurrency must be between 1 and 1024, not {}", self.list_concurrency));
+            return bad(format!(
+                "list_concurrency must be between 1 and 1024, not {}",
+                self.list_concurrency
+            ));
         }
         if !(1..=256).contains(&self.max_large_files) {
-            return bad(format!("max_large_files must be between 1 and 256, not {}", self.max_large_files));
+            return bad(format!(
+                "max_large_files must be between 1 and 256, not {}",
+                self.max_large_files
+            ));
         }
         if !(1..=256).contains(&self.ranges_per_file) {
-            return bad(format!("ranges_per_file must be between 1 and 256, not {}", self.ranges_per_file));
+            return bad(format!(
+                "ranges_per_file must be between 1 and 256, not {}",
+                self.ranges_per_file
+            ));
         }
         if self.part_size < 1024 {
-            return bad(format!("part_size must be at least 1024 bytes, not {}", self.part_size));
+            return bad(format!(
+                "part_size must be at least 1024 bytes, not {}",
+                self.part_size
+            ));
         }
         if self.multipart_threshold < self.part_size {
             return bad(format!(
@@ -284,7 +299,11 @@ impl DownloadHandle {
 
 /// List every object under `prefix` of `bucket` at `config.endpoint`, with the downloader's
 /// retries and its V2-then-V1 listing; nothing is written (`config.root` is not used).
-pub async fn list(bucket: &str, prefix: &str, config: DownloadConfig) -> Result<Vec<s3::ListedObject>, DownloadError> {
+pub async fn list(
+    bucket: &str,
+    prefix: &str,
+    config: DownloadConfig,
+) -> Result<Vec<s3::ListedObject>, DownloadError> {
     config.check()?;
     plan::check_bucket(bucket).map_err(DownloadError::Config)?;
     let endpoint = s3::Endpoint::new(&config.endpoint).map_err(DownloadError::Config)?;
@@ -294,8 +313,16 @@ pub async fn list(bucket: &str, prefix: &str, config: DownloadConfig) -> Result<
         .build()
         .map_err(|e| DownloadError::Client(e.to_string()))?;
     let root = config.root.clone();
-    let ctx = engine::Ctx::new(config, endpoint, root, client, Arc::new(progress::Progress::default()));
-    engine::list_only(&ctx, bucket, prefix).await.map_err(DownloadError::List)
+    let ctx = engine::Ctx::new(
+        config,
+        endpoint,
+        root,
+        client,
+        Arc::new(progress::Progress::default()),
+    );
+    engine::list_only(&ctx, bucket, prefix)
+        .await
+        .map_err(DownloadError::List)
 }
 
 /// Check the plan, create the destination root, and start the download on the process runtime.
@@ -310,7 +337,10 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
         ))
     })?;
     let canon_root = std::fs::canonicalize(&root).map_err(|e| {
-        DownloadError::Destination(format!("the download directory {} cannot be resolved: {e}", root.display()))
+        DownloadError::Destination(format!(
+            "the download directory {} cannot be resolved: {e}",
+            root.display()
+        ))
     })?;
 
     // Check every item; name up to five bad ones.
@@ -325,12 +355,16 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
                 Source::Object(k) => (k, false),
             };
             if key.is_empty() || key.starts_with('/') {
-                return Err(format!("{}: an empty or absolute key or prefix would list or name the whole bucket", item.uri()));
+                return Err(format!(
+                    "{}: an empty or absolute key or prefix would list or name the whole bucket",
+                    item.uri()
+                ));
             }
             if !is_prefix && key.ends_with('/') {
                 return Err(format!("{}: an object key cannot end with '/'", item.uri()));
             }
-            let dest = plan::inside_root(&root, &item.destination, is_prefix).map_err(|e| format!("{}: {e}", item.uri()))?;
+            let dest = plan::inside_root(&root, &item.destination, is_prefix)
+                .map_err(|e| format!("{}: {e}", item.uri()))?;
             // The canonical root is what files are checked against: keep destinations under it.
             let dest = canon_root.join(dest.strip_prefix(&root).unwrap_or(&dest));
             Ok(dest)
@@ -350,7 +384,10 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
                         progress.adjust_total(0, item.size.unwrap_or(0));
                     }
                 }
-                resolved.push(engine::ResolvedItem { item, destination: dest });
+                resolved.push(engine::ResolvedItem {
+                    item,
+                    destination: dest,
+                });
             }
             Err(e) => problems.push(e),
         }
@@ -373,13 +410,17 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
         .build()
         .map_err(|e| DownloadError::Client(e.to_string()))?;
 
-    let ctx = Arc::new(engine::Ctx::new(config, endpoint, canon_root, client, progress));
+    let ctx = Arc::new(engine::Ctx::new(
+        config, endpoint, canon_root, client, progress,
+    ));
     let report = Arc::new(OnceLock::new());
     let (done_tx, done_rx) = watch::channel(false);
     let (ctx2, report2) = (Arc::clone(&ctx), Arc::clone(&report));
     crate::runtime::get().spawn(async move {
         let started = std::time::Instant::now();
-        let outcome = std::panic::AssertUnwindSafe(engine::run(Arc::clone(&ctx2), resolved)).catch_unwind().await;
+        let outcome = std::panic::AssertUnwindSafe(engine::run(Arc::clone(&ctx2), resolved))
+            .catch_unwind()
+            .await;
         let r = outcome.unwrap_or_else(|_| Report {
             seconds: started.elapsed().as_secs_f64(),
             stopped: Some("internal error in the downloader; please report it".into()),
@@ -388,5 +429,9 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
         let _ = report2.set(r);
         let _ = done_tx.send(true);
     });
-    Ok(DownloadHandle { ctx, report, done: done_rx })
+    Ok(DownloadHandle {
+        ctx,
+        report,
+        done: done_rx,
+    })
 }

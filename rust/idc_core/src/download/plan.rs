@@ -48,7 +48,10 @@ pub const PARTIAL_SUFFIX: &str = ".idc-partial";
 /// The temporary name of `path` while it is written: `.<name>.idc-partial` in the same
 /// directory, so the final rename is atomic and a leftover cannot be mistaken for the file.
 pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().unwrap_or_else(|| OsStr::new("object")).to_string_lossy();
+    let name = path
+        .file_name()
+        .unwrap_or_else(|| OsStr::new("object"))
+        .to_string_lossy();
     path.with_file_name(format!(".{name}{PARTIAL_SUFFIX}"))
 }
 
@@ -80,15 +83,28 @@ fn normalise(path: &Path) -> Option<PathBuf> {
 
 /// The absolute, normalised form of the destination root.
 pub fn normalise_root(root: &Path) -> Result<PathBuf, String> {
-    let abs = std::path::absolute(root)
-        .map_err(|e| format!("the destination root {} cannot be resolved: {e}", root.display()))?;
-    normalise(&abs).ok_or_else(|| format!("the destination root {} is not a valid path", root.display()))
+    let abs = std::path::absolute(root).map_err(|e| {
+        format!(
+            "the destination root {} cannot be resolved: {e}",
+            root.display()
+        )
+    })?;
+    normalise(&abs).ok_or_else(|| {
+        format!(
+            "the destination root {} is not a valid path",
+            root.display()
+        )
+    })
 }
 
 /// `dest` (relative to `root`, or absolute) as an absolute path, if it lies inside `root`
 /// (`root` itself is allowed only when `allow_root`). `root` must come from [`normalise_root`].
 pub fn inside_root(root: &Path, dest: &Path, allow_root: bool) -> Result<PathBuf, String> {
-    let joined = if dest.is_absolute() { dest.to_path_buf() } else { root.join(dest) };
+    let joined = if dest.is_absolute() {
+        dest.to_path_buf()
+    } else {
+        root.join(dest)
+    };
     let outside = || {
         format!(
             "{} is outside the destination root {}; destinations must stay inside it",
@@ -107,17 +123,21 @@ pub fn inside_root(root: &Path, dest: &Path, allow_root: bool) -> Result<PathBuf
 /// Every component must be a plain name (no `..`, `.`, empty component, backslash or NUL), so
 /// that no key can climb out of the item's directory.
 pub fn relative_name(prefix: &str, key: &str) -> Result<PathBuf, String> {
-    let rest = key
-        .strip_prefix(prefix)
-        .ok_or_else(|| format!("the key {key:?} does not start with the listed prefix {prefix:?}"))?;
+    let rest = key.strip_prefix(prefix).ok_or_else(|| {
+        format!("the key {key:?} does not start with the listed prefix {prefix:?}")
+    })?;
     let rest = rest.trim_start_matches('/');
     if rest.is_empty() {
-        return Err(format!("the key {key:?} names the prefix itself, not a file"));
+        return Err(format!(
+            "the key {key:?} names the prefix itself, not a file"
+        ));
     }
     let mut out = PathBuf::new();
     for part in rest.split('/') {
         if part.is_empty() || part == "." || part == ".." || part.contains(['\\', '\0']) {
-            return Err(format!("the key {key:?} contains the unsafe path component {part:?}; it is not written"));
+            return Err(format!(
+                "the key {key:?} contains the unsafe path component {part:?}; it is not written"
+            ));
         }
         out.push(part);
     }
@@ -128,9 +148,17 @@ pub fn relative_name(prefix: &str, key: &str) -> Result<PathBuf, String> {
 /// lower-case letters, digits, dots, hyphens; underscores for legacy buckets).
 pub fn check_bucket(bucket: &str) -> Result<(), String> {
     let ok_len = (3..=63).contains(&bucket.len());
-    let ok_chars = bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b));
-    let ok_ends = bucket.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && bucket.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    let ok_chars = bucket
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b));
+    let ok_ends = bucket
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+        && bucket
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
     if ok_len && ok_chars && ok_ends {
         Ok(())
     } else {
@@ -147,17 +175,40 @@ mod tests {
 
     #[test]
     fn temp_names_are_hidden_and_marked() {
-        assert_eq!(temp_path(Path::new("/d/s/x.dcm")), PathBuf::from("/d/s/.x.dcm.idc-partial"));
+        assert_eq!(
+            temp_path(Path::new("/d/s/x.dcm")),
+            PathBuf::from("/d/s/.x.dcm.idc-partial")
+        );
     }
 
     #[test]
     fn destinations_stay_inside_the_root() {
         let root = normalise_root(Path::new("/data/dl")).unwrap();
-        assert_eq!(inside_root(&root, Path::new("a/b"), false).unwrap(), PathBuf::from("/data/dl/a/b"));
-        assert_eq!(inside_root(&root, Path::new("a/./c/../b"), false).unwrap(), PathBuf::from("/data/dl/a/b"));
-        assert_eq!(inside_root(&root, Path::new("/data/dl/x"), false).unwrap(), PathBuf::from("/data/dl/x"));
-        assert_eq!(inside_root(&root, Path::new("."), true).unwrap(), PathBuf::from("/data/dl"));
-        for bad in ["../x", "a/../../x", "/data/dlx/y", "/etc/passwd", "/data/dl/../x", ".", ""] {
+        assert_eq!(
+            inside_root(&root, Path::new("a/b"), false).unwrap(),
+            PathBuf::from("/data/dl/a/b")
+        );
+        assert_eq!(
+            inside_root(&root, Path::new("a/./c/../b"), false).unwrap(),
+            PathBuf::from("/data/dl/a/b")
+        );
+        assert_eq!(
+            inside_root(&root, Path::new("/data/dl/x"), false).unwrap(),
+            PathBuf::from("/data/dl/x")
+        );
+        assert_eq!(
+            inside_root(&root, Path::new("."), true).unwrap(),
+            PathBuf::from("/data/dl")
+        );
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/data/dlx/y",
+            "/etc/passwd",
+            "/data/dl/../x",
+            ".",
+            "",
+        ] {
             let err = inside_root(&root, Path::new(bad), false).unwrap_err();
             assert!(err.contains("outside the destination root"), "{bad}: {err}");
         }
@@ -172,10 +223,26 @@ mod tests {
 
     #[test]
     fn key_names() {
-        assert_eq!(relative_name("s/", "s/i.dcm").unwrap(), PathBuf::from("i.dcm"));
-        assert_eq!(relative_name("s", "s/i.dcm").unwrap(), PathBuf::from("i.dcm"));
-        assert_eq!(relative_name("s/", "s/sub/i.dcm").unwrap(), PathBuf::from("sub/i.dcm"));
-        for bad in ["s/../x", "s/a/../../x", "s/./x", "s/a//b", "s/a\\..\\b", "s/"] {
+        assert_eq!(
+            relative_name("s/", "s/i.dcm").unwrap(),
+            PathBuf::from("i.dcm")
+        );
+        assert_eq!(
+            relative_name("s", "s/i.dcm").unwrap(),
+            PathBuf::from("i.dcm")
+        );
+        assert_eq!(
+            relative_name("s/", "s/sub/i.dcm").unwrap(),
+            PathBuf::from("sub/i.dcm")
+        );
+        for bad in [
+            "s/../x",
+            "s/a/../../x",
+            "s/./x",
+            "s/a//b",
+            "s/a\\..\\b",
+            "s/",
+        ] {
             assert!(relative_name("s/", bad).is_err(), "{bad}");
         }
         assert!(relative_name("s/", "t/x").is_err());
@@ -183,10 +250,24 @@ mod tests {
 
     #[test]
     fn buckets() {
-        for ok in ["idc-open-data", "idc-open-data-cr", "idc-open-idc1", "my.bucket_1"] {
+        for ok in [
+            "idc-open-data",
+            "idc-open-data-cr",
+            "idc-open-idc1",
+            "my.bucket_1",
+        ] {
             check_bucket(ok).unwrap();
         }
-        for bad in ["", "ab", "Idc", "a/b", "-abc", "abc-", "a?b=c", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "ab",
+            "Idc",
+            "a/b",
+            "-abc",
+            "abc-",
+            "a?b=c",
+            &"x".repeat(64),
+        ] {
             assert!(check_bucket(bad).is_err(), "{bad}");
         }
     }

@@ -98,7 +98,11 @@ pub(crate) struct Counted<'a> {
 
 impl<'a> Counted<'a> {
     pub fn new(progress: &'a Progress) -> Self {
-        Self { progress, bytes: 0, keep: false }
+        Self {
+            progress,
+            bytes: 0,
+            keep: false,
+        }
     }
     pub fn add(&mut self, n: u64) {
         self.bytes += n;

@@ -25,9 +25,12 @@ pub enum ErrorClass {
 pub fn classify_status(status: u16, code: Option<&str>) -> ErrorClass {
     match (status, code) {
         (_, Some("SlowDown")) | (503, _) | (429, _) => ErrorClass::SlowDown,
-        (_, Some("RequestTimeout" | "InternalError" | "ServiceUnavailable" | "RequestTimeTooSkewed")) => {
-            ErrorClass::Transient
-        }
+        (
+            _,
+            Some(
+                "RequestTimeout" | "InternalError" | "ServiceUnavailable" | "RequestTimeTooSkewed",
+            ),
+        ) => ErrorClass::Transient,
         (408, _) | (500..=599, _) => ErrorClass::Transient,
         _ => ErrorClass::Permanent,
     }
@@ -35,7 +38,9 @@ pub fn classify_status(status: u16, code: Option<&str>) -> ErrorClass {
 
 /// Whether a local I/O error means the disk (or the user's quota) is full.
 pub fn is_disk_full(err: &std::io::Error) -> bool {
-    if err.kind() == std::io::ErrorKind::StorageFull || err.kind() == std::io::ErrorKind::QuotaExceeded {
+    if err.kind() == std::io::ErrorKind::StorageFull
+        || err.kind() == std::io::ErrorKind::QuotaExceeded
+    {
         return true;
     }
     matches!(err.raw_os_error(), Some(code) if code == libc::ENOSPC || code == libc::EDQUOT)
@@ -78,15 +83,27 @@ impl RetryPolicy {
 
     /// The wait before the next attempt, or `None` when the failure must not be retried:
     /// its class is not retryable, the attempts are used up, or the time budget would be exceeded.
-    pub fn next_delay(&self, attempt: u32, class: ErrorClass, elapsed: Duration) -> Option<Duration> {
-        if !matches!(class, ErrorClass::Transient | ErrorClass::SlowDown) || attempt >= self.max_attempts {
+    pub fn next_delay(
+        &self,
+        attempt: u32,
+        class: ErrorClass,
+        elapsed: Duration,
+    ) -> Option<Duration> {
+        if !matches!(class, ErrorClass::Transient | ErrorClass::SlowDown)
+            || attempt >= self.max_attempts
+        {
             return None;
         }
         let ceiling = self.ceiling(attempt, class);
         // Full jitter, but never less than a tenth of the ceiling so that retries do not hammer.
         let floor = ceiling / 10;
         let span = ceiling.saturating_sub(floor).as_nanos() as u64;
-        let delay = floor + Duration::from_nanos(if span == 0 { 0 } else { fastrand::u64(0..=span) });
+        let delay = floor
+            + Duration::from_nanos(if span == 0 {
+                0
+            } else {
+                fastrand::u64(0..=span)
+            });
         if elapsed + delay > self.max_elapsed {
             return None;
         }
@@ -103,21 +120,42 @@ mod tests {
         assert_eq!(classify_status(503, Some("SlowDown")), ErrorClass::SlowDown);
         assert_eq!(classify_status(503, None), ErrorClass::SlowDown);
         assert_eq!(classify_status(429, None), ErrorClass::SlowDown);
-        assert_eq!(classify_status(500, Some("InternalError")), ErrorClass::Transient);
+        assert_eq!(
+            classify_status(500, Some("InternalError")),
+            ErrorClass::Transient
+        );
         assert_eq!(classify_status(502, None), ErrorClass::Transient);
         assert_eq!(classify_status(504, None), ErrorClass::Transient);
         assert_eq!(classify_status(408, None), ErrorClass::Transient);
-        assert_eq!(classify_status(400, Some("RequestTimeout")), ErrorClass::Transient);
-        assert_eq!(classify_status(404, Some("NoSuchKey")), ErrorClass::Permanent);
-        assert_eq!(classify_status(403, Some("AccessDenied")), ErrorClass::Permanent);
-        assert_eq!(classify_status(400, Some("InvalidArgument")), ErrorClass::Permanent);
+        assert_eq!(
+            classify_status(400, Some("RequestTimeout")),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify_status(404, Some("NoSuchKey")),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            classify_status(403, Some("AccessDenied")),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            classify_status(400, Some("InvalidArgument")),
+            ErrorClass::Permanent
+        );
     }
 
     #[test]
     fn disk_full() {
-        assert!(is_disk_full(&std::io::Error::from_raw_os_error(libc::ENOSPC)));
-        assert!(is_disk_full(&std::io::Error::from_raw_os_error(libc::EDQUOT)));
-        assert!(!is_disk_full(&std::io::Error::from_raw_os_error(libc::EACCES)));
+        assert!(is_disk_full(&std::io::Error::from_raw_os_error(
+            libc::ENOSPC
+        )));
+        assert!(is_disk_full(&std::io::Error::from_raw_os_error(
+            libc::EDQUOT
+        )));
+        assert!(!is_disk_full(&std::io::Error::from_raw_os_error(
+            libc::EACCES
+        )));
     }
 
     #[test]
@@ -128,14 +166,25 @@ mod tests {
             max_delay: Duration::from_secs(1),
             max_elapsed: Duration::from_secs(10),
         };
-        assert_eq!(p.ceiling(1, ErrorClass::Transient), Duration::from_millis(100));
-        assert_eq!(p.ceiling(3, ErrorClass::Transient), Duration::from_millis(400));
+        assert_eq!(
+            p.ceiling(1, ErrorClass::Transient),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            p.ceiling(3, ErrorClass::Transient),
+            Duration::from_millis(400)
+        );
         assert_eq!(p.ceiling(3, ErrorClass::SlowDown), Duration::from_secs(1));
         assert_eq!(p.ceiling(30, ErrorClass::Transient), Duration::from_secs(1));
         let mut seen = std::collections::HashSet::new();
         for _ in 0..50 {
-            let d = p.next_delay(2, ErrorClass::Transient, Duration::ZERO).unwrap();
-            assert!(d >= Duration::from_millis(20) && d <= Duration::from_millis(200), "{d:?}");
+            let d = p
+                .next_delay(2, ErrorClass::Transient, Duration::ZERO)
+                .unwrap();
+            assert!(
+                d >= Duration::from_millis(20) && d <= Duration::from_millis(200),
+                "{d:?}"
+            );
             seen.insert(d);
         }
         assert!(seen.len() > 10, "backoff is not jittered");
@@ -146,8 +195,13 @@ mod tests {
         let p = RetryPolicy::default();
         assert_eq!(p.next_delay(1, ErrorClass::Permanent, Duration::ZERO), None);
         assert_eq!(p.next_delay(1, ErrorClass::Fatal, Duration::ZERO), None);
-        assert_eq!(p.next_delay(p.max_attempts, ErrorClass::Transient, Duration::ZERO), None);
-        assert!(p.next_delay(p.max_attempts - 1, ErrorClass::Transient, Duration::ZERO).is_some());
+        assert_eq!(
+            p.next_delay(p.max_attempts, ErrorClass::Transient, Duration::ZERO),
+            None
+        );
+        assert!(p
+            .next_delay(p.max_attempts - 1, ErrorClass::Transient, Duration::ZERO)
+            .is_some());
         assert_eq!(p.next_delay(1, ErrorClass::Transient, p.max_elapsed), None);
     }
 }

@@ -4,9 +4,18 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Characters left as they are in a key placed in a URL path: unreserved ones and `/`.
-const PATH: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
 /// In a query value, `/` is encoded too.
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// An S3-compatible endpoint, addressed path-style: `<base>/<bucket>/<key>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,7 +27,9 @@ impl Endpoint {
     /// `base` is a URL such as `https://s3.amazonaws.com` or `http://127.0.0.1:9000`.
     pub fn new(base: &str) -> Result<Self, String> {
         let b = base.trim().trim_end_matches('/');
-        let rest = b.strip_prefix("https://").or_else(|| b.strip_prefix("http://"));
+        let rest = b
+            .strip_prefix("https://")
+            .or_else(|| b.strip_prefix("http://"));
         match rest {
             Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(Self { base: b.to_string() }),
             _ => Err(format!(
@@ -33,11 +44,22 @@ impl Endpoint {
 
     /// The URL of one object.
     pub fn object_url(&self, bucket: &str, key: &str) -> String {
-        format!("{}/{}/{}", self.base, bucket, utf8_percent_encode(key, PATH))
+        format!(
+            "{}/{}/{}",
+            self.base,
+            bucket,
+            utf8_percent_encode(key, PATH)
+        )
     }
 
     /// The URL of one page of a listing.
-    pub fn list_url(&self, bucket: &str, prefix: &str, mode: ListMode, cursor: Option<&str>) -> String {
+    pub fn list_url(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        mode: ListMode,
+        cursor: Option<&str>,
+    ) -> String {
         let p = utf8_percent_encode(prefix, QUERY);
         match (mode, cursor) {
             (ListMode::V2, None) => format!("{}/{}?list-type=2&prefix={p}", self.base, bucket),
@@ -49,7 +71,12 @@ impl Endpoint {
             ),
             (ListMode::V1, None) => format!("{}/{}?prefix={p}", self.base, bucket),
             (ListMode::V1, Some(c)) => {
-                format!("{}/{}?prefix={p}&marker={}", self.base, bucket, utf8_percent_encode(c, QUERY))
+                format!(
+                    "{}/{}?prefix={p}&marker={}",
+                    self.base,
+                    bucket,
+                    utf8_percent_encode(c, QUERY)
+                )
             }
         }
     }
@@ -91,7 +118,9 @@ fn unescape(s: &str) -> Result<String, String> {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
-        let end = after.find(';').ok_or_else(|| format!("unterminated XML entity in {s:?}"))?;
+        let end = after
+            .find(';')
+            .ok_or_else(|| format!("unterminated XML entity in {s:?}"))?;
         let name = &after[..end];
         let ch = match name {
             "amp" => '&',
@@ -100,14 +129,16 @@ fn unescape(s: &str) -> Result<String, String> {
             "quot" => '"',
             "apos" => '\'',
             _ => {
-                let code = if let Some(h) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
-                    u32::from_str_radix(h, 16).ok()
-                } else if let Some(d) = name.strip_prefix('#') {
-                    d.parse().ok()
-                } else {
-                    None
-                };
-                code.and_then(char::from_u32).ok_or_else(|| format!("unknown XML entity &{name}; in {s:?}"))?
+                let code =
+                    if let Some(h) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                        u32::from_str_radix(h, 16).ok()
+                    } else if let Some(d) = name.strip_prefix('#') {
+                        d.parse().ok()
+                    } else {
+                        None
+                    };
+                code.and_then(char::from_u32)
+                    .ok_or_else(|| format!("unknown XML entity &{name}; in {s:?}"))?
             }
         };
         out.push(ch);
@@ -119,7 +150,10 @@ fn unescape(s: &str) -> Result<String, String> {
 
 /// Walk the elements of a simple XML document, calling `on_text(path, text)` for the text
 /// content of every element (`path` = element names from the root, without namespaces).
-fn scan(xml: &str, mut on_text: impl FnMut(&[&str], String) -> Result<(), String>) -> Result<(), String> {
+fn scan(
+    xml: &str,
+    mut on_text: impl FnMut(&[&str], String) -> Result<(), String>,
+) -> Result<(), String> {
     let mut stack: Vec<&str> = Vec::new();
     let mut rest = xml;
     let mut text_start: Option<&str> = None;
@@ -152,7 +186,12 @@ fn scan(xml: &str, mut on_text: impl FnMut(&[&str], String) -> Result<(), String
             stack.pop();
         } else {
             let self_closing = tag.ends_with('/');
-            let name = local(tag.trim_end_matches('/').split_whitespace().next().unwrap_or(""));
+            let name = local(
+                tag.trim_end_matches('/')
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or(""),
+            );
             if self_closing {
                 stack.push(name);
                 on_text(&stack, String::new())?;
@@ -165,7 +204,10 @@ fn scan(xml: &str, mut on_text: impl FnMut(&[&str], String) -> Result<(), String
         }
     }
     if !stack.is_empty() {
-        return Err(format!("the XML document ends inside <{}>", stack.join("><")));
+        return Err(format!(
+            "the XML document ends inside <{}>",
+            stack.join("><")
+        ));
     }
     Ok(())
 }
@@ -184,9 +226,13 @@ pub fn parse_list(xml: &str) -> Result<ListPage, String> {
         }
         match path {
             ["ListBucketResult", "IsTruncated"] => page.is_truncated = text.trim() == "true",
-            ["ListBucketResult", "NextContinuationToken"] => page.next_continuation_token = Some(text),
+            ["ListBucketResult", "NextContinuationToken"] => {
+                page.next_continuation_token = Some(text)
+            }
             ["ListBucketResult", "NextMarker"] => page.next_marker = Some(text),
-            ["ListBucketResult", "KeyCount" | "ContinuationToken" | "StartAfter"] => page.looks_v2 = true,
+            ["ListBucketResult", "KeyCount" | "ContinuationToken" | "StartAfter"] => {
+                page.looks_v2 = true
+            }
             _ => {}
         }
         Ok(())
@@ -204,9 +250,15 @@ fn collect_contents(xml: &str) -> Result<Vec<ListedObject>, String> {
     let mut rest = xml;
     while let Some(start) = rest.find("<Contents>") {
         let after = &rest[start + "<Contents>".len()..];
-        let end = after.find("</Contents>").ok_or("unterminated <Contents> in listing")?;
+        let end = after
+            .find("</Contents>")
+            .ok_or("unterminated <Contents> in listing")?;
         let block = &after[..end];
-        let mut obj = ListedObject { key: String::new(), size: 0, etag: None };
+        let mut obj = ListedObject {
+            key: String::new(),
+            size: 0,
+            etag: None,
+        };
         let mut has_key = false;
         let mut has_size = false;
         scan(&format!("<C>{block}</C>"), |path, text| {
@@ -216,7 +268,10 @@ fn collect_contents(xml: &str) -> Result<Vec<ListedObject>, String> {
                     has_key = true;
                 }
                 ["C", "Size"] => {
-                    obj.size = text.trim().parse().map_err(|_| format!("bad object size {text:?} in listing"))?;
+                    obj.size = text
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("bad object size {text:?} in listing"))?;
                     has_size = true;
                 }
                 ["C", "ETag"] => obj.etag = Some(text),
@@ -255,7 +310,10 @@ mod tests {
     #[test]
     fn urls() {
         let e = Endpoint::new("http://127.0.0.1:9000/").unwrap();
-        assert_eq!(e.object_url("idc-open-data", "a b/c+d.dcm"), "http://127.0.0.1:9000/idc-open-data/a%20b/c%2Bd.dcm");
+        assert_eq!(
+            e.object_url("idc-open-data", "a b/c+d.dcm"),
+            "http://127.0.0.1:9000/idc-open-data/a%20b/c%2Bd.dcm"
+        );
         assert_eq!(
             e.list_url("b", "s/", ListMode::V2, None),
             "http://127.0.0.1:9000/b?list-type=2&prefix=s%2F"
@@ -264,7 +322,10 @@ mod tests {
             e.list_url("b", "s/", ListMode::V2, Some("t/+=")),
             "http://127.0.0.1:9000/b?list-type=2&prefix=s%2F&continuation-token=t%2F%2B%3D"
         );
-        assert_eq!(e.list_url("b", "s/", ListMode::V1, Some("s/x")), "http://127.0.0.1:9000/b?prefix=s%2F&marker=s%2Fx");
+        assert_eq!(
+            e.list_url("b", "s/", ListMode::V1, Some("s/x")),
+            "http://127.0.0.1:9000/b?prefix=s%2F&marker=s%2Fx"
+        );
         for bad in ["s3.amazonaws.com", "ftp://x", "http://", "http://a b"] {
             assert!(Endpoint::new(bad).is_err(), "{bad}");
         }
@@ -281,9 +342,15 @@ mod tests {
     fn list_v2() {
         let p = parse_list(V2).unwrap();
         assert!(p.looks_v2 && p.is_truncated);
-        assert_eq!(p.next_continuation_token.as_deref(), Some("1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM="));
+        assert_eq!(
+            p.next_continuation_token.as_deref(),
+            Some("1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=")
+        );
         assert_eq!(p.objects.len(), 2);
-        assert_eq!(p.objects[0].etag.as_deref(), Some("\"d41d8cd98f00b204e9800998ecf8427e\""));
+        assert_eq!(
+            p.objects[0].etag.as_deref(),
+            Some("\"d41d8cd98f00b204e9800998ecf8427e\"")
+        );
         assert_eq!(p.objects[1].key, "s/b&c.dcm");
         assert_eq!(p.objects[1].size, 123456789);
     }
@@ -295,7 +362,14 @@ mod tests {
         let p = parse_list(v1).unwrap();
         assert!(!p.looks_v2 && p.is_truncated);
         assert_eq!(p.next_marker.as_deref(), Some("s/a"));
-        assert_eq!(p.objects, vec![ListedObject { key: "s/a".into(), size: 5, etag: None }]);
+        assert_eq!(
+            p.objects,
+            vec![ListedObject {
+                key: "s/a".into(),
+                size: 5,
+                etag: None
+            }]
+        );
 
         let empty = "<ListBucketResult><Name>b</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated><Prefix/></ListBucketResult>";
         let p = parse_list(empty).unwrap();
@@ -305,8 +379,14 @@ mod tests {
     #[test]
     fn list_rejects_garbage() {
         assert!(parse_list("<Error><Code>NoSuchBucket</Code></Error>").is_err());
-        assert!(parse_list("<ListBucketResult><Contents><Key>x</Key></Contents></ListBucketResult>").is_err());
-        assert!(parse_list("<ListBucketResult><Contents><Key>x</Key><Size>-1</Size></Contents></ListBucketResult>").is_err());
+        assert!(parse_list(
+            "<ListBucketResult><Contents><Key>x</Key></Contents></ListBucketResult>"
+        )
+        .is_err());
+        assert!(parse_list(
+            "<ListBucketResult><Contents><Key>x</Key><Size>-1</Size></Contents></ListBucketResult>"
+        )
+        .is_err());
         assert!(parse_list("<ListBucketResult><IsTruncated>").is_err());
         assert!(parse_list("not xml").is_err());
     }

@@ -23,7 +23,9 @@ impl Expected {
             what: &str,
         ) -> Result<(), String> {
             match (*mine, theirs) {
-                (Some(a), Some(b)) if a != b => Err(format!("its {what} changed from {a:?} to {b:?}")),
+                (Some(a), Some(b)) if a != b => {
+                    Err(format!("its {what} changed from {a:?} to {b:?}"))
+                }
                 (None, Some(b)) => {
                     *mine = Some(b);
                     Ok(())
@@ -69,8 +71,12 @@ pub fn md5_from_etag(etag: &str) -> Option<[u8; 16]> {
 pub fn parse_goog_hash(value: &str, into: &mut Expected) {
     let b64 = base64::engine::general_purpose::STANDARD;
     for part in value.split(',') {
-        let Some((name, encoded)) = part.trim().split_once('=') else { continue };
-        let Ok(bytes) = b64.decode(encoded.trim()) else { continue };
+        let Some((name, encoded)) = part.trim().split_once('=') else {
+            continue;
+        };
+        let Ok(bytes) = b64.decode(encoded.trim()) else {
+            continue;
+        };
         match name.trim().to_ascii_lowercase().as_str() {
             "crc32c" if bytes.len() == 4 => {
                 into.crc32c = Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
@@ -107,7 +113,11 @@ pub struct Computed {
 
 impl Hasher {
     pub fn new(md5: bool, crc32c: bool) -> Self {
-        Self { md5: md5.then(Md5::new), crc32c: crc32c.then_some(0), len: 0 }
+        Self {
+            md5: md5.then(Md5::new),
+            crc32c: crc32c.then_some(0),
+            len: 0,
+        }
     }
 
     /// A hasher for whatever `expected` can check.
@@ -164,20 +174,29 @@ impl Verification {
 pub fn check(expected: &Expected, computed: &Computed) -> Result<Verification, String> {
     if let Some(size) = expected.size {
         if size != computed.len {
-            return Err(format!("size mismatch: expected {size} bytes, received {}", computed.len));
+            return Err(format!(
+                "size mismatch: expected {size} bytes, received {}",
+                computed.len
+            ));
         }
     }
     let mut md5_ok = false;
     let mut crc_ok = false;
     if let (Some(want), Some(got)) = (expected.md5, computed.md5) {
         if want != got {
-            return Err(format!("MD5 mismatch: expected {}, computed {}", hex(&want), hex(&got)));
+            return Err(format!(
+                "MD5 mismatch: expected {}, computed {}",
+                hex(&want),
+                hex(&got)
+            ));
         }
         md5_ok = true;
     }
     if let (Some(want), Some(got)) = (expected.crc32c, computed.crc32c) {
         if want != got {
-            return Err(format!("CRC32C mismatch: expected {want:08x}, computed {got:08x}"));
+            return Err(format!(
+                "CRC32C mismatch: expected {want:08x}, computed {got:08x}"
+            ));
         }
         crc_ok = true;
     }
@@ -220,8 +239,14 @@ mod tests {
 
     #[test]
     fn multipart_weak_and_odd_etags_give_nothing() {
-        assert_eq!(md5_from_etag("\"d41d8cd98f00b204e9800998ecf8427e-3\""), None);
-        assert_eq!(md5_from_etag("W/\"d41d8cd98f00b204e9800998ecf8427e\""), None);
+        assert_eq!(
+            md5_from_etag("\"d41d8cd98f00b204e9800998ecf8427e-3\""),
+            None
+        );
+        assert_eq!(
+            md5_from_etag("W/\"d41d8cd98f00b204e9800998ecf8427e\""),
+            None
+        );
         assert_eq!(md5_from_etag("\"5f3a1c2b-1000\""), None);
         assert_eq!(md5_from_etag("\"zz1d8cd98f00b204e9800998ecf8427e\""), None);
         assert_eq!(md5_from_etag(""), None);
@@ -260,7 +285,10 @@ mod tests {
         assert_eq!(hex(&c.md5.unwrap()), "5d41402abc4b2a76b9719d911017c592");
         assert_eq!(c.crc32c, Some(crc32c::crc32c(b"hello")));
 
-        let mut exp = Expected { size: Some(5), ..Default::default() };
+        let mut exp = Expected {
+            size: Some(5),
+            ..Default::default()
+        };
         assert_eq!(check(&exp, &c), Ok(Verification::SizeOnly));
         exp.md5 = md5_from_etag("5d41402abc4b2a76b9719d911017c592");
         assert_eq!(check(&exp, &c), Ok(Verification::Md5));
@@ -272,15 +300,31 @@ mod tests {
         exp.md5 = Some([0; 16]);
         assert!(check(&exp, &c).unwrap_err().contains("MD5 mismatch"));
         exp.size = Some(6);
-        assert!(check(&exp, &c).unwrap_err().contains("expected 6 bytes, received 5"));
+        assert!(check(&exp, &c)
+            .unwrap_err()
+            .contains("expected 6 bytes, received 5"));
     }
 
     #[test]
     fn merge_detects_changes() {
-        let mut a = Expected { size: Some(5), md5: None, crc32c: None };
-        a.merge(&Expected { size: Some(5), md5: Some([1; 16]), crc32c: None }).unwrap();
+        let mut a = Expected {
+            size: Some(5),
+            md5: None,
+            crc32c: None,
+        };
+        a.merge(&Expected {
+            size: Some(5),
+            md5: Some([1; 16]),
+            crc32c: None,
+        })
+        .unwrap();
         assert_eq!(a.md5, Some([1; 16]));
-        let err = a.merge(&Expected { size: Some(6), ..Default::default() }).unwrap_err();
+        let err = a
+            .merge(&Expected {
+                size: Some(6),
+                ..Default::default()
+            })
+            .unwrap_err();
         assert!(err.contains("size changed"), "{err}");
     }
 }

@@ -60,12 +60,17 @@ pub struct S3Server {
 }
 
 pub fn md5_hex(data: &[u8]) -> String {
-    Md5::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Deterministic pseudo-random bytes.
 pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -77,11 +82,16 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
 }
 
 fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 impl S3Server {
@@ -103,8 +113,15 @@ impl S3Server {
         );
         tokio::spawn(async move {
             loop {
-                let Ok((sock, _)) = listener.accept().await else { return };
-                let (state, page, v2, total) = (Arc::clone(&state), Arc::clone(&page), Arc::clone(&v2), Arc::clone(&total));
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (state, page, v2, total) = (
+                    Arc::clone(&state),
+                    Arc::clone(&page),
+                    Arc::clone(&v2),
+                    Arc::clone(&total),
+                );
                 tokio::spawn(async move {
                     let _ = serve(sock, state, page, v2, total).await;
                 });
@@ -118,16 +135,34 @@ impl S3Server {
     }
 
     pub fn put(&self, bucket: &str, key: &str, data: Vec<u8>) {
-        self.put_object(bucket, key, Object { data: Arc::new(data), goog: false, multipart: false });
+        self.put_object(
+            bucket,
+            key,
+            Object {
+                data: Arc::new(data),
+                goog: false,
+                multipart: false,
+            },
+        );
     }
 
     pub fn put_object(&self, bucket: &str, key: &str, obj: Object) {
-        self.state.lock().unwrap().objects.insert((bucket.into(), key.into()), obj);
+        self.state
+            .lock()
+            .unwrap()
+            .objects
+            .insert((bucket.into(), key.into()), obj);
     }
 
     /// Queue faults for the next requests of `key` (in order).
     pub fn fault(&self, key: &str, faults: impl IntoIterator<Item = Fault>) {
-        self.state.lock().unwrap().faults.entry(key.into()).or_default().extend(faults);
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .entry(key.into())
+            .or_default()
+            .extend(faults);
     }
 
     pub fn fault_always(&self, key: &str, fault: Fault) {
@@ -135,7 +170,13 @@ impl S3Server {
     }
 
     pub fn requests(&self, key: &str) -> usize {
-        self.state.lock().unwrap().requests.get(key).copied().unwrap_or(0)
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .get(key)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -181,7 +222,10 @@ async fn serve(
         }
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let path = decode(path.trim_start_matches('/'));
-        let (bucket, key) = path.split_once('/').map(|(b, k)| (b.to_string(), k.to_string())).unwrap_or((path.clone(), String::new()));
+        let (bucket, key) = path
+            .split_once('/')
+            .map(|(b, k)| (b.to_string(), k.to_string()))
+            .unwrap_or((path.clone(), String::new()));
         let params: HashMap<String, String> = query
             .split('&')
             .filter(|p| !p.is_empty())
@@ -192,7 +236,13 @@ async fn serve(
             .collect();
 
         if key.is_empty() {
-            let body = list(&state, &bucket, &params, page.load(Ordering::SeqCst), v2.load(Ordering::SeqCst));
+            let body = list(
+                &state,
+                &bucket,
+                &params,
+                page.load(Ordering::SeqCst),
+                v2.load(Ordering::SeqCst),
+            );
             let resp = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
@@ -204,12 +254,22 @@ async fn serve(
         let (obj, fault) = {
             let mut st = state.lock().unwrap();
             *st.requests.entry(key.clone()).or_default() += 1;
-            let fault = st.faults.get_mut(&key).and_then(|q| q.pop_front()).or_else(|| st.always.get(&key).cloned());
-            (st.objects.get(&(bucket.clone(), key.clone())).cloned(), fault)
+            let fault = st
+                .faults
+                .get_mut(&key)
+                .and_then(|q| q.pop_front())
+                .or_else(|| st.always.get(&key).cloned());
+            (
+                st.objects.get(&(bucket.clone(), key.clone())).cloned(),
+                fault,
+            )
         };
         if let Some(Fault::Status(code, name)) = &fault {
             let body = format!("<?xml version=\"1.0\"?><Error><Code>{name}</Code><Message>injected</Message></Error>");
-            let resp = format!("HTTP/1.1 {code} Injected\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            let resp = format!(
+                "HTTP/1.1 {code} Injected\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
             sock.write_all(resp.as_bytes()).await?;
             continue;
         }
@@ -221,7 +281,10 @@ async fn serve(
         }
         let Some(obj) = obj else {
             let body = "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>";
-            let resp = format!("HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            let resp = format!(
+                "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
             sock.write_all(resp.as_bytes()).await?;
             continue;
         };
@@ -236,7 +299,11 @@ async fn serve(
             }
             None => ("200 OK", 0, size.saturating_sub(1)),
         };
-        let mut body: Vec<u8> = if size == 0 { Vec::new() } else { data[start as usize..=end as usize].to_vec() };
+        let mut body: Vec<u8> = if size == 0 {
+            Vec::new()
+        } else {
+            data[start as usize..=end as usize].to_vec()
+        };
         let mut headers = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
         if range.is_some() {
             headers.push_str(&format!("Content-Range: bytes {start}-{end}/{size}\r\n"));
@@ -245,7 +312,10 @@ async fn serve(
         if obj.goog {
             let b64 = base64::engine::general_purpose::STANDARD;
             let crc = crc32c::crc32c(data);
-            headers.push_str(&format!("x-goog-hash: crc32c={}\r\n", b64.encode(crc.to_be_bytes())));
+            headers.push_str(&format!(
+                "x-goog-hash: crc32c={}\r\n",
+                b64.encode(crc.to_be_bytes())
+            ));
             headers.push_str(&format!("x-goog-hash: md5={}\r\n", b64.encode(md5)));
             headers.push_str("ETag: \"CJiN4p2O7YIDEAE=\"\r\n");
         } else if obj.multipart {
@@ -292,27 +362,46 @@ async fn serve(
     }
 }
 
-fn list(state: &Mutex<State>, bucket: &str, params: &HashMap<String, String>, page: usize, v2_supported: bool) -> String {
+fn list(
+    state: &Mutex<State>,
+    bucket: &str,
+    params: &HashMap<String, String>,
+    page: usize,
+    v2_supported: bool,
+) -> String {
     let st = state.lock().unwrap();
     let prefix = params.get("prefix").cloned().unwrap_or_default();
     let v2 = v2_supported && params.get("list-type").map(String::as_str) == Some("2");
-    let after = if v2 { params.get("continuation-token").cloned() } else { params.get("marker").cloned() };
+    let after = if v2 {
+        params.get("continuation-token").cloned()
+    } else {
+        params.get("marker").cloned()
+    };
     let keys: Vec<(&String, &Object)> = st
         .objects
         .iter()
-        .filter(|((b, k), _)| b == bucket && k.starts_with(&prefix) && after.as_ref().is_none_or(|a| k > a))
+        .filter(|((b, k), _)| {
+            b == bucket && k.starts_with(&prefix) && after.as_ref().is_none_or(|a| k > a)
+        })
         .map(|((_, k), o)| (k, o))
         .collect();
     let truncated = keys.len() > page;
     let shown = &keys[..keys.len().min(page)];
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-    xml.push_str(&format!("<Name>{bucket}</Name><Prefix>{}</Prefix>", xml_escape(&prefix)));
+    xml.push_str(&format!(
+        "<Name>{bucket}</Name><Prefix>{}</Prefix>",
+        xml_escape(&prefix)
+    ));
     if v2 {
         xml.push_str(&format!("<KeyCount>{}</KeyCount>", shown.len()));
     }
     xml.push_str(&format!("<IsTruncated>{truncated}</IsTruncated>"));
     for (k, o) in shown {
-        let etag = if o.multipart { format!("{}-3", md5_hex(&o.data)) } else { md5_hex(&o.data) };
+        let etag = if o.multipart {
+            format!("{}-3", md5_hex(&o.data))
+        } else {
+            md5_hex(&o.data)
+        };
         xml.push_str(&format!(
             "<Contents><Key>{}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>&quot;{etag}&quot;</ETag><Size>{}</Size></Contents>",
             xml_escape(k),
@@ -322,7 +411,10 @@ fn list(state: &Mutex<State>, bucket: &str, params: &HashMap<String, String>, pa
     if truncated {
         let last = shown.last().map(|(k, _)| k.as_str()).unwrap_or_default();
         if v2 {
-            xml.push_str(&format!("<NextContinuationToken>{}</NextContinuationToken>", xml_escape(last)));
+            xml.push_str(&format!(
+                "<NextContinuationToken>{}</NextContinuationToken>",
+                xml_escape(last)
+            ));
         }
         // V1 without a delimiter: no NextMarker, the client continues from the last key.
     }

@@ -171,6 +171,12 @@ class Catalog:
         release = metadata.version("idc-index-data")
         idc_version = int(release.split(".")[0])
         base = (base_url or RELEASE_ASSETS_URL.format(release=release)).rstrip("/")
+        if (package_dir / MANIFEST_NAME).is_file():
+            # A data package built by index_builder carries its release manifest: column
+            # descriptions, and the size and sha256 that fetched optional indices are checked against.
+            catalog = cls.from_release_dir(package_dir, cache_root, base)
+            catalog.source = f"idc-index-data {release}"
+            return catalog
         catalog = cls(
             idc_version=idc_version,
             release=release,

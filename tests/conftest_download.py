@@ -71,7 +71,16 @@ def expected_files(root: Path, series: list[Series]) -> dict[Path, bytes]:
 
 
 def files_on_disk(root: Path) -> dict[Path, int]:
-    return {Path(d) / f: os.path.getsize(Path(d) / f) for d, _, fs in os.walk(root) for f in fs}
+    """Every file under ``root`` and its size; a file renamed or removed while the walk runs
+    (a temporary file of a running download) is left out."""
+    out = {}
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            try:
+                out[Path(d) / f] = os.path.getsize(Path(d) / f)
+            except FileNotFoundError:
+                pass
+    return out
 
 
 def assert_complete_or_absent(root: Path, expected: dict[Path, bytes]) -> None:

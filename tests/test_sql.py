@@ -92,6 +92,9 @@ def test_both_names_of_the_main_index(client) -> None:
 def test_result_column_names_keep_the_case_written(client) -> None:
     df = client.sql_query("SELECT seriesinstanceuid, COUNT(*) AS SeriesCount FROM index GROUP BY 1 LIMIT 1")
     assert list(df.columns) == ["SeriesInstanceUID", "SeriesCount"]
+    # An alias is named as written, even when it spells a column in another case (as DuckDB).
+    renamed = client.sql("SELECT Modality AS modality, PatientID AS PATIENTID FROM index ORDER BY modality LIMIT 1")
+    assert renamed.column_names == ["modality", "PATIENTID"]
 
 
 def test_sql_query_returns_pandas(client) -> None:

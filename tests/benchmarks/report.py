@@ -15,16 +15,19 @@ def ms(seconds: float) -> str:
 
 def downloads(benchmarks: list[dict]) -> None:
     """One row per download case, one column per tool, and the ratio of idc-index to s5cmd."""
-    tools = ["idc-index", "idc-index-sizes-only", "s5cmd-defaults", "s5cmd-same-concurrency", "server-ceiling"]
+    tools = [
+        "idc-index", "idc-index-sizes-only", "s5cmd-defaults", "s5cmd-same-concurrency", "server-ceiling", "curl-to-disk"
+    ]
     rows: dict[str, dict[str, dict]] = {}
     for b in benchmarks:
         rows.setdefault(b["group"], {})[b["params"]["tool"]] = b
-    print("| case | " + " | ".join(tools) + " | idc-index / s5cmd defaults |")
+    print("| case | " + " | ".join(tools) + " | vs s5cmd defaults: checksums, sizes only |")
     print("|---" * (len(tools) + 2) + "|")
     for group, by_tool in rows.items():
         if "first byte" in group:
-            cells = {t: f"{b['extra_info']['first_file_s'] * 1000:.0f} ms" for t, b in by_tool.items()}
-            print(f"| {group} | {cells.get('idc-index', '')} | | {cells.get('s5cmd-run-manifest', '')} (s5cmd run) | | | |")
+            first = {t: f"{b['extra_info']['first_file_s'] * 1000:.0f} ms" for t, b in by_tool.items()}
+            cells = {"idc-index": first.get("idc-index", ""), "s5cmd-defaults": first.get("s5cmd-run-manifest", "")}
+            print(f"| {group} | " + " | ".join(cells.get(t, "") for t in tools) + " | |")
             continue
         small = "small" in group
         cells = {}
@@ -35,8 +38,12 @@ def downloads(benchmarks: list[dict]) -> None:
             else:
                 cells[t] = f"{e['MB_per_s']:,.0f} MB/s"
         key = "files_per_s" if small else "MB_per_s"
-        ours, s5 = by_tool.get("idc-index"), by_tool.get("s5cmd-defaults")
-        ratio = f"{ours['extra_info'][key] / s5['extra_info'][key]:.2f}x" if ours and s5 else ""
+        s5 = by_tool.get("s5cmd-defaults")
+        ratio = ", ".join(
+            f"{by_tool[t]['extra_info'][key] / s5['extra_info'][key]:.2f}x"
+            for t in ("idc-index", "idc-index-sizes-only")
+            if s5 and t in by_tool
+        )
         print(f"| {group} | " + " | ".join(cells.get(t, "") for t in tools) + f" | {ratio} |")
 
 

@@ -258,14 +258,18 @@ def _s5(endpoint: str, bucket: str, prefix: str, extra: list[str]) -> Callable[[
     return run
 
 
-def _ceiling(endpoint: str, bucket: str, objects: list[tuple[str, int]], parallel: int) -> Callable[[Path], None]:
+def _ceiling(
+    endpoint: str, bucket: str, objects: list[tuple[str, int]], parallel: int, to_disk: bool = False
+) -> Callable[[Path], None]:
+    """curl fetching every object in parallel, to /dev/null (the server's ceiling) or to files."""
     curl = shutil.which("curl")
     if curl is None:
         pytest.skip("curl is not installed")
 
     def run(dest: Path) -> None:
         cfg = dest / "urls.curl"
-        cfg.write_text("".join(f'url = "{endpoint}/{bucket}/{k}"\noutput = "/dev/null"\n' for k, _ in objects))
+        out = (lambda k: dest / Path(k).name) if to_disk else (lambda k: "/dev/null")
+        cfg.write_text("".join(f'url = "{endpoint}/{bucket}/{k}"\noutput = "{out(k)}"\n' for k, _ in objects))
         subprocess.run(
             [curl, "-s", "-S", "-f", "-Z", "--parallel-max", str(parallel), "-K", str(cfg)],
             check=True,
@@ -277,7 +281,14 @@ def _ceiling(endpoint: str, bucket: str, objects: list[tuple[str, int]], paralle
     return run
 
 
-TOOLS = ["idc-index", "idc-index-sizes-only", "s5cmd-defaults", "s5cmd-same-concurrency", "server-ceiling"]
+TOOLS = [
+    "idc-index",
+    "idc-index-sizes-only",
+    "s5cmd-defaults",
+    "s5cmd-same-concurrency",
+    "server-ceiling",
+    "curl-to-disk",
+]
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -293,9 +304,10 @@ def test_download_throughput(benchmark, nginx, tmp_path: Path, case: str, tool: 
         "s5cmd-defaults": lambda: _s5(ep, bucket, prefix, []),
         "s5cmd-same-concurrency": lambda: _s5(ep, bucket, prefix, ["--numworkers", str(CONCURRENCY)]),
         "server-ceiling": lambda: _ceiling(ep, bucket, objects, CONCURRENCY if case == "small" else n),
+        "curl-to-disk": lambda: _ceiling(ep, bucket, objects, CONCURRENCY if case == "small" else n, to_disk=True),
     }[tool]()
     benchmark.group = f"download {case}: {n:,} files"
-    _measure(benchmark, run, tmp_path / "dest", n, nbytes, to_disk=tool != "server-ceiling")
+    _measure(benchmark, run, tmp_path / "dest", n, nbytes, to_disk=tool not in ("server-ceiling", "curl-to-disk"))
 
 
 def _first_file_after(dest: Path, start: float, timeout: float = 60.0) -> float:

@@ -13,7 +13,7 @@
 //! The rewrite works on tokens and splices the original text, so comments, literals and
 //! spacing reach DataFusion unchanged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::{Keyword, RESERVED_FOR_COLUMN_ALIAS};
@@ -65,7 +65,7 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
         .iter()
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .collect();
-    let aliases = collect_aliases(&tokens, columns);
+    let (aliases, alias_positions) = collect_aliases(&tokens, columns);
     let offsets = LineOffsets::new(sql);
 
     // (byte offset, bytes to replace, replacement), in token order.
@@ -78,7 +78,9 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
         let is_call = matches!(next, Some(Token::LParen));
         let lower = word.value.to_lowercase();
         if word.quote_style.is_none() && !is_call {
-            let spelling = columns.canonical(&lower).or_else(|| {
+            // An alias is named as written, even when it is a column name in another case.
+            let as_written = alias_positions.contains(&i).then_some(word.value.as_str());
+            let spelling = as_written.or_else(|| columns.canonical(&lower)).or_else(|| {
                 if columns.contains(&lower) {
                     None
                 } else {
@@ -141,9 +143,11 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Aliases introduced with `AS name` (outside `CAST(x AS type)`) that are not column names.
-fn collect_aliases(tokens: &[&TokenWithSpan], columns: &NameMap) -> HashMap<String, String> {
+/// Aliases introduced with `AS name` (outside `CAST(x AS type)`): those that are not column
+/// names, by lower-case name, and the token positions of every alias.
+fn collect_aliases(tokens: &[&TokenWithSpan], columns: &NameMap) -> (HashMap<String, String>, HashSet<usize>) {
     let mut aliases = HashMap::new();
+    let mut positions = HashSet::new();
     let mut depth = 0usize;
     let mut cast_depths: Vec<usize> = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
@@ -169,18 +173,18 @@ fn collect_aliases(tokens: &[&TokenWithSpan], columns: &NameMap) -> HashMap<Stri
                 if let Some(Token::Word(alias)) = tokens.get(i + 1).map(|n| &n.token) {
                     let lower = alias.value.to_lowercase();
                     // `AS SELECT` (CREATE ... AS SELECT) and the like are not aliases.
-                    if alias.quote_style.is_none()
-                        && !RESERVED_FOR_COLUMN_ALIAS.contains(&alias.keyword)
-                        && !columns.contains(&lower)
-                    {
-                        aliases.entry(lower).or_insert_with(|| alias.value.clone());
+                    if alias.quote_style.is_none() && !RESERVED_FOR_COLUMN_ALIAS.contains(&alias.keyword) {
+                        positions.insert(i + 1);
+                        if !columns.contains(&lower) {
+                            aliases.entry(lower).or_insert_with(|| alias.value.clone());
+                        }
                     }
                 }
             }
             _ => {}
         }
     }
-    aliases
+    (aliases, positions)
 }
 
 /// For a call whose `(` is at `open` and that has one argument (no top-level comma), the
@@ -275,6 +279,18 @@ mod tests {
         assert_eq!(
             out,
             r#"SELECT COUNT(*) AS "SeriesCount" FROM index ORDER BY "SeriesCount""#
+        );
+    }
+
+    #[test]
+    fn an_alias_spelled_like_a_column_keeps_its_own_spelling() {
+        let out = rewrite(
+            "SELECT Modality AS modality, seriesinstanceuid AS SERIESINSTANCEUID FROM index ORDER BY modality",
+            &names(),
+        );
+        assert_eq!(
+            out,
+            r#"SELECT "Modality" AS modality, "SeriesInstanceUID" AS "SERIESINSTANCEUID" FROM index ORDER BY "Modality""#
         );
     }
 

@@ -37,7 +37,7 @@ CASES = {"small": SMALL, "large": LARGE}
 SELECTION_SERIES = 10_000
 SELECTION_BUCKET = "idc-open-data"
 CONCURRENCY = 64
-ROUNDS = 3
+ROUNDS = 5
 
 
 def _free_port() -> int:

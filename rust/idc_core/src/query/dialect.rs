@@ -80,13 +80,15 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
         if word.quote_style.is_none() && !is_call {
             // An alias is named as written, even when it is a column name in another case.
             let as_written = alias_positions.contains(&i).then_some(word.value.as_str());
-            let spelling = as_written.or_else(|| columns.canonical(&lower)).or_else(|| {
-                if columns.contains(&lower) {
-                    None
-                } else {
-                    aliases.get(&lower).map(String::as_str)
-                }
-            });
+            let spelling = as_written
+                .or_else(|| columns.canonical(&lower))
+                .or_else(|| {
+                    if columns.contains(&lower) {
+                        None
+                    } else {
+                        aliases.get(&lower).map(String::as_str)
+                    }
+                });
             if let Some(spelling) = spelling.filter(|s| *s != lower) {
                 let start = offsets.byte(t.span.start);
                 edits.push((start, word.value.len(), quote(spelling)));
@@ -145,7 +147,10 @@ fn quote(name: &str) -> String {
 
 /// Aliases introduced with `AS name` (outside `CAST(x AS type)`): those that are not column
 /// names, by lower-case name, and the token positions of every alias.
-fn collect_aliases(tokens: &[&TokenWithSpan], columns: &NameMap) -> (HashMap<String, String>, HashSet<usize>) {
+fn collect_aliases(
+    tokens: &[&TokenWithSpan],
+    columns: &NameMap,
+) -> (HashMap<String, String>, HashSet<usize>) {
     let mut aliases = HashMap::new();
     let mut positions = HashSet::new();
     let mut depth = 0usize;
@@ -173,7 +178,9 @@ fn collect_aliases(tokens: &[&TokenWithSpan], columns: &NameMap) -> (HashMap<Str
                 if let Some(Token::Word(alias)) = tokens.get(i + 1).map(|n| &n.token) {
                     let lower = alias.value.to_lowercase();
                     // `AS SELECT` (CREATE ... AS SELECT) and the like are not aliases.
-                    if alias.quote_style.is_none() && !RESERVED_FOR_COLUMN_ALIAS.contains(&alias.keyword) {
+                    if alias.quote_style.is_none()
+                        && !RESERVED_FOR_COLUMN_ALIAS.contains(&alias.keyword)
+                    {
                         positions.insert(i + 1);
                         if !columns.contains(&lower) {
                             aliases.entry(lower).or_insert_with(|| alias.value.clone());

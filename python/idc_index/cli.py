@@ -182,6 +182,9 @@ def _download_options(func: Any) -> Any:
                      help="An S3-compatible endpoint for every bucket (mirror, proxy). Default: AWS or GCS."),
         click.option("--concurrency", type=click.IntRange(1, 4096), default=None,
                      help="Requests in flight (default: the downloader's)."),
+        click.option("--checksums/--sizes-only", default=True, show_default=True,
+                     help="Check every file against the MD5/CRC32C its bucket states, or only its size "
+                          "(saves CPU on very fast links)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -253,7 +256,8 @@ def _report(run: Callable[[], DownloadReport]) -> None:
 @_flag_options
 @click.pass_context
 def download_from_selection(ctx: click.Context, download_dir: str | None, dir_template: str, log_level: str | None,
-                            endpoint_url: str | None, concurrency: int | None, dry_run: bool, collection_id: Any,
+                            endpoint_url: str | None, concurrency: int | None, checksums: bool, dry_run: bool,
+                            collection_id: Any,
                             patient_id: Any, study_instance_uid: Any, series_instance_uid: Any, sop_instance_uid: Any,
                             crdc_series_uuid: Any, analysis_result_id: Any, analysis_results: str,
                             source_bucket_location: str, quiet: bool, show_progress_bar: bool,
@@ -269,6 +273,7 @@ def download_from_selection(ctx: click.Context, download_dir: str | None, dir_te
         analysis_result_id=_ids(analysis_result_id), analysis_results=analysis_results.lower(), quiet=quiet,
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
         source_bucket_location=source_bucket_location, endpoint_url=endpoint_url, concurrency=concurrency,
+        checksums=checksums,
     ))
 
 
@@ -283,7 +288,8 @@ def _flag_options_manifest(func: Any) -> Any:
 @_flag_options_manifest
 @click.pass_context
 def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir: str | None, dir_template: str,
-                           log_level: str | None, endpoint_url: str | None, concurrency: int | None, dry_run: bool,
+                           log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
+                           dry_run: bool,
                            quiet: bool, validate_manifest: bool, show_progress_bar: bool,
                            use_s5cmd_sync: bool) -> None:
     """Download the series of an IDC portal manifest (AWS or GCS; ``cp s3://<bucket>/<uuid>/* .``
@@ -293,7 +299,7 @@ def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir:
     _report(lambda: client.download_from_manifest(
         manifest_file, download_dir or ".", quiet=quiet, validate_manifest=validate_manifest,
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
-        dry_run=dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
+        dry_run=dry_run, endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
     ))
 
 
@@ -368,7 +374,8 @@ def _is_file(argument: str) -> bool:
 @click.option("--dry-run", type=bool, default=False, show_default=True, help="Only report the size; download nothing.")
 @click.pass_context
 def download(ctx: click.Context, generic_argument: str, download_dir: str | None, dir_template: str,
-             log_level: str | None, endpoint_url: str | None, concurrency: int | None, dry_run: bool) -> None:
+             log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
+             dry_run: bool) -> None:
     """Download GENERIC_ARGUMENT: a manifest file, or comma-separated collection ids, analysis
     result ids, PatientIDs, StudyInstanceUIDs, SeriesInstanceUIDs, SOPInstanceUIDs or
     crdc_series_uuids (recognised from the index). Every value must match before anything is
@@ -381,7 +388,7 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
         click.echo(f"Downloading the manifest {generic_argument} from IDC {client.idc_version}", err=True)
         _report(lambda: client.download_from_manifest(generic_argument, target, dirTemplate=template,
                                                       endpoint_url=endpoint_url, concurrency=concurrency,
-                                                      dry_run=dry_run))
+                                                      checksums=checksums, dry_run=dry_run))
         return
     values = [v.strip() for v in generic_argument.split(",") if v.strip()]
     if not values:
@@ -392,7 +399,8 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
         # `argument` is the name of one of download_from_selection's identifier parameters.
         selection: dict[str, Any] = {argument: ids}
         _report(functools.partial(client.download_from_selection, target, dirTemplate=template,
-                                  endpoint_url=endpoint_url, concurrency=concurrency, dry_run=dry_run, **selection))
+                                  endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
+                                  dry_run=dry_run, **selection))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -271,7 +271,7 @@ class DownloadReport:
         return [f.path for f in self.files]
 
     def summary(self) -> str:
-        """One line: counts, bytes, time, and the kinds of failure."""
+        """One line: counts, bytes, time, the kinds of failure, and how downloaded files were checked."""
         if self.dry_run and self.plan is not None:
             p = self.plan
             what = f"{p.series} series" + (f" and {p.instances} instances" if p.instances else "")
@@ -293,6 +293,9 @@ class DownloadReport:
         if self.failed:
             kinds = Counter(f.kind for f in self.failed)
             line += " (" + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + ")"
+        if self.downloaded:
+            checks = Counter(f.verification for f in self.downloaded)
+            line += "; checked by " + ", ".join(f"{k}: {n}" for k, n in checks.most_common())
         if self.cancelled:
             line += "; cancelled"
         if self.stopped:

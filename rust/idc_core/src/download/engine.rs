@@ -281,6 +281,17 @@ fn header_u64(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// The next piece of a response body (`None` at its end), or a stall or network failure.
+async fn next_chunk(
+    resp: &mut reqwest::Response,
+    stall: Duration,
+) -> Result<Option<impl std::ops::Deref<Target = [u8]>>, Failure> {
+    tokio::time::timeout(stall, resp.chunk())
+        .await
+        .map_err(|_| Failure::Stalled(stall))?
+        .map_err(Failure::network)
+}
+
 /// Read a whole (small) body, giving up on stalls and on bodies over `limit`.
 async fn read_body(
     mut resp: reqwest::Response,
@@ -289,10 +300,7 @@ async fn read_body(
 ) -> Result<Vec<u8>, Failure> {
     let mut body = Vec::new();
     loop {
-        let next = tokio::time::timeout(stall, resp.chunk())
-            .await
-            .map_err(|_| Failure::Stalled(stall))?;
-        match next.map_err(Failure::network)? {
+        match next_chunk(&mut resp, stall).await? {
             Some(c) => {
                 if body.len() + c.len() > limit {
                     return Err(Failure::Protocol(format!(
@@ -967,10 +975,7 @@ async fn fetch_whole(
         let mut counted = Counted::new(&ctx.progress);
         let stall = ctx.cfg.stall_timeout;
         loop {
-            let next = tokio::time::timeout(stall, resp.chunk())
-                .await
-                .map_err(|_| Failure::Stalled(stall))?;
-            let Some(chunk) = next.map_err(Failure::network)? else {
+            let Some(chunk) = next_chunk(&mut resp, stall).await? else {
                 break;
             };
             hasher.update(&chunk);
@@ -1239,10 +1244,7 @@ async fn fetch_part(
     let mut got = 0u64;
     let stall = ctx.cfg.stall_timeout;
     loop {
-        let next = tokio::time::timeout(stall, resp.chunk())
-            .await
-            .map_err(|_| Failure::Stalled(stall))?;
-        let Some(chunk) = next.map_err(Failure::network)? else {
+        let Some(chunk) = next_chunk(&mut resp, stall).await? else {
             break;
         };
         if got + chunk.len() as u64 > want {

@@ -419,8 +419,17 @@ async fn cancel_stops_quickly_and_leaves_no_partial_file() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let p = handle.progress();
     assert!(p.bytes_done > 0 && p.files_total == 12, "{p:?}");
+    // A thread outside the runtime (Python's) waits without a runtime timer.
+    assert!(
+        !handle.wait_blocking(Duration::from_millis(50)),
+        "still running"
+    );
     let t = Instant::now();
     handle.cancel();
+    assert!(
+        handle.wait_blocking(Duration::from_secs(5)),
+        "ended after the cancel"
+    );
     let report = handle.wait().await.unwrap();
     assert!(
         t.elapsed() < Duration::from_secs(1),

@@ -274,7 +274,6 @@ impl DownloadHandle {
             }
             None => None,
         };
-        let rt = idc_core::runtime::get();
         loop {
             if self.inner.is_finished() {
                 return Ok(true);
@@ -288,12 +287,7 @@ impl DownloadHandle {
             if step.is_zero() {
                 return Ok(false);
             }
-            let handle = Arc::clone(&self.inner);
-            py.detach(|| {
-                rt.block_on(async move {
-                    let _ = tokio::time::timeout(step, handle.wait()).await;
-                })
-            });
+            py.detach(|| self.inner.wait_blocking(step));
             if let Err(interrupt) = py.check_signals() {
                 self.inner.cancel();
                 return Err(interrupt);

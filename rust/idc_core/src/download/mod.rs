@@ -38,7 +38,7 @@ pub mod verify;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -256,11 +256,29 @@ impl Report {
     }
 }
 
+/// Set when the transfer's task ends (or is dropped), for threads outside the runtime.
+#[derive(Default)]
+struct Finished {
+    done: Mutex<bool>,
+    changed: Condvar,
+}
+
+/// Marks [`Finished`] when dropped: at the end of the transfer's task, or with the task.
+struct FinishGuard(Arc<Finished>);
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        *self.0.done.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.0.changed.notify_all();
+    }
+}
+
 /// A running (or finished) download.
 pub struct DownloadHandle {
     ctx: Arc<engine::Ctx>,
     report: Arc<OnceLock<Report>>,
     done: watch::Receiver<bool>,
+    finished: Arc<Finished>,
 }
 
 impl DownloadHandle {
@@ -283,6 +301,18 @@ impl DownloadHandle {
     /// The report, once finished.
     pub fn report(&self) -> Option<&Report> {
         self.report.get()
+    }
+
+    /// Block the calling thread (not a runtime thread) for up to `timeout`; returns whether
+    /// the download has ended. Needs no runtime timer, so busy workers cannot delay it.
+    pub fn wait_blocking(&self, timeout: Duration) -> bool {
+        let done = self.finished.done.lock().unwrap_or_else(|p| p.into_inner());
+        let (done, _) = self
+            .finished
+            .changed
+            .wait_timeout_while(done, timeout, |d| !*d)
+            .unwrap_or_else(|p| p.into_inner());
+        *done
     }
 
     /// Wait for the end of the download and return its report.
@@ -415,8 +445,11 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
     ));
     let report = Arc::new(OnceLock::new());
     let (done_tx, done_rx) = watch::channel(false);
+    let finished = Arc::new(Finished::default());
     let (ctx2, report2) = (Arc::clone(&ctx), Arc::clone(&report));
+    let guard = FinishGuard(Arc::clone(&finished));
     crate::runtime::get().spawn(async move {
+        let _guard = guard;
         let started = std::time::Instant::now();
         let outcome = std::panic::AssertUnwindSafe(engine::run(Arc::clone(&ctx2), resolved))
             .catch_unwind()
@@ -433,5 +466,6 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
         ctx,
         report,
         done: done_rx,
+        finished,
     })
 }

@@ -59,6 +59,17 @@ def test_series_default_template_explicit_endpoint_and_resume(client, moto_s3: M
         s.series_instance_uid, tmp_path, endpoint_url=moto_s3.endpoint, show_progress_bar=False, use_s5cmd_sync=True
     )
     assert len(again.skipped) == len(expected) and not again.downloaded
+    # A file of the right size but other bytes: the listing's MD5 finds it out, unless only
+    # sizes are checked.
+    path, data = next(iter(expected.items()))
+    path.write_bytes(bytes(len(data)))
+    for checksums, skipped in ((False, len(expected)), (True, len(expected) - 1)):
+        rerun = client.download_dicom_series(
+            s.series_instance_uid, tmp_path, endpoint_url=moto_s3.endpoint, show_progress_bar=False,
+            checksums=checksums,
+        )
+        assert len(rerun.skipped) == skipped, checksums
+    assert path.read_bytes() == data
     # The disk check credits what is there: nothing (or next to nothing) is still needed.
     dry = client.download_dicom_series(s.series_instance_uid, tmp_path, dry_run=True)
     assert dry.dry_run and dry.plan.bytes_present == min(sum(map(len, s.objects.values())), dry.plan.bytes_total)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from idc_testdata import QuietHandler
 
 pytest.importorskip("index_builder", reason="index_builder is installed by scripts/test.sh")
 
@@ -56,9 +60,12 @@ def test_client_queries_every_index_of_a_built_release(built_release: Path, tmp_
 
 def test_data_package_built_from_a_release_keeps_its_manifest(built_release: Path, tmp_path: Path) -> None:
     """The data wheel that `index_builder package` writes, installed in place of idc-index-data,
-    serves its manifest: column descriptions, sizes and sha256 checksums."""
+    serves its release's manifest: column descriptions, and the size and sha256 of every index,
+    so that those left out of the wheel are fetched from the release assets and checked."""
+    in_wheel = ["idc_index", "prior_versions_index", "collections_index", "analysis_results_index"]
     out = subprocess.run(
-        [sys.executable, "-m", "index_builder", "package", str(built_release), "--out", str(tmp_path / "dist")],
+        [sys.executable, "-m", "index_builder", "package", str(built_release), "--out", str(tmp_path / "dist"),
+         *(a for n in in_wheel for a in ("--wheel-index", n))],
         check=False, capture_output=True, text=True, cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
@@ -67,21 +74,32 @@ def test_data_package_built_from_a_release_keeps_its_manifest(built_release: Pat
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)], check=True
     )
+    handler = functools.partial(QuietHandler, directory=str(built_release))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     probe = """
 import json
 from idc_index import IDCClient
-c = IDCClient(cache_dir={cache!r}, optimize_index=False)
+c = IDCClient(cache_dir={cache!r}, release_base_url={url!r}, optimize_index=False)
+installed = sorted(n for n, e in c._catalog.indices.items() if e.installed)
+c.fetch_index("sm_instance_index")
 schema = c.get_index_schema("sm_instance_index")
 print(json.dumps({{
     "source": c._catalog.source,
+    "installed": installed,
     "checked": sorted(n for n, e in c._catalog.indices.items() if e.sha256 and e.bytes),
     "described": all(col["description"] for col in schema["columns"]),
-    "patients": len(c.get_patients(c.get_collections()[0], outputFormat="list")),
+    "instances": c.sql("SELECT COUNT(*) AS n FROM sm_instance_index").column("n")[0],
 }}))
-""".format(cache=str(tmp_path / "cache"))
+""".format(cache=str(tmp_path / "cache"), url=f"http://127.0.0.1:{server.server_address[1]}")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    run = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, env=env)
+    try:
+        run = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
     assert run.returncode == 0, run.stderr
     got = json.loads(run.stdout.strip().splitlines()[-1])
     assert got["source"].startswith("idc-index-data 25.")
-    assert len(got["checked"]) == 17 and got["described"] and got["patients"] > 0
+    assert got["installed"] == sorted(["index", *in_wheel[1:]])
+    assert len(got["checked"]) == 17 and got["described"] and got["instances"] > 0

@@ -33,6 +33,8 @@ logger = logging.getLogger("idc_index")
 
 DATA_PACKAGE = "idc_index_data"
 MANIFEST_NAME = "manifest.json"
+#: The manifest of the whole release that a data package built by index_builder also carries.
+RELEASE_MANIFEST_NAME = "release_manifest.json"
 MANIFEST_FORMAT = "idc-index-release/1"
 RELEASE_ASSETS_URL = "https://github.com/ImagingDataCommons/idc-index-data/releases/download/{release}"
 
@@ -171,12 +173,14 @@ class Catalog:
         release = metadata.version("idc-index-data")
         idc_version = int(release.split(".")[0])
         base = (base_url or RELEASE_ASSETS_URL.format(release=release)).rstrip("/")
-        if (package_dir / MANIFEST_NAME).is_file():
-            # A data package built by index_builder carries its release manifest: column
-            # descriptions, and the size and sha256 that fetched optional indices are checked against.
-            catalog = cls.from_release_dir(package_dir, cache_root, base)
-            catalog.source = f"idc-index-data {release}"
-            return catalog
+        for manifest in (RELEASE_MANIFEST_NAME, MANIFEST_NAME):
+            if (package_dir / manifest).is_file():
+                # A data package built by index_builder carries the manifest of its whole release:
+                # column descriptions, and the size and sha256 that the indices it does not hold
+                # are checked against when they are fetched.
+                catalog = cls.from_release_dir(package_dir, cache_root, base, manifest)
+                catalog.source = f"idc-index-data {release}"
+                return catalog
         catalog = cls(
             idc_version=idc_version,
             release=release,
@@ -205,8 +209,10 @@ class Catalog:
         return catalog
 
     @classmethod
-    def from_release_dir(cls, directory: Path, cache_root: Path, base_url: str | None) -> Catalog:
-        manifest_path = directory / MANIFEST_NAME
+    def from_release_dir(
+        cls, directory: Path, cache_root: Path, base_url: str | None, manifest_name: str = MANIFEST_NAME
+    ) -> Catalog:
+        manifest_path = directory / manifest_name
         if not manifest_path.is_file():
             raise IndexFileError(
                 f"{directory} is not an index release directory: it has no {MANIFEST_NAME}. "

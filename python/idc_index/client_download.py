@@ -231,6 +231,8 @@ class DownloadMethods:
                 source_bucket_location=source_bucket_location,
                 concurrency=concurrency,
                 checksums=checksums,
+                # Sizes only also for the files already present: not read back for their MD5.
+                verify_existing=checksums,
                 show_progress_bar=show_progress_bar and progress_callback is None,
                 progress_callback=progress_callback,
                 desc=desc,
@@ -301,7 +303,8 @@ class DownloadMethods:
             progress_callback: ``f(done_bytes, total_bytes, "B", description)``, called as the
                 download progresses (replaces the progress bar).
             checksums: check each file against the MD5 or CRC32C its bucket states (default).
-                False checks sizes only, which saves CPU time on very fast links.
+                False checks sizes only, of downloaded files and of files already present,
+                which saves CPU time on very fast links.
 
         Returns:
             DownloadReport: every file on disk (``report.paths``), bytes, seconds.
@@ -532,6 +535,7 @@ class DownloadMethods:
             dry_run: as in :meth:`download_from_selection`.
             endpoint_url: as in :meth:`download_from_selection`.
             concurrency: as in :meth:`download_from_selection`.
+            checksums: as in :meth:`download_from_selection`.
 
         Raises:
             ManifestError: lines that are not copy commands, or mixed AWS and GCS buckets.

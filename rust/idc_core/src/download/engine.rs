@@ -521,49 +521,46 @@ async fn list_item(
     ctx.progress.listing_finished();
     let hint = item.size.unwrap_or(0);
     let series = item.series_instance_uid.as_deref().map(Arc::<str>::from);
+    // Directory markers (keys ending in '/') are not files.
+    let listed = listed.map(|objects| {
+        objects
+            .into_iter()
+            .filter(|o| !o.key.ends_with('/'))
+            .collect::<Vec<ListedObject>>()
+    });
     let objects = match listed {
-        Err(f) => {
+        Ok(objects) if !objects.is_empty() => objects,
+        failed => {
+            let (reason, elapsed) = match failed {
+                Err(f) => (f, Some(elapsed)),
+                Ok(_) => {
+                    let code = Some("no objects under this prefix".into());
+                    (
+                        Failure::Status {
+                            status: 404,
+                            code,
+                            message: None,
+                        },
+                        None,
+                    )
+                }
+            };
             ctx.progress.adjust_total(hint, 0);
             ctx.progress.add_files(1);
+            let (b, d) = (&item.bucket, Some(dir));
             ctx.record_failure(
-                &item.bucket,
+                b,
                 prefix,
-                Some(dir),
+                d,
                 series.as_ref(),
                 None,
-                f,
+                reason,
                 attempts,
-                Some(elapsed),
+                elapsed,
             );
             return;
         }
-        Ok(objects) => objects,
     };
-    // Directory markers (keys ending in '/') are not files.
-    let objects: Vec<ListedObject> = objects
-        .into_iter()
-        .filter(|o| !o.key.ends_with('/'))
-        .collect();
-    if objects.is_empty() {
-        ctx.progress.adjust_total(hint, 0);
-        ctx.progress.add_files(1);
-        let reason = Failure::Status {
-            status: 404,
-            code: Some("no objects under this prefix".into()),
-            message: None,
-        };
-        ctx.record_failure(
-            &item.bucket,
-            prefix,
-            Some(dir),
-            series.as_ref(),
-            None,
-            reason,
-            attempts,
-            None,
-        );
-        return;
-    }
     ctx.progress
         .adjust_total(hint, objects.iter().map(|o| o.size).sum());
     ctx.progress.add_files(objects.len() as u64);

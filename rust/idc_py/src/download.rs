@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -15,18 +14,7 @@ use idc_core::download::{
     ProgressSnapshot, Report, RetryPolicy, Source,
 };
 
-/// Raise `idc_index.errors.<class>` with `message` (RuntimeError if that module is missing).
-fn py_error(class: &str, message: String) -> PyErr {
-    Python::attach(
-        |py| match py.import("idc_index.errors").and_then(|m| m.getattr(class)) {
-            Ok(exc_type) => match exc_type.call1((message.clone(),)) {
-                Ok(exc) => PyErr::from_value(exc),
-                Err(e) => e,
-            },
-            Err(_) => PyRuntimeError::new_err(message),
-        },
-    )
-}
+use crate::errors::py_error;
 
 fn download_error(err: DownloadError) -> PyErr {
     py_error("DownloadError", err.to_string())

@@ -13,7 +13,11 @@ pub fn to_py(err: CoreError) -> PyErr {
         CoreError::Io { .. } => "IndexFileError",
         CoreError::Cancelled => "SQLError",
     };
-    let message = err.to_string();
+    py_error(class, err.to_string())
+}
+
+/// Raise `idc_index.errors.<class>` with `message` (RuntimeError if that module is missing).
+pub fn py_error(class: &str, message: String) -> PyErr {
     Python::attach(
         |py| match py.import("idc_index.errors").and_then(|m| m.getattr(class)) {
             Ok(exc_type) => match exc_type.call1((message.clone(),)) {

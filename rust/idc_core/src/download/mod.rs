@@ -263,13 +263,18 @@ struct Finished {
     changed: Condvar,
 }
 
-/// Marks [`Finished`] when dropped: at the end of the transfer's task, or with the task.
-struct FinishGuard(Arc<Finished>);
+/// Signals the end to both kinds of waiter when dropped: at the end of the transfer's task,
+/// or with the task.
+struct FinishGuard {
+    finished: Arc<Finished>,
+    done: watch::Sender<bool>,
+}
 
 impl Drop for FinishGuard {
     fn drop(&mut self) {
-        *self.0.done.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        self.0.changed.notify_all();
+        *self.finished.done.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.finished.changed.notify_all();
+        let _ = self.done.send(true);
     }
 }
 
@@ -447,7 +452,10 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
     let (done_tx, done_rx) = watch::channel(false);
     let finished = Arc::new(Finished::default());
     let (ctx2, report2) = (Arc::clone(&ctx), Arc::clone(&report));
-    let guard = FinishGuard(Arc::clone(&finished));
+    let guard = FinishGuard {
+        finished: Arc::clone(&finished),
+        done: done_tx,
+    };
     crate::runtime::get().spawn(async move {
         let _guard = guard;
         let started = std::time::Instant::now();
@@ -460,7 +468,6 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
             ..Default::default()
         });
         let _ = report2.set(r);
-        let _ = done_tx.send(true);
     });
     Ok(DownloadHandle {
         ctx,

@@ -22,14 +22,14 @@ print(json.dumps({{"startup_s": elapsed, "rss_mb": rss, "peak_rss_mb": peak}}))
 """
 
 
-def test_startup(benchmark, client, bench_cache: Path) -> None:
-    # `client` has written the optimised main index into bench_cache: this is every start
+def test_startup(benchmark, client, cache_dir: Path) -> None:
+    # `client` has written the optimised main index into cache_dir: this is every start
     # after the first.
     runs: list[dict[str, float]] = []
 
     def start() -> None:
         out = subprocess.run(
-            [sys.executable, "-c", PROBE.format(cache=str(bench_cache))], capture_output=True, text=True, check=True
+            [sys.executable, "-c", PROBE.format(cache=str(cache_dir))], capture_output=True, text=True, check=True
         )
         runs.append(json.loads(out.stdout))
 

@@ -89,6 +89,15 @@ impl Failure {
         }
     }
 
+    /// A listing that found no object under its prefix reads as a missing object.
+    pub fn empty_prefix() -> Self {
+        Failure::Status {
+            status: 404,
+            code: Some("no objects under this prefix".into()),
+            message: None,
+        }
+    }
+
     pub fn network(err: reqwest::Error) -> Self {
         // The outermost message of reqwest is generic ("error sending request"); the cause
         // chain says what happened (connection refused, reset, unexpected end of file).

@@ -1,10 +1,108 @@
-//! Local file operations of the downloader: positional writes, preallocation, free space.
-//! All of them block, so callers run them on tokio's blocking threads.
+//! Local file operations of the downloader: temporary files and their rename into place,
+//! directories checked to stay inside the root, positional writes, preallocation, free space.
+//! All of them block, so async callers run them through [`blocking`].
 
 use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+
+use super::failure::Failure;
+
+/// Writes are handed to the blocking pool in blocks of this size.
+pub(crate) const WRITE_BLOCK: usize = 4 << 20;
+
+/// Run a file operation on tokio's blocking threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(Failure::Protocol(format!(
+            "a file operation stopped unexpectedly: {e}"
+        )))
+    })
+}
+
+/// Create the temporary file afresh: a leftover of a killed run is replaced, and an existing
+/// symbolic link under the temporary name is removed rather than followed.
+pub(crate) fn create_temp(temp: &Path) -> Result<File, Failure> {
+    let create = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(temp)
+    };
+    match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(temp).map_err(|e| Failure::io("removing", temp, e))?;
+            create()
+        }
+        other => other,
+    }
+    .map_err(|e| Failure::io("creating", temp, e))
+}
+
+/// [`create_temp`], with `preallocate` bytes reserved, on a blocking thread.
+pub(crate) async fn open_temp(temp: &Path, preallocate: Option<u64>) -> Result<Arc<File>, Failure> {
+    let t = temp.to_path_buf();
+    blocking(move || {
+        let f = create_temp(&t)?;
+        if let Some(len) = preallocate {
+            self::preallocate(&f, len).map_err(|e| Failure::io("allocating space for", &t, e))?;
+        }
+        Ok(Arc::new(f))
+    })
+    .await
+}
+
+/// Make the verified temporary file the final one (after an fsync when asked).
+pub(crate) fn rename_into_place<F: std::borrow::Borrow<File>>(
+    file: F,
+    fsync: bool,
+    temp: &Path,
+    dest: &Path,
+) -> Result<(), Failure> {
+    if fsync {
+        file.borrow()
+            .sync_all()
+            .map_err(|e| Failure::io("flushing", temp, e))?;
+    }
+    drop(file);
+    std::fs::rename(temp, dest)
+        .map_err(|e| Failure::io("renaming the finished download to", dest, e))
+}
+
+/// Write `data` to a fresh temporary file and rename it to `dest`, in one blocking step.
+pub(crate) fn write_new(data: &[u8], fsync: bool, temp: &Path, dest: &Path) -> Result<(), Failure> {
+    let mut f = create_temp(temp)?;
+    io::Write::write_all(&mut f, data).map_err(|e| Failure::io("writing", temp, e))?;
+    rename_into_place(f, fsync, temp, dest)
+}
+
+/// Remove a temporary file if it is there.
+pub(crate) fn remove_temp(temp: &Path) -> Result<(), Failure> {
+    match std::fs::remove_file(temp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Failure::io("removing", temp, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Create `dir` and check that, symbolic links resolved, it is still inside `root` (canonical).
+pub(crate) fn create_dir_inside(dir: &Path, root: &Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir).map_err(|e| Failure::io("creating the directory", dir, e))?;
+    let real =
+        std::fs::canonicalize(dir).map_err(|e| Failure::io("resolving the directory", dir, e))?;
+    if !real.starts_with(root) {
+        return Err(Failure::Unsafe(format!(
+            "{} resolves to {}, outside the destination root {} (through a symbolic link); nothing is written there",
+            dir.display(),
+            real.display(),
+            root.display()
+        )));
+    }
+    Ok(())
+}
 
 /// Write all of `buf` at `offset` without moving a shared file position, so that several
 /// ranges of one file can be written at once.

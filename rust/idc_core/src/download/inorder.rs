@@ -1,6 +1,7 @@
-//! The MD5 of a file whose ranges are written out of order, computed while the download runs.
+//! The checksum of a file whose ranges are written out of order, computed while the download
+//! runs, for the checksums that cannot be combined from those of the ranges (MD5, CRC64NVME).
 //!
-//! MD5 can only be fed in order. The ranges of a large object arrive in parallel, so a hashing
+//! Such a checksum can only be fed in order. The ranges of a large object arrive in parallel, so a hashing
 //! task follows the written prefix of the file: each range reports the regions it has written,
 //! and the task reads the contiguous prefix back (from the page cache, moments after it was
 //! written) and hashes it. When the last range lands only its own tail is left to hash, instead
@@ -11,12 +12,12 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use md5::{Digest, Md5};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::failure::Failure;
 use super::fsutil;
+use super::verify::{Algorithm, Checksum, Hasher};
 
 /// Bytes hashed per step on a blocking thread.
 const HASH_BLOCK: usize = 8 << 20;
@@ -44,26 +45,23 @@ impl Shared {
     }
 }
 
-/// The digest of a whole file, or why it could not be read back.
-type Md5Outcome = Result<[u8; 16], Failure>;
+/// The checksum of a whole file, or why it could not be read back.
+type Outcome = Result<Checksum, Failure>;
 
-/// Follows the written prefix of one file and hashes it; started on demand, once.
-pub(crate) struct InOrderMd5 {
+/// Follows the written prefix of one file and hashes it.
+pub(crate) struct InOrderHash {
     shared: Arc<Shared>,
-    file: Arc<File>,
-    path: PathBuf,
-    size: u64,
-    task: Mutex<Option<JoinHandle<Md5Outcome>>>,
+    task: Mutex<Option<JoinHandle<Outcome>>>,
 }
 
-impl InOrderMd5 {
-    pub fn new(file: Arc<File>, path: PathBuf, size: u64) -> Self {
+impl InOrderHash {
+    /// Start hashing `file` (of `size` bytes, at `path`) with `algorithm` as it is written.
+    pub fn start(file: Arc<File>, path: PathBuf, size: u64, algorithm: Algorithm) -> Self {
+        let shared = Arc::<Shared>::default();
+        let task = tokio::spawn(follow(Arc::clone(&shared), file, path, size, algorithm));
         Self {
-            shared: Arc::default(),
-            file,
-            path,
-            size,
-            task: Mutex::new(None),
+            shared,
+            task: Mutex::new(Some(task)),
         }
     }
 
@@ -96,32 +94,20 @@ impl InOrderMd5 {
         self.shared.wake.notify_one();
     }
 
-    /// Start hashing (if not started yet): called once the object is known to state an MD5.
-    pub fn start(&self) {
-        let mut task = self.task.lock().unwrap_or_else(|p| p.into_inner());
-        if task.is_none() {
-            let (shared, file, path, size) = (
-                Arc::clone(&self.shared),
-                Arc::clone(&self.file),
-                self.path.clone(),
-                self.size,
-            );
-            *task = Some(tokio::spawn(follow(shared, file, path, size)));
-        }
-    }
-
-    /// The MD5 of the whole file, once every byte has been written; `None` if never started.
-    pub async fn finish(&self) -> Option<Md5Outcome> {
-        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take()?;
-        Some(task.await.unwrap_or_else(|e| {
+    /// The checksum of the whole file, once every byte has been written.
+    pub async fn finish(&self) -> Outcome {
+        let Some(task) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return Err(Failure::Protocol("the checksum was already taken".into()));
+        };
+        task.await.unwrap_or_else(|e| {
             Err(Failure::Protocol(format!(
                 "hashing stopped unexpectedly: {e}"
             )))
-        }))
+        })
     }
 }
 
-impl Drop for InOrderMd5 {
+impl Drop for InOrderHash {
     fn drop(&mut self) {
         if let Some(task) = self
             .task
@@ -134,8 +120,14 @@ impl Drop for InOrderMd5 {
     }
 }
 
-async fn follow(shared: Arc<Shared>, file: Arc<File>, path: PathBuf, size: u64) -> Md5Outcome {
-    let mut md5 = Md5::new();
+async fn follow(
+    shared: Arc<Shared>,
+    file: Arc<File>,
+    path: PathBuf,
+    size: u64,
+    algorithm: Algorithm,
+) -> Outcome {
+    let mut hasher = Hasher::new(Some(algorithm));
     let mut buf = vec![0u8; HASH_BLOCK];
     let mut cursor = 0u64;
     while cursor < size {
@@ -148,11 +140,11 @@ async fn follow(shared: Arc<Shared>, file: Arc<File>, path: PathBuf, size: u64) 
         let n = (ready - cursor).min(HASH_BLOCK as u64) as usize;
         let (f, p) = (Arc::clone(&file), path.clone());
         let at = cursor;
-        (md5, buf) = tokio::task::spawn_blocking(move || {
+        (hasher, buf) = tokio::task::spawn_blocking(move || {
             fsutil::read_exact_at(&f, &mut buf[..n], at)
                 .map_err(|e| Failure::io("reading back", &p, e))?;
-            md5.update(&buf[..n]);
-            Ok::<_, Failure>((md5, buf))
+            hasher.update(&buf[..n]);
+            Ok::<_, Failure>((hasher, buf))
         })
         .await
         .unwrap_or_else(|e| {
@@ -162,9 +154,10 @@ async fn follow(shared: Arc<Shared>, file: Arc<File>, path: PathBuf, size: u64) 
         })?;
         cursor += n as u64;
     }
-    let mut out = [0u8; 16];
-    out.copy_from_slice(md5.finalize().as_slice());
-    Ok(out)
+    hasher
+        .finish()
+        .checksum
+        .ok_or_else(|| Failure::Protocol("no checksum was computed".into()))
 }
 
 #[cfg(test)]
@@ -188,8 +181,12 @@ mod tests {
                 .unwrap(),
         );
         file.set_len(data.len() as u64).unwrap();
-        let h = InOrderMd5::new(Arc::clone(&file), path.clone(), data.len() as u64);
-        h.start();
+        let h = InOrderHash::start(
+            Arc::clone(&file),
+            path.clone(),
+            data.len() as u64,
+            Algorithm::Md5,
+        );
         // Regions land in reverse order, one is reported twice, with pauses the task waits through.
         let cuts = [0, 1000, HASH_BLOCK + 17, 2 * HASH_BLOCK, data.len()];
         for w in cuts.windows(2).rev() {
@@ -198,17 +195,10 @@ mod tests {
             h.written(w[0] as u64, w[1] as u64);
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        let got = h.finish().await.unwrap().unwrap();
-        let mut want = [0u8; 16];
-        want.copy_from_slice(Md5::digest(&data).as_slice());
-        assert_eq!(got, want);
-    }
-
-    #[tokio::test]
-    async fn not_started_gives_none() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        let file = Arc::new(File::create(&path).unwrap());
-        assert!(InOrderMd5::new(file, path, 10).finish().await.is_none());
+        let got = h.finish().await.unwrap();
+        let mut want = Hasher::new(Some(Algorithm::Md5));
+        want.update(&data);
+        assert_eq!(Some(got), want.finish().checksum);
+        assert!(h.finish().await.is_err(), "the checksum is taken once");
     }
 }

@@ -42,6 +42,67 @@ impl PlanItem {
     }
 }
 
+/// A plan item whose destination has been checked and made absolute under the canonical root.
+pub(crate) struct ResolvedItem {
+    pub item: PlanItem,
+    pub destination: PathBuf,
+}
+
+/// Check every item of `plan` against `root` (absolute, normalised, and `canon_root` once
+/// symbolic links are resolved) and drop exact repeats. `Err` names up to five bad items.
+pub(crate) fn resolve(
+    plan: Vec<PlanItem>,
+    root: &Path,
+    canon_root: &Path,
+) -> Result<Vec<ResolvedItem>, String> {
+    let mut problems = Vec::new();
+    let mut resolved = Vec::with_capacity(plan.len());
+    let mut seen = std::collections::HashSet::new();
+    for item in plan {
+        match resolve_one(&item, root, canon_root) {
+            Ok(dest) => {
+                if seen.insert((item.bucket.clone(), item.source.clone(), dest.clone())) {
+                    resolved.push(ResolvedItem {
+                        item,
+                        destination: dest,
+                    });
+                }
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(resolved);
+    }
+    let n = problems.len();
+    let mut msg = problems.into_iter().take(5).collect::<Vec<_>>().join("; ");
+    if n > 5 {
+        msg.push_str(&format!("; and {} more", n - 5));
+    }
+    Err(msg)
+}
+
+fn resolve_one(item: &PlanItem, root: &Path, canon_root: &Path) -> Result<PathBuf, String> {
+    check_bucket(&item.bucket)?;
+    let (key, is_prefix) = match &item.source {
+        Source::Prefix(p) => (p, true),
+        Source::Object(k) => (k, false),
+    };
+    if key.is_empty() || key.starts_with('/') {
+        return Err(format!(
+            "{}: an empty or absolute key or prefix would list or name the whole bucket",
+            item.uri()
+        ));
+    }
+    if !is_prefix && key.ends_with('/') {
+        return Err(format!("{}: an object key cannot end with '/'", item.uri()));
+    }
+    let dest = inside_root(root, &item.destination, is_prefix)
+        .map_err(|e| format!("{}: {e}", item.uri()))?;
+    // The canonical root is what files are checked against: keep destinations under it.
+    Ok(canon_root.join(dest.strip_prefix(root).unwrap_or(&dest)))
+}
+
 /// The suffix of a file being written; a file with it is never complete.
 pub const PARTIAL_SUFFIX: &str = ".idc-partial";
 

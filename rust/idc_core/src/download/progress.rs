@@ -59,17 +59,37 @@ impl Progress {
     pub(crate) fn sub_bytes(&self, n: u64) {
         self.bytes_done.fetch_sub(n, Relaxed);
     }
-    /// Replace a size estimate by the real size (either may be zero).
-    pub(crate) fn adjust_total(&self, old: u64, new: u64) {
-        if new >= old {
-            self.bytes_total.fetch_add(new - old, Relaxed);
+
+    // The totals change only here: when the plan is read, when a listing ends, and when a
+    // response tells the size of an object the plan gave without one.
+
+    /// An object of the plan, of `size` bytes when known.
+    pub(crate) fn planned_object(&self, size: Option<u64>) {
+        self.files_total.fetch_add(1, Relaxed);
+        self.bytes_total.fetch_add(size.unwrap_or(0), Relaxed);
+    }
+    /// A prefix of the plan, expected to hold about `hint` bytes.
+    pub(crate) fn planned_prefix(&self, hint: u64) {
+        self.listings_pending.fetch_add(1, Relaxed);
+        self.bytes_total.fetch_add(hint, Relaxed);
+    }
+    /// A prefix's listing ended: `files` objects of `bytes` in all replace its hint. A failed
+    /// (or never started) listing counts as one file, which fails.
+    pub(crate) fn listed(&self, hint: u64, listed: Option<(u64, u64)>) {
+        let (files, bytes) = listed.unwrap_or((1, 0));
+        self.listings_pending.fetch_sub(1, Relaxed);
+        self.files_total.fetch_add(files, Relaxed);
+        if bytes >= hint {
+            self.bytes_total.fetch_add(bytes - hint, Relaxed);
         } else {
-            self.bytes_total.fetch_sub(old - new, Relaxed);
+            self.bytes_total.fetch_sub(hint - bytes, Relaxed);
         }
     }
-    pub(crate) fn add_files(&self, n: u64) {
-        self.files_total.fetch_add(n, Relaxed);
+    /// The size of an object planned without one.
+    pub(crate) fn size_learned(&self, size: u64) {
+        self.bytes_total.fetch_add(size, Relaxed);
     }
+
     pub(crate) fn downloaded(&self) {
         self.files_downloaded.fetch_add(1, Relaxed);
     }
@@ -79,12 +99,6 @@ impl Progress {
     }
     pub(crate) fn failed(&self) {
         self.files_failed.fetch_add(1, Relaxed);
-    }
-    pub(crate) fn listing_started(&self, n: u64) {
-        self.listings_pending.fetch_add(n, Relaxed);
-    }
-    pub(crate) fn listing_finished(&self) {
-        self.listings_pending.fetch_sub(1, Relaxed);
     }
 }
 
@@ -138,8 +152,21 @@ mod tests {
         c.add(7);
         c.keep();
         assert_eq!(p.snapshot().bytes_done, 7);
-        p.adjust_total(0, 100);
-        p.adjust_total(40, 10);
-        assert_eq!(p.snapshot().bytes_total, 70);
+        p.planned_object(Some(100));
+        p.planned_prefix(40);
+        assert_eq!(p.snapshot().listings_pending, 1);
+        p.listed(40, Some((3, 10)));
+        p.size_learned(5);
+        let s = p.snapshot();
+        assert_eq!(
+            (s.bytes_total, s.files_total, s.listings_pending),
+            (115, 4, 0)
+        );
+        p.planned_prefix(7);
+        p.listed(7, None);
+        assert_eq!(
+            (p.snapshot().bytes_total, p.snapshot().files_total),
+            (115, 5)
+        );
     }
 }

@@ -6,7 +6,12 @@
 //! that would be written outside the destination, local file errors. Fatal: the disk is full,
 //! which stops the whole run rather than failing every remaining file one by one.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::failure::Failure;
 
 /// How a failed attempt is treated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +113,56 @@ impl RetryPolicy {
             return None;
         }
         Some(delay)
+    }
+}
+
+/// What [`RetryPolicy::run`] ends with: the outcome, the attempts made, the time spent.
+pub(crate) struct Attempts<T> {
+    pub outcome: Result<T, Failure>,
+    pub attempts: u32,
+    pub elapsed: Duration,
+}
+
+impl RetryPolicy {
+    /// Run `attempt` until it succeeds, fails for good, or `cancel` fires.
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        cancel: &CancellationToken,
+        mut attempt: F,
+    ) -> Attempts<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let start = Instant::now();
+        let mut n = 0;
+        let end = |outcome, n| Attempts {
+            outcome,
+            attempts: n,
+            elapsed: start.elapsed(),
+        };
+        loop {
+            n += 1;
+            let failure = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Failure::Cancelled,
+                r = attempt() => match r {
+                    Ok(v) => return end(Ok(v), n),
+                    Err(f) => f,
+                },
+            };
+            if matches!(failure, Failure::Cancelled) {
+                return end(Err(failure), n);
+            }
+            let Some(delay) = self.next_delay(n, failure.class(), start.elapsed()) else {
+                return end(Err(failure), n);
+            };
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return end(Err(Failure::Cancelled), n),
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
     }
 }
 

@@ -1,9 +1,36 @@
-//! What a downloaded object must match: its size always, its MD5 and CRC32C whenever the
-//! server states them (the ETag of a single-part upload, the `x-goog-hash` header of GCS).
-//! Digests are computed while the bytes stream, so verifying costs no second read.
+//! What a downloaded object must match: its size always, and one checksum the server states,
+//! the cheapest to compute of those stated: CRC32C (`x-goog-hash` of GCS,
+//! `x-amz-checksum-crc32c` of S3), CRC32, CRC64NVME, then MD5 (the ETag of a single-part upload,
+//! or `x-goog-hash`). Checksums are computed as the bytes stream, so verifying costs no second read.
 
 use base64::Engine as _;
 use md5::{Digest, Md5};
+
+/// The checksums a server may state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    Crc32c,
+    Crc32,
+    Crc64Nvme,
+    Md5,
+}
+
+impl Algorithm {
+    /// Whether the checksum of a whole object can be combined from those of its ranges (so
+    /// ranges can be checked as they land, in any order).
+    pub fn combinable(self) -> bool {
+        matches!(self, Algorithm::Crc32c | Algorithm::Crc32)
+    }
+}
+
+/// One computed or stated checksum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checksum {
+    Crc32c(u32),
+    Crc32(u32),
+    Crc64Nvme(u64),
+    Md5([u8; 16]),
+}
 
 /// The properties an object is known to have, gathered from its listing and response headers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -11,6 +38,8 @@ pub struct Expected {
     pub size: Option<u64>,
     pub md5: Option<[u8; 16]>,
     pub crc32c: Option<u32>,
+    pub crc32: Option<u32>,
+    pub crc64nvme: Option<u64>,
 }
 
 impl Expected {
@@ -36,12 +65,43 @@ impl Expected {
         one(&mut self.size, other.size, "size")?;
         one(&mut self.md5, other.md5, "MD5")?;
         one(&mut self.crc32c, other.crc32c, "CRC32C")?;
+        one(&mut self.crc32, other.crc32, "CRC32")?;
+        one(&mut self.crc64nvme, other.crc64nvme, "CRC64NVME")?;
         Ok(())
     }
 
-    /// Whether any digest is known (size alone does not count).
-    pub fn has_digest(&self) -> bool {
-        self.md5.is_some() || self.crc32c.is_some()
+    /// Forget every checksum (only the size is checked).
+    pub fn without_checksums(mut self) -> Self {
+        self.md5 = None;
+        self.crc32c = None;
+        self.crc32 = None;
+        self.crc64nvme = None;
+        self
+    }
+
+    /// The stated checksum that is cheapest to compute: CRC32C and CRC32 run at many GB/s per
+    /// core with the processor's instructions, CRC64NVME close to that, MD5 at a few hundred MB/s.
+    pub fn cheapest(&self) -> Option<Algorithm> {
+        if self.crc32c.is_some() {
+            Some(Algorithm::Crc32c)
+        } else if self.crc32.is_some() {
+            Some(Algorithm::Crc32)
+        } else if self.crc64nvme.is_some() {
+            Some(Algorithm::Crc64Nvme)
+        } else if self.md5.is_some() {
+            Some(Algorithm::Md5)
+        } else {
+            None
+        }
+    }
+
+    fn stated(&self, algorithm: Algorithm) -> Option<Checksum> {
+        match algorithm {
+            Algorithm::Crc32c => self.crc32c.map(Checksum::Crc32c),
+            Algorithm::Crc32 => self.crc32.map(Checksum::Crc32),
+            Algorithm::Crc64Nvme => self.crc64nvme.map(Checksum::Crc64Nvme),
+            Algorithm::Md5 => self.md5.map(Checksum::Md5),
+        }
     }
 }
 
@@ -66,28 +126,64 @@ pub fn md5_from_etag(etag: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+fn decode<const N: usize>(encoded: &str) -> Option<[u8; N]> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    bytes.try_into().ok()
+}
+
 /// Read one `x-goog-hash` header value (`crc32c=<base64>,md5=<base64>`; GCS may also send the
 /// two as separate headers) into `into`. Unknown or malformed entries are ignored.
 pub fn parse_goog_hash(value: &str, into: &mut Expected) {
-    let b64 = base64::engine::general_purpose::STANDARD;
     for part in value.split(',') {
         let Some((name, encoded)) = part.trim().split_once('=') else {
             continue;
         };
-        let Ok(bytes) = b64.decode(encoded.trim()) else {
-            continue;
-        };
         match name.trim().to_ascii_lowercase().as_str() {
-            "crc32c" if bytes.len() == 4 => {
-                into.crc32c = Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+            "crc32c" => {
+                if let Some(b) = decode::<4>(encoded) {
+                    into.crc32c = Some(u32::from_be_bytes(b));
+                }
             }
-            "md5" if bytes.len() == 16 => {
-                let mut m = [0u8; 16];
-                m.copy_from_slice(&bytes);
-                into.md5 = Some(m);
+            "md5" => {
+                if let Some(b) = decode::<16>(encoded) {
+                    into.md5 = Some(b);
+                }
             }
             _ => {}
         }
+    }
+}
+
+/// The S3 checksum headers a GET or HEAD with `x-amz-checksum-mode: ENABLED` may carry.
+pub const AMZ_CHECKSUM_HEADERS: [&str; 3] = [
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc64nvme",
+];
+
+/// Read the value of the S3 checksum header `name` (base64, big-endian) into `into`. Composite
+/// checksums of multipart uploads (`<base64>-<parts>`) are not checksums of the content and are
+/// ignored, as are malformed values.
+pub fn parse_amz_checksum(name: &str, value: &str, into: &mut Expected) {
+    match name {
+        "x-amz-checksum-crc32c" => {
+            if let Some(b) = decode::<4>(value) {
+                into.crc32c = Some(u32::from_be_bytes(b));
+            }
+        }
+        "x-amz-checksum-crc32" => {
+            if let Some(b) = decode::<4>(value) {
+                into.crc32 = Some(u32::from_be_bytes(b));
+            }
+        }
+        "x-amz-checksum-crc64nvme" => {
+            if let Some(b) = decode::<8>(value) {
+                into.crc64nvme = Some(u64::from_be_bytes(b));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -96,10 +192,17 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Digests computed while streaming; only those that can be checked are computed.
+enum State {
+    None,
+    Crc32c(u32),
+    Crc32(crc32fast::Hasher),
+    Crc64Nvme(crc64fast_nvme::Digest),
+    Md5(Box<Md5>),
+}
+
+/// One checksum computed while streaming (or none: the length only).
 pub struct Hasher {
-    md5: Option<Md5>,
-    crc32c: Option<u32>,
+    state: State,
     len: u64,
 }
 
@@ -107,55 +210,89 @@ pub struct Hasher {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Computed {
     pub len: u64,
-    pub md5: Option<[u8; 16]>,
-    pub crc32c: Option<u32>,
+    pub checksum: Option<Checksum>,
 }
 
 impl Hasher {
-    pub fn new(md5: bool, crc32c: bool) -> Self {
-        Self {
-            md5: md5.then(Md5::new),
-            crc32c: crc32c.then_some(0),
-            len: 0,
-        }
+    pub fn new(algorithm: Option<Algorithm>) -> Self {
+        let state = match algorithm {
+            None => State::None,
+            Some(Algorithm::Crc32c) => State::Crc32c(0),
+            Some(Algorithm::Crc32) => State::Crc32(crc32fast::Hasher::new()),
+            Some(Algorithm::Crc64Nvme) => State::Crc64Nvme(crc64fast_nvme::Digest::new()),
+            Some(Algorithm::Md5) => State::Md5(Box::new(Md5::new())),
+        };
+        Self { state, len: 0 }
     }
 
-    /// A hasher for whatever `expected` can check.
+    /// A hasher for the cheapest checksum `expected` states.
     pub fn for_expected(expected: &Expected) -> Self {
-        Self::new(expected.md5.is_some(), expected.crc32c.is_some())
+        Self::new(expected.cheapest())
     }
 
     pub fn update(&mut self, data: &[u8]) {
-        if let Some(m) = self.md5.as_mut() {
-            m.update(data);
-        }
-        if let Some(c) = self.crc32c.as_mut() {
-            *c = crc32c::crc32c_append(*c, data);
+        match &mut self.state {
+            State::None => {}
+            State::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
+            State::Crc32(h) => h.update(data),
+            State::Crc64Nvme(d) => d.write(data),
+            State::Md5(m) => m.update(data),
         }
         self.len += data.len() as u64;
     }
 
     pub fn finish(self) -> Computed {
+        let checksum = match self.state {
+            State::None => None,
+            State::Crc32c(c) => Some(Checksum::Crc32c(c)),
+            State::Crc32(h) => Some(Checksum::Crc32(h.finalize())),
+            State::Crc64Nvme(d) => Some(Checksum::Crc64Nvme(d.sum64())),
+            State::Md5(m) => {
+                let mut out = [0u8; 16];
+                out.copy_from_slice(m.finalize().as_slice());
+                Some(Checksum::Md5(out))
+            }
+        };
         Computed {
             len: self.len,
-            md5: self.md5.map(|m| {
-                let digest = m.finalize();
-                let mut out = [0u8; 16];
-                out.copy_from_slice(digest.as_slice());
-                out
-            }),
-            crc32c: self.crc32c,
+            checksum,
         }
     }
 }
 
-/// How a file was verified, strongest evidence named.
+/// The checksum of a whole object from those of its consecutive parts (each with its length),
+/// for the algorithms that allow it.
+pub fn combine(parts: &[(Checksum, u64)]) -> Option<Checksum> {
+    let (first, _) = parts.first()?;
+    match first {
+        Checksum::Crc32c(_) => {
+            let mut crc = 0u32;
+            for (c, len) in parts {
+                let Checksum::Crc32c(c) = c else { return None };
+                crc = crc32c::crc32c_combine(crc, *c, *len as usize);
+            }
+            Some(Checksum::Crc32c(crc))
+        }
+        Checksum::Crc32(_) => {
+            let mut whole = crc32fast::Hasher::new();
+            for (c, len) in parts {
+                let Checksum::Crc32(c) = c else { return None };
+                whole.combine(&crc32fast::Hasher::new_with_initial_len(*c, *len));
+            }
+            Some(Checksum::Crc32(whole.finalize()))
+        }
+        Checksum::Crc64Nvme(_) | Checksum::Md5(_) => None,
+    }
+}
+
+/// How a file was verified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verification {
     SizeOnly,
     Md5,
     Crc32c,
-    Md5AndCrc32c,
+    Crc32,
+    Crc64Nvme,
 }
 
 impl Verification {
@@ -164,7 +301,8 @@ impl Verification {
             Verification::SizeOnly => "size",
             Verification::Md5 => "md5",
             Verification::Crc32c => "crc32c",
-            Verification::Md5AndCrc32c => "md5+crc32c",
+            Verification::Crc32 => "crc32",
+            Verification::Crc64Nvme => "crc64nvme",
         }
     }
 }
@@ -180,39 +318,39 @@ pub fn check(expected: &Expected, computed: &Computed) -> Result<Verification, S
             ));
         }
     }
-    let mut md5_ok = false;
-    let mut crc_ok = false;
-    if let (Some(want), Some(got)) = (expected.md5, computed.md5) {
-        if want != got {
-            return Err(format!(
-                "MD5 mismatch: expected {}, computed {}",
-                hex(&want),
-                hex(&got)
-            ));
-        }
-        md5_ok = true;
+    let Some(got) = computed.checksum else {
+        return Ok(Verification::SizeOnly);
+    };
+    let (algorithm, verification) = match got {
+        Checksum::Crc32c(_) => (Algorithm::Crc32c, Verification::Crc32c),
+        Checksum::Crc32(_) => (Algorithm::Crc32, Verification::Crc32),
+        Checksum::Crc64Nvme(_) => (Algorithm::Crc64Nvme, Verification::Crc64Nvme),
+        Checksum::Md5(_) => (Algorithm::Md5, Verification::Md5),
+    };
+    match expected.stated(algorithm) {
+        None => Ok(Verification::SizeOnly),
+        Some(want) if want == got => Ok(verification),
+        Some(want) => Err(match (want, got) {
+            (Checksum::Md5(w), Checksum::Md5(g)) => {
+                format!("MD5 mismatch: expected {}, computed {}", hex(&w), hex(&g))
+            }
+            (Checksum::Crc32c(w), Checksum::Crc32c(g)) => {
+                format!("CRC32C mismatch: expected {w:08x}, computed {g:08x}")
+            }
+            (Checksum::Crc32(w), Checksum::Crc32(g)) => {
+                format!("CRC32 mismatch: expected {w:08x}, computed {g:08x}")
+            }
+            (w, g) => format!("checksum mismatch: expected {w:x?}, computed {g:x?}"),
+        }),
     }
-    if let (Some(want), Some(got)) = (expected.crc32c, computed.crc32c) {
-        if want != got {
-            return Err(format!(
-                "CRC32C mismatch: expected {want:08x}, computed {got:08x}"
-            ));
-        }
-        crc_ok = true;
-    }
-    Ok(match (md5_ok, crc_ok) {
-        (true, true) => Verification::Md5AndCrc32c,
-        (true, false) => Verification::Md5,
-        (false, true) => Verification::Crc32c,
-        (false, false) => Verification::SizeOnly,
-    })
 }
 
-/// MD5 of a file, read in 1 MiB blocks (blocking: call from a blocking thread).
-pub fn md5_file(path: &std::path::Path) -> std::io::Result<[u8; 16]> {
+/// The length and `algorithm`'s checksum of a file, read in 1 MiB blocks (blocking: call from
+/// a blocking thread).
+pub fn hash_file(path: &std::path::Path, algorithm: Algorithm) -> std::io::Result<Computed> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
-    let mut h = Md5::new();
+    let mut h = Hasher::new(Some(algorithm));
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf)?;
@@ -221,9 +359,7 @@ pub fn md5_file(path: &std::path::Path) -> std::io::Result<[u8; 16]> {
         }
         h.update(&buf[..n]);
     }
-    let mut out = [0u8; 16];
-    out.copy_from_slice(h.finalize().as_slice());
-    Ok(out)
+    Ok(h.finish())
 }
 
 #[cfg(test)]
@@ -275,47 +411,103 @@ mod tests {
         assert_eq!(e, Expected::default());
     }
 
-    #[test]
-    fn hasher_and_check() {
-        let mut h = Hasher::new(true, true);
+    fn hash(algorithm: Option<Algorithm>) -> Computed {
+        let mut h = Hasher::new(algorithm);
         h.update(b"hel");
         h.update(b"lo");
-        let c = h.finish();
-        assert_eq!(c.len, 5);
-        assert_eq!(hex(&c.md5.unwrap()), "5d41402abc4b2a76b9719d911017c592");
-        assert_eq!(c.crc32c, Some(crc32c::crc32c(b"hello")));
+        h.finish()
+    }
 
+    #[test]
+    fn hasher_and_check() {
+        let md5 = hash(Some(Algorithm::Md5));
+        assert_eq!(md5.len, 5);
         let mut exp = Expected {
             size: Some(5),
             ..Default::default()
         };
-        assert_eq!(check(&exp, &c), Ok(Verification::SizeOnly));
+        assert_eq!(exp.cheapest(), None);
+        assert_eq!(check(&exp, &hash(None)), Ok(Verification::SizeOnly));
         exp.md5 = md5_from_etag("5d41402abc4b2a76b9719d911017c592");
-        assert_eq!(check(&exp, &c), Ok(Verification::Md5));
+        assert_eq!(exp.cheapest(), Some(Algorithm::Md5));
+        assert_eq!(check(&exp, &md5), Ok(Verification::Md5));
+        // With CRC32C stated as well, only CRC32C is computed and checked.
         exp.crc32c = Some(crc32c::crc32c(b"hello"));
-        assert_eq!(check(&exp, &c), Ok(Verification::Md5AndCrc32c));
+        assert_eq!(exp.cheapest(), Some(Algorithm::Crc32c));
+        let crc = hash(exp.cheapest());
+        assert_eq!(crc.checksum, Some(Checksum::Crc32c(0x9a71_bb4c)));
+        assert_eq!(check(&exp, &crc), Ok(Verification::Crc32c));
         exp.crc32c = Some(1);
-        assert!(check(&exp, &c).unwrap_err().contains("CRC32C mismatch"));
-        exp.crc32c = None;
+        assert!(check(&exp, &crc).unwrap_err().contains("CRC32C mismatch"));
         exp.md5 = Some([0; 16]);
-        assert!(check(&exp, &c).unwrap_err().contains("MD5 mismatch"));
+        assert!(check(&exp, &md5).unwrap_err().contains("MD5 mismatch"));
         exp.size = Some(6);
-        assert!(check(&exp, &c)
+        assert!(check(&exp, &md5)
             .unwrap_err()
             .contains("expected 6 bytes, received 5"));
+    }
+
+    #[test]
+    fn s3_checksum_headers() {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut e = Expected::default();
+        let crc32 = crc32fast::hash(b"hello");
+        parse_amz_checksum(
+            "x-amz-checksum-crc32",
+            &b64.encode(crc32.to_be_bytes()),
+            &mut e,
+        );
+        let mut d = crc64fast_nvme::Digest::new();
+        d.write(b"hello");
+        let crc64 = d.sum64();
+        parse_amz_checksum(
+            "x-amz-checksum-crc64nvme",
+            &b64.encode(crc64.to_be_bytes()),
+            &mut e,
+        );
+        // A composite checksum of a multipart upload says nothing about the content.
+        parse_amz_checksum("x-amz-checksum-crc32c", "yZRlqg==-3", &mut e);
+        assert_eq!(e.crc32c, None);
+        assert_eq!(e.cheapest(), Some(Algorithm::Crc32));
+        assert_eq!(
+            check(&e, &hash(Some(Algorithm::Crc32))),
+            Ok(Verification::Crc32)
+        );
+        e.crc32 = None;
+        assert_eq!(check(&e, &hash(e.cheapest())), Ok(Verification::Crc64Nvme));
+        e.crc64nvme = Some(crc64 ^ 1);
+        assert!(check(&e, &hash(e.cheapest())).is_err());
+    }
+
+    #[test]
+    fn part_checksums_combine() {
+        let data = b"the quick brown fox jumps over the lazy dog";
+        for algorithm in [Algorithm::Crc32c, Algorithm::Crc32] {
+            let parts: Vec<(Checksum, u64)> = data
+                .chunks(7)
+                .map(|c| {
+                    let mut h = Hasher::new(Some(algorithm));
+                    h.update(c);
+                    (h.finish().checksum.unwrap(), c.len() as u64)
+                })
+                .collect();
+            let mut whole = Hasher::new(Some(algorithm));
+            whole.update(data);
+            assert_eq!(combine(&parts), whole.finish().checksum, "{algorithm:?}");
+        }
+        assert!(!Algorithm::Md5.combinable() && !Algorithm::Crc64Nvme.combinable());
     }
 
     #[test]
     fn merge_detects_changes() {
         let mut a = Expected {
             size: Some(5),
-            md5: None,
-            crc32c: None,
+            ..Default::default()
         };
         a.merge(&Expected {
             size: Some(5),
             md5: Some([1; 16]),
-            crc32c: None,
+            ..Default::default()
         })
         .unwrap();
         assert_eq!(a.md5, Some([1; 16]));

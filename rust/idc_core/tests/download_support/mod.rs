@@ -48,6 +48,7 @@ struct State {
     /// Faults for every request of a key, forever.
     always: HashMap<String, Fault>,
     requests: HashMap<String, usize>,
+    heads: HashMap<String, usize>,
 }
 
 pub struct S3Server {
@@ -169,11 +170,23 @@ impl S3Server {
         self.state.lock().unwrap().always.insert(key.into(), fault);
     }
 
+    /// GETs of `key` so far.
     pub fn requests(&self, key: &str) -> usize {
         self.state
             .lock()
             .unwrap()
             .requests
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// HEADs of `key` so far.
+    pub fn heads(&self, key: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .heads
             .get(key)
             .copied()
             .unwrap_or(0)
@@ -253,12 +266,18 @@ async fn serve(
 
         let (obj, fault) = {
             let mut st = state.lock().unwrap();
-            *st.requests.entry(key.clone()).or_default() += 1;
-            let fault = st
-                .faults
-                .get_mut(&key)
-                .and_then(|q| q.pop_front())
-                .or_else(|| st.always.get(&key).cloned());
+            // Faults and request counts are for the GETs that carry the bytes; HEADs (which ask
+            // for the stated checksums) are counted apart.
+            let fault = if method == "HEAD" {
+                *st.heads.entry(key.clone()).or_default() += 1;
+                None
+            } else {
+                *st.requests.entry(key.clone()).or_default() += 1;
+                st.faults
+                    .get_mut(&key)
+                    .and_then(|q| q.pop_front())
+                    .or_else(|| st.always.get(&key).cloned())
+            };
             (
                 st.objects.get(&(bucket.clone(), key.clone())).cloned(),
                 fault,

@@ -1,0 +1,104 @@
+//! Listing a prefix: ListObjectsV2 with continuation tokens, falling back to V1 with markers
+//! when the server does not speak V2, each page retried on its own.
+
+use std::sync::atomic::Ordering;
+
+use tokio_util::sync::CancellationToken;
+
+use super::failure::Failure;
+use super::http::Http;
+use super::retry::{Attempts, RetryPolicy};
+use super::s3::{parse_list, ListMode, ListPage, ListedObject};
+
+/// Listing pages larger than this are not read.
+const MAX_LIST_BODY: usize = 64 << 20;
+
+/// Every object under `prefix` of `bucket` (directory markers included), with the attempts
+/// made for all pages together.
+pub(crate) async fn list_prefix(
+    http: &Http,
+    retry: &RetryPolicy,
+    cancel: &CancellationToken,
+    bucket: &str,
+    prefix: &str,
+) -> Attempts<Vec<ListedObject>> {
+    let started = std::time::Instant::now();
+    let mut mode = if http.lists_v1.load(Ordering::Relaxed) {
+        ListMode::V1
+    } else {
+        ListMode::V2
+    };
+    let mut cursor: Option<String> = None;
+    let mut all = Vec::new();
+    let mut attempts = 0;
+    let end = |outcome, attempts| Attempts {
+        outcome,
+        attempts,
+        elapsed: started.elapsed(),
+    };
+    loop {
+        let page = retry
+            .run(cancel, || {
+                list_page(http, bucket, prefix, mode, cursor.as_deref())
+            })
+            .await;
+        attempts += page.attempts;
+        let page = match page.outcome {
+            Ok(p) => p,
+            Err(Failure::Status {
+                status: 400 | 501, ..
+            }) if mode == ListMode::V2 && cursor.is_none() => {
+                mode = ListMode::V1;
+                http.lists_v1.store(true, Ordering::Relaxed);
+                continue;
+            }
+            Err(f) => return end(Err(f), attempts),
+        };
+        if mode == ListMode::V2
+            && cursor.is_none()
+            && !page.looks_v2
+            && page.next_continuation_token.is_none()
+        {
+            // The server ignored `list-type=2` and answered a V1 listing.
+            mode = ListMode::V1;
+            http.lists_v1.store(true, Ordering::Relaxed);
+        }
+        let last_key = page.objects.last().map(|o| o.key.clone());
+        let ListPage {
+            objects,
+            is_truncated,
+            next_continuation_token,
+            next_marker,
+            ..
+        } = page;
+        all.extend(objects.into_iter().filter(|o| o.key.starts_with(prefix)));
+        if !is_truncated {
+            return end(Ok(all), attempts);
+        }
+        let next = match (mode, next_continuation_token) {
+            (ListMode::V2, Some(token)) => Some(token),
+            _ => {
+                mode = ListMode::V1;
+                next_marker.or(last_key)
+            }
+        };
+        if next.is_none() || next == cursor {
+            let msg = "the listing is truncated but gives no way to continue it".to_string();
+            return end(Err(Failure::Protocol(msg)), attempts);
+        }
+        cursor = next;
+    }
+}
+
+async fn list_page(
+    http: &Http,
+    bucket: &str,
+    prefix: &str,
+    mode: ListMode,
+    cursor: Option<&str>,
+) -> Result<ListPage, Failure> {
+    let url = http.endpoint.list_url(bucket, prefix, mode, cursor);
+    let resp = http.send(http.client.get(&url)).await?;
+    let body = http.read_body(resp, MAX_LIST_BODY).await?;
+    parse_list(&String::from_utf8_lossy(&body)).map_err(Failure::Protocol)
+}

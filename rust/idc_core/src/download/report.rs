@@ -1,0 +1,104 @@
+//! What a download tells when it ends: every file on disk, every failure with its reason.
+
+use std::path::PathBuf;
+
+use super::failure::FailureKind;
+use super::verify::Verification;
+
+/// How a listed file ended up on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Fetched by this run.
+    Downloaded,
+    /// Found at its destination, complete, and left alone.
+    AlreadyPresent,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Downloaded => "downloaded",
+            FileStatus::AlreadyPresent => "already_present",
+        }
+    }
+}
+
+/// A file that is at its destination, complete and verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRecord {
+    pub path: PathBuf,
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    pub status: FileStatus,
+    pub verification: Verification,
+    pub series_instance_uid: Option<String>,
+    pub sop_instance_uid: Option<String>,
+}
+
+/// A file (or a whole prefix, when its listing failed) that is not at its destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedFile {
+    pub bucket: String,
+    /// The object key, or the prefix when the listing itself failed.
+    pub key: String,
+    /// Where it would have been written, when known.
+    pub path: Option<PathBuf>,
+    pub kind: FailureKind,
+    /// What happened and what to do, for a person.
+    pub reason: String,
+    /// Requests made for it (0 when none was).
+    pub attempts: u32,
+    pub series_instance_uid: Option<String>,
+    pub sop_instance_uid: Option<String>,
+}
+
+/// The outcome of one download.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Every file written or already present, sorted by path.
+    pub files: Vec<FileRecord>,
+    /// Every failure, sorted by bucket and key.
+    pub failed: Vec<FailedFile>,
+    pub bytes_downloaded: u64,
+    pub bytes_present: u64,
+    pub seconds: f64,
+    /// The caller cancelled the download.
+    pub cancelled: bool,
+    /// Why the run stopped early on its own (the disk is full), if it did.
+    pub stopped: Option<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && !self.cancelled && self.stopped.is_none()
+    }
+
+    /// The report of finished files and failures: sorted, with the byte totals summed.
+    pub(crate) fn assemble(
+        mut files: Vec<FileRecord>,
+        mut failed: Vec<FailedFile>,
+        seconds: f64,
+        cancelled: bool,
+        stopped: Option<String>,
+    ) -> Report {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        failed.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
+        let sum = |status: FileStatus| {
+            files
+                .iter()
+                .filter(|f| f.status == status)
+                .map(|f| f.size)
+                .sum()
+        };
+        Report {
+            bytes_downloaded: sum(FileStatus::Downloaded),
+            bytes_present: sum(FileStatus::AlreadyPresent),
+            files,
+            failed,
+            seconds,
+            cancelled,
+            stopped,
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! An object in one GET, verified while it streams: small ones received into memory and
+//! written in one step, larger ones streamed into the temporary file.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use reqwest::header::CONTENT_LENGTH;
+
+use super::failure::Failure;
+use super::file::Failed;
+use super::fsutil::{self, blocking, open_temp, rename_into_place, PositionalWriter, WRITE_BLOCK};
+use super::http::{header_u64, CHECKSUM_MODE};
+use super::job::Job;
+use super::progress::Counted;
+use super::state::Ctx;
+use super::verify::{self, Hasher, Verification};
+
+/// Objects up to this size are received into memory and written in one step.
+const IN_MEMORY_MAX: u64 = WRITE_BLOCK as u64;
+
+/// Where the body goes.
+enum Body {
+    /// Small objects: received into memory, written once verified.
+    Memory(Vec<u8>),
+    /// Larger ones: streamed into the temporary file.
+    File(Arc<File>, PositionalWriter),
+}
+
+/// Fetch `job` with retries into `temp`, verify it, and rename it into place.
+pub(crate) async fn fetch(
+    ctx: &Ctx,
+    job: &Job,
+    temp: &Path,
+) -> Result<(u64, Verification), Failed> {
+    let url = ctx.http.endpoint.object_url(&job.id.bucket, &job.id.key);
+    let got = ctx
+        .cfg
+        .retry
+        .run(&ctx.cancel, || attempt(ctx, job, &url, temp))
+        .await;
+    let attempts = got.attempts;
+    let (body, size, v) = got.outcome.map_err(|f| (f, attempts))?;
+    let fsync = ctx.cfg.fsync;
+    let (t, d) = (temp.to_path_buf(), job.path.clone());
+    let written = match body {
+        Body::Memory(data) => blocking(move || fsutil::write_new(&data, fsync, &t, &d)).await,
+        Body::File(file, writer) => {
+            drop(writer);
+            blocking(move || rename_into_place(file, fsync, &t, &d)).await
+        }
+    };
+    written.map_err(|f| (f, attempts))?;
+    Ok((size, v))
+}
+
+async fn attempt(
+    ctx: &Ctx,
+    job: &Job,
+    url: &str,
+    temp: &Path,
+) -> Result<(Body, u64, Verification), Failure> {
+    let mut req = ctx.http.client.get(url);
+    if ctx.cfg.checksums {
+        req = req.header(CHECKSUM_MODE.0, CHECKSUM_MODE.1);
+    }
+    let mut resp = ctx.http.send(req).await?;
+    let len = header_u64(resp.headers(), CONTENT_LENGTH);
+    let expected = job.expected(resp.headers(), len, ctx.cfg.checksums)?;
+    if let Some(l) = len {
+        job.size_known(&ctx.progress, l);
+    }
+    let mut body = match len {
+        Some(l) if l <= IN_MEMORY_MAX => Body::Memory(Vec::with_capacity(l as usize)),
+        _ => {
+            let file = open_temp(temp, None).await?;
+            let writer =
+                PositionalWriter::new(Arc::clone(&file), 0, WRITE_BLOCK, len.unwrap_or(0) as usize);
+            Body::File(file, writer)
+        }
+    };
+    let mut hasher = Hasher::for_expected(&expected);
+    let mut counted = Counted::new(&ctx.progress);
+    while let Some(chunk) = ctx.http.next_chunk(&mut resp).await? {
+        hasher.update(&chunk);
+        match &mut body {
+            Body::Memory(data) => data.extend_from_slice(&chunk),
+            Body::File(_, writer) => {
+                writer
+                    .write(&chunk)
+                    .await
+                    .map_err(|e| Failure::io("writing", temp, e))?;
+            }
+        }
+        counted.add(chunk.len() as u64);
+    }
+    let computed = hasher.finish();
+    if let Some(want) = len.filter(|&l| computed.len < l) {
+        return Err(Failure::Truncated {
+            got: computed.len,
+            want,
+        });
+    }
+    if let Body::File(_, writer) = &mut body {
+        writer
+            .flush()
+            .await
+            .map_err(|e| Failure::io("writing", temp, e))?;
+    }
+    let v = verify::check(&expected, &computed).map_err(Failure::Mismatch)?;
+    counted.keep();
+    Ok((body, computed.len, v))
+}

@@ -37,7 +37,7 @@ def test_download_recognises_series_patients_collections_and_uuids(run, idc_layo
     out = run("download", s.series_instance_uid, "--download-dir", str(tmp_path / "a"), "--dir-template", "")
     assert out.exit_code == 0, out.output
     assert "files downloaded" in out.output and "0 failed" in out.output
-    assert f"checked by md5: {len(s.objects)}" in out.output
+    assert f"checked by crc32: {len(s.objects)}" in out.output
     sizes = run("download", s.series_instance_uid, "--download-dir", str(tmp_path / "s"), "--sizes-only")
     assert sizes.exit_code == 0 and f"checked by size: {len(s.objects)}" in sizes.output, sizes.output
     assert set(files_on_disk(tmp_path / "a")) == {tmp_path / "a" / k.split("/", 1)[1] for k in s.objects}

@@ -55,7 +55,11 @@ def test_series_of_every_bucket_arrive_byte_identical_with_their_identity(
         for key in s.objects:
             f = by_path[tmp_path / s.collection_id / s.series_instance_uid / key.split("/", 1)[1]]
             assert (f.key, f.bucket, f.series_instance_uid) == (key, s.bucket, s.series_instance_uid)
-            assert f.verification == "md5" and f.status == "downloaded"
+            # The server states a CRC32 and an MD5 with a GET: the cheaper CRC32 is checked. For
+            # the ranged object the HEAD that asks for it is answered without the CRC by moto,
+            # so the MD5 of its ETag is followed as the ranges land.
+            assert f.verification == ("md5" if f.size == BIG_SIZE else "crc32")
+            assert f.status == "downloaded"
     big = [f for f in report.files if f.size == BIG_SIZE]
     assert len(big) == 1, "the large object was part of the download"
     assert report.bytes_downloaded == sum(len(d) for d in expected.values())

@@ -45,7 +45,9 @@ def child(
     endpoint: str, root: Path, series: list[Series], bar: bool = False, concurrency: int = 3
 ) -> subprocess.Popen[str]:
     items = [
-        {k: v for k, v in vars(i).items()} | {"destination": os.fspath(i.destination)} for i in plan_for(series)
+        {k: getattr(i, k) for k in ("bucket", "prefix", "key", "size", "series_instance_uid", "sop_instance_uid")}
+        | {"destination": os.fspath(i.destination)}
+        for i in plan_for(series)
     ]
     args = {"items": items, "root": os.fspath(root), "endpoint": endpoint, "concurrency": concurrency, "bar": bar}
     return subprocess.Popen(

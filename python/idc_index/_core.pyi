@@ -1,4 +1,4 @@
-"""The native core of idc-index (Rust: DataFusion query engine)."""
+"""The native core of idc-index (Rust: DataFusion query engine and S3 downloader)."""
 
 from os import PathLike
 from typing import Any, final
@@ -8,9 +8,16 @@ __all__ = [
     "BUILD_PROFILE",
     "GCS_ENDPOINT",
     "PARTIAL_SUFFIX",
+    "DownloadConfig",
     "DownloadHandle",
+    "DownloadProgress",
+    "DownloadedFile",
     "Engine",
+    "FailedFile",
+    "ListedObject",
+    "PlanItem",
     "QueryResult",
+    "TransferReport",
     "list_objects",
     "start_download",
 ]
@@ -51,7 +58,7 @@ class QueryResult:
     def __len__(self) -> int: ...
     def to_pylist(self) -> list[dict[str, Any]]: ...
     def column(self, name: str) -> list[Any]: ...
-    def to_ipc(self) -> bytes: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 # Downloader (idc_core::download)
 
@@ -59,40 +66,182 @@ AWS_ENDPOINT: str
 GCS_ENDPOINT: str
 PARTIAL_SUFFIX: str
 
-def start_download(
-    items: list[dict[str, Any]],
-    root: str | PathLike[str],
-    endpoint: str,
-    *,
-    concurrency: int | None = None,
-    list_concurrency: int | None = None,
-    part_size: int | None = None,
-    multipart_threshold: int | None = None,
-    max_large_files: int | None = None,
-    ranges_per_file: int | None = None,
-    max_attempts: int | None = None,
-    retry_max_seconds: float | None = None,
-    stall_timeout: float | None = None,
-    connect_timeout: float | None = None,
-    fsync: bool = False,
-    resume: bool = True,
-    verify_existing: bool = True,
-    checksums: bool = True,
-) -> DownloadHandle: ...
-
-def list_objects(
-    bucket: str,
-    prefix: str,
-    endpoint: str,
-    *,
-    max_attempts: int | None = None,
-    connect_timeout: float | None = None,
-) -> list[dict[str, Any]]: ...
+@final
+class PlanItem:
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def destination(self) -> str: ...
+    @property
+    def prefix(self) -> str | None: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def size(self) -> int | None: ...
+    @property
+    def series_instance_uid(self) -> str | None: ...
+    @property
+    def sop_instance_uid(self) -> str | None: ...
+    def __init__(
+        self,
+        bucket: str,
+        destination: str | PathLike[str],
+        prefix: str | None = None,
+        key: str | None = None,
+        size: int | None = None,
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+    ) -> None: ...
+    @classmethod
+    def series(
+        cls,
+        bucket: str,
+        crdc_series_uuid: str,
+        destination: str | PathLike[str],
+        *,
+        size: int | None = None,
+        series_instance_uid: str | None = None,
+    ) -> PlanItem: ...
+    @classmethod
+    def instance(
+        cls,
+        bucket: str,
+        key: str,
+        destination: str | PathLike[str],
+        *,
+        size: int | None = None,
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+    ) -> PlanItem: ...
+    def with_bucket(self, bucket: str) -> PlanItem: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
+class DownloadConfig:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        concurrency: int | None = None,
+        list_concurrency: int | None = None,
+        part_size: int | None = None,
+        multipart_threshold: int | None = None,
+        max_large_files: int | None = None,
+        ranges_per_file: int | None = None,
+        max_attempts: int | None = None,
+        retry_max_seconds: float | None = None,
+        stall_timeout: float | None = None,
+        connect_timeout: float | None = None,
+        fsync: bool | None = None,
+        resume: bool | None = None,
+        verify_existing: bool | None = None,
+        checksums: bool | None = None,
+    ) -> None: ...
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def checksums(self) -> bool: ...
+
+@final
+class DownloadProgress:
+    @property
+    def bytes_done(self) -> int: ...
+    @property
+    def bytes_total(self) -> int: ...
+    @property
+    def files_downloaded(self) -> int: ...
+    @property
+    def files_skipped(self) -> int: ...
+    @property
+    def files_failed(self) -> int: ...
+    @property
+    def files_total(self) -> int: ...
+    @property
+    def listings_pending(self) -> int: ...
+    @property
+    def files_finished(self) -> int: ...
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class DownloadedFile:
+    @property
+    def path(self) -> str: ...
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def verification(self) -> str: ...
+    @property
+    def series_instance_uid(self) -> str | None: ...
+    @property
+    def sop_instance_uid(self) -> str | None: ...
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class FailedFile:
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def path(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def series_instance_uid(self) -> str | None: ...
+    @property
+    def sop_instance_uid(self) -> str | None: ...
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class TransferReport:
+    @property
+    def files(self) -> list[DownloadedFile]: ...
+    @property
+    def failed(self) -> list[FailedFile]: ...
+    @property
+    def bytes_downloaded(self) -> int: ...
+    @property
+    def bytes_present(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def cancelled(self) -> bool: ...
+    @property
+    def stopped(self) -> str | None: ...
+
+@final
+class ListedObject:
+    @property
+    def key(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def etag(self) -> str | None: ...
+    def __eq__(self, other: object) -> bool: ...
+
+def start_download(
+    items: list[PlanItem],
+    root: str | PathLike[str],
+    config: DownloadConfig,
+) -> DownloadHandle: ...
+def list_objects(bucket: str, prefix: str, config: DownloadConfig) -> list[ListedObject]: ...
+@final
 class DownloadHandle:
-    def progress(self) -> dict[str, int]: ...
+    def progress(self) -> DownloadProgress: ...
     def cancel(self) -> None: ...
     def done(self) -> bool: ...
     def wait(self, timeout: float | None = None) -> bool: ...
-    def report(self) -> dict[str, Any] | None: ...
+    def report(self) -> TransferReport | None: ...

@@ -23,6 +23,7 @@ endpoint instead (mirrors, proxies, tests). An explicit argument wins over the v
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -36,10 +37,11 @@ from idc_index.errors import DownloadError, DownloadFailedError
 
 logger = logging.getLogger(__name__)
 
-AWS_ENDPOINT = "https://s3.amazonaws.com"
-GCS_ENDPOINT = "https://storage.googleapis.com"
+AWS_ENDPOINT = _core.AWS_ENDPOINT
+GCS_ENDPOINT = _core.GCS_ENDPOINT
 ENDPOINT_ENV = "IDC_ENDPOINT_URL"
-PARTIAL_SUFFIX = ".idc-partial"
+#: The suffix of a file being written (``.<name>.idc-partial``); such a file is never complete.
+PARTIAL_SUFFIX = _core.PARTIAL_SUFFIX
 
 #: The GCS bucket holding the same objects as each AWS bucket of IDC.
 GCS_BUCKETS: dict[str, str] = {
@@ -86,110 +88,15 @@ def bucket_for(aws_bucket: str, source_bucket_location: str = "aws") -> str:
     raise DownloadError(f"source_bucket_location must be 'aws' or 'gcs', not {source_bucket_location!r}")
 
 
-@dataclass(frozen=True)
-class PlanItem:
-    """One unit of a download: exactly one of ``prefix`` (a series) or ``key`` (one object).
-
-    ``destination`` is a directory for a prefix and a file path for a key, relative to the
-    destination root (or an absolute path inside it). ``size`` is the object's size in bytes
-    for a key (lets a rerun skip it without a request, and sends large objects to parallel
-    ranges) or the expected total of a prefix (progress only). The identities are copied into
-    the report.
-    """
-
-    bucket: str
-    destination: str | os.PathLike[str]
-    prefix: str | None = None
-    key: str | None = None
-    size: int | None = None
-    series_instance_uid: str | None = None
-    sop_instance_uid: str | None = None
-
-    @classmethod
-    def series(
-        cls,
-        bucket: str,
-        crdc_series_uuid: str,
-        destination: str | os.PathLike[str],
-        *,
-        size: int | None = None,
-        series_instance_uid: str | None = None,
-    ) -> PlanItem:
-        """Every object of one series: ``<bucket>/<crdc_series_uuid>/*`` into ``destination``."""
-        return cls(
-            bucket=bucket,
-            destination=destination,
-            prefix=crdc_series_uuid.strip("/") + "/",
-            size=size,
-            series_instance_uid=series_instance_uid,
-        )
-
-    @classmethod
-    def instance(
-        cls,
-        bucket: str,
-        key: str,
-        destination: str | os.PathLike[str],
-        *,
-        size: int | None = None,
-        series_instance_uid: str | None = None,
-        sop_instance_uid: str | None = None,
-    ) -> PlanItem:
-        """One object ``<bucket>/<key>`` written to the file ``destination``."""
-        return cls(
-            bucket=bucket,
-            destination=destination,
-            key=key,
-            size=size,
-            series_instance_uid=series_instance_uid,
-            sop_instance_uid=sop_instance_uid,
-        )
-
-    def to_core(self) -> dict[str, Any]:
-        """The dict that ``_core.start_download`` takes."""
-        return {
-            "bucket": self.bucket,
-            "prefix": self.prefix,
-            "key": self.key,
-            "destination": os.fspath(self.destination),
-            "size": self.size,
-            "series_instance_uid": self.series_instance_uid,
-            "sop_instance_uid": self.sop_instance_uid,
-        }
-
-
-@dataclass(frozen=True)
-class DownloadedFile:
-    """A file that is at its destination, complete and verified."""
-
-    path: str
-    bucket: str
-    key: str
-    size: int
-    #: ``"downloaded"`` by this run, or ``"already_present"`` (found complete, left alone).
-    status: str
-    #: ``"md5"``, ``"crc32c"``, ``"md5+crc32c"`` or ``"size"`` (the server stated no digest).
-    verification: str
-    series_instance_uid: str | None = None
-    sop_instance_uid: str | None = None
-
-
-@dataclass(frozen=True)
-class FailedFile:
-    """A file (or a whole series prefix, when its listing failed) that is not on disk."""
-
-    bucket: str
-    #: The object key, or the prefix when the listing itself failed.
-    key: str
-    path: str | None
-    #: ``not_found``, ``access_denied``, ``http``, ``network``, ``integrity``, ``local_io``,
-    #: ``disk_full``, ``unsafe_path``, ``protocol``, ``cancelled``, ``not_attempted`` or ``internal``.
-    kind: str
-    #: What happened and what to do, for a person.
-    reason: str
-    attempts: int
-    series_instance_uid: str | None = None
-    sop_instance_uid: str | None = None
+#: One unit of a download: a series prefix (listed, then fetched into a folder) or one object
+#: key (fetched to a file). See :class:`idc_index._core.PlanItem`.
+PlanItem = _core.PlanItem
+#: A file that is at its destination, complete and verified.
+DownloadedFile = _core.DownloadedFile
+#: A file (or a whole series prefix, when its listing failed) that is not on disk.
+FailedFile = _core.FailedFile
+#: A reading of a running download's counters.
+DownloadProgress = _core.DownloadProgress
 
 
 @dataclass(frozen=True)
@@ -240,15 +147,15 @@ class DownloadReport:
     dry_run: bool = False
 
     @classmethod
-    def from_core(cls, d: Mapping[str, Any]) -> DownloadReport:
+    def from_core(cls, r: _core.TransferReport) -> DownloadReport:
         return cls(
-            files=[DownloadedFile(**f) for f in d["files"]],
-            failed=[FailedFile(**f) for f in d["failed"]],
-            bytes_downloaded=d["bytes_downloaded"],
-            bytes_present=d["bytes_present"],
-            seconds=d["seconds"],
-            cancelled=d["cancelled"],
-            stopped=d["stopped"],
+            files=r.files,
+            failed=r.failed,
+            bytes_downloaded=r.bytes_downloaded,
+            bytes_present=r.bytes_present,
+            seconds=r.seconds,
+            cancelled=r.cancelled,
+            stopped=r.stopped,
         )
 
     @property
@@ -303,37 +210,33 @@ class DownloadReport:
         return line
 
 
-@dataclass(frozen=True)
-class DownloadProgress:
-    """A reading of a running download's counters."""
-
-    bytes_done: int
-    bytes_total: int
-    files_downloaded: int
-    files_skipped: int
-    files_failed: int
-    files_total: int
-    #: Series not listed yet; while non-zero, the totals still grow.
-    listings_pending: int
-
-    @property
-    def files_finished(self) -> int:
-        return self.files_downloaded + self.files_skipped + self.files_failed
-
-
 Item = Union[PlanItem, Mapping[str, Any]]
 
 
-def _core_items(items: Iterable[Item]) -> list[dict[str, Any]]:
+def _plan_items(items: Iterable[Item]) -> list[PlanItem]:
     out = []
     for it in items:
         if isinstance(it, PlanItem):
-            out.append(it.to_core())
+            out.append(it)
         elif isinstance(it, Mapping):
-            out.append(PlanItem(**it).to_core())
+            out.append(PlanItem(**it))
         else:
             raise DownloadError(f"a plan item must be a PlanItem or a mapping, not {type(it).__name__}")
     return out
+
+
+def download_config(endpoint: str, **settings: Any) -> _core.DownloadConfig:
+    """The core's settings for a download from ``endpoint``; a misspelt setting names the known ones."""
+    try:
+        return _core.DownloadConfig(endpoint, **settings)
+    except TypeError as e:
+        known = sorted(p for p in inspect.signature(_core.DownloadConfig).parameters if p != "endpoint")
+        unknown = sorted(set(settings) - set(known))
+        if not unknown:
+            raise DownloadError(f"invalid download setting: {e}") from None
+        raise DownloadError(
+            f"unknown download setting(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        ) from None
 
 
 class Download:
@@ -347,7 +250,7 @@ class Download:
         self._handle = handle
 
     def progress(self) -> DownloadProgress:
-        return DownloadProgress(**self._handle.progress())
+        return self._handle.progress()
 
     def cancel(self) -> None:
         """Stop the transfer; no partial file is left under a final name. Returns at once."""
@@ -362,8 +265,8 @@ class Download:
 
     def report(self) -> DownloadReport | None:
         """The report once finished, else None."""
-        d = self._handle.report()
-        return None if d is None else DownloadReport.from_core(d)
+        r = self._handle.report()
+        return None if r is None else DownloadReport.from_core(r)
 
     def run(
         self,
@@ -438,25 +341,8 @@ def start_download(
     ``multipart_threshold``, ``max_large_files``, ``ranges_per_file``, ``max_attempts``,
     ``retry_max_seconds``, ``stall_timeout``, ``connect_timeout``.
     """
-    endpoint = resolve_endpoint(endpoint_url, source_bucket_location)
-    known = {
-        "list_concurrency",
-        "part_size",
-        "multipart_threshold",
-        "max_large_files",
-        "ranges_per_file",
-        "max_attempts",
-        "retry_max_seconds",
-        "stall_timeout",
-        "connect_timeout",
-    }
-    unknown = sorted(set(tuning) - known)
-    if unknown:
-        raise DownloadError(f"unknown download setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    handle = _core.start_download(
-        _core_items(items),
-        os.fspath(destination_root),
-        endpoint,
+    config = download_config(
+        resolve_endpoint(endpoint_url, source_bucket_location),
         concurrency=concurrency,
         fsync=fsync,
         resume=resume,
@@ -464,6 +350,7 @@ def start_download(
         checksums=checksums,
         **tuning,
     )
+    handle = _core.start_download(_plan_items(items), os.fspath(destination_root), config)
     return Download(handle)
 
 
@@ -550,6 +437,7 @@ __all__ = [
     "ProgressCallback",
     "bucket_for",
     "download",
+    "download_config",
     "failure_message",
     "resolve_endpoint",
     "start_download",

@@ -16,7 +16,7 @@ class QueryResult:
 
     It implements the Arrow PyCapsule stream protocol (``__arrow_c_stream__``), so
     ``pyarrow.table(r)``, ``polars.DataFrame(r)`` and ``duckdb.sql("SELECT * FROM r")`` take it.
-    The rows cross from the native core into pyarrow once (as an Arrow IPC stream); from there
+    The rows cross from the native core through the Arrow C stream interface, without a copy;
     every consumer shares the same buffers.
 
     Examples:
@@ -47,15 +47,17 @@ class QueryResult:
         return f"QueryResult({self.num_rows} rows; columns: {', '.join(self.column_names)})"
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
-        # pyarrow-stubs leave Table.__arrow_c_stream__ unannotated
-        return self.to_arrow().__arrow_c_stream__(requested_schema)  # type: ignore[no-untyped-call]
+        if self._table is not None:
+            # pyarrow-stubs leave Table.__arrow_c_stream__ unannotated
+            return self._table.__arrow_c_stream__(requested_schema)  # type: ignore[no-untyped-call]
+        return self._core.__arrow_c_stream__(requested_schema)
 
     def to_arrow(self) -> pa.Table:
         """The rows as a ``pyarrow.Table`` (built once, then shared)."""
         if self._table is None:
             import pyarrow as pa
 
-            self._table = pa.ipc.open_stream(self._core.to_ipc()).read_all()
+            self._table = pa.RecordBatchReader.from_stream(self._core).read_all()
         return self._table
 
     def to_pandas(self) -> pd.DataFrame:

@@ -1,38 +1,14 @@
-//! Query results to Python: as an Arrow IPC stream (read by pyarrow, then shared without
-//! copies with polars / DuckDB / pandas) or as plain Python values (small results, without
-//! importing pyarrow).
+//! Query results to Python as plain Python values (small results, without importing pyarrow);
+//! Arrow consumers take them through the C stream interface instead (`QueryOutput::to_c_stream`).
 
 use datafusion::arrow;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
-use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 
 use idc_core::query::QueryOutput;
-
-/// The result as one Arrow IPC stream. The batches are serialised with the GIL released.
-pub fn ipc_stream<'py>(py: Python<'py>, out: &QueryOutput) -> PyResult<Bound<'py, PyBytes>> {
-    let bytes = py
-        .detach(|| -> Result<Vec<u8>, arrow::error::ArrowError> {
-            let capacity = out
-                .batches
-                .iter()
-                .map(|b| b.get_array_memory_size())
-                .sum::<usize>()
-                + 1024;
-            let mut writer = StreamWriter::try_new(Vec::with_capacity(capacity), &out.schema)?;
-            for batch in &out.batches {
-                writer.write(batch)?;
-            }
-            writer.into_inner()
-        })
-        .map_err(|e| {
-            pyo3::exceptions::PyRuntimeError::new_err(format!("cannot serialise the result: {e}"))
-        })?;
-    Ok(PyBytes::new(py, &bytes))
-}
 
 pub fn rows<'py>(py: Python<'py>, out: &QueryOutput) -> PyResult<Bound<'py, PyAny>> {
     let names: Vec<Bound<'py, PyAny>> = out

@@ -1,72 +1,153 @@
-//! `idc_index._core.start_download` and `DownloadHandle`: the downloader of `idc_core` driven
-//! from Python. The transfer runs on the core's runtime; Python only polls, so the GIL is never
-//! held while bytes move.
+//! The downloader of `idc_core` driven from Python, through typed classes: `PlanItem` and
+//! `DownloadConfig` in, `DownloadProgress`, `DownloadedFile`, `FailedFile`, `TransferReport`
+//! and `ListedObject` out. The transfer runs on the core's runtime; Python only polls, so the
+//! GIL is never held while bytes move.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyType;
 
-use idc_core::download::{
-    self as core, DownloadConfig, DownloadError, FailedFile, FileRecord, PlanItem,
-    ProgressSnapshot, Report, RetryPolicy, Source,
-};
+use idc_core::download::{self as core, Source};
 
-use crate::errors::py_error;
+use crate::errors::{download_error, DownloadError};
+use crate::wait;
 
-fn download_error(err: DownloadError) -> PyErr {
-    py_error("DownloadError", err.to_string())
+/// One unit of a download: exactly one of `prefix` (a series, listed and fetched into the
+/// directory `destination`) or `key` (one object, written to the file `destination`).
+/// `destination` is relative to the download directory or inside it. `size` is the object's
+/// size in bytes for a key (lets a rerun skip it without a request, and sends large objects to
+/// parallel ranges) or the expected total of a prefix (progress only). The identities are
+/// copied into the report.
+#[pyclass(frozen, eq, hash, get_all, module = "idc_index._core")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PlanItem {
+    bucket: String,
+    destination: String,
+    prefix: Option<String>,
+    key: Option<String>,
+    size: Option<u64>,
+    series_instance_uid: Option<String>,
+    sop_instance_uid: Option<String>,
 }
 
-/// One plan item from a dict: `bucket`, `prefix` or `key`, `destination`, and optionally
-/// `size`, `series_instance_uid`, `sop_instance_uid`.
-fn plan_item<'py>(index: usize, d: &Bound<'py, PyDict>) -> PyResult<PlanItem> {
-    let bad = |what: String| py_error("DownloadError", format!("plan item {index}: {what}"));
-    let get = |name: &str| -> PyResult<Option<Bound<'py, PyAny>>> {
-        Ok(d.get_item(name)?.filter(|v| !v.is_none()))
-    };
-    let string = |name: &str| -> PyResult<Option<String>> {
-        match get(name)? {
-            None => Ok(None),
-            Some(v) => v
-                .extract::<String>()
-                .map(Some)
-                .map_err(|_| bad(format!("'{name}' must be a string"))),
+#[pymethods]
+impl PlanItem {
+    #[new]
+    #[pyo3(signature = (bucket, destination, prefix = None, key = None, size = None,
+                        series_instance_uid = None, sop_instance_uid = None))]
+    fn new(
+        bucket: String,
+        destination: PathBuf,
+        prefix: Option<String>,
+        key: Option<String>,
+        size: Option<u64>,
+        series_instance_uid: Option<String>,
+        sop_instance_uid: Option<String>,
+    ) -> PyResult<Self> {
+        if prefix.is_some() == key.is_some() {
+            return Err(DownloadError::new_err(format!(
+                "a plan item for bucket {bucket:?} needs exactly one of 'prefix' (a series) and 'key' (one object)"
+            )));
         }
-    };
-    let bucket = string("bucket")?.ok_or_else(|| bad("'bucket' is missing".into()))?;
-    let source = match (string("prefix")?, string("key")?) {
-        (Some(p), None) => Source::Prefix(p),
-        (None, Some(k)) => Source::Object(k),
-        _ => {
-            return Err(bad(
-                "give exactly one of 'prefix' (a series) and 'key' (one object)".into(),
-            ))
+        Ok(Self {
+            bucket,
+            destination: destination.to_string_lossy().into_owned(),
+            prefix,
+            key,
+            size,
+            series_instance_uid,
+            sop_instance_uid,
+        })
+    }
+
+    /// Every object of one series: `<bucket>/<crdc_series_uuid>/*` into the folder `destination`.
+    #[classmethod]
+    #[pyo3(signature = (bucket, crdc_series_uuid, destination, *, size = None, series_instance_uid = None))]
+    fn series(
+        _cls: &Bound<'_, PyType>,
+        bucket: String,
+        crdc_series_uuid: &str,
+        destination: PathBuf,
+        size: Option<u64>,
+        series_instance_uid: Option<String>,
+    ) -> PyResult<Self> {
+        let prefix = format!("{}/", crdc_series_uuid.trim_matches('/'));
+        Self::new(
+            bucket,
+            destination,
+            Some(prefix),
+            None,
+            size,
+            series_instance_uid,
+            None,
+        )
+    }
+
+    /// One object `<bucket>/<key>` written to the file `destination`.
+    #[classmethod]
+    #[pyo3(signature = (bucket, key, destination, *, size = None, series_instance_uid = None,
+                        sop_instance_uid = None))]
+    fn instance(
+        _cls: &Bound<'_, PyType>,
+        bucket: String,
+        key: String,
+        destination: PathBuf,
+        size: Option<u64>,
+        series_instance_uid: Option<String>,
+        sop_instance_uid: Option<String>,
+    ) -> PyResult<Self> {
+        Self::new(
+            bucket,
+            destination,
+            None,
+            Some(key),
+            size,
+            series_instance_uid,
+            sop_instance_uid,
+        )
+    }
+
+    /// The same item from another bucket (the same objects in another provider's bucket).
+    fn with_bucket(&self, bucket: String) -> Self {
+        Self {
+            bucket,
+            ..self.clone()
         }
-    };
-    let destination: PathBuf = match get("destination")? {
-        Some(v) => v
-            .extract()
-            .map_err(|_| bad("'destination' must be a path".into()))?,
-        None => return Err(bad("'destination' is missing".into())),
-    };
-    let size = match get("size")? {
-        Some(v) => Some(
-            v.extract::<u64>()
-                .map_err(|_| bad("'size' must be a non-negative integer".into()))?,
-        ),
-        None => None,
-    };
-    Ok(PlanItem {
-        bucket,
-        source,
-        destination,
-        size,
-        series_instance_uid: string("series_instance_uid")?,
-        sop_instance_uid: string("sop_instance_uid")?,
-    })
+    }
+
+    fn __repr__(&self) -> String {
+        let (what, name) = match (&self.prefix, &self.key) {
+            (Some(p), _) => ("prefix", p),
+            (_, Some(k)) => ("key", k),
+            _ => ("key", &String::new()),
+        };
+        format!(
+            "PlanItem(bucket={:?}, {what}={name:?}, destination={:?}, size={})",
+            self.bucket,
+            self.destination,
+            self.size.map_or("None".to_string(), |s| s.to_string())
+        )
+    }
+}
+
+impl PlanItem {
+    fn to_core(&self) -> core::PlanItem {
+        let source = match (&self.prefix, &self.key) {
+            (Some(p), _) => Source::Prefix(p.clone()),
+            (None, k) => Source::Object(k.clone().unwrap_or_default()),
+        };
+        core::PlanItem {
+            bucket: self.bucket.clone(),
+            source,
+            destination: PathBuf::from(&self.destination),
+            size: self.size,
+            series_instance_uid: self.series_instance_uid.clone(),
+            sop_instance_uid: self.sop_instance_uid.clone(),
+        }
+    }
 }
 
 fn seconds(name: &str, v: f64) -> PyResult<Duration> {
@@ -74,88 +155,302 @@ fn seconds(name: &str, v: f64) -> PyResult<Duration> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| {
-            py_error(
-                "DownloadError",
-                format!("{name} must be a positive number of seconds, not {v}"),
-            )
+            DownloadError::new_err(format!(
+                "{name} must be a positive number of seconds, not {v}"
+            ))
         })
 }
 
-/// Start downloading `items` under `root` from `endpoint`; returns at once with a handle.
-///
-/// Each item is a dict: `bucket`; `prefix` (a series, listed then fetched into the directory
-/// `destination`) or `key` (one object written to the file `destination`); optionally `size`
-/// (bytes of the object, or expected total of the prefix), `series_instance_uid` and
-/// `sop_instance_uid` (copied into the report). Destinations are relative to `root` or inside it.
+/// How a download runs. Every setting left as None keeps the core's default; settings out of
+/// range are refused when the download starts.
+#[pyclass(frozen, module = "idc_index._core")]
+#[derive(Clone)]
+pub struct DownloadConfig {
+    inner: core::DownloadConfig,
+}
+
+#[pymethods]
+impl DownloadConfig {
+    #[new]
+    #[pyo3(signature = (
+        endpoint, *, concurrency = None, list_concurrency = None, part_size = None,
+        multipart_threshold = None, max_large_files = None, ranges_per_file = None,
+        max_attempts = None, retry_max_seconds = None, stall_timeout = None, connect_timeout = None,
+        fsync = None, resume = None, verify_existing = None, checksums = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        endpoint: String,
+        concurrency: Option<usize>,
+        list_concurrency: Option<usize>,
+        part_size: Option<u64>,
+        multipart_threshold: Option<u64>,
+        max_large_files: Option<usize>,
+        ranges_per_file: Option<usize>,
+        max_attempts: Option<u32>,
+        retry_max_seconds: Option<f64>,
+        stall_timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+        fsync: Option<bool>,
+        resume: Option<bool>,
+        verify_existing: Option<bool>,
+        checksums: Option<bool>,
+    ) -> PyResult<Self> {
+        let mut c = core::DownloadConfig::new(endpoint, PathBuf::from("."));
+        fn set<T>(field: &mut T, v: Option<T>) {
+            if let Some(v) = v {
+                *field = v;
+            }
+        }
+        set(&mut c.concurrency, concurrency);
+        set(&mut c.list_concurrency, list_concurrency);
+        set(&mut c.part_size, part_size);
+        set(&mut c.multipart_threshold, multipart_threshold);
+        set(&mut c.max_large_files, max_large_files);
+        set(&mut c.ranges_per_file, ranges_per_file);
+        set(&mut c.retry.max_attempts, max_attempts);
+        set(
+            &mut c.retry.max_elapsed,
+            retry_max_seconds
+                .map(|v| seconds("retry_max_seconds", v))
+                .transpose()?,
+        );
+        set(
+            &mut c.stall_timeout,
+            stall_timeout
+                .map(|v| seconds("stall_timeout", v))
+                .transpose()?,
+        );
+        set(
+            &mut c.connect_timeout,
+            connect_timeout
+                .map(|v| seconds("connect_timeout", v))
+                .transpose()?,
+        );
+        set(&mut c.fsync, fsync);
+        set(&mut c.resume, resume);
+        set(&mut c.verify_existing, verify_existing);
+        set(&mut c.checksums, checksums);
+        Ok(Self { inner: c })
+    }
+
+    #[getter]
+    fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
+    #[getter]
+    fn concurrency(&self) -> usize {
+        self.inner.concurrency
+    }
+
+    #[getter]
+    fn checksums(&self) -> bool {
+        self.inner.checksums
+    }
+
+    fn __repr__(&self) -> String {
+        let c = &self.inner;
+        format!(
+            "DownloadConfig(endpoint={:?}, concurrency={}, list_concurrency={}, part_size={}, \
+             multipart_threshold={}, max_large_files={}, ranges_per_file={}, max_attempts={}, \
+             retry_max_seconds={}, stall_timeout={}, connect_timeout={}, fsync={}, resume={}, \
+             verify_existing={}, checksums={})",
+            c.endpoint,
+            c.concurrency,
+            c.list_concurrency,
+            c.part_size,
+            c.multipart_threshold,
+            c.max_large_files,
+            c.ranges_per_file,
+            c.retry.max_attempts,
+            c.retry.max_elapsed.as_secs_f64(),
+            c.stall_timeout.as_secs_f64(),
+            c.connect_timeout.as_secs_f64(),
+            c.fsync,
+            c.resume,
+            c.verify_existing,
+            c.checksums,
+        )
+    }
+}
+
+/// A reading of a running download's counters.
+#[pyclass(frozen, get_all, eq, module = "idc_index._core")]
+#[derive(Clone, PartialEq, Eq)]
+pub struct DownloadProgress {
+    /// Bytes received, plus the size of files found already present.
+    bytes_done: u64,
+    /// Bytes of every file known so far (grows while listings are pending).
+    bytes_total: u64,
+    files_downloaded: u64,
+    /// Files found already present and complete.
+    files_skipped: u64,
+    files_failed: u64,
+    /// Files known so far (grows while listings are pending).
+    files_total: u64,
+    /// Series not listed yet; while non-zero, the totals still grow.
+    listings_pending: u64,
+}
+
+#[pymethods]
+impl DownloadProgress {
+    /// Files finished either way.
+    #[getter]
+    fn files_finished(&self) -> u64 {
+        self.files_downloaded + self.files_skipped + self.files_failed
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "DownloadProgress(bytes_done={}, bytes_total={}, files {}/{}, listings_pending={})",
+            self.bytes_done,
+            self.bytes_total,
+            self.files_finished(),
+            self.files_total,
+            self.listings_pending
+        )
+    }
+}
+
+impl From<core::ProgressSnapshot> for DownloadProgress {
+    fn from(p: core::ProgressSnapshot) -> Self {
+        Self {
+            bytes_done: p.bytes_done,
+            bytes_total: p.bytes_total,
+            files_downloaded: p.files_downloaded,
+            files_skipped: p.files_skipped,
+            files_failed: p.files_failed,
+            files_total: p.files_total,
+            listings_pending: p.listings_pending,
+        }
+    }
+}
+
+/// A file that is at its destination, complete and verified.
+#[pyclass(frozen, get_all, eq, module = "idc_index._core")]
+#[derive(Clone, PartialEq, Eq)]
+pub struct DownloadedFile {
+    path: String,
+    bucket: String,
+    key: String,
+    size: u64,
+    /// `"downloaded"` by this run, or `"already_present"` (found complete, left alone).
+    status: &'static str,
+    /// How it was checked: `"md5"`, `"crc32c"`, `"md5+crc32c"`, or `"size"`.
+    verification: &'static str,
+    series_instance_uid: Option<String>,
+    sop_instance_uid: Option<String>,
+}
+
+#[pymethods]
+impl DownloadedFile {
+    fn __repr__(&self) -> String {
+        format!(
+            "DownloadedFile(path={:?}, size={}, status={:?}, verification={:?})",
+            self.path, self.size, self.status, self.verification
+        )
+    }
+}
+
+impl From<&core::FileRecord> for DownloadedFile {
+    fn from(f: &core::FileRecord) -> Self {
+        Self {
+            path: f.path.display().to_string(),
+            bucket: f.bucket.clone(),
+            key: f.key.clone(),
+            size: f.size,
+            status: f.status.as_str(),
+            verification: f.verification.as_str(),
+            series_instance_uid: f.series_instance_uid.clone(),
+            sop_instance_uid: f.sop_instance_uid.clone(),
+        }
+    }
+}
+
+/// A file (or a whole series prefix, when its listing failed) that is not on disk.
+#[pyclass(frozen, get_all, eq, module = "idc_index._core")]
+#[derive(Clone, PartialEq, Eq)]
+pub struct FailedFile {
+    bucket: String,
+    /// The object key, or the prefix when the listing itself failed.
+    key: String,
+    path: Option<String>,
+    /// `not_found`, `access_denied`, `http`, `network`, `integrity`, `local_io`, `disk_full`,
+    /// `unsafe_path`, `protocol`, `cancelled`, `not_attempted` or `internal`.
+    kind: &'static str,
+    /// What happened and what to do, for a person.
+    reason: String,
+    attempts: u32,
+    series_instance_uid: Option<String>,
+    sop_instance_uid: Option<String>,
+}
+
+#[pymethods]
+impl FailedFile {
+    fn __repr__(&self) -> String {
+        format!(
+            "FailedFile(key={:?}, kind={:?}, reason={:?})",
+            self.key, self.kind, self.reason
+        )
+    }
+}
+
+impl From<&core::FailedFile> for FailedFile {
+    fn from(f: &core::FailedFile) -> Self {
+        Self {
+            bucket: f.bucket.clone(),
+            key: f.key.clone(),
+            path: f.path.as_ref().map(|p| p.display().to_string()),
+            kind: f.kind.as_str(),
+            reason: f.reason.clone(),
+            attempts: f.attempts,
+            series_instance_uid: f.series_instance_uid.clone(),
+            sop_instance_uid: f.sop_instance_uid.clone(),
+        }
+    }
+}
+
+/// What the core reports at the end of a transfer.
+#[pyclass(frozen, get_all, module = "idc_index._core")]
+pub struct TransferReport {
+    /// Every file written or already present, sorted by path.
+    files: Vec<DownloadedFile>,
+    /// Every failure, sorted by bucket and key.
+    failed: Vec<FailedFile>,
+    bytes_downloaded: u64,
+    bytes_present: u64,
+    seconds: f64,
+    /// The caller cancelled the download.
+    cancelled: bool,
+    /// Why the run stopped early on its own (the disk is full), if it did.
+    stopped: Option<String>,
+}
+
+impl From<&core::Report> for TransferReport {
+    fn from(r: &core::Report) -> Self {
+        Self {
+            files: r.files.iter().map(DownloadedFile::from).collect(),
+            failed: r.failed.iter().map(FailedFile::from).collect(),
+            bytes_downloaded: r.bytes_downloaded,
+            bytes_present: r.bytes_present,
+            seconds: r.seconds,
+            cancelled: r.cancelled,
+            stopped: r.stopped.clone(),
+        }
+    }
+}
+
+/// Start downloading `items` under `root` as `config` says; returns at once with a handle.
 #[pyfunction]
-#[pyo3(signature = (
-    items, root, endpoint, *, concurrency = None, list_concurrency = None, part_size = None,
-    multipart_threshold = None, max_large_files = None, ranges_per_file = None, max_attempts = None,
-    retry_max_seconds = None, stall_timeout = None, connect_timeout = None, fsync = false, resume = true,
-    verify_existing = true, checksums = true
-))]
-#[allow(clippy::too_many_arguments)]
 fn start_download(
-    items: Vec<Bound<'_, PyDict>>,
+    items: Vec<PyRef<'_, PlanItem>>,
     root: PathBuf,
-    endpoint: String,
-    concurrency: Option<usize>,
-    list_concurrency: Option<usize>,
-    part_size: Option<u64>,
-    multipart_threshold: Option<u64>,
-    max_large_files: Option<usize>,
-    ranges_per_file: Option<usize>,
-    max_attempts: Option<u32>,
-    retry_max_seconds: Option<f64>,
-    stall_timeout: Option<f64>,
-    connect_timeout: Option<f64>,
-    fsync: bool,
-    resume: bool,
-    verify_existing: bool,
-    checksums: bool,
+    config: &DownloadConfig,
 ) -> PyResult<DownloadHandle> {
-    let plan = items
-        .iter()
-        .enumerate()
-        .map(|(i, d)| plan_item(i, d))
-        .collect::<PyResult<Vec<_>>>()?;
-    let mut cfg = DownloadConfig::new(endpoint, root);
-    if let Some(v) = concurrency {
-        cfg.concurrency = v;
-    }
-    if let Some(v) = list_concurrency {
-        cfg.list_concurrency = v;
-    }
-    if let Some(v) = part_size {
-        cfg.part_size = v;
-    }
-    if let Some(v) = multipart_threshold {
-        cfg.multipart_threshold = v;
-    }
-    if let Some(v) = max_large_files {
-        cfg.max_large_files = v;
-    }
-    if let Some(v) = ranges_per_file {
-        cfg.ranges_per_file = v;
-    }
-    let mut retry = RetryPolicy::default();
-    if let Some(v) = max_attempts {
-        retry.max_attempts = v;
-    }
-    if let Some(v) = retry_max_seconds {
-        retry.max_elapsed = seconds("retry_max_seconds", v)?;
-    }
-    cfg.retry = retry;
-    if let Some(v) = stall_timeout {
-        cfg.stall_timeout = seconds("stall_timeout", v)?;
-    }
-    if let Some(v) = connect_timeout {
-        cfg.connect_timeout = seconds("connect_timeout", v)?;
-    }
-    cfg.fsync = fsync;
-    cfg.resume = resume;
-    cfg.verify_existing = verify_existing;
-    cfg.checksums = checksums;
+    let plan = items.iter().map(|i| i.to_core()).collect();
+    let mut cfg = config.inner.clone();
+    cfg.root = root;
     let handle = core::start(plan, cfg).map_err(download_error)?;
     Ok(DownloadHandle {
         inner: Arc::new(handle),
@@ -169,70 +464,11 @@ struct DownloadHandle {
     inner: Arc<core::DownloadHandle>,
 }
 
-fn progress_dict<'py>(py: Python<'py>, p: &ProgressSnapshot) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("bytes_done", p.bytes_done)?;
-    d.set_item("bytes_total", p.bytes_total)?;
-    d.set_item("files_downloaded", p.files_downloaded)?;
-    d.set_item("files_skipped", p.files_skipped)?;
-    d.set_item("files_failed", p.files_failed)?;
-    d.set_item("files_total", p.files_total)?;
-    d.set_item("listings_pending", p.listings_pending)?;
-    Ok(d)
-}
-
-fn file_dict<'py>(py: Python<'py>, f: &FileRecord) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("path", f.path.display().to_string())?;
-    d.set_item("bucket", &f.bucket)?;
-    d.set_item("key", &f.key)?;
-    d.set_item("size", f.size)?;
-    d.set_item("status", f.status.as_str())?;
-    d.set_item("verification", f.verification.as_str())?;
-    d.set_item("series_instance_uid", f.series_instance_uid.as_deref())?;
-    d.set_item("sop_instance_uid", f.sop_instance_uid.as_deref())?;
-    Ok(d)
-}
-
-fn failed_dict<'py>(py: Python<'py>, f: &FailedFile) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("bucket", &f.bucket)?;
-    d.set_item("key", &f.key)?;
-    d.set_item("path", f.path.as_ref().map(|p| p.display().to_string()))?;
-    d.set_item("kind", f.kind.as_str())?;
-    d.set_item("reason", &f.reason)?;
-    d.set_item("attempts", f.attempts)?;
-    d.set_item("series_instance_uid", f.series_instance_uid.as_deref())?;
-    d.set_item("sop_instance_uid", f.sop_instance_uid.as_deref())?;
-    Ok(d)
-}
-
-fn report_dict<'py>(py: Python<'py>, r: &Report) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    let files = PyList::empty(py);
-    for f in &r.files {
-        files.append(file_dict(py, f)?)?;
-    }
-    let failed = PyList::empty(py);
-    for f in &r.failed {
-        failed.append(failed_dict(py, f)?)?;
-    }
-    d.set_item("files", files)?;
-    d.set_item("failed", failed)?;
-    d.set_item("bytes_downloaded", r.bytes_downloaded)?;
-    d.set_item("bytes_present", r.bytes_present)?;
-    d.set_item("seconds", r.seconds)?;
-    d.set_item("cancelled", r.cancelled)?;
-    d.set_item("stopped", r.stopped.as_deref())?;
-    Ok(d)
-}
-
 #[pymethods]
 impl DownloadHandle {
-    /// Counters right now: bytes_done, bytes_total, files_downloaded, files_skipped,
-    /// files_failed, files_total, listings_pending (totals grow while listings are pending).
-    fn progress<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        progress_dict(py, &self.inner.progress())
+    /// The counters right now (totals grow while listings are pending).
+    fn progress(&self) -> DownloadProgress {
+        self.inner.progress().into()
     }
 
     /// Stop the download; returns at once (partial files are removed by the transfer itself).
@@ -252,107 +488,78 @@ impl DownloadHandle {
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let deadline = match timeout {
             Some(t) if t.is_nan() || t < 0.0 => {
-                return Err(py_error(
-                    "DownloadError",
-                    format!("timeout must be a non-negative number, not {t}"),
-                ))
+                return Err(DownloadError::new_err(format!(
+                    "timeout must be a non-negative number, not {t}"
+                )))
             }
             Some(t) => {
                 Some(Instant::now() + Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX / 4))
             }
             None => None,
         };
-        loop {
-            if self.inner.is_finished() {
-                return Ok(true);
-            }
-            let step = match deadline {
-                Some(d) => d
-                    .saturating_duration_since(Instant::now())
-                    .min(Duration::from_millis(100)),
-                None => Duration::from_millis(100),
-            };
-            if step.is_zero() {
-                return Ok(false);
-            }
-            py.detach(|| self.inner.wait_blocking(step));
-            if let Err(interrupt) = py.check_signals() {
-                self.inner.cancel();
-                return Err(interrupt);
-            }
+        if self.inner.is_finished() {
+            return Ok(true);
         }
+        let inner = &self.inner;
+        let ended = wait::poll(
+            py,
+            deadline,
+            |tick| inner.wait_blocking(tick).then_some(()),
+            || inner.cancel(),
+        )?;
+        Ok(ended.is_some() || self.inner.is_finished())
     }
 
-    /// The report once finished, else None: a dict with `files` (each: path, bucket, key,
-    /// size, status "downloaded"|"already_present", verification, series_instance_uid,
-    /// sop_instance_uid), `failed` (each: bucket, key, path, kind, reason, attempts,
-    /// series_instance_uid, sop_instance_uid), bytes_downloaded, bytes_present, seconds,
-    /// cancelled, stopped.
-    fn report<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        self.inner.report().map(|r| report_dict(py, r)).transpose()
+    /// The report once finished, else None.
+    fn report(&self) -> Option<TransferReport> {
+        self.inner.report().map(TransferReport::from)
     }
 }
 
-/// List every object under `prefix` of `bucket` at `endpoint` (with the downloader's retries
-/// and V2-then-V1 listing); nothing is downloaded. Returns dicts with `key`, `size`, `etag`.
-/// Ctrl-C stops the listing.
+/// One object of a listing.
+#[pyclass(frozen, get_all, eq, module = "idc_index._core")]
+#[derive(Clone, PartialEq, Eq)]
+struct ListedObject {
+    key: String,
+    size: u64,
+    etag: Option<String>,
+}
+
+/// List every object under `prefix` of `bucket` at `config`'s endpoint (with the downloader's
+/// retries and V2-then-V1 listing); nothing is downloaded. Ctrl-C stops the listing.
 #[pyfunction]
-#[pyo3(signature = (bucket, prefix, endpoint, *, max_attempts = None, connect_timeout = None))]
-fn list_objects<'py>(
-    py: Python<'py>,
+fn list_objects(
+    py: Python<'_>,
     bucket: String,
     prefix: String,
-    endpoint: String,
-    max_attempts: Option<u32>,
-    connect_timeout: Option<f64>,
-) -> PyResult<Bound<'py, PyList>> {
-    let mut cfg = DownloadConfig::new(endpoint, PathBuf::from("."));
-    if let Some(v) = max_attempts {
-        cfg.retry.max_attempts = v;
-    }
-    if let Some(v) = connect_timeout {
-        cfg.connect_timeout = seconds("connect_timeout", v)?;
-    }
-    let rt = idc_core::runtime::get();
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let rx = std::sync::Mutex::new(rx);
-    let task = rt.spawn(async move {
-        let _ = tx.send(core::list(&bucket, &prefix, cfg).await);
-    });
-    let listed = loop {
-        let received = py.detach(|| {
-            let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
-            rx.recv_timeout(Duration::from_millis(100))
-        });
-        match received {
-            Ok(result) => break result.map_err(download_error)?,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if let Err(interrupt) = py.check_signals() {
-                    task.abort();
-                    return Err(interrupt);
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(py_error(
-                    "DownloadError",
-                    "the listing stopped without a result; run it again".into(),
-                ))
-            }
-        }
-    };
-    let out = PyList::empty(py);
-    for o in listed {
-        let d = PyDict::new(py);
-        d.set_item("key", &o.key)?;
-        d.set_item("size", o.size)?;
-        d.set_item("etag", o.etag.as_deref())?;
-        out.append(d)?;
-    }
-    Ok(out)
+    config: &DownloadConfig,
+) -> PyResult<Vec<ListedObject>> {
+    let cfg = config.inner.clone();
+    let listed = wait::run(
+        py,
+        async move { core::list(&bucket, &prefix, cfg).await },
+        download_error,
+        |reason| DownloadError::new_err(format!("the listing stopped ({reason}); run it again")),
+    )?;
+    Ok(listed
+        .into_iter()
+        .map(|o| ListedObject {
+            key: o.key,
+            size: o.size,
+            etag: o.etag,
+        })
+        .collect())
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PlanItem>()?;
+    m.add_class::<DownloadConfig>()?;
+    m.add_class::<DownloadProgress>()?;
+    m.add_class::<DownloadedFile>()?;
+    m.add_class::<FailedFile>()?;
+    m.add_class::<TransferReport>()?;
     m.add_class::<DownloadHandle>()?;
+    m.add_class::<ListedObject>()?;
     m.add_function(wrap_pyfunction!(start_download, m)?)?;
     m.add_function(wrap_pyfunction!(list_objects, m)?)?;
     m.add("AWS_ENDPOINT", core::AWS_ENDPOINT)?;

@@ -1,30 +1,29 @@
-//! Core errors become the exceptions of `idc_index.errors`, one class per kind.
+//! The exceptions of `idc_index.errors`, imported once, and the mapping of core errors onto them.
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use idc_core::CoreError;
 
-pub fn to_py(err: CoreError) -> PyErr {
-    let class = match &err {
-        CoreError::ReadOnly(_) => "ReadOnlySQLError",
-        CoreError::Sql(_) | CoreError::Execution(_) => "SQLError",
-        CoreError::Table(_) => "UnknownTableError",
-        CoreError::Io { .. } => "IndexFileError",
-        CoreError::Cancelled => "SQLError",
-    };
-    py_error(class, err.to_string())
+pyo3::import_exception!(idc_index.errors, SQLError);
+pyo3::import_exception!(idc_index.errors, ReadOnlySQLError);
+pyo3::import_exception!(idc_index.errors, UnknownTableError);
+pyo3::import_exception!(idc_index.errors, IndexFileError);
+pyo3::import_exception!(idc_index.errors, QueryCancelledError);
+pyo3::import_exception!(idc_index.errors, DownloadError);
+
+/// A query-side error as the exception of its kind.
+pub fn query_error(err: CoreError) -> PyErr {
+    let message = err.to_string();
+    match err {
+        CoreError::ReadOnly(_) => ReadOnlySQLError::new_err(message),
+        CoreError::Sql(_) | CoreError::Execution(_) => SQLError::new_err(message),
+        CoreError::Table(_) => UnknownTableError::new_err(message),
+        CoreError::Io { .. } => IndexFileError::new_err(message),
+        CoreError::Cancelled => QueryCancelledError::new_err(message),
+    }
 }
 
-/// Raise `idc_index.errors.<class>` with `message` (RuntimeError if that module is missing).
-pub fn py_error(class: &str, message: String) -> PyErr {
-    Python::attach(
-        |py| match py.import("idc_index.errors").and_then(|m| m.getattr(class)) {
-            Ok(exc_type) => match exc_type.call1((message.clone(),)) {
-                Ok(exc) => PyErr::from_value(exc),
-                Err(e) => e,
-            },
-            Err(_) => PyRuntimeError::new_err(message),
-        },
-    )
+/// A downloader error (bad setting or plan, a failed listing, ...).
+pub fn download_error(err: idc_core::download::DownloadError) -> PyErr {
+    DownloadError::new_err(err.to_string())
 }

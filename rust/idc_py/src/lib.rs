@@ -38,7 +38,7 @@ impl Engine {
         aliases: Vec<String>,
     ) -> PyResult<()> {
         let engine = Arc::clone(&self.inner);
-        wait::run(py, async move {
+        wait::query(py, async move {
             engine.register_parquet(&name, &path, &aliases).await
         })
     }
@@ -46,7 +46,7 @@ impl Engine {
     /// Run one read-only SQL statement; the GIL is released while it runs and Ctrl-C stops it.
     fn sql(&self, py: Python<'_>, sql: String) -> PyResult<QueryResult> {
         let engine = Arc::clone(&self.inner);
-        let out = wait::run(py, async move { engine.sql(&sql).await })?;
+        let out = wait::query(py, async move { engine.sql(&sql).await })?;
         Ok(QueryResult { out })
     }
 
@@ -95,14 +95,14 @@ impl Engine {
         };
         self.inner
             .start_optimize(name, dst, layout)
-            .map_err(errors::to_py)
+            .map_err(errors::query_error)
     }
 
     /// Wait for the background rewrite of `name`; returns the new file's path, or None when
     /// no rewrite was started or another process is writing it.
     fn wait_optimized(&self, py: Python<'_>, name: String) -> PyResult<Option<String>> {
         let engine = Arc::clone(&self.inner);
-        let outcome = wait::run(py, async move { engine.wait_optimized(&name).await })?;
+        let outcome = wait::query(py, async move { engine.wait_optimized(&name).await })?;
         Ok(match outcome {
             OptimizeOutcome::Swapped(path) => Some(path.display().to_string()),
             OptimizeOutcome::NotStarted | OptimizeOutcome::Busy => None,
@@ -147,9 +147,16 @@ impl QueryResult {
         arrow_py::column(py, &self.out, name)
     }
 
-    /// The rows as an Arrow IPC stream (`pyarrow.ipc.open_stream(...)` reads it).
-    fn to_ipc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
-        arrow_py::ipc_stream(py, &self.out)
+    /// The rows as an Arrow C stream capsule (the Arrow PyCapsule interface): consumers import
+    /// the buffers without a copy. `requested_schema` is not applied; the rows come as they are.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyCapsule>> {
+        let _ = requested_schema;
+        pyo3::types::PyCapsule::new_with_value(py, self.out.to_c_stream(), c"arrow_array_stream")
     }
 }
 

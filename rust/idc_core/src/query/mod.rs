@@ -49,6 +49,14 @@ impl QueryOutput {
     pub fn num_rows(&self) -> usize {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
+
+    /// The rows through the Arrow C stream interface: the consumer (pyarrow, polars, DuckDB)
+    /// imports the batches' buffers as they are, without a copy.
+    pub fn to_c_stream(&self) -> arrow::ffi_stream::FFI_ArrowArrayStream {
+        let batches = self.batches.clone().into_iter().map(Ok);
+        let reader = arrow::record_batch::RecordBatchIterator::new(batches, Arc::clone(&self.schema));
+        arrow::ffi_stream::FFI_ArrowArrayStream::new(Box::new(reader))
+    }
 }
 
 /// What the background rewrite of a table into its optimised layout ended with.

@@ -30,6 +30,33 @@ def test_0_13_import_paths() -> None:
     assert IDCClient.DOWNLOAD_HIERARCHY_DEFAULT == "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID"
 
 
+def test_0_13_endpoint_names() -> None:
+    from idc_index import index
+
+    assert index.aws_endpoint_url == "https://s3.amazonaws.com"
+    assert index.gcp_endpoint_url == "https://storage.googleapis.com"
+
+
+def test_every_exception_class_is_in_idc_index_errors() -> None:
+    import importlib
+    import pkgutil
+
+    from idc_index import errors, selection
+
+    for name in ("InvalidTemplateError", "EmptySelectionError", "ManifestError"):
+        cls = getattr(errors, name)
+        assert getattr(selection, name) is cls  # the import path of earlier versions
+        assert issubclass(cls, idc_index.IDCError) and issubclass(cls, ValueError)
+        assert name in errors.__all__
+    for info in pkgutil.iter_modules(idc_index.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"idc_index.{info.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, BaseException) and obj.__module__.startswith("idc_index"):
+                assert obj.__module__ == "idc_index.errors", f"{obj.__qualname__} in {obj.__module__}"
+
+
 def test_singleton(cache_dir) -> None:
     IDCClient._client = None
     try:

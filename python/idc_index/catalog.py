@@ -62,6 +62,11 @@ INDEX_NAMES = (
 MAIN_INDEX = "index"
 MAIN_INDEX_FILE_STEM = "idc_index"
 
+#: The environment variables that choose the release and where its files are.
+DATA_DIR_ENV = "IDC_INDEX_DATA_DIR"
+CACHE_DIR_ENV = "IDC_INDEX_CACHE_DIR"
+RELEASE_BASE_URL_ENV = "IDC_RELEASE_BASE_URL"
+
 
 def file_stem(name: str) -> str:
     """The file (and manifest key) name of index ``name``."""
@@ -150,9 +155,9 @@ class Catalog:
             release_base_url: where optional indices are fetched from; default
                 ``IDC_RELEASE_BASE_URL``, else the release's published assets.
         """
-        data_dir = data_dir or os.environ.get("IDC_INDEX_DATA_DIR") or None
-        cache_root = Path(cache_dir or os.environ.get("IDC_INDEX_CACHE_DIR") or _default_cache_dir())
-        base_url = release_base_url or os.environ.get("IDC_RELEASE_BASE_URL") or None
+        data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
+        cache_root = Path(cache_dir or os.environ.get(CACHE_DIR_ENV) or _default_cache_dir())
+        base_url = release_base_url or os.environ.get(RELEASE_BASE_URL_ENV) or None
         if data_dir is not None:
             catalog = cls.from_release_dir(Path(data_dir), cache_root, base_url)
         else:

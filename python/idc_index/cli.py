@@ -24,8 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .catalog import DATA_DIR_ENV
 from .client import IDCClient
+from .download import ENDPOINT_ENV
 from .errors import IDCError
+from .lookup import normalize_collection
+from .selection import DOWNLOAD_HIERARCHY_DEFAULT, SOURCE_LOCATIONS
+from .selector import ANALYSIS_CHOICES
 
 if TYPE_CHECKING:
     from .download import DownloadReport
@@ -40,6 +45,10 @@ FROM index
 GROUP BY collection_id
 ORDER BY collection_id
 """
+
+
+#: The levels of ``--log-level``.
+_LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 
 
 def _client(ctx: click.Context) -> IDCClient:
@@ -92,11 +101,11 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.option(
-    "--data-dir", type=click.Path(file_okay=False), default=None, envvar="IDC_INDEX_DATA_DIR",
+    "--data-dir", type=click.Path(file_okay=False), default=None, envvar=DATA_DIR_ENV,
     help="Index release directory (parquet files + manifest.json). Default: the installed idc-index-data.",
 )
 @click.option(
-    "--log-level", type=click.Choice(["debug", "info", "warning", "error", "critical"], case_sensitive=False),
+    "--log-level", type=click.Choice(_LOG_LEVELS, case_sensitive=False),
     default="warning", show_default=True, help="How much idc-index logs to stderr.",
 )
 @click.pass_context
@@ -174,16 +183,16 @@ def _download_options(func: Any) -> Any:
     options = [
         click.option("--download-dir", type=click.Path(file_okay=False), default=None,
                      help="Directory to download into (default: the current directory)."),
-        click.option("--dir-template", type=str, default=IDCClient.DOWNLOAD_HIERARCHY_DEFAULT, show_default=True,
+        click.option("--dir-template", type=str, default=DOWNLOAD_HIERARCHY_DEFAULT, show_default=True,
                      help=_TEMPLATE_HELP),
-        click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error", "critical"],
-                     case_sensitive=False), default=None, help="How much idc-index logs to stderr."),
-        click.option("--endpoint-url", type=str, default=None, envvar="IDC_ENDPOINT_URL",
+        click.option("--log-level", type=click.Choice(_LOG_LEVELS, case_sensitive=False), default=None,
+                     help="How much idc-index logs to stderr."),
+        click.option("--endpoint-url", type=str, default=None, envvar=ENDPOINT_ENV,
                      help="An S3-compatible endpoint for every bucket (mirror, proxy). Default: AWS or GCS."),
         click.option("--concurrency", type=click.IntRange(1, 4096), default=None,
                      help="Requests in flight (default: the downloader's)."),
         click.option("--checksums/--sizes-only", default=True, show_default=True,
-                     help="Check every file against the MD5/CRC32C its bucket states, or only its size "
+                     help="Check every file against the checksum its bucket states (CRC32C, CRC32, CRC64NVME or MD5), or only its size "
                           "(saves CPU on very fast links)."),
     ]
     for option in reversed(options):
@@ -248,10 +257,10 @@ def _report(run: Callable[[], DownloadReport]) -> None:
 @click.option("--sop-instance-uid", multiple=True, help="SOPInstanceUID(s) of slide microscopy instances to select.")
 @click.option("--crdc-series-uuid", multiple=True, help="crdc_series_uuid(s) to select (earlier releases too).")
 @click.option("--analysis-result-id", multiple=True, help="Keep only the series of these analysis result(s).")
-@click.option("--analysis-results", type=click.Choice(["include", "exclude", "only"], case_sensitive=False),
+@click.option("--analysis-results", type=click.Choice(ANALYSIS_CHOICES, case_sensitive=False),
               default="include", show_default=True,
               help="Download analysis-result series too (include), not (exclude), or only them (only).")
-@click.option("--source-bucket-location", type=click.Choice(["aws", "gcs"]), default="aws", show_default=True,
+@click.option("--source-bucket-location", type=click.Choice(SOURCE_LOCATIONS), default="aws", show_default=True,
               help="Download from AWS or from Google Cloud Storage.")
 @_flag_options
 @click.pass_context
@@ -321,20 +330,19 @@ def _recognise(client: IDCClient, values: list[str]) -> dict[str, list[str]]:
     from ._sql import ident, in_list
     from .errors import UnknownIdentifierError
 
+    lookup = client._lookup
     left = list(dict.fromkeys(values))
     found: dict[str, list[str]] = {}
-    from .client import _normalize_collection
-
-    names = client._collection_names()
-    collections = [names[n] for n in (_normalize_collection(v) for v in left) if n in names]
-    matched_collections = [v for v in left if _normalize_collection(v) in names]
+    names = lookup.collection_names()
+    collections = [names[n] for n in (normalize_collection(v) for v in left) if n in names]
+    matched_collections = [v for v in left if normalize_collection(v) in names]
     if collections:
         found["collection_id"] = list(dict.fromkeys(collections))
         left = [v for v in left if v not in matched_collections]
     for column, table, argument in _KINDS[1:]:
         if not left:
             break
-        if table not in client._engine.table_names():
+        if not lookup.has_table(table):
             # Instance-level lookups need sm_instance_index: fetch it only for what looks like a UID.
             if table != "sm_instance_index" or not all(c in "0123456789." for v in left for c in v):
                 continue
@@ -342,7 +350,7 @@ def _recognise(client: IDCClient, values: list[str]) -> dict[str, list[str]]:
                 client.fetch_index(table)
             except IDCError:
                 continue
-        hits = set(client._values(
+        hits = set(lookup.values(
             f"SELECT DISTINCT {ident(column)} AS v FROM {ident(table)} WHERE {in_list(column, left)}", "v"
         ))
         if hits:

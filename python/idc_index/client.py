@@ -8,56 +8,32 @@ is read into memory until a query asks for it.
 from __future__ import annotations
 
 import atexit
-import difflib
-import json
 import logging
 import os
-import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
-from . import _core
-from ._sql import as_list, ident, in_list, literal, unique
+from . import _core, citations, selection
+from ._sql import as_list, ident, in_list
 from .catalog import MAIN_INDEX, MAIN_INDEX_FILE_STEM, Catalog
+from .citations import Citations
 from .client_download import DownloadMethods
-from .errors import (
-    IDCClientInsufficientDiskSpaceError,
-    IDCError,
-    UnknownIdentifierError,
-    UnknownIndexError,
-)
+from .clinical import fetch_clinical_tables, read_clinical_table
+from .download import download_config, resolve_endpoint
+from .errors import IDCClientInsufficientDiskSpaceError, UnknownIndexError
+from .lookup import IndexLookup
 from .result import QueryResult
+from .selection import check_location
+from .selector import Selector
 
 if TYPE_CHECKING:
     import pandas as pd
 
 logger = logging.getLogger("idc_index")
 
-aws_endpoint_url = "https://s3.amazonaws.com"
-gcp_endpoint_url = "https://storage.googleapis.com"
-
-#: AWS bucket -> the GCS bucket holding the same objects.
-GCS_BUCKETS = {
-    "idc-open-data": "idc-open-data",
-    "idc-open-data-two": "idc-open-idc1",
-    "idc-open-data-cr": "idc-open-cr",
-}
-
 VIEWER_BASE_URL = "https://viewer.imaging.datacommons.cancer.gov"
 
-#: The publication describing IDC, cited with every selection.
-IDC_PAPER_DOI = "10.1148/rg.230180"
-IDC_PAPER_CITATION = (
-    "Fedorov, A., Longabaugh, W. J. R., Pot, D., Clunie, D. A., Pieper, S. D., Gibbs, D. L., "
-    "Bridge, C., Herrmann, M. D., Homeyer, A., Lewis, R., Aerts, H. J. W. L., Krishnaswamy, D., "
-    "Thiriveedhi, V. K., Ciausu, C., Schacherer, D. P., Bontempi, D., Pihl, T., Wagner, U., "
-    "Farahani, K., Kim, E., & Kikinis, R. (2023). National Cancer Institute Imaging Data Commons: "
-    "Toward Transparency, Reproducibility, and Scalability in Imaging Artificial Intelligence. "
-    "RadioGraphics, 43(12). https://doi.org/10.1148/rg.230180"
-)
 
 class _Layout(TypedDict):
     """The layout arguments of ``_core.Engine.start_optimize``."""
@@ -118,15 +94,15 @@ class IDCClient(DownloadMethods):
         >>> client.sql_query("SELECT Modality, COUNT(*) AS n FROM index GROUP BY Modality")
     """
 
-    DOWNLOAD_HIERARCHY_DEFAULT = "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID"
+    DOWNLOAD_HIERARCHY_DEFAULT = selection.DOWNLOAD_HIERARCHY_DEFAULT
 
-    CITATION_FORMAT_APA = "text/x-bibliography; style=apa; locale=en-US"
-    CITATION_FORMAT_TURTLE = "text/turtle"
-    CITATION_FORMAT_JSON = "application/vnd.citationstyles.csl+json"
-    CITATION_FORMAT_BIBTEX = "application/x-bibtex"
+    CITATION_FORMAT_APA = citations.CITATION_FORMAT_APA
+    CITATION_FORMAT_TURTLE = citations.CITATION_FORMAT_TURTLE
+    CITATION_FORMAT_JSON = citations.CITATION_FORMAT_JSON
+    CITATION_FORMAT_BIBTEX = citations.CITATION_FORMAT_BIBTEX
 
     #: Where DOIs are resolved to citations (content negotiation).
-    DOI_RESOLVER_URL = "https://dx.doi.org/"
+    DOI_RESOLVER_URL = citations.DOI_RESOLVER_URL
 
     _client: ClassVar[IDCClient | None] = None
 
@@ -153,7 +129,6 @@ class IDCClient(DownloadMethods):
     ) -> None:
         self._catalog = Catalog.resolve(data_dir, cache_dir, release_base_url)
         self._engine = _core.Engine()
-        self._collection_map: dict[str, str] | None = None
         main = self._catalog.entry(MAIN_INDEX)
         assert main.path is not None
         main_path = main.path
@@ -180,6 +155,9 @@ class IDCClient(DownloadMethods):
         self.idc_version = f"v{self._catalog.idc_version}"
         self.indices_data_dir = str(self._catalog.cache_dir)
         self.clinical_data_dir: str | None = None
+        self._lookup = IndexLookup(self._engine, self.idc_version)
+        self._selector = Selector(self._lookup, self.fetch_index)
+        self._citations = Citations(self._lookup)
 
     # -- internals ------------------------------------------------------------------------
     def _register(self, name: str, path: Path) -> None:
@@ -190,88 +168,6 @@ class IDCClient(DownloadMethods):
         stat = source.stat()
         key = f"layout{MAIN_INDEX_LAYOUT_VERSION}-{stat.st_size}-{stat.st_mtime_ns}"
         return self._catalog.cache_dir / "optimized" / key / f"{MAIN_INDEX_FILE_STEM}.parquet"
-
-    def _rows(self, sql: str) -> list[dict[str, Any]]:
-        return self._engine.sql(sql).to_pylist()
-
-    def _values(self, sql: str, column: str) -> list[Any]:
-        return self._engine.sql(sql).column(column)
-
-    def _require(self, column: str, values: list[str], table: str = MAIN_INDEX) -> None:
-        """Raise UnknownIdentifierError naming the values of ``column`` that ``table`` lacks."""
-        found = set(
-            self._values(
-                f"SELECT DISTINCT {ident(column)} AS v FROM {ident(table)} WHERE {in_list(column, values)}",
-                "v",
-            )
-        )
-        missing = [v for v in unique(values) if v not in found]
-        if missing:
-            suggestions = {v: self._closest(column, v, table) for v in missing}
-            raise UnknownIdentifierError(column, missing, suggestions, where=f"IDC {self.idc_version} ({table})")
-
-    def _existing(self, column: str, values: list[str], query: Callable[[], T]) -> T:
-        """Run ``query`` for children of ``values``; raise if any of ``values`` does not exist.
-
-        A non-empty answer for a single value proves it exists, so the common case is one
-        query; otherwise the values are checked one by one.
-        """
-        result = query()
-        if len(values) > 1 or len(result) == 0:  # type: ignore[arg-type]
-            self._require(column, values)
-        return result
-
-    def _closest(self, column: str, value: str, table: str = MAIN_INDEX, n: int = 3) -> list[str]:
-        """The existing values of ``column`` nearest to ``value`` in edit distance."""
-        col = ident(column)
-        prefilter = ""
-        if len(value) > 16:
-            # Long identifiers (DICOM UIDs): a typo leaves either end intact; compare only
-            # values that share one, not a million.
-            prefilter = (
-                f"AND (starts_with({col}, {literal(value[:12])}) OR ends_with({col}, {literal(value[-8:])}))"
-            )
-        limit = max(2, len(value) // 3)
-        sql = (
-            f"SELECT v FROM (SELECT DISTINCT {col} AS v FROM {ident(table)} WHERE {col} IS NOT NULL {prefilter}) "
-            f"WHERE levenshtein(lower(v), lower({literal(value)})) <= {limit} "
-            f"ORDER BY levenshtein(lower(v), lower({literal(value)})), v LIMIT {n}"
-        )
-        return [str(v) for v in self._values(sql, "v")]
-
-    def _collection_ids(self, collection_id: str | list[str]) -> list[str]:
-        """Collection ids for the given ids or portal names (``NSCLC-Radiomics``)."""
-        values = as_list(collection_id, "collection_id")
-        mapping = self._collection_names()
-        resolved, missing = [], []
-        for value in values:
-            found = mapping.get(_normalize_collection(value))
-            if found is None:
-                missing.append(value)
-            else:
-                resolved.append(found)
-        if missing:
-            known = sorted(set(mapping.values()))
-            suggestions = {
-                v: difflib.get_close_matches(_normalize_collection(v), known, n=3, cutoff=0.6) for v in missing
-            }
-            raise UnknownIdentifierError(
-                "collection_id", missing, suggestions, where=f"IDC {self.idc_version} (see get_collections())"
-            )
-        return unique(resolved)
-
-    def _collection_names(self) -> dict[str, str]:
-        if self._collection_map is None:
-            mapping: dict[str, str] = {}
-            for cid in self._values("SELECT DISTINCT collection_id FROM index", "collection_id"):
-                if cid is not None:
-                    mapping[_normalize_collection(cid)] = cid
-            if "collections_index" in self._engine.table_names():
-                for row in self._rows("SELECT collection_id, collection_name FROM collections_index"):
-                    if row["collection_id"] and row["collection_name"]:
-                        mapping.setdefault(_normalize_collection(row["collection_name"]), row["collection_id"])
-            self._collection_map = mapping
-        return self._collection_map
 
     @staticmethod
     def _check_output_format(outputFormat: str) -> None:
@@ -390,7 +286,7 @@ class IDCClient(DownloadMethods):
             self.__dict__.pop(entry.name, None)
         if entry.name == "clinical_index" and self.clinical_data_dir is None:
             # The clinical tables go with their index (small: a few MB), as in idc-index 0.13.
-            self._fetch_clinical_data()
+            self.clinical_data_dir = str(fetch_clinical_tables(self.idc_version, self._catalog.cache_dir))
 
     def get_clinical_table(self, table_name: str) -> pd.DataFrame:
         """A clinical data table (see ``clinical_index.table_name``) as a DataFrame.
@@ -405,23 +301,7 @@ class IDCClient(DownloadMethods):
             >>> client.clinical_data_dir = "/data/idc_v25_clinical"
             >>> client.get_clinical_table("nlst_canc")
         """
-        from .errors import IndexFileError
-
-        if self.clinical_data_dir is None:
-            raise IndexFileError(
-                "No clinical data directory is set: set client.clinical_data_dir to the "
-                f"directory holding the IDC {self.idc_version} clinical tables."
-            )
-        base = Path(self.clinical_data_dir)
-        for candidate in (base / table_name, base / f"{table_name}.parquet"):
-            if candidate.exists():
-                import pyarrow.parquet as pq
-
-                return pq.read_table(candidate).to_pandas()
-        available = sorted(p.name.removesuffix(".parquet") for p in base.glob("*")) if base.is_dir() else []
-        close = difflib.get_close_matches(table_name, available, n=3)
-        hint = f" Closest: {', '.join(close)}." if close else ""
-        raise IndexFileError(f"No clinical table {table_name!r} in {base}.{hint}")
+        return read_clinical_table(self.clinical_data_dir, table_name, self.idc_version)
 
     # -- SQL ------------------------------------------------------------------------------
     def sql(self, sql: str) -> QueryResult:
@@ -462,7 +342,7 @@ class IDCClient(DownloadMethods):
             >>> "nsclc_radiomics" in client.get_collections()
             True
         """
-        return self._values("SELECT DISTINCT collection_id FROM index ORDER BY collection_id", "collection_id")
+        return self._lookup.values("SELECT DISTINCT collection_id FROM index ORDER BY collection_id", "collection_id")
 
     def get_series_size(self, seriesInstanceUID: str) -> float:
         """Total size in MB of the instances of one series.
@@ -473,12 +353,12 @@ class IDCClient(DownloadMethods):
         Examples:
             >>> client.get_series_size("1.3.6.1.4.1.32722.99.99.298991776521342375010861296712563382046")
         """
-        values = self._values(
+        values = self._lookup.values(
             f"SELECT series_size_MB FROM index WHERE {in_list('SeriesInstanceUID', [seriesInstanceUID])} LIMIT 1",
             "series_size_MB",
         )
         if not values:
-            self._require("SeriesInstanceUID", [seriesInstanceUID])
+            self._lookup.require("SeriesInstanceUID", [seriesInstanceUID])
         return float(values[0])
 
     def get_patients(self, collection_id: str | list[str], outputFormat: str = "dict") -> Any:
@@ -498,9 +378,10 @@ class IDCClient(DownloadMethods):
             ['LUNG1-001', 'LUNG1-002']
         """
         self._check_output_format(outputFormat)
-        where = in_list("collection_id", self._collection_ids(collection_id))
+        where = in_list("collection_id", self._lookup.collection_ids(collection_id))
         if outputFormat == "list":
-            return self._values(f"SELECT DISTINCT PatientID FROM index WHERE {where} ORDER BY PatientID", "PatientID")
+            sql = f"SELECT DISTINCT PatientID FROM index WHERE {where} ORDER BY PatientID"
+            return self._lookup.values(sql, "PatientID")
         return self._shape(
             f"""SELECT PatientID,
                    STRING_AGG(DISTINCT PatientSex) AS PatientSex,
@@ -528,14 +409,14 @@ class IDCClient(DownloadMethods):
         where = in_list("PatientID", patients)
         if outputFormat == "list":
             sql = f"SELECT DISTINCT StudyInstanceUID FROM index WHERE {where} ORDER BY StudyInstanceUID"
-            return self._existing("PatientID", patients, lambda: self._values(sql, "StudyInstanceUID"))
+            return self._lookup.existing("PatientID", patients, lambda: self._lookup.values(sql, "StudyInstanceUID"))
         sql = f"""SELECT StudyInstanceUID,
                    STRING_AGG(DISTINCT StudyDate) AS StudyDate,
                    STRING_AGG(DISTINCT StudyDescription) AS StudyDescription,
                    COUNT(SeriesInstanceUID) AS SeriesCount
                 FROM index WHERE {where} GROUP BY StudyInstanceUID
                 ORDER BY 2, 3, 4, StudyInstanceUID"""
-        return self._existing("PatientID", patients, lambda: self._shape(sql, outputFormat))
+        return self._lookup.existing("PatientID", patients, lambda: self._shape(sql, outputFormat))
 
     def get_dicom_series(self, studyInstanceUID: str | list[str], outputFormat: str = "dict") -> Any:
         """The series of one or more studies.
@@ -558,14 +439,16 @@ class IDCClient(DownloadMethods):
         where = in_list("StudyInstanceUID", studies)
         if outputFormat == "list":
             sql = f"SELECT DISTINCT SeriesInstanceUID FROM index WHERE {where} ORDER BY SeriesInstanceUID"
-            return self._existing("StudyInstanceUID", studies, lambda: self._values(sql, "SeriesInstanceUID"))
+            return self._lookup.existing(
+                "StudyInstanceUID", studies, lambda: self._lookup.values(sql, "SeriesInstanceUID")
+            )
         sql = f"""SELECT DISTINCT StudyInstanceUID, SeriesInstanceUID, Modality, SeriesDate,
                    collection_id AS Collection, BodyPartExamined, SeriesDescription, Manufacturer,
                    ManufacturerModelName, series_size_MB, SeriesNumber,
                    instanceCount AS instance_count, 1 AS ImageCount
                 FROM index WHERE {where}
                 ORDER BY Modality, SeriesDate, SeriesDescription, BodyPartExamined, SeriesNumber"""
-        return self._existing("StudyInstanceUID", studies, lambda: self._shape(sql, outputFormat))
+        return self._lookup.existing("StudyInstanceUID", studies, lambda: self._shape(sql, outputFormat))
 
     # -- URLs -----------------------------------------------------------------------------
     def get_viewer_URL(
@@ -595,19 +478,19 @@ class IDCClient(DownloadMethods):
         if viewer_selector is not None and viewer_selector not in _VIEWERS:
             raise ValueError(f"viewer_selector must be one of 'ohif_v2', 'ohif_v3' or 'slim', not {viewer_selector!r}")
         if seriesInstanceUID is not None:
-            rows = self._rows(
+            rows = self._lookup.rows(
                 f"SELECT StudyInstanceUID FROM index WHERE {in_list('SeriesInstanceUID', [seriesInstanceUID])} LIMIT 1"
             )
             if not rows:
-                self._require("SeriesInstanceUID", [seriesInstanceUID])
+                self._lookup.require("SeriesInstanceUID", [seriesInstanceUID])
             if studyInstanceUID is None:
                 studyInstanceUID = rows[0]["StudyInstanceUID"]
-        modalities = self._values(
+        modalities = self._lookup.values(
             f"SELECT DISTINCT Modality FROM index WHERE {in_list('StudyInstanceUID', [str(studyInstanceUID)])}",
             "Modality",
         )
         if not modalities:
-            self._require("StudyInstanceUID", [str(studyInstanceUID)])
+            self._lookup.require("StudyInstanceUID", [str(studyInstanceUID)])
         viewer = viewer_selector or ("slim" if "SM" in modalities else "ohif_v3")
         base = VIEWER_BASE_URL
         if viewer == "ohif_v2":
@@ -636,21 +519,28 @@ class IDCClient(DownloadMethods):
             >>> client.get_instance_file_URL("1.3.6.1.4.1.5962.99.1.3206...")
             's3://idc-open-data/6b0d.../3a1f....dcm'
         """
-        _check_bucket_location(source_bucket_location)
-        self.fetch_index("sm_instance_index")
-        rows = self._rows(
-            f"""SELECT i.crdc_instance_uuid, s.aws_bucket, s.crdc_series_uuid
-                FROM sm_instance_index i JOIN index s ON i.SeriesInstanceUID = s.SeriesInstanceUID
-                WHERE i.SOPInstanceUID = {literal(sopInstanceUID)}
-                LIMIT 1"""
-        )
-        if not rows:
-            self._require("SOPInstanceUID", [sopInstanceUID], table="sm_instance_index")
-        row = rows[0]
-        bucket = row["aws_bucket"]
-        if source_bucket_location == "gcs":
-            bucket = GCS_BUCKETS.get(bucket, bucket)
-        return f"s3://{bucket}/{row['crdc_series_uuid']}/{row['crdc_instance_uuid']}.dcm"
+        location = check_location(source_bucket_location)
+        bucket, key = self._selector.instance_key(sopInstanceUID, location)
+        return f"s3://{bucket}/{key}"
+
+    def get_series_file_URLs(
+        self, seriesInstanceUID: str, source_bucket_location: str = "aws", *, endpoint_url: str | None = None
+    ) -> list[str]:
+        """The bucket URLs (``s3://<bucket>/<crdc_series_uuid>/<crdc_instance_uuid>.dcm``) of
+        every file of a series, listed from the bucket.
+
+        Raises:
+            UnknownIdentifierError: no such series (with the closest ones).
+            DownloadError: the bucket could not be listed (the message says why).
+
+        Examples:
+            >>> client.get_series_file_URLs("1.3.6.1.4.1.14519.5.2.1.6279.6001.1...")[:1]
+            ['s3://idc-open-data/0a1b.../3c4d....dcm']
+        """
+        location = check_location(source_bucket_location)
+        bucket, prefix = self._selector.series_prefix(seriesInstanceUID, location)
+        listed = _core.list_objects(bucket, prefix, download_config(resolve_endpoint(endpoint_url, location)))
+        return [f"s3://{bucket}/{o.key}" for o in listed if o.key.endswith(".dcm")]
 
     # -- citations ------------------------------------------------------------------------
     def citations_from_selection(
@@ -671,18 +561,9 @@ class IDCClient(DownloadMethods):
             >>> client.citations_from_selection(collection_id="rider_pilot")
             ['Armato III, S. G., ... https://doi.org/10.7937/...']
         """
-        column, values = self._selection_level(collection_id, patientId, studyInstanceUID, seriesInstanceUID)
-        self._require(column, values)
-        where = in_list(column, values)
-        dois = [
-            d
-            for d in self._values(f"SELECT DISTINCT source_DOI FROM index WHERE {where} ORDER BY source_DOI", "source_DOI")
-            if d
-        ]
-        if not dois:
-            return []
-        dois.append(IDC_PAPER_DOI)
-        return self._citations(dois, citation_format)
+        return self._citations.for_selection(
+            collection_id, patientId, studyInstanceUID, seriesInstanceUID, citation_format, self.DOI_RESOLVER_URL
+        )
 
     def citations_from_manifest(self, manifestFile: str, citation_format: str = CITATION_FORMAT_APA) -> list[Any]:
         """The publications to cite for the series of an IDC portal manifest.
@@ -694,113 +575,7 @@ class IDCClient(DownloadMethods):
         Examples:
             >>> client.citations_from_manifest("cohort_manifest.s5cmd")
         """
-        uuids = unique(re.findall(r"s3://[^/\s]+/([^/\s]+)/\*", _manifest_text(manifestFile)))
-        if not uuids:
-            raise ValueError(f"{manifestFile} has no lines of the form 'cp s3://<bucket>/<uuid>/* .'")
-        sql = f"SELECT DISTINCT SeriesInstanceUID FROM index WHERE {in_list('crdc_series_uuid', uuids)}"
-        if "prior_versions_index" in self._engine.table_names():
-            sql += (
-                " UNION SELECT DISTINCT SeriesInstanceUID FROM prior_versions_index"
-                f" WHERE {in_list('crdc_series_uuid', uuids)}"
-            )
-        series = [s for s in self._values(sql, "SeriesInstanceUID") if s]
-        if not series:
-            raise UnknownIdentifierError("crdc_series_uuid", uuids[:5], where=f"IDC {self.idc_version}")
-        current = self._values(
-            f"SELECT DISTINCT SeriesInstanceUID FROM index WHERE {in_list('SeriesInstanceUID', series)}",
-            "SeriesInstanceUID",
-        )
-        return self.citations_from_selection(seriesInstanceUID=current, citation_format=citation_format) if current else []
-
-    def _selection_level(
-        self,
-        collection_id: str | list[str] | None,
-        patientId: str | list[str] | None,
-        studyInstanceUID: str | list[str] | None,
-        seriesInstanceUID: str | list[str] | None,
-    ) -> tuple[str, list[str]]:
-        """The column and values of the most specific level given (as 0.13 applies them).
-        Collection ids are resolved (portal names too) and checked; identifiers are not."""
-        for column, value, argument in (
-            ("SeriesInstanceUID", seriesInstanceUID, "seriesInstanceUID"),
-            ("StudyInstanceUID", studyInstanceUID, "studyInstanceUID"),
-            ("PatientID", patientId, "patientId"),
-        ):
-            if value is not None:
-                return column, as_list(value, argument)
-        if collection_id is not None:
-            return "collection_id", self._collection_ids(collection_id)
-        raise ValueError("Give a selection: collection_id, patientId, studyInstanceUID or seriesInstanceUID.")
-
-    def _citations(self, dois: list[str], citation_format: str) -> list[Any]:
-        citations: list[Any] = []
-        offline = False
-        for doi in dois:
-            if not offline:
-                try:
-                    citations.append(self._fetch_citation(doi, citation_format))
-                    continue
-                except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
-                    if isinstance(e, urllib.error.HTTPError) and e.code < 500:
-                        logger.warning("The DOI service has no citation for %s (HTTP %s)", doi, e.code)
-                    else:
-                        logger.warning("The DOI service is unreachable (%s); using the citations in the index", e)
-                        offline = True
-            citations.append(self._offline_citation(doi, citation_format))
-        return citations
-
-    def _fetch_citation(self, doi: str, citation_format: str) -> Any:
-        request = urllib.request.Request(self.DOI_RESOLVER_URL + doi, headers={"Accept": citation_format})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read().decode("utf-8")
-        return json.loads(text) if citation_format == self.CITATION_FORMAT_JSON else text
-
-    def _offline_citation(self, doi: str, citation_format: str) -> Any:
-        text, title = self._recorded_citation(doi)
-        if citation_format == self.CITATION_FORMAT_JSON:
-            return {"DOI": doi, "type": "dataset", "title": title, "note": text, "URL": f"https://doi.org/{doi}"}
-        if citation_format == self.CITATION_FORMAT_BIBTEX:
-            key = re.sub(r"[^A-Za-z0-9]", "_", doi)
-            return f"@misc{{{key},\n  doi = {{{doi}}},\n  title = {{{title}}},\n  note = {{{text}}},\n  url = {{https://doi.org/{doi}}}\n}}"
-        return text
-
-    def _recorded_citation(self, doi: str) -> tuple[str, str]:
-        """The citation text and title the indices record for ``doi``."""
-        if doi == IDC_PAPER_DOI:
-            return IDC_PAPER_CITATION, "National Cancer Institute Imaging Data Commons"
-        tables = self._engine.table_names()
-        lit = literal(doi.lower())
-        if "analysis_results_index" in tables:
-            rows = self._rows(
-                f"SELECT citation, analysis_result_title AS title FROM analysis_results_index WHERE lower(source_DOI) = {lit} LIMIT 1"
-            )
-            if rows and rows[0]["citation"]:
-                return rows[0]["citation"], rows[0]["title"] or doi
-        if "collections_index" in tables:
-            rows = self._rows(
-                f"""SELECT s['citation'] AS citation, s['source_title'] AS title
-                    FROM (SELECT unnest(sources) AS s FROM collections_index)
-                    WHERE lower(s['source_doi']) = {lit} LIMIT 1"""
-            )
-            if rows and rows[0]["citation"]:
-                return rows[0]["citation"], rows[0]["title"] or doi
-        return f"https://doi.org/{doi}", doi
-
-
-def _normalize_collection(name: str) -> str:
-    return re.sub(r"[\s_\-]+", "_", name.strip().lower())
-
-
-def _check_bucket_location(location: str) -> None:
-    if location not in ("aws", "gcs"):
-        raise ValueError(f"source_bucket_location must be 'aws' or 'gcs', not {location!r}")
-
-
-def _manifest_text(manifest_file: str | os.PathLike[str]) -> str:
-    try:
-        return Path(manifest_file).read_text(encoding="utf-8")
-    except OSError as e:
-        raise IDCError(f"cannot read the manifest {manifest_file}: {e}") from e
+        return self._citations.for_manifest(manifestFile, citation_format, self.DOI_RESOLVER_URL)
 
 
 __all__ = ["IDCClient", "IDCClientInsufficientDiskSpaceError", "UnknownIndexError"]

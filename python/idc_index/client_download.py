@@ -1,9 +1,10 @@
 """The download methods of :class:`~idc_index.IDCClient` (idc-index 0.13's API).
 
-Each method turns a selection into rows of the indices (:mod:`idc_index.selection`), the rows
-into a plan, checks the disk, and hands the plan to the native downloader
-(:mod:`idc_index.download`). Every method returns the :class:`~idc_index.download.DownloadReport`
-(on a dry run: the plan's sizes only) and raises
+Every method reads straight down the same path: the bucket location is checked, the client's
+:class:`~idc_index.selector.Selector` turns the selection (or manifest) into plan items, a
+:class:`~idc_index.plan.Plan` creates the download directory and measures the disk, and the
+plan runs through the native downloader (:mod:`idc_index.download`). Every method returns the
+:class:`~idc_index.download.DownloadReport` (on a dry run: the plan's sizes only) and raises
 :class:`~idc_index.errors.DownloadFailedError`, carrying the report, when a file could not be
 downloaded. Identifiers that match nothing raise
 :class:`~idc_index.errors.UnknownIdentifierError` before anything is transferred.
@@ -11,239 +12,20 @@ downloaded. Identifiers that match nothing raise
 
 from __future__ import annotations
 
-import logging
 import os
-from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import _core
-from ._sql import as_list, ident, in_list, literal, unique
-from .download import (
-    DownloadReport,
-    PlanItem,
-    PlanSummary,
-    ProgressCallback,
-    bucket_for,
-    download,
-    resolve_endpoint,
-)
-from .errors import DownloadFailedError, IDCError, UnknownIdentifierError
-from .selection import (
-    SERIES_COLUMNS,
-    EmptySelectionError,
-    ManifestError,
-    check_disk_space,
-    dedupe_series,
-    format_size,
-    free_bytes,
-    instance_items,
-    manifest_location,
-    parse_manifest,
-    parse_template,
-    present_bytes,
-    series_items,
-)
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from .catalog import Catalog
-
-logger = logging.getLogger("idc_index")
-
-DOWNLOAD_HIERARCHY_DEFAULT = "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID"
-CLINICAL_BUCKET = "idc-open-metadata"
-
-_ANALYSIS_CHOICES = ("include", "exclude", "only")
-
-
-def _check_location(location: str) -> None:
-    if location not in ("aws", "gcs"):
-        raise ValueError(f"source_bucket_location must be 'aws' or 'gcs', not {location!r}")
-
-
-def _columns(alias: str = "") -> str:
-    prefix = f"{alias}." if alias else ""
-    return ", ".join(f"{prefix}{ident(c)}" for c in SERIES_COLUMNS)
+from .download import DownloadReport, ProgressCallback
+from .plan import Plan
+from .selection import DOWNLOAD_HIERARCHY_DEFAULT, check_location
+from .selector import Selector
 
 
 class DownloadMethods:
-    """Mixed into IDCClient: every ``download_*`` method, ``get_series_file_URLs`` and the
-    clinical tables that come with ``clinical_index``."""
+    """The ``download_*`` methods of IDCClient; they select through ``_selector``."""
 
-    # Provided by IDCClient.
-    idc_version: str
-    clinical_data_dir: str | None
-    _engine: _core.Engine
-    _catalog: Catalog
+    _selector: Selector
 
-    if TYPE_CHECKING:
-
-        def _rows(self, sql: str) -> list[dict[str, Any]]: ...
-        def _values(self, sql: str, column: str) -> list[Any]: ...
-        def _require(self, column: str, values: list[str], table: str = ...) -> None: ...
-        def _closest(self, column: str, value: str, table: str = ..., n: int = ...) -> list[str]: ...
-        def _selection_level(self, c: Any, p: Any, st: Any, se: Any) -> tuple[str, list[str]]: ...
-        def fetch_index(self, index_name: str) -> None: ...
-
-    # -- rows ------------------------------------------------------------------------------
-    def _analysis_filter(
-        self, analysis_result_id: str | list[str] | None, analysis_results: str, column: str = '"SeriesInstanceUID"'
-    ) -> str | None:
-        """A condition on ``column`` (a SeriesInstanceUID) for the analysis-result options, or None."""
-        if analysis_results not in _ANALYSIS_CHOICES:
-            raise ValueError(f"analysis_results must be one of 'include', 'exclude' or 'only', not {analysis_results!r}")
-        clauses = []
-        if analysis_result_id is not None:
-            if analysis_results == "exclude":
-                raise ValueError("analysis_result_id cannot be used when analysis_results is 'exclude'")
-            ids = as_list(analysis_result_id, "analysis_result_id")
-            self._require("analysis_result_id", ids)
-            clauses.append(f'{column} IN (SELECT "SeriesInstanceUID" FROM index WHERE {in_list("analysis_result_id", ids)})')
-        if analysis_results in ("exclude", "only"):
-            op = "NOT IN" if analysis_results == "exclude" else "IN"
-            clauses.append(
-                f'{column} {op} (SELECT "SeriesInstanceUID" FROM index WHERE analysis_result_id IS NOT NULL)'
-            )
-        return " AND ".join(clauses) or None
-
-    def _series_by_crdc(self, uuids: list[str], extra: str | None = None) -> list[dict[str, Any]]:
-        """Series rows of ``crdc_series_uuid`` values: the current release first, then earlier
-        releases (``prior_versions_index``), each with its own bucket and uuid."""
-        cond = in_list("crdc_series_uuid", uuids) + (f" AND {extra}" if extra else "")
-        sql = f"SELECT {_columns()}, 0 AS prior FROM index WHERE {cond}"
-        if "prior_versions_index" in self._engine.table_names():
-            sql += f" UNION ALL SELECT {_columns()}, 1 AS prior FROM prior_versions_index WHERE {cond}"
-        rows = self._rows(f"SELECT * FROM ({sql}) ORDER BY prior")
-        return dedupe_series(rows)
-
-    def _require_crdc(self, uuids: list[str], found: set[str], lines: dict[str, str] | None = None) -> None:
-        missing = [u for u in unique(uuids) if u not in found]
-        if not missing:
-            return
-        suggestions = {u: self._closest("crdc_series_uuid", u) for u in missing[:10]}
-        where = f"IDC {self.idc_version} or its earlier releases (index, prior_versions_index)"
-        if lines:
-            where += "; manifest " + "; ".join(lines[u] for u in missing[:5] if u in lines)
-        raise UnknownIdentifierError("crdc_series_uuid", missing, suggestions, where=where)
-
-    def _selection_rows(
-        self,
-        collection_id: Any,
-        patientId: Any,
-        studyInstanceUID: Any,
-        seriesInstanceUID: Any,
-        sopInstanceUID: Any,
-        crdc_series_uuid: Any,
-        analysis_result_id: Any,
-        analysis_results: str,
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """The rows of a selection and whether they are instances (else series). The most
-        specific level given wins, as in idc-index 0.13."""
-        analysis = self._analysis_filter(analysis_result_id, analysis_results)
-        if crdc_series_uuid is not None:
-            uuids = as_list(crdc_series_uuid, "crdc_series_uuid")
-            rows = self._series_by_crdc(uuids)
-            self._require_crdc(uuids, {r["crdc_series_uuid"] for r in rows})
-            if analysis:
-                rows = self._series_by_crdc(uuids, analysis)
-            return rows, False
-        if sopInstanceUID is not None:
-            sops = as_list(sopInstanceUID, "sopInstanceUID")
-            self.fetch_index("sm_instance_index")
-            self._require("SOPInstanceUID", sops, table="sm_instance_index")
-            cond = f'i."SOPInstanceUID" IN ({", ".join(literal(v) for v in sops)})'
-            analysis_s = self._analysis_filter(analysis_result_id, analysis_results, 's."SeriesInstanceUID"')
-            if analysis_s:
-                cond += " AND " + analysis_s
-            rows = self._rows(
-                f"""SELECT {_columns('s')}, i."SOPInstanceUID", i.crdc_instance_uuid, i.instance_size
-                    FROM sm_instance_index i JOIN index s ON i."SeriesInstanceUID" = s."SeriesInstanceUID"
-                    WHERE {cond}"""
-            )
-            return rows, True
-        given = [v is not None for v in (collection_id, patientId, studyInstanceUID, seriesInstanceUID)]
-        level: tuple[str, list[str]] | None = None
-        if any(given):
-            level = self._selection_level(collection_id, patientId, studyInstanceUID, seriesInstanceUID)
-            where = in_list(*level)
-        elif analysis:
-            where = "TRUE"
-        else:
-            raise ValueError(
-                "Give a selection: collection_id, patientId, studyInstanceUID, seriesInstanceUID, "
-                "sopInstanceUID, crdc_series_uuid or analysis_result_id."
-            )
-        if analysis:
-            where = f"({where}) AND {analysis}"
-        rows = self._rows(f"SELECT {_columns()} FROM index WHERE {where}")
-        if level is not None:
-            # The rows show which identifiers exist; only when some are absent (or filtered out
-            # by the analysis options) is the index asked, to name them and their closest matches.
-            column, values = level
-            found = {r[column] for r in rows}
-            if any(v not in found for v in values):
-                self._require(column, values)
-        return rows, False
-
-    # -- running a plan ----------------------------------------------------------------------
-    def _run_plan(
-        self,
-        items: Sequence[PlanItem],
-        downloadDir: str | os.PathLike[str],
-        *,
-        dry_run: bool,
-        show_progress_bar: bool,
-        source_bucket_location: str,
-        endpoint_url: str | None,
-        concurrency: int | None,
-        progress_callback: ProgressCallback | None,
-        checksums: bool = True,
-        desc: str = "Downloading",
-    ) -> DownloadReport:
-        root = Path(downloadDir).expanduser()
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise IDCError(f"the download directory {root} cannot be created: {e}; choose another one") from e
-        plan = PlanSummary(
-            series=sum(1 for i in items if i.prefix is not None),
-            instances=sum(1 for i in items if i.key is not None),
-            bytes_total=sum(i.size or 0 for i in items),
-            bytes_present=present_bytes(root, items),
-            bytes_free=free_bytes(root),
-        )
-        logger.info(
-            "Disk size needed: %s (%s already present); available: %s",
-            format_size(plan.bytes_total), format_size(plan.bytes_present), format_size(plan.bytes_free),
-        )
-        if dry_run:
-            report = DownloadReport(plan=plan, dry_run=True)
-            logger.info("%s. Rerun with dry_run=False to download the files.", report.summary())
-            return report
-        check_disk_space(root, plan.bytes_needed, plan.bytes_free)
-        try:
-            report = download(
-                items,
-                root,
-                endpoint_url=endpoint_url,
-                source_bucket_location=source_bucket_location,
-                concurrency=concurrency,
-                checksums=checksums,
-                # Sizes only also for the files already present: not read back for their MD5.
-                verify_existing=checksums,
-                show_progress_bar=show_progress_bar and progress_callback is None,
-                progress_callback=progress_callback,
-                desc=desc,
-            )
-        except DownloadFailedError as e:
-            if e.report is not None:
-                e.report = replace(e.report, plan=plan)
-            raise
-        return replace(report, plan=plan)
-
-    # -- public API --------------------------------------------------------------------------
     def download_from_selection(
         self,
         downloadDir: str | os.PathLike[str],
@@ -302,7 +84,7 @@ class DownloadMethods:
             concurrency: requests in flight (default: the downloader's).
             progress_callback: ``f(done_bytes, total_bytes, "B", description)``, called as the
                 download progresses (replaces the progress bar).
-            checksums: check each file against the MD5 or CRC32C its bucket states (default).
+            checksums: check each file against the cheapest checksum its bucket states (default).
                 False checks sizes only, of downloaded files and of files already present,
                 which saves CPU time on very fast links.
 
@@ -322,33 +104,19 @@ class DownloadMethods:
             ['data/RIDER-1007893286/CT_1.3.6.1.4.1.9328.50.1.../0a1b....dcm']
         """
         del quiet, use_s5cmd_sync  # resume is always on; the downloader prints nothing itself
-        _check_location(source_bucket_location)
-        tokens = parse_template(dirTemplate)
-        rows, instances = self._selection_rows(
-            collection_id, patientId, studyInstanceUID, seriesInstanceUID, sopInstanceUID, crdc_series_uuid,
-            analysis_result_id, analysis_results,
+        location = check_location(source_bucket_location)
+        items = self._selector.selection_items(
+            location=location, collection_id=collection_id, patientId=patientId,
+            studyInstanceUID=studyInstanceUID, seriesInstanceUID=seriesInstanceUID, sopInstanceUID=sopInstanceUID,
+            crdc_series_uuid=crdc_series_uuid, analysis_result_id=analysis_result_id,
+            analysis_results=analysis_results, dirTemplate=dirTemplate,
         )
-        if not rows:
-            if analysis_results == "exclude":
-                raise EmptySelectionError(
-                    "All series in the selection belong to analysis results, nothing left to download with "
-                    "analysis_results='exclude'."
-                )
-            if analysis_results == "only":
-                raise EmptySelectionError(
-                    "None of the series in the selection belong to analysis results, nothing left to download "
-                    "with analysis_results='only'."
-                )
-            raise EmptySelectionError(
-                f"No series from analysis_result_id {analysis_result_id} found in the selection."
-                if analysis_result_id is not None
-                else "The selection has no series to download."
-            )
-        items = (instance_items if instances else series_items)(rows, tokens, source_bucket_location)
-        return self._run_plan(
-            items, downloadDir, dry_run=dry_run, show_progress_bar=show_progress_bar,
-            source_bucket_location=source_bucket_location, endpoint_url=endpoint_url,
-            concurrency=concurrency, progress_callback=progress_callback, checksums=checksums,
+        plan = Plan.measure(items, downloadDir, location)
+        if dry_run:
+            return plan.dry_run()
+        return plan.run(
+            endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
+            show_progress_bar=show_progress_bar, progress_callback=progress_callback,
         )
 
     def download_dicom_series(
@@ -547,90 +315,16 @@ class DownloadMethods:
             >>> print(report.summary())
         """
         del quiet, use_s5cmd_sync
-        tokens = parse_template(dirTemplate)
-        lines = parse_manifest(manifestFile)
-        location = manifest_location(lines)
-        uuids = unique([line.crdc_series_uuid for line in lines])
-        rows = self._series_by_crdc(uuids)
-        described: dict[str, str] = {}
-        for line in lines:
-            described.setdefault(line.crdc_series_uuid, f"line {line.number}: {line.text[:100]!r}")
-        self._require_crdc(uuids, {r["crdc_series_uuid"] for r in rows}, described)
-        items = series_items(rows, tokens, location)
-        wanted = {line.crdc_series_uuid: line.bucket for line in lines}
-        if validate_manifest:
-            wrong = [
-                f"line {line.number}: s3://{line.bucket}/{line.crdc_series_uuid} (IDC has it in s3://{i.bucket})"
-                for line in lines
-                for i in items
-                if i.prefix == line.crdc_series_uuid + "/" and i.bucket != line.bucket
-            ]
-            if wrong:
-                raise ManifestError(
-                    f"{manifestFile}: {len(wrong)} line(s) name a bucket that does not hold the series at "
-                    f"{location.upper()}: {'; '.join(wrong[:3])}. Pass validate_manifest=False to use the "
-                    "buckets as written."
-                )
-        else:
-            items = [replace(i, bucket=wanted.get((i.prefix or "").rstrip("/"), i.bucket)) for i in items]
-        return self._run_plan(
-            items, downloadDir, dry_run=dry_run, show_progress_bar=show_progress_bar,
-            source_bucket_location=location, endpoint_url=endpoint_url, concurrency=concurrency,
-            progress_callback=progress_callback, checksums=checksums,
+        items, location = self._selector.manifest_items(
+            manifestFile, dirTemplate=dirTemplate, validate_manifest=validate_manifest
         )
-
-    def get_series_file_URLs(
-        self, seriesInstanceUID: str, source_bucket_location: str = "aws", *, endpoint_url: str | None = None
-    ) -> list[str]:
-        """The bucket URLs (``s3://<bucket>/<crdc_series_uuid>/<crdc_instance_uuid>.dcm``) of
-        every file of a series, listed from the bucket.
-
-        Raises:
-            UnknownIdentifierError: no such series (with the closest ones).
-            DownloadError: the bucket could not be listed (the message says why).
-
-        Examples:
-            >>> client.get_series_file_URLs("1.3.6.1.4.1.14519.5.2.1.6279.6001.1...")[:1]
-            ['s3://idc-open-data/0a1b.../3c4d....dcm']
-        """
-        _check_location(source_bucket_location)
-        if not isinstance(seriesInstanceUID, str):
-            raise TypeError(f"seriesInstanceUID must be a string, not {type(seriesInstanceUID).__name__}")
-        rows = self._rows(
-            f"SELECT aws_bucket, crdc_series_uuid FROM index WHERE {in_list('SeriesInstanceUID', [seriesInstanceUID])} LIMIT 1"
+        plan = Plan.measure(items, downloadDir, location)
+        if dry_run:
+            return plan.dry_run()
+        return plan.run(
+            endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
+            show_progress_bar=show_progress_bar, progress_callback=progress_callback,
         )
-        if not rows:
-            self._require("SeriesInstanceUID", [seriesInstanceUID])
-        bucket = bucket_for(rows[0]["aws_bucket"], source_bucket_location)
-        prefix = rows[0]["crdc_series_uuid"] + "/"
-        endpoint = resolve_endpoint(endpoint_url, source_bucket_location)
-        listed = _core.list_objects(bucket, prefix, endpoint)
-        return [f"s3://{bucket}/{o['key']}" for o in listed if o["key"].endswith(".dcm")]
-
-    # -- clinical data -----------------------------------------------------------------------
-    def _fetch_clinical_data(self, endpoint_url: str | None = None) -> str:
-        """Download the clinical tables of the release (``s3://idc-open-metadata/bigquery_export/
-        idc_v<N>_clinical/*``) into the cache and point ``clinical_data_dir`` at them."""
-        release = f"idc_{self.idc_version}_clinical"
-        target = Path(self._catalog.cache_dir) / "clinical_data" / release
-        try:
-            download(
-                [PlanItem.series(CLINICAL_BUCKET, f"bigquery_export/{release}", ".")],
-                target,
-                endpoint_url=endpoint_url,
-                show_progress_bar=False,
-                quiet=True,
-            )
-        except DownloadFailedError as e:
-            raise IDCError(
-                f"The clinical tables of IDC {self.idc_version} could not be downloaded from "
-                f"s3://{CLINICAL_BUCKET}/bigquery_export/{release}/ into {target}: {e}"
-            ) from e
-        if not any(target.iterdir()):
-            raise IDCError(f"s3://{CLINICAL_BUCKET}/bigquery_export/{release}/ holds no clinical tables")
-        self.clinical_data_dir = str(target)
-        logger.info("IDC clinical data downloaded to %s", target)
-        return str(target)
 
 
 __all__ = ["DOWNLOAD_HIERARCHY_DEFAULT", "DownloadMethods"]

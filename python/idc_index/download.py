@@ -336,7 +336,7 @@ def start_download(
 ) -> Download:
     """Start downloading ``items`` under ``destination_root`` and return at once.
 
-    ``checksums=False`` checks sizes only, not the MD5 or CRC32C the bucket states. ``tuning``
+    ``checksums=False`` checks sizes only, not the checksum the bucket states. ``tuning``
     passes the core's finer settings through: ``list_concurrency``, ``part_size``,
     ``multipart_threshold``, ``max_large_files``, ``ranges_per_file``, ``max_attempts``,
     ``retry_max_seconds``, ``stall_timeout``, ``connect_timeout``.

@@ -79,6 +79,10 @@ class SQLError(IDCError):
     """A query could not be parsed, planned or run. The message names the problem."""
 
 
+class QueryCancelledError(IDCError):
+    """A query was cancelled before it finished (not an error in the SQL)."""
+
+
 class ReadOnlySQLError(SQLError):
     """A statement that would change the indices or read other files: only queries run."""
 
@@ -118,14 +122,30 @@ class DownloadFailedError(DownloadError):
         super().__init__(message)
 
 
+class InvalidTemplateError(IDCError, ValueError):
+    """A ``dirTemplate`` with something other than ``%<attribute>`` and ``_``, ``-``, ``/``."""
+
+
+class EmptySelectionError(IDCError, ValueError):
+    """A selection whose filters leave nothing to download (the message says which filter)."""
+
+
+class ManifestError(IDCError, ValueError):
+    """A manifest file that cannot be read or has lines that are not IDC copy commands."""
+
+
 __all__ = [
     "DownloadError",
     "DownloadFailedError",
+    "EmptySelectionError",
     "IDCClientInsufficientDiskSpaceError",
     "IDCError",
     "IndexFetchError",
     "IndexFileError",
     "IndexIntegrityError",
+    "InvalidTemplateError",
+    "ManifestError",
+    "QueryCancelledError",
     "ReadOnlySQLError",
     "SQLError",
     "UnknownIdentifierError",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from .client import IDCClient, aws_endpoint_url, gcp_endpoint_url, logger
+from .client import IDCClient, logger
+from .download import AWS_ENDPOINT, GCS_ENDPOINT
 from .errors import IDCClientInsufficientDiskSpaceError
+
+#: The endpoints of the AWS and GCS buckets, under their idc-index 0.13 names.
+aws_endpoint_url = AWS_ENDPOINT
+gcp_endpoint_url = GCS_ENDPOINT
 
 __all__ = [
     "IDCClient",

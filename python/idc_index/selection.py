@@ -1,8 +1,9 @@
-"""From a user's selection to a download plan: SQL rows over the indices, folder templates,
-safe path components, IDC portal manifests, and the disk-space check.
+"""From rows of the indices to plan items: where each selected series or instance lands.
 
-Nothing here transfers bytes: :mod:`idc_index.download` does. The client methods
-(``download_from_selection`` and friends) call these helpers and hand the plan to the core.
+A ``dirTemplate`` names the folders under the download directory; each row's values are made
+into safe path components, so nothing is ever written outside it. The rows' AWS bucket names
+are mapped to the bucket location chosen (``"aws"`` or ``"gcs"``). Nothing here queries the
+indices (:mod:`idc_index.selector` does) or transfers bytes (:mod:`idc_index.download` does).
 
 Example:
     >>> from idc_index.selection import parse_template, render_destination
@@ -14,18 +15,21 @@ Example:
 from __future__ import annotations
 
 import functools
-import os
 import re
-import shutil
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from .download import GCS_BUCKETS, PARTIAL_SUFFIX, PlanItem, bucket_for
-from .errors import IDCClientInsufficientDiskSpaceError, IDCError
+from .download import PlanItem, SourceLocation, bucket_for
+from .errors import EmptySelectionError, InvalidTemplateError, ManifestError
+from .manifest import ManifestLine, manifest_location, parse_manifest
+from .plan import check_disk_space, format_size, free_bytes, present_bytes
+
+#: The ``dirTemplate`` of idc-index 0.13: one folder per collection, patient, study and series.
+DOWNLOAD_HIERARCHY_DEFAULT = "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID"
+
+#: The bucket locations a download can read from.
+SOURCE_LOCATIONS: tuple[SourceLocation, ...] = ("aws", "gcs")
 
 #: The index columns a ``dirTemplate`` may name (as in idc-index 0.13).
 TEMPLATE_ATTRIBUTES = ("PatientID", "collection_id", "Modality", "StudyInstanceUID", "SeriesInstanceUID")
@@ -49,16 +53,16 @@ _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]')
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
 
 
-class InvalidTemplateError(IDCError, ValueError):
-    """A ``dirTemplate`` with something other than ``%<attribute>`` and ``_``, ``-``, ``/``."""
+def check_location(source_bucket_location: str) -> SourceLocation:
+    """``source_bucket_location`` as a bucket location, once checked.
 
-
-class EmptySelectionError(IDCError, ValueError):
-    """A selection whose filters leave nothing to download (the message says which filter)."""
-
-
-class ManifestError(IDCError, ValueError):
-    """A manifest file that cannot be read or has lines that are not IDC copy commands."""
+    Raises:
+        ValueError: it is neither ``"aws"`` nor ``"gcs"``.
+    """
+    for location in SOURCE_LOCATIONS:
+        if source_bucket_location == location:
+            return location
+    raise ValueError(f"source_bucket_location must be 'aws' or 'gcs', not {source_bucket_location!r}")
 
 
 # -- templates and paths -------------------------------------------------------------------------
@@ -163,8 +167,10 @@ def render_destination(tokens: list[Token] | None, row: Mapping[str, Any]) -> st
     return "/".join(components)
 
 
-# -- plans -------------------------------------------------------------------------------------
-def series_items(rows: Iterable[Mapping[str, Any]], tokens: list[Token] | None, location: str) -> list[PlanItem]:
+# -- plan items --------------------------------------------------------------------------------
+def series_items(
+    rows: Iterable[Mapping[str, Any]], tokens: list[Token] | None, location: SourceLocation
+) -> list[PlanItem]:
     """One prefix item per series row (``<bucket>/<crdc_series_uuid>/*``) into its folder."""
     items = []
     for r in rows:
@@ -181,7 +187,9 @@ def series_items(rows: Iterable[Mapping[str, Any]], tokens: list[Token] | None, 
     return items
 
 
-def instance_items(rows: Iterable[Mapping[str, Any]], tokens: list[Token] | None, location: str) -> list[PlanItem]:
+def instance_items(
+    rows: Iterable[Mapping[str, Any]], tokens: list[Token] | None, location: SourceLocation
+) -> list[PlanItem]:
     """One object item per instance row: ``<bucket>/<crdc_series_uuid>/<crdc_instance_uuid>.dcm``."""
     items = []
     for r in rows:
@@ -209,155 +217,18 @@ def dedupe_series(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-# -- manifests ---------------------------------------------------------------------------------
-_MANIFEST_URL = re.compile(r"s3://([A-Za-z0-9._-]+)/([^/\s*]+)(/\*?)?(?=\s|$)")
-_AWS_ONLY = {"idc-open-data-two", "idc-open-data-cr"}
-_GCS_ONLY = {b for b in GCS_BUCKETS.values() if b not in GCS_BUCKETS}
-
-
-@dataclass(frozen=True)
-class ManifestLine:
-    """One copy command of a manifest: ``cp s3://<bucket>/<crdc_series_uuid>/* <dest>``."""
-
-    number: int
-    text: str
-    bucket: str
-    crdc_series_uuid: str
-
-
-def parse_manifest(path: str | os.PathLike[str]) -> list[ManifestLine]:
-    """The copy commands of an IDC portal manifest (AWS or GCS); ``#`` lines are comments.
-
-    Raises:
-        ManifestError: the file cannot be read, has no command, or has lines that are not
-            ``cp s3://<bucket>/<uuid>/* ...`` commands (the first ones are named).
-
-    Example:
-        >>> [l.crdc_series_uuid for l in parse_manifest("manifest.s5cmd")]  # doctest: +SKIP
-        ['0a1b...', ...]
-    """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ManifestError(f"cannot read the manifest {path}: {e}") from e
-    lines, bad = [], []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        m = _MANIFEST_URL.search(line)
-        if m is None:
-            bad.append(f"line {number}: {line[:120]!r}")
-            continue
-        lines.append(ManifestLine(number, line, m.group(1), m.group(2)))
-    if bad:
-        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-        raise ManifestError(
-            f"{path} has lines that are not IDC copy commands ('cp s3://<bucket>/<crdc_series_uuid>/* .'): "
-            + "; ".join(bad[:3])
-            + more
-        )
-    if not lines:
-        raise ManifestError(f"{path} has no copy commands of the form 'cp s3://<bucket>/<crdc_series_uuid>/* .'")
-    return lines
-
-
-def manifest_location(lines: Sequence[ManifestLine]) -> str:
-    """``"aws"`` or ``"gcs"``: where a manifest's buckets are (``idc-open-data`` is in both).
-
-    Raises:
-        ManifestError: a mix of AWS-only and GCS-only buckets.
-    """
-    buckets = {line.bucket for line in lines}
-    aws, gcs = buckets & _AWS_ONLY, buckets & _GCS_ONLY
-    if aws and gcs:
-        raise ManifestError(
-            f"the manifest mixes AWS buckets ({', '.join(sorted(aws))}) and GCS buckets "
-            f"({', '.join(sorted(gcs))}); export it again for one provider"
-        )
-    return "gcs" if gcs else "aws"
-
-
-# -- disk space --------------------------------------------------------------------------------
-def free_bytes(directory: str | os.PathLike[str]) -> int:
-    """Free bytes on the disk of ``directory`` (or of its nearest existing parent)."""
-    path = Path(directory).absolute()
-    while not path.exists() and path.parent != path:
-        path = path.parent
-    return shutil.disk_usage(path).free
-
-
-def present_bytes(root: Path, items: Sequence[PlanItem]) -> int:
-    """Bytes of the plan already on disk, which a download will not fetch again.
-
-    An object counts when a file of its size is at its destination. A series counts the files
-    in its folder, up to the series' size (folders shared by several series are counted once,
-    up to their sum).
-    """
-    credited = 0
-    try:
-        with os.scandir(root) as it:
-            if next(it, None) is None:
-                return 0
-    except OSError:
-        return 0
-    per_dir: dict[Path, int] = defaultdict(int)
-    for item in items:
-        dest = root / item.destination
-        if item.key is not None:
-            try:
-                if item.size is not None and dest.stat().st_size == item.size:
-                    credited += item.size
-            except OSError:
-                pass
-        elif item.size:
-            per_dir[dest] += item.size
-    for folder, expected in per_dir.items():
-        on_disk = 0
-        try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    if entry.is_file(follow_symlinks=False) and not entry.name.endswith(PARTIAL_SUFFIX):
-                        on_disk += entry.stat(follow_symlinks=False).st_size
-        except OSError:
-            continue
-        credited += min(on_disk, expected)
-    return credited
-
-
-def format_size(n: float) -> str:
-    """``n`` bytes for a person: ``12.3 MB``, ``1.20 GB``.
-
-    Example:
-        >>> format_size(1_234_567)
-        '1.23 MB'
-    """
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{int(n)} B"
-
-
-def check_disk_space(root: Path, needed: int, free: int) -> None:
-    """Raise IDCClientInsufficientDiskSpaceError when ``needed`` bytes exceed ``free``."""
-    if needed > free:
-        raise IDCClientInsufficientDiskSpaceError(
-            format_size(needed),
-            format_size(free),
-            f"Insufficient disk space in {root}: the download needs {format_size(needed)} more "
-            f"(files already present are counted), but only {format_size(free)} is free. "
-            "Free some space or choose another download directory.",
-        )
-
-
 __all__ = [
+    "DOWNLOAD_HIERARCHY_DEFAULT",
     "SERIES_COLUMNS",
+    "SOURCE_LOCATIONS",
     "TEMPLATE_ATTRIBUTES",
+    # Defined in idc_index.errors, idc_index.manifest and idc_index.plan; importable from here too.
     "EmptySelectionError",
     "InvalidTemplateError",
     "ManifestError",
     "ManifestLine",
     "check_disk_space",
+    "check_location",
     "dedupe_series",
     "format_size",
     "free_bytes",

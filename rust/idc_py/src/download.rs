@@ -337,7 +337,7 @@ pub struct DownloadedFile {
     size: u64,
     /// `"downloaded"` by this run, or `"already_present"` (found complete, left alone).
     status: &'static str,
-    /// How it was checked: `"md5"`, `"crc32c"`, `"md5+crc32c"`, or `"size"`.
+    /// How it was checked: `"crc32c"`, `"crc32"`, `"crc64nvme"`, `"md5"`, or `"size"`.
     verification: &'static str,
     series_instance_uid: Option<String>,
     sop_instance_uid: Option<String>,

@@ -1,0 +1,172 @@
+"""Identifier lookups over a client's indices: run SQL, check that identifiers exist, suggest
+the closest ones when they do not, and resolve collection ids from the names the IDC portal shows.
+
+The client's getters, the download selector and the citations all ask one :class:`IndexLookup`,
+so an unknown identifier is reported the same way wherever it is given.
+
+Example:
+    >>> lookup = IndexLookup(engine, "v25")  # doctest: +SKIP
+    >>> lookup.collection_ids("NSCLC-Radiomics")  # doctest: +SKIP
+    ['nsclc_radiomics']
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sized
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._sql import as_list, ident, in_list, literal, unique
+from .catalog import MAIN_INDEX
+from .errors import UnknownIdentifierError
+
+if TYPE_CHECKING:
+    from . import _core
+
+T = TypeVar("T", bound=Sized)
+
+
+def normalize_collection(name: str) -> str:
+    """The form collection ids and portal names are compared in: lower case, runs of spaces,
+    ``_`` and ``-`` as one ``_``.
+
+    Example:
+        >>> normalize_collection("NSCLC-Radiomics")
+        'nsclc_radiomics'
+    """
+    return re.sub(r"[\s_\-]+", "_", name.strip().lower())
+
+
+class IndexLookup:
+    """Runs SQL over the indices registered in ``engine`` and checks identifiers against them.
+
+    Args:
+        engine: the query session holding the indices as tables.
+        idc_version: the IDC release (``"v25"``), named in the errors.
+    """
+
+    def __init__(self, engine: _core.Engine, idc_version: str) -> None:
+        self._engine = engine
+        self.idc_version = idc_version
+        self._collection_map: dict[str, str] | None = None
+
+    # -- SQL ---------------------------------------------------------------------------------
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        """The rows of ``sql`` as dicts."""
+        return self._engine.sql(sql).to_pylist()
+
+    def values(self, sql: str, column: str) -> list[Any]:
+        """The values of one ``column`` of the result of ``sql``."""
+        return self._engine.sql(sql).column(column)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the index ``name`` is registered (installed or fetched)."""
+        return name in self._engine.table_names()
+
+    # -- identifiers -------------------------------------------------------------------------
+    def require(self, column: str, values: list[str], table: str = MAIN_INDEX) -> None:
+        """Raise UnknownIdentifierError naming the values of ``column`` that ``table`` lacks."""
+        found = set(
+            self.values(
+                f"SELECT DISTINCT {ident(column)} AS v FROM {ident(table)} WHERE {in_list(column, values)}",
+                "v",
+            )
+        )
+        missing = [v for v in unique(values) if v not in found]
+        if missing:
+            suggestions = {v: self.closest(column, v, table) for v in missing}
+            raise UnknownIdentifierError(column, missing, suggestions, where=f"IDC {self.idc_version} ({table})")
+
+    def existing(self, column: str, values: list[str], query: Callable[[], T]) -> T:
+        """Run ``query`` for children of ``values``; raise if any of ``values`` does not exist.
+
+        A non-empty answer for a single value proves it exists, so the common case is one
+        query; otherwise the values are checked one by one.
+        """
+        result = query()
+        if len(values) > 1 or len(result) == 0:
+            self.require(column, values)
+        return result
+
+    def closest(self, column: str, value: str, table: str = MAIN_INDEX, n: int = 3) -> list[str]:
+        """The existing values of ``column`` nearest to ``value`` in edit distance."""
+        col = ident(column)
+        prefilter = ""
+        if len(value) > 16:
+            # Long identifiers (DICOM UIDs): a typo leaves either end intact; compare only
+            # values that share one, not a million.
+            prefilter = (
+                f"AND (starts_with({col}, {literal(value[:12])}) OR ends_with({col}, {literal(value[-8:])}))"
+            )
+        limit = max(2, len(value) // 3)
+        sql = (
+            f"SELECT v FROM (SELECT DISTINCT {col} AS v FROM {ident(table)} WHERE {col} IS NOT NULL {prefilter}) "
+            f"WHERE levenshtein(lower(v), lower({literal(value)})) <= {limit} "
+            f"ORDER BY levenshtein(lower(v), lower({literal(value)})), v LIMIT {n}"
+        )
+        return [str(v) for v in self.values(sql, "v")]
+
+    # -- collections -------------------------------------------------------------------------
+    def collection_ids(self, collection_id: str | list[str]) -> list[str]:
+        """Collection ids for the given ids or portal names (``NSCLC-Radiomics``).
+
+        Raises:
+            UnknownIdentifierError: a value that is no collection (with the closest ids).
+        """
+        values = as_list(collection_id, "collection_id")
+        mapping = self.collection_names()
+        resolved, missing = [], []
+        for value in values:
+            found = mapping.get(normalize_collection(value))
+            if found is None:
+                missing.append(value)
+            else:
+                resolved.append(found)
+        if missing:
+            known = sorted(set(mapping.values()))
+            suggestions = {
+                v: difflib.get_close_matches(normalize_collection(v), known, n=3, cutoff=0.6) for v in missing
+            }
+            raise UnknownIdentifierError(
+                "collection_id", missing, suggestions, where=f"IDC {self.idc_version} (see get_collections())"
+            )
+        return unique(resolved)
+
+    def collection_names(self) -> dict[str, str]:
+        """Normalised collection ids and portal names -> collection id (read once)."""
+        if self._collection_map is None:
+            mapping: dict[str, str] = {}
+            for cid in self.values("SELECT DISTINCT collection_id FROM index", "collection_id"):
+                if cid is not None:
+                    mapping[normalize_collection(cid)] = cid
+            if self.has_table("collections_index"):
+                for row in self.rows("SELECT collection_id, collection_name FROM collections_index"):
+                    if row["collection_id"] and row["collection_name"]:
+                        mapping.setdefault(normalize_collection(row["collection_name"]), row["collection_id"])
+            self._collection_map = mapping
+        return self._collection_map
+
+    # -- selections --------------------------------------------------------------------------
+    def selection_level(
+        self,
+        collection_id: str | list[str] | None,
+        patientId: str | list[str] | None,
+        studyInstanceUID: str | list[str] | None,
+        seriesInstanceUID: str | list[str] | None,
+    ) -> tuple[str, list[str]]:
+        """The column and values of the most specific level given (as idc-index 0.13 applies
+        them). Collection ids are resolved (portal names too) and checked; identifiers are not."""
+        for column, value, argument in (
+            ("SeriesInstanceUID", seriesInstanceUID, "seriesInstanceUID"),
+            ("StudyInstanceUID", studyInstanceUID, "studyInstanceUID"),
+            ("PatientID", patientId, "patientId"),
+        ):
+            if value is not None:
+                return column, as_list(value, argument)
+        if collection_id is not None:
+            return "collection_id", self.collection_ids(collection_id)
+        raise ValueError("Give a selection: collection_id, patientId, studyInstanceUID or seriesInstanceUID.")
+
+
+__all__ = ["IndexLookup", "normalize_collection"]

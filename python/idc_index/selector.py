@@ -1,0 +1,300 @@
+"""From a user's selection to the objects that hold it: SQL over the indices, rows, plan items.
+
+A :class:`Selector` takes what a download method was given (collection ids or portal names,
+patients, studies, series, SOP instances, crdc_series_uuids, analysis results, or an IDC
+portal manifest), checks that every identifier exists (naming the closest ones when it does
+not), and returns the :class:`~idc_index.download.PlanItem` values to fetch, placed by the
+``dirTemplate``. It also finds where one series or instance is, for the URL getters.
+
+Example:
+    >>> selector = Selector(IndexLookup(engine, "v25"), client.fetch_index)  # doctest: +SKIP
+    >>> items = selector.selection_items(collection_id="rider_pilot", location="aws")  # doctest: +SKIP
+    >>> items[0].prefix  # doctest: +SKIP
+    '0a1b.../'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ._sql import as_list, ident, in_list, literal, unique
+from .download import PlanItem, SourceLocation, bucket_for
+from .errors import EmptySelectionError, ManifestError, UnknownIdentifierError
+from .lookup import IndexLookup
+from .manifest import manifest_location, parse_manifest
+from .selection import (
+    DOWNLOAD_HIERARCHY_DEFAULT,
+    SERIES_COLUMNS,
+    dedupe_series,
+    instance_items,
+    parse_template,
+    series_items,
+)
+
+#: The values of the ``analysis_results`` option.
+ANALYSIS_CHOICES = ("include", "exclude", "only")
+
+
+def _columns(alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{ident(c)}" for c in SERIES_COLUMNS)
+
+
+class Selector:
+    """Turns selections and manifests into plan items, reading the indices through ``lookup``.
+
+    Args:
+        lookup: runs SQL over the client's indices and checks identifiers.
+        fetch_index: makes an optional index queryable (``sm_instance_index`` for instances).
+    """
+
+    def __init__(self, lookup: IndexLookup, fetch_index: Callable[[str], None]) -> None:
+        self._lookup = lookup
+        self._fetch_index = fetch_index
+
+    # -- selections ----------------------------------------------------------------------------
+    def selection_items(
+        self,
+        *,
+        location: SourceLocation,
+        collection_id: str | list[str] | None = None,
+        patientId: str | list[str] | None = None,
+        studyInstanceUID: str | list[str] | None = None,
+        seriesInstanceUID: str | list[str] | None = None,
+        sopInstanceUID: str | list[str] | None = None,
+        crdc_series_uuid: str | list[str] | None = None,
+        analysis_result_id: str | list[str] | None = None,
+        analysis_results: str = "include",
+        dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
+    ) -> list[PlanItem]:
+        """The plan items of a selection in the buckets at ``location``.
+
+        The most specific level given selects, as in idc-index 0.13; the analysis-result
+        options then narrow it. Instances (``sopInstanceUID``) are single objects, everything
+        else whole series.
+
+        Raises:
+            InvalidTemplateError: a ``dirTemplate`` that is not attributes and separators.
+            UnknownIdentifierError: an identifier that matches nothing (with the closest ones).
+            EmptySelectionError: the analysis-result options leave nothing.
+            ValueError: no selection, or an unknown ``analysis_results``.
+        """
+        tokens = parse_template(dirTemplate)
+        rows, instances = self._selection_rows(
+            collection_id, patientId, studyInstanceUID, seriesInstanceUID, sopInstanceUID, crdc_series_uuid,
+            analysis_result_id, analysis_results,
+        )
+        if not rows:
+            raise EmptySelectionError(_empty_message(analysis_result_id, analysis_results))
+        return (instance_items if instances else series_items)(rows, tokens, location)
+
+    def _selection_rows(
+        self,
+        collection_id: str | list[str] | None,
+        patientId: str | list[str] | None,
+        studyInstanceUID: str | list[str] | None,
+        seriesInstanceUID: str | list[str] | None,
+        sopInstanceUID: str | list[str] | None,
+        crdc_series_uuid: str | list[str] | None,
+        analysis_result_id: str | list[str] | None,
+        analysis_results: str,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The rows of a selection and whether they are instances (else series)."""
+        analysis = self._analysis_filter(analysis_result_id, analysis_results)
+        if crdc_series_uuid is not None:
+            uuids = as_list(crdc_series_uuid, "crdc_series_uuid")
+            rows = self._series_by_crdc(uuids)
+            self._require_crdc(uuids, {r["crdc_series_uuid"] for r in rows})
+            if analysis:
+                rows = self._series_by_crdc(uuids, analysis)
+            return rows, False
+        if sopInstanceUID is not None:
+            sops = as_list(sopInstanceUID, "sopInstanceUID")
+            return self._instance_rows(sops, analysis_result_id, analysis_results), True
+        given = [v is not None for v in (collection_id, patientId, studyInstanceUID, seriesInstanceUID)]
+        level: tuple[str, list[str]] | None = None
+        if any(given):
+            level = self._lookup.selection_level(collection_id, patientId, studyInstanceUID, seriesInstanceUID)
+            where = in_list(*level)
+        elif analysis:
+            where = "TRUE"
+        else:
+            raise ValueError(
+                "Give a selection: collection_id, patientId, studyInstanceUID, seriesInstanceUID, "
+                "sopInstanceUID, crdc_series_uuid or analysis_result_id."
+            )
+        if analysis:
+            where = f"({where}) AND {analysis}"
+        rows = self._lookup.rows(f"SELECT {_columns()} FROM index WHERE {where}")
+        if level is not None:
+            # The rows show which identifiers exist; only when some are absent (or filtered out
+            # by the analysis options) is the index asked, to name them and their closest matches.
+            column, values = level
+            found = {r[column] for r in rows}
+            if any(v not in found for v in values):
+                self._lookup.require(column, values)
+        return rows, False
+
+    def _instance_rows(
+        self, sops: list[str], analysis_result_id: str | list[str] | None, analysis_results: str
+    ) -> list[dict[str, Any]]:
+        """Instance rows (from ``sm_instance_index``, fetched if needed) with their series' columns."""
+        self._fetch_index("sm_instance_index")
+        self._lookup.require("SOPInstanceUID", sops, table="sm_instance_index")
+        cond = f'i."SOPInstanceUID" IN ({", ".join(literal(v) for v in sops)})'
+        analysis = self._analysis_filter(analysis_result_id, analysis_results, 's."SeriesInstanceUID"')
+        if analysis:
+            cond += " AND " + analysis
+        return self._lookup.rows(
+            f"""SELECT {_columns('s')}, i."SOPInstanceUID", i.crdc_instance_uuid, i.instance_size
+                FROM sm_instance_index i JOIN index s ON i."SeriesInstanceUID" = s."SeriesInstanceUID"
+                WHERE {cond}"""
+        )
+
+    def _analysis_filter(
+        self, analysis_result_id: str | list[str] | None, analysis_results: str, column: str = '"SeriesInstanceUID"'
+    ) -> str | None:
+        """A condition on ``column`` (a SeriesInstanceUID) for the analysis-result options, or None."""
+        if analysis_results not in ANALYSIS_CHOICES:
+            raise ValueError(
+                f"analysis_results must be one of 'include', 'exclude' or 'only', not {analysis_results!r}"
+            )
+        clauses = []
+        if analysis_result_id is not None:
+            if analysis_results == "exclude":
+                raise ValueError("analysis_result_id cannot be used when analysis_results is 'exclude'")
+            ids = as_list(analysis_result_id, "analysis_result_id")
+            self._lookup.require("analysis_result_id", ids)
+            clauses.append(
+                f'{column} IN (SELECT "SeriesInstanceUID" FROM index WHERE {in_list("analysis_result_id", ids)})'
+            )
+        if analysis_results in ("exclude", "only"):
+            op = "NOT IN" if analysis_results == "exclude" else "IN"
+            clauses.append(
+                f'{column} {op} (SELECT "SeriesInstanceUID" FROM index WHERE analysis_result_id IS NOT NULL)'
+            )
+        return " AND ".join(clauses) or None
+
+    # -- crdc_series_uuid and manifests --------------------------------------------------------
+    def manifest_items(
+        self,
+        manifestFile: str | os.PathLike[str],
+        *,
+        dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
+        validate_manifest: bool = True,
+    ) -> tuple[list[PlanItem], SourceLocation]:
+        """The plan items of an IDC portal manifest, and the bucket location its lines name.
+
+        With ``validate_manifest`` each line's bucket must be the one the index records for its
+        series; without it, the buckets are used as written.
+
+        Raises:
+            InvalidTemplateError: a ``dirTemplate`` that is not attributes and separators.
+            ManifestError: lines that are not copy commands, mixed AWS and GCS buckets, or (when
+                validating) a bucket that does not hold its series.
+            UnknownIdentifierError: series that are in no IDC release (naming their lines).
+        """
+        tokens = parse_template(dirTemplate)
+        lines = parse_manifest(manifestFile)
+        location = manifest_location(lines)
+        uuids = unique([line.crdc_series_uuid for line in lines])
+        rows = self._series_by_crdc(uuids)
+        described: dict[str, str] = {}
+        for line in lines:
+            described.setdefault(line.crdc_series_uuid, f"line {line.number}: {line.text[:100]!r}")
+        self._require_crdc(uuids, {r["crdc_series_uuid"] for r in rows}, described)
+        items = series_items(rows, tokens, location)
+        if not validate_manifest:
+            wanted = {line.crdc_series_uuid: line.bucket for line in lines}
+            return [i.with_bucket(wanted.get((i.prefix or "").rstrip("/"), i.bucket)) for i in items], location
+        wrong = [
+            f"line {line.number}: s3://{line.bucket}/{line.crdc_series_uuid} (IDC has it in s3://{i.bucket})"
+            for line in lines
+            for i in items
+            if i.prefix == line.crdc_series_uuid + "/" and i.bucket != line.bucket
+        ]
+        if wrong:
+            raise ManifestError(
+                f"{manifestFile}: {len(wrong)} line(s) name a bucket that does not hold the series at "
+                f"{location.upper()}: {'; '.join(wrong[:3])}. Pass validate_manifest=False to use the "
+                "buckets as written."
+            )
+        return items, location
+
+    def _series_by_crdc(self, uuids: list[str], extra: str | None = None) -> list[dict[str, Any]]:
+        """Series rows of ``crdc_series_uuid`` values: the current release first, then earlier
+        releases (``prior_versions_index``), each with its own bucket and uuid."""
+        cond = in_list("crdc_series_uuid", uuids) + (f" AND {extra}" if extra else "")
+        sql = f"SELECT {_columns()}, 0 AS prior FROM index WHERE {cond}"
+        if self._lookup.has_table("prior_versions_index"):
+            sql += f" UNION ALL SELECT {_columns()}, 1 AS prior FROM prior_versions_index WHERE {cond}"
+        rows = self._lookup.rows(f"SELECT * FROM ({sql}) ORDER BY prior")
+        return dedupe_series(rows)
+
+    def _require_crdc(self, uuids: list[str], found: set[str], lines: dict[str, str] | None = None) -> None:
+        """Raise UnknownIdentifierError for the ``uuids`` not ``found`` (naming their manifest lines)."""
+        missing = [u for u in unique(uuids) if u not in found]
+        if not missing:
+            return
+        suggestions = {u: self._lookup.closest("crdc_series_uuid", u) for u in missing[:10]}
+        where = f"IDC {self._lookup.idc_version} or its earlier releases (index, prior_versions_index)"
+        if lines:
+            where += "; manifest " + "; ".join(lines[u] for u in missing[:5] if u in lines)
+        raise UnknownIdentifierError("crdc_series_uuid", missing, suggestions, where=where)
+
+    # -- single objects ------------------------------------------------------------------------
+    def series_prefix(self, seriesInstanceUID: str, location: SourceLocation) -> tuple[str, str]:
+        """The bucket at ``location`` and the prefix (``<crdc_series_uuid>/``) of one series.
+
+        Raises:
+            TypeError: ``seriesInstanceUID`` is not a string.
+            UnknownIdentifierError: no such series (with the closest ones).
+        """
+        if not isinstance(seriesInstanceUID, str):
+            raise TypeError(f"seriesInstanceUID must be a string, not {type(seriesInstanceUID).__name__}")
+        where = in_list("SeriesInstanceUID", [seriesInstanceUID])
+        rows = self._lookup.rows(f"SELECT aws_bucket, crdc_series_uuid FROM index WHERE {where} LIMIT 1")
+        if not rows:
+            self._lookup.require("SeriesInstanceUID", [seriesInstanceUID])
+        return bucket_for(rows[0]["aws_bucket"], location), rows[0]["crdc_series_uuid"] + "/"
+
+    def instance_key(self, sopInstanceUID: str, location: SourceLocation) -> tuple[str, str]:
+        """The bucket at ``location`` and the key (``<crdc_series_uuid>/<crdc_instance_uuid>.dcm``)
+        of one instance of ``sm_instance_index`` (fetched if needed).
+
+        Raises:
+            UnknownIdentifierError: the instance is not in ``sm_instance_index``.
+        """
+        self._fetch_index("sm_instance_index")
+        rows = self._lookup.rows(
+            f"""SELECT i.crdc_instance_uuid, s.aws_bucket, s.crdc_series_uuid
+                FROM sm_instance_index i JOIN index s ON i.SeriesInstanceUID = s.SeriesInstanceUID
+                WHERE i.SOPInstanceUID = {literal(sopInstanceUID)}
+                LIMIT 1"""
+        )
+        if not rows:
+            self._lookup.require("SOPInstanceUID", [sopInstanceUID], table="sm_instance_index")
+        row = rows[0]
+        return bucket_for(row["aws_bucket"], location), f"{row['crdc_series_uuid']}/{row['crdc_instance_uuid']}.dcm"
+
+
+def _empty_message(analysis_result_id: str | list[str] | None, analysis_results: str) -> str:
+    """Why a selection left nothing to download."""
+    if analysis_results == "exclude":
+        return (
+            "All series in the selection belong to analysis results, nothing left to download with "
+            "analysis_results='exclude'."
+        )
+    if analysis_results == "only":
+        return (
+            "None of the series in the selection belong to analysis results, nothing left to download "
+            "with analysis_results='only'."
+        )
+    if analysis_result_id is not None:
+        return f"No series from analysis_result_id {analysis_result_id} found in the selection."
+    return "The selection has no series to download."
+
+
+__all__ = ["ANALYSIS_CHOICES", "Selector"]

@@ -18,6 +18,14 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] || ! command -v cur
         echo "nginx or curl missing (apt-get install nginx-light curl): the download benchmarks will be skipped" >&2
     fi
 fi
+# The command-line download benchmarks: s3s-fs (a Rust S3 server over a directory, the reference
+# server) and a proxy that delays every response (tests/benchmarks/delay_proxy).
+tools="${IDC_BENCH_TOOLS:-$HOME/.cache/idc-index/tools}"
+[ -x "$tools/bin/s3s-fs" ] || CARGO_TARGET_DIR="$HOME/.cache/idc-index/s3s-target" \
+    cargo install s3s-fs --version 0.14.1 --features binary --locked --root "$tools"
+cargo build --release --quiet --manifest-path tests/benchmarks/delay_proxy/Cargo.toml
+export IDC_BENCH_TOOLS="$tools"
+
 [ -x "$v013/bin/python" ] || { python3 -m venv "$v013"; "$v013/bin/pip" install --quiet "idc-index==0.13.4"; }
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 # shellcheck disable=SC1091

@@ -54,7 +54,8 @@ impl QueryOutput {
     /// imports the batches' buffers as they are, without a copy.
     pub fn to_c_stream(&self) -> arrow::ffi_stream::FFI_ArrowArrayStream {
         let batches = self.batches.clone().into_iter().map(Ok);
-        let reader = arrow::record_batch::RecordBatchIterator::new(batches, Arc::clone(&self.schema));
+        let reader =
+            arrow::record_batch::RecordBatchIterator::new(batches, Arc::clone(&self.schema));
         arrow::ffi_stream::FFI_ArrowArrayStream::new(Box::new(reader))
     }
 }

@@ -16,7 +16,7 @@ use super::job::Job;
 use super::plan::temp_path;
 use super::report::FileStatus;
 use super::state::Ctx;
-use super::verify::{self, Verification};
+use super::verify::{self, Expected, Verification};
 use super::{ranged, whole};
 
 /// A failure with the number of requests made for the file.
@@ -89,21 +89,7 @@ async fn already_present(ctx: &Ctx, job: &Job) -> Option<(u64, Verification)> {
     let mut expected = job.listed.clone();
     if expected.size.is_none() {
         // An object given without its size: ask the server for it.
-        let url = ctx.http.endpoint.object_url(&job.id.bucket, &job.id.key);
-        let head = ctx
-            .cfg
-            .retry
-            .run(&ctx.cancel, || async {
-                let req = ctx.http.client.head(&url);
-                let resp = ctx
-                    .http
-                    .send(req.header(CHECKSUM_MODE.0, CHECKSUM_MODE.1))
-                    .await?;
-                let len = header_u64(resp.headers(), CONTENT_LENGTH);
-                job.expected(resp.headers(), len, ctx.cfg.checksums)
-            })
-            .await;
-        expected = head.outcome.ok()?;
+        expected = head(ctx, job).await.ok()?;
     }
     let size = expected.size?;
     if meta.len() != size {
@@ -123,4 +109,23 @@ async fn already_present(ctx: &Ctx, job: &Job) -> Option<(u64, Verification)> {
     };
     job.size_known(&ctx.progress, size);
     Some((size, verification))
+}
+
+/// What a HEAD (asking for the stated checksums) says of the object: its length and checksums.
+pub(crate) async fn head(ctx: &Ctx, job: &Job) -> Result<Expected, Failure> {
+    let url = ctx.http.endpoint.object_url(&job.id.bucket, &job.id.key);
+    let got = ctx
+        .cfg
+        .retry
+        .run(&ctx.cancel, || async {
+            let req = ctx.http.client.head(&url);
+            let resp = ctx
+                .http
+                .send(req.header(CHECKSUM_MODE.0, CHECKSUM_MODE.1))
+                .await?;
+            let len = header_u64(resp.headers(), CONTENT_LENGTH);
+            job.expected(resp.headers(), len, ctx.cfg.checksums)
+        })
+        .await;
+    got.outcome
 }

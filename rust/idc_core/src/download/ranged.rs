@@ -14,9 +14,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::failure::Failure;
-use super::file::Failed;
+use super::file::{self, Failed};
 use super::fsutil::{blocking, open_temp, rename_into_place, PositionalWriter, WRITE_BLOCK};
-use super::http::CHECKSUM_MODE;
 use super::inorder::InOrderHash;
 use super::job::Job;
 use super::progress::Counted;
@@ -70,20 +69,9 @@ async fn stated(ctx: &Ctx, job: &Job) -> Expected {
     if !ctx.cfg.checksums {
         return job.listed.clone().without_checksums();
     }
-    let url = ctx.http.endpoint.object_url(&job.id.bucket, &job.id.key);
-    let head = ctx
-        .cfg
-        .retry
-        .run(&ctx.cancel, || async {
-            let req = ctx.http.client.head(&url);
-            let resp = ctx
-                .http
-                .send(req.header(CHECKSUM_MODE.0, CHECKSUM_MODE.1))
-                .await?;
-            job.expected(resp.headers(), job.listed.size, true)
-        })
-        .await;
-    head.outcome.unwrap_or_else(|_| job.listed.clone())
+    file::head(ctx, job)
+        .await
+        .unwrap_or_else(|_| job.listed.clone())
 }
 
 async fn fetch_once(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .download import DownloadReport, ProgressCallback
+from .download import DownloadReport, PlanItem, ProgressCallback, SourceLocation
 from .plan import Plan
 from .selection import DOWNLOAD_HIERARCHY_DEFAULT, check_location
 from .selector import Selector
@@ -111,12 +111,9 @@ class DownloadMethods:
             crdc_series_uuid=crdc_series_uuid, analysis_result_id=analysis_result_id,
             analysis_results=analysis_results, dirTemplate=dirTemplate,
         )
-        plan = Plan.measure(items, downloadDir, location)
-        if dry_run:
-            return plan.dry_run()
-        return plan.run(
-            endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
-            show_progress_bar=show_progress_bar, progress_callback=progress_callback,
+        return _carry_out(
+            items, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
+            checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
         )
 
     def download_dicom_series(
@@ -318,13 +315,32 @@ class DownloadMethods:
         items, location = self._selector.manifest_items(
             manifestFile, dirTemplate=dirTemplate, validate_manifest=validate_manifest
         )
-        plan = Plan.measure(items, downloadDir, location)
-        if dry_run:
-            return plan.dry_run()
-        return plan.run(
-            endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
-            show_progress_bar=show_progress_bar, progress_callback=progress_callback,
+        return _carry_out(
+            items, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
+            checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
         )
+
+
+def _carry_out(
+    items: list[PlanItem],
+    location: SourceLocation,
+    download_dir: str | os.PathLike[str],
+    dry_run: bool,
+    *,
+    endpoint_url: str | None,
+    concurrency: int | None,
+    checksums: bool,
+    show_progress_bar: bool,
+    progress_callback: ProgressCallback | None,
+) -> DownloadReport:
+    """Measure the plan of ``items`` under ``download_dir``, then report it (dry run) or run it."""
+    plan = Plan.measure(items, download_dir, location)
+    if dry_run:
+        return plan.dry_run()
+    return plan.run(
+        endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
+        show_progress_bar=show_progress_bar, progress_callback=progress_callback,
+    )
 
 
 __all__ = ["DOWNLOAD_HIERARCHY_DEFAULT", "DownloadMethods"]

@@ -47,6 +47,25 @@ def downloads(benchmarks: list[dict]) -> None:
         print(f"| {group} | " + " | ".join(cells.get(t, "") for t in tools) + f" | {ratio} |")
 
 
+def cli_downloads(benchmarks: list[dict]) -> None:
+    """The command-line downloads (tests/benchmarks/test_download_cli.py): wall and CPU seconds per
+    tool, one row per case and network, and the speed of idc-index relative to s5cmd's defaults."""
+    tools = ["idc-index", "idc-index-sizes-only", "s5cmd-defaults", "s5cmd-same-concurrency"]
+    rows: dict[str, dict[str, dict]] = {}
+    for b in benchmarks:
+        rows.setdefault(b["group"], {})[b["params"]["tool"]] = b["extra_info"]
+    print("| case | " + " | ".join(tools) + " | server CPU | vs s5cmd defaults: checksums, sizes only |")
+    print("|---" * (len(tools) + 3) + "|")
+    for group, by_tool in rows.items():
+        cells = [f"{e['wall_s']:.2f} s, {e['cpu_s']:.2f} CPU-s" if e else "" for e in map(by_tool.get, tools)]
+        server = ", ".join(f"{e['server_cpu_s']:.1f}" for e in by_tool.values())
+        s5 = by_tool.get("s5cmd-defaults")
+        ratio = ", ".join(
+            f"{s5['wall_s'] / by_tool[t]['wall_s']:.2f}x" for t in tools[:2] if s5 and t in by_tool
+        )
+        print(f"| {group.removeprefix('cli ')} | " + " | ".join(cells) + f" | {server} | {ratio} |")
+
+
 def main(path: str) -> None:
     with open(path) as f:
         data = json.load(f)
@@ -54,6 +73,11 @@ def main(path: str) -> None:
     if dl:
         downloads(dl)
         print()
+    cli = [b for b in data["benchmarks"] if b["group"] and b["group"].startswith("cli ")]
+    if cli:
+        cli_downloads(cli)
+        print()
+    dl += cli
     print("| benchmark | idc-index (this) | idc-index 0.13.4 | DuckDB, shipped file | DuckDB, optimised copy | ratio |")
     print("|---|---|---|---|---|---|")
     for b in data["benchmarks"]:

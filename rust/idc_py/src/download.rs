@@ -234,21 +234,6 @@ impl DownloadConfig {
         Ok(Self { inner: c })
     }
 
-    #[getter]
-    fn endpoint(&self) -> &str {
-        &self.inner.endpoint
-    }
-
-    #[getter]
-    fn concurrency(&self) -> usize {
-        self.inner.concurrency
-    }
-
-    #[getter]
-    fn checksums(&self) -> bool {
-        self.inner.checksums
-    }
-
     fn __repr__(&self) -> String {
         let c = &self.inner;
         format!(

@@ -7,6 +7,8 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use super::failure::Failure;
 
 /// Writes are handed to the blocking pool in blocks of this size.
@@ -73,10 +75,16 @@ pub(crate) fn rename_into_place<F: std::borrow::Borrow<File>>(
         .map_err(|e| Failure::io("renaming the finished download to", dest, e))
 }
 
-/// Write `data` to a fresh temporary file and rename it to `dest`, in one blocking step.
-pub(crate) fn write_new(data: &[u8], fsync: bool, temp: &Path, dest: &Path) -> Result<(), Failure> {
-    let mut f = create_temp(temp)?;
-    io::Write::write_all(&mut f, data).map_err(|e| Failure::io("writing", temp, e))?;
+/// Write the pieces of `data` to a fresh temporary file and rename it to `dest`, in one
+/// blocking step.
+pub(crate) fn write_new(
+    data: &[Bytes],
+    fsync: bool,
+    temp: &Path,
+    dest: &Path,
+) -> Result<(), Failure> {
+    let f = create_temp(temp)?;
+    write_all_vectored_at(&f, data, 0).map_err(|e| Failure::io("writing", temp, e))?;
     rename_into_place(f, fsync, temp, dest)
 }
 
@@ -217,49 +225,110 @@ pub fn free_space(path: &Path) -> Option<u64> {
     }
 }
 
-/// Buffers writes to one region of a file and hands them to a blocking thread in large blocks.
+/// Write all of `bufs`, one after the other, at `offset` without moving a shared file position:
+/// the received pieces go to the file as they are, with no copy into a staging buffer.
+pub fn write_all_vectored_at(file: &File, bufs: &[Bytes], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::io::IoSlice;
+        use std::os::fd::AsRawFd;
+        // Linux and the BSDs take at most this many pieces per call (IOV_MAX).
+        const MAX_PIECES: usize = 1024;
+        let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+        let mut rest = &mut slices[..];
+        IoSlice::advance_slices(&mut rest, 0);
+        let mut offset = offset;
+        while !rest.is_empty() {
+            let n = rest.len().min(MAX_PIECES);
+            let Ok(at) = libc::off_t::try_from(offset) else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "file offset too large for this platform",
+                ));
+            };
+            // SAFETY: the descriptor is valid for the lifetime of `file`, and `IoSlice` has the
+            // layout of `iovec` on Unix; `n` slices are readable for the call.
+            let written = unsafe {
+                libc::pwritev(
+                    file.as_raw_fd(),
+                    rest.as_ptr().cast::<libc::iovec>(),
+                    n as libc::c_int,
+                    at,
+                )
+            };
+            if written < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(err);
+            }
+            if written == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "failed to write the whole buffer",
+                ));
+            }
+            offset += written as u64;
+            IoSlice::advance_slices(&mut rest, written as usize);
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let mut offset = offset;
+        for b in bufs {
+            write_all_at(file, b, offset)?;
+            offset += b.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Collects the pieces written to one region of a file and hands them to a blocking thread
+/// once they add up to a block, written in one vectored call.
 pub struct PositionalWriter {
     file: Arc<File>,
     offset: u64,
-    buf: Vec<u8>,
+    pieces: Vec<Bytes>,
+    buffered: usize,
     block: usize,
 }
 
 impl PositionalWriter {
-    pub fn new(file: Arc<File>, offset: u64, block: usize, first_capacity: usize) -> Self {
+    pub fn new(file: Arc<File>, offset: u64, block: usize) -> Self {
         Self {
             file,
             offset,
-            buf: Vec::with_capacity(first_capacity.min(block)),
+            pieces: Vec::new(),
+            buffered: 0,
             block,
         }
     }
 
-    /// Buffer `data`; returns the region of the file written, if a block was written.
-    pub async fn write(&mut self, data: &[u8]) -> io::Result<Option<(u64, u64)>> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= self.block {
+    /// Keep `data`; returns the region of the file written, if a block was written.
+    pub async fn write(&mut self, data: Bytes) -> io::Result<Option<(u64, u64)>> {
+        self.buffered += data.len();
+        self.pieces.push(data);
+        if self.buffered >= self.block {
             return self.flush().await;
         }
         Ok(None)
     }
 
-    /// Write what is buffered; returns the region of the file written, if any.
+    /// Write what is kept; returns the region of the file written, if any.
     pub async fn flush(&mut self) -> io::Result<Option<(u64, u64)>> {
-        if self.buf.is_empty() {
+        if self.buffered == 0 {
             return Ok(None);
         }
-        let buf = std::mem::take(&mut self.buf);
-        let file = Arc::clone(&self.file);
-        let offset = self.offset;
-        let mut buf =
-            tokio::task::spawn_blocking(move || write_all_at(&file, &buf, offset).map(|()| buf))
-                .await
-                .map_err(|e| io::Error::other(format!("the writer thread stopped: {e}")))??;
-        let region = (offset, offset + buf.len() as u64);
+        let pieces = std::mem::take(&mut self.pieces);
+        let (file, offset) = (Arc::clone(&self.file), self.offset);
+        tokio::task::spawn_blocking(move || write_all_vectored_at(&file, &pieces, offset))
+            .await
+            .map_err(|e| io::Error::other(format!("the writer thread stopped: {e}")))??;
+        let region = (offset, offset + self.buffered as u64);
         self.offset = region.1;
-        buf.clear();
-        self.buf = buf;
+        self.buffered = 0;
         Ok(Some(region))
     }
 }
@@ -275,7 +344,16 @@ mod tests {
         let f = File::create(&path).unwrap();
         preallocate(&f, 10).unwrap();
         write_all_at(&f, b"world", 5).unwrap();
-        write_all_at(&f, b"hello", 0).unwrap();
+        write_all_vectored_at(
+            &f,
+            &[
+                Bytes::from_static(b"he"),
+                Bytes::new(),
+                Bytes::from_static(b"llo"),
+            ],
+            0,
+        )
+        .unwrap();
         drop(f);
         assert_eq!(std::fs::read(&path).unwrap(), b"helloworld");
         let mut back = [0u8; 4];

@@ -292,8 +292,7 @@ async fn fetch_part(ctx: &Ctx, job: &Job, range: &Range, size: u64) -> Result<Pa
     }
     let expected = job.expected(resp.headers(), Some(size), ctx.cfg.checksums)?;
     let want = end - start + 1;
-    let mut writer =
-        PositionalWriter::new(Arc::clone(&range.file), start, WRITE_BLOCK, WRITE_BLOCK);
+    let mut writer = PositionalWriter::new(Arc::clone(&range.file), start, WRITE_BLOCK);
     let mut counted = Counted::new(&ctx.progress);
     let mut hasher = Hasher::new(range.part_checksum);
     let mut got = 0u64;
@@ -310,9 +309,9 @@ async fn fetch_part(ctx: &Ctx, job: &Job, range: &Range, size: u64) -> Result<Pa
             )));
         }
         hasher.update(&chunk);
-        written(writer.write(&chunk).await.map_err(write_err)?);
         got += chunk.len() as u64;
         counted.add(chunk.len() as u64);
+        written(writer.write(chunk).await.map_err(write_err)?);
     }
     if got < want {
         return Err(Failure::Truncated { got, want });

@@ -21,8 +21,8 @@ const IN_MEMORY_MAX: u64 = WRITE_BLOCK as u64;
 
 /// Where the body goes.
 enum Body {
-    /// Small objects: received into memory, written once verified.
-    Memory(Vec<u8>),
+    /// Small objects: received into memory (the pieces as they came), written once verified.
+    Memory(Vec<bytes::Bytes>),
     /// Larger ones: streamed into the temporary file.
     File(Arc<File>, PositionalWriter),
 }
@@ -71,11 +71,10 @@ async fn attempt(
         job.size_known(&ctx.progress, l);
     }
     let mut body = match len {
-        Some(l) if l <= IN_MEMORY_MAX => Body::Memory(Vec::with_capacity(l as usize)),
+        Some(l) if l <= IN_MEMORY_MAX => Body::Memory(Vec::new()),
         _ => {
             let file = open_temp(temp, None).await?;
-            let writer =
-                PositionalWriter::new(Arc::clone(&file), 0, WRITE_BLOCK, len.unwrap_or(0) as usize);
+            let writer = PositionalWriter::new(Arc::clone(&file), 0, WRITE_BLOCK);
             Body::File(file, writer)
         }
     };
@@ -83,16 +82,16 @@ async fn attempt(
     let mut counted = Counted::new(&ctx.progress);
     while let Some(chunk) = ctx.http.next_chunk(&mut resp).await? {
         hasher.update(&chunk);
+        counted.add(chunk.len() as u64);
         match &mut body {
-            Body::Memory(data) => data.extend_from_slice(&chunk),
+            Body::Memory(pieces) => pieces.push(chunk),
             Body::File(_, writer) => {
                 writer
-                    .write(&chunk)
+                    .write(chunk)
                     .await
                     .map_err(|e| Failure::io("writing", temp, e))?;
             }
         }
-        counted.add(chunk.len() as u64);
     }
     let computed = hasher.finish();
     if let Some(want) = len.filter(|&l| computed.len < l) {

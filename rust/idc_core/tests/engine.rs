@@ -16,6 +16,11 @@ use parquet::arrow::ArrowWriter;
 const SERIES: usize = 5000;
 
 fn write_index(path: &Path) {
+    write_index_copies(path, 1);
+}
+
+/// The index of `SERIES` rows, written `copies` times into one file.
+fn write_index_copies(path: &Path, copies: usize) {
     let schema = Arc::new(Schema::new(vec![
         Field::new("collection_id", DataType::Utf8, true),
         Field::new("PatientID", DataType::Utf8, true),
@@ -52,7 +57,9 @@ fn write_index(path: &Path) {
     )
     .unwrap();
     let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), schema, None).unwrap();
-    writer.write(&batch).unwrap();
+    for _ in 0..copies {
+        writer.write(&batch).unwrap();
+    }
     writer.close().unwrap();
 }
 
@@ -183,6 +190,7 @@ fn optimised_rewrite_keeps_every_row_and_swaps_in() {
         bloom_filter_columns: vec!["SeriesInstanceUID".into(), "StudyInstanceUID".into()],
         row_group_rows: 1024,
         page_rows: 256,
+        compression: "lz4_raw".into(),
         metadata: vec![("idc_index.layout".into(), "test".into())],
     };
     engine.start_optimize("index", dst.clone(), layout).unwrap();
@@ -209,6 +217,10 @@ fn optimised_rewrite_keeps_every_row_and_swaps_in() {
     use parquet::file::reader::FileReader;
     let meta = reader.metadata();
     assert_eq!(meta.num_row_groups(), SERIES.div_ceil(1024));
+    assert_eq!(
+        meta.row_group(0).column(0).compression(),
+        parquet::basic::Compression::LZ4_RAW
+    );
     let first = strings(&engine, "SELECT collection_id FROM index LIMIT 1");
     assert_eq!(first, vec!["collection_0"]);
     assert!(!std::fs::read_dir(dst.parent().unwrap()).unwrap().any(|e| e
@@ -219,6 +231,24 @@ fn optimised_rewrite_keeps_every_row_and_swaps_in() {
     assert_eq!(
         rt.block_on(engine.wait_optimized("index")).unwrap(),
         OptimizeOutcome::NotStarted
+    );
+}
+
+#[test]
+fn a_file_replaced_by_a_rename_is_read_anew() {
+    // Files are read through memory maps: a new file moved over a registered one must be
+    // mapped again, not served from the old mapping.
+    let (dir, engine) = engine_with_index();
+    let path = dir.path().join("idc_index.parquet");
+    let lookup = "SELECT COUNT(*) FROM index WHERE SeriesInstanceUID = '1.2.840.17.3'";
+    assert_eq!(strings(&engine, lookup), vec!["1"]);
+    let bigger = dir.path().join("bigger.parquet");
+    write_index_copies(&bigger, 2);
+    std::fs::rename(&bigger, &path).unwrap();
+    assert_eq!(strings(&engine, lookup), vec!["2"]);
+    assert_eq!(
+        strings(&engine, "SELECT COUNT(*) FROM index"),
+        vec![(2 * SERIES).to_string()]
     );
 }
 
@@ -249,6 +279,7 @@ fn small_layout() -> Layout {
         bloom_filter_columns: vec![],
         row_group_rows: 1024,
         page_rows: 256,
+        compression: "zstd(3)".into(),
         metadata: vec![],
     }
 }

@@ -3,6 +3,7 @@
 pub mod dialect;
 pub mod functions;
 pub mod layout;
+mod mapped_store;
 mod table;
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +17,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -91,6 +93,10 @@ impl Engine {
         // footer's statistics anyway, and the indices are too simple for the planner to need them.
         opts.execution.collect_statistics = false;
         let ctx = SessionContext::new_with_config(config);
+        ctx.register_object_store(
+            ObjectStoreUrl::local_filesystem().as_ref(),
+            Arc::new(mapped_store::MappedFileStore::default()),
+        );
         functions::register(&ctx);
         Self {
             ctx,

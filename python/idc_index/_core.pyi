@@ -45,6 +45,7 @@ class Engine:
         bloom_filter_columns: list[str],
         row_group_rows: int,
         page_rows: int,
+        compression: str,
         metadata: list[tuple[str, str]],
     ) -> None: ...
     def wait_optimized(self, name: str) -> str | None: ...

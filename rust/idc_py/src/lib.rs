@@ -74,7 +74,7 @@ impl Engine {
 
     /// Start rewriting table `name` into `dst` (sorted, small row groups, bloom filters) in the
     /// background; the table switches to the new file when it is complete.
-    #[pyo3(signature = (name, dst, sort_by, bloom_filter_columns, row_group_rows, page_rows, metadata))]
+    #[pyo3(signature = (name, dst, sort_by, bloom_filter_columns, row_group_rows, page_rows, compression, metadata))]
     #[allow(clippy::too_many_arguments)]
     fn start_optimize(
         &self,
@@ -84,6 +84,7 @@ impl Engine {
         bloom_filter_columns: Vec<String>,
         row_group_rows: usize,
         page_rows: usize,
+        compression: String,
         metadata: Vec<(String, String)>,
     ) -> PyResult<()> {
         let layout = Layout {
@@ -91,6 +92,7 @@ impl Engine {
             bloom_filter_columns,
             row_group_rows,
             page_rows,
+            compression,
             metadata,
         };
         self.inner

@@ -25,6 +25,8 @@ pub struct Layout {
     pub row_group_rows: usize,
     /// Rows per data page (the unit the page index can skip).
     pub page_rows: usize,
+    /// Parquet compression of every column, as DataFusion names it (`zstd(3)`, `lz4_raw`, ...).
+    pub compression: String,
     /// Key-value metadata written into the file footer.
     pub metadata: Vec<(String, String)>,
 }
@@ -135,7 +137,7 @@ async fn write_locked(src: &str, dst: &Path, tmp: &Path, layout: &Layout) -> Res
     let df = df.sort(order)?;
 
     let mut options = TableParquetOptions::default();
-    options.global.compression = Some("zstd(3)".into());
+    options.global.compression = Some(layout.compression.clone());
     options.global.statistics_enabled = Some("page".into());
     options.global.max_row_group_size = layout.row_group_rows;
     options.global.data_page_row_count_limit = layout.page_rows;

@@ -137,6 +137,27 @@ fn duckdb_functions_work() {
 }
 
 #[test]
+fn len_counts_characters_and_list_elements() {
+    let (_dir, engine) = engine_with_index();
+    let sql = "SELECT len(Modality), len(string_split(series_aws_url, '/')), len(NULL) \
+               FROM index WHERE SeriesInstanceUID = '1.2.840.17.3'";
+    let out = idc_core::runtime::get().block_on(engine.sql(sql)).unwrap();
+    let row: Vec<String> = out.batches[0]
+        .columns()
+        .iter()
+        .map(|c| {
+            let c = datafusion::arrow::compute::cast(c, &DataType::Utf8).unwrap();
+            c.as_string::<i32>().value(0).to_string()
+        })
+        .collect();
+    assert_eq!(row[..2], ["2", "5"]);
+    let err = idc_core::runtime::get()
+        .block_on(engine.sql("SELECT len(instanceCount) FROM index"))
+        .unwrap_err();
+    assert!(err.to_string().contains("len takes a string or a list"), "{err}");
+}
+
+#[test]
 fn bad_regexp_group_is_a_clear_error() {
     let (_dir, engine) = engine_with_index();
     let err = idc_core::runtime::get()

@@ -19,33 +19,80 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::{Keyword, RESERVED_FOR_COLUMN_ALIAS};
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
 
-/// Case-insensitive map from identifier to its canonical spelling.
+/// Case-insensitive maps from identifier to its canonical spelling: one for the names of
+/// tables and columns, one for the fields of struct columns (`sources[1].source_doi`).
 #[derive(Debug, Default, Clone)]
 pub struct NameMap {
-    /// lower-case name -> spelling, or `None` when two spellings disagree (left untouched).
-    names: HashMap<String, Option<String>>,
+    names: Spellings,
+    fields: Spellings,
 }
 
 impl NameMap {
+    /// A table or column name.
     pub fn insert(&mut self, name: &str) {
+        self.names.insert(name);
+    }
+
+    /// The name of a field inside a struct column, at any depth.
+    pub fn insert_field(&mut self, name: &str) {
+        self.fields.insert(name);
+    }
+
+    fn canonical(&self, lower: &str) -> Option<&str> {
+        self.names.canonical(lower)
+    }
+
+    fn contains(&self, lower: &str) -> bool {
+        self.names.contains(lower)
+    }
+
+    /// Whether `name`, exactly as written, is a table, column or field name.
+    fn is_exact(&self, name: &str) -> bool {
+        self.names.is_exact(name) || self.fields.is_exact(name)
+    }
+
+    /// The spelling of a struct field written as `name` in any case: the field's own, else a
+    /// column's, else as written.
+    fn field_spelling<'a>(&'a self, name: &'a str) -> &'a str {
+        if self.fields.is_exact(name) {
+            return name;
+        }
+        let lower = name.to_lowercase();
+        self.fields
+            .canonical(&lower)
+            .or_else(|| self.names.canonical(&lower))
+            .unwrap_or(name)
+    }
+}
+
+/// lower-case name -> spelling, or `None` when two spellings disagree (left untouched).
+#[derive(Debug, Default, Clone)]
+struct Spellings(HashMap<String, Option<String>>);
+
+impl Spellings {
+    fn insert(&mut self, name: &str) {
         let key = name.to_lowercase();
-        match self.names.get(&key) {
+        match self.0.get(&key) {
             None => {
-                self.names.insert(key, Some(name.to_string()));
+                self.0.insert(key, Some(name.to_string()));
             }
             Some(Some(existing)) if existing != name => {
-                self.names.insert(key, None);
+                self.0.insert(key, None);
             }
             Some(_) => {}
         }
     }
 
     fn canonical(&self, lower: &str) -> Option<&str> {
-        self.names.get(lower).and_then(|s| s.as_deref())
+        self.0.get(lower).and_then(|s| s.as_deref())
     }
 
     fn contains(&self, lower: &str) -> bool {
-        self.names.contains_key(lower)
+        self.0.contains_key(lower)
+    }
+
+    fn is_exact(&self, name: &str) -> bool {
+        self.canonical(&name.to_lowercase()) == Some(name)
     }
 }
 
@@ -70,6 +117,8 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
 
     // (byte offset, bytes to replace, replacement), in token order.
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    // Positions of words rewritten into `['field']`: a `.` after one is a field access too.
+    let mut field_accesses: HashSet<usize> = HashSet::new();
     for (i, t) in tokens.iter().enumerate() {
         let Token::Word(word) = &t.token else {
             continue;
@@ -77,6 +126,43 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
         let next = tokens.get(i + 1).map(|n| &n.token);
         let is_call = matches!(next, Some(Token::LParen));
         let lower = word.value.to_lowercase();
+        let span = |first: &TokenWithSpan| {
+            let start = offsets.byte(first.span.start);
+            (start, offsets.byte(t.span.end) - start)
+        };
+        let after_dot = i > 0 && tokens[i - 1].token == Token::Period;
+        // `list[1].field`: DataFusion reads a dot after a subscript as a table qualifier;
+        // `list[1]['field']` is the same access in its syntax.
+        let after_access = after_dot
+            && i > 1
+            && (tokens[i - 2].token == Token::RBracket || field_accesses.contains(&(i - 2)));
+        if after_access {
+            let field = if word.quote_style.is_some() {
+                word.value.as_str()
+            } else {
+                columns.field_spelling(&word.value)
+            };
+            let (start, len) = span(tokens[i - 1]);
+            edits.push((start, len, format!("['{}']", field.replace('\'', "''"))));
+            field_accesses.insert(i);
+            continue;
+        }
+        if word.quote_style == Some('"') && !columns.is_exact(&word.value) {
+            // DuckDB matches quoted names in any case too.
+            if let Some(spelling) = columns.canonical(&lower) {
+                let (start, len) = span(t);
+                edits.push((start, len, quote(spelling)));
+            }
+            continue;
+        }
+        if after_dot && word.quote_style.is_none() && columns.is_exact(&word.value) {
+            // `alias.field` of a struct, or `table.Column`, spelled exactly: kept as written.
+            if word.value != lower {
+                let (start, len) = span(t);
+                edits.push((start, len, quote(&word.value)));
+            }
+            continue;
+        }
         if word.quote_style.is_none() && !is_call {
             // An alias is named as written, even when it is a column name in another case.
             let as_written = alias_positions.contains(&i).then_some(word.value.as_str());
@@ -259,6 +345,54 @@ mod tests {
             m.insert(n);
         }
         m
+    }
+
+    fn names_with_fields() -> NameMap {
+        let mut m = names();
+        m.insert("source_DOI");
+        m.insert("sources");
+        for f in ["source_doi", "provenance", "data_contributor", "Access"] {
+            m.insert_field(f);
+        }
+        m
+    }
+
+    #[test]
+    fn a_field_after_a_subscript_becomes_a_field_access() {
+        let out = rewrite(
+            "SELECT sources[1].SOURCE_DOI, sources[1].provenance.data_contributor FROM t",
+            &names_with_fields(),
+        );
+        assert_eq!(
+            out,
+            "SELECT sources[1]['source_doi'], sources[1]['provenance']['data_contributor'] FROM t"
+        );
+        let out = rewrite("SELECT sources[1].\"it's\" FROM t", &names_with_fields());
+        assert_eq!(out, "SELECT sources[1]['it''s'] FROM t");
+    }
+
+    #[test]
+    fn a_qualified_name_spelled_exactly_is_kept() {
+        let out = rewrite(
+            "SELECT s.source_doi, s.Access, i.seriesinstanceuid, source_doi FROM t",
+            &names_with_fields(),
+        );
+        assert_eq!(
+            out,
+            r#"SELECT s.source_doi, s."Access", i."SeriesInstanceUID", "source_DOI" FROM t"#
+        );
+    }
+
+    #[test]
+    fn quoted_names_match_in_any_case() {
+        let out = rewrite(
+            r#"SELECT "seriesinstanceuid", "Modality", "unknown" FROM "INDEX""#,
+            &names(),
+        );
+        assert_eq!(
+            out,
+            r#"SELECT "SeriesInstanceUID", "Modality", "unknown" FROM "index""#
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! DuckDB functions that idc-index queries use and DataFusion lacks.
 //!
-//! `regexp_extract` is implemented here; the others are DuckDB's names for functions that
-//! DataFusion has under another name, registered as aliases.
+//! `regexp_extract` and `len` are implemented here; the others are DuckDB's names for
+//! functions that DataFusion has under another name, registered as aliases.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,11 +17,10 @@ use datafusion::prelude::SessionContext;
 use regex::Regex;
 
 /// DuckDB name -> DataFusion name, for scalar functions.
-const SCALAR_ALIASES: [(&str, &str); 5] = [
+const SCALAR_ALIASES: [(&str, &str); 4] = [
     ("string_split", "string_to_array"),
     ("str_split", "string_to_array"),
     ("regexp_matches", "regexp_like"),
-    ("len", "character_length"),
     ("list_aggregate", "array_agg"),
 ];
 /// DuckDB name -> DataFusion name, for aggregates.
@@ -36,6 +35,9 @@ const AGGREGATE_ALIASES: [(&str, &str); 4] = [
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(RegexpExtract::new()));
     let state = ctx.state();
+    if let Some(chars) = state.scalar_functions().get("character_length") {
+        ctx.register_udf(ScalarUDF::from(Len::new(Arc::clone(chars))));
+    }
     for (alias, target) in SCALAR_ALIASES {
         if state.scalar_functions().contains_key(alias) {
             continue;
@@ -52,6 +54,92 @@ pub fn register(ctx: &SessionContext) {
             ctx.register_udaf(f.as_ref().clone().with_aliases([alias]));
         }
     }
+}
+
+/// `len(x)`, as in DuckDB: the number of characters of a string, the number of elements of a
+/// list. Strings go to DataFusion's `character_length`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Len {
+    signature: Signature,
+    chars: Arc<ScalarUDF>,
+}
+
+impl Len {
+    pub fn new(chars: Arc<ScalarUDF>) -> Self {
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+            chars,
+        }
+    }
+}
+
+fn is_list(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+    )
+}
+
+impl ScalarUDFImpl for Len {
+    fn name(&self) -> &str {
+        "len"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types {
+            [t] if is_list(t) || t.is_null() => Ok(DataType::Int64),
+            [t] if t.is_string() => {
+                self.chars.return_type(arg_types)
+            }
+            [t] => plan_err!("len takes a string or a list, not {t}"),
+            _ => plan_err!("len takes one argument"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let data_type = args.args[0].data_type();
+        if data_type.is_null() {
+            return Ok(ColumnarValue::Scalar(
+                datafusion::scalar::ScalarValue::Int64(None),
+            ));
+        }
+        if !is_list(&data_type) {
+            return self.chars.invoke_with_args(args);
+        }
+        let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
+        let list = args.args[0].to_array(args.number_rows)?;
+        let lengths: Int64Array = match list.data_type() {
+            DataType::List(_) => list_lengths(list.as_list::<i32>()),
+            DataType::LargeList(_) => list_lengths(list.as_list::<i64>()),
+            _ => {
+                let l = list.as_fixed_size_list();
+                (0..l.len())
+                    .map(|i| l.is_valid(i).then_some(i64::from(l.value_length())))
+                    .collect()
+            }
+        };
+        let out: ArrayRef = Arc::new(lengths);
+        if scalar {
+            Ok(ColumnarValue::Scalar(
+                datafusion::scalar::ScalarValue::try_from_array(&out, 0)?,
+            ))
+        } else {
+            Ok(ColumnarValue::Array(out))
+        }
+    }
+}
+
+fn list_lengths<O: datafusion::arrow::array::OffsetSizeTrait>(
+    l: &datafusion::arrow::array::GenericListArray<O>,
+) -> Int64Array {
+    let offsets = l.value_offsets();
+    (0..l.len())
+        .map(|i| l.is_valid(i).then(|| (offsets[i + 1] - offsets[i]).as_usize() as i64))
+        .collect()
 }
 
 /// `regexp_extract(string, pattern [, group])`, as in DuckDB: the text matched by capture

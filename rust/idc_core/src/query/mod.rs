@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
 use datafusion::dataframe::DataFrame;
@@ -149,6 +149,7 @@ impl Engine {
             names.insert(name);
             for field in table.schema().fields() {
                 names.insert(field.name());
+                insert_nested_fields(&mut names, field.data_type());
             }
         }
         *write(&self.names) = names;
@@ -272,6 +273,25 @@ async fn listing_table_in(ctx: &SessionContext, path: &Path) -> Result<Arc<dyn T
         .infer_schema(&ctx.state())
         .await?;
     Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// The names of the fields inside struct columns (and structs inside lists), at any depth.
+fn insert_nested_fields(names: &mut NameMap, data_type: &DataType) {
+    match data_type {
+        DataType::Struct(fields) => {
+            for f in fields {
+                names.insert_field(f.name());
+                insert_nested_fields(names, f.data_type());
+            }
+        }
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f)
+        | DataType::FixedSizeList(f, _)
+        | DataType::Map(f, _) => insert_nested_fields(names, f.data_type()),
+        _ => {}
+    }
 }
 
 fn path_string(path: &Path) -> Result<String> {

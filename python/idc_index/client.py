@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
-from . import _core, citations, selection
+from . import _core, citations, selection, user_tables
 from ._sql import as_list, ident, in_list
 from .catalog import MAIN_INDEX, MAIN_INDEX_FILE_STEM, Catalog
 from .citations import Citations
@@ -312,7 +312,8 @@ class IDCClient(DownloadMethods):
     def sql(self, sql: str) -> QueryResult:
         """Run a read-only SQL query over the indices; the result is Arrow-native.
 
-        Every installed index is a table (the main index as ``index`` or ``idc_index``).
+        Every installed index is a table (the main index as ``index`` or ``idc_index``), and
+        so is every table you registered with :meth:`register_table`.
         Identifiers are case-insensitive as in DuckDB; DuckDB's ``regexp_extract``,
         ``string_agg(x)`` and ``any_value`` work. Ctrl-C interrupts a long query.
 
@@ -326,6 +327,34 @@ class IDCClient(DownloadMethods):
             >>> import polars as pl; pl.DataFrame(r)
         """
         return QueryResult(self._engine.sql(sql))
+
+    def register_table(self, name: str, data: Any) -> None:
+        """Make a table of your own queryable next to the indices, to join it with them.
+
+        ``data`` is a pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, any
+        object with ``__arrow_c_stream__``, or the path of a ``.parquet`` or ``.csv`` file
+        (CSV with a header line; column types are inferred). The rows are held in memory: a
+        file is read once, now, so register it again after changing it. The table is
+        read-only and belongs to this client; registering a name again replaces your table.
+
+        Raises:
+            TableRegistrationError: ``name`` is an index's (installed or not), ``data`` is none
+                of the above, or the file cannot be read.
+
+        Examples:
+            >>> labels = pd.DataFrame({"SeriesInstanceUID": [uid], "label": ["nodule"]})
+            >>> client.register_table("labels", labels)
+            >>> client.sql_query("SELECT collection_id, label FROM index JOIN labels USING (SeriesInstanceUID)")
+        """
+        user_tables.register(self._engine, name, data, [*self._catalog.indices, MAIN_INDEX_FILE_STEM])
+
+    def unregister_table(self, name: str) -> None:
+        """Remove a table registered with :meth:`register_table`.
+
+        Raises:
+            TableRegistrationError: no table of yours has that name, or it names an index.
+        """
+        self._engine.unregister_table(name)
 
     def sql_query(self, sql_query: str) -> pd.DataFrame:
         """Run a read-only SQL query over the indices and return a pandas DataFrame.

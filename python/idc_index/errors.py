@@ -91,6 +91,11 @@ class UnknownTableError(SQLError):
     """A table that is not registered; the message lists the tables that are."""
 
 
+class TableRegistrationError(IDCError, ValueError):
+    """A table of your own that cannot be registered or removed: the name of an index, data
+    that is not a table, or a file that cannot be read (the message says which)."""
+
+
 class IndexFileError(IDCError):
     """An index file is missing, unreadable, or cannot be written to the cache."""
 
@@ -148,6 +153,7 @@ __all__ = [
     "QueryCancelledError",
     "ReadOnlySQLError",
     "SQLError",
+    "TableRegistrationError",
     "UnknownIdentifierError",
     "UnknownIndexError",
     "UnknownTableError",

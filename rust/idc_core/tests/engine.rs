@@ -9,7 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use idc_core::query::{Engine, Layout, OptimizeOutcome};
+use idc_core::query::{Engine, Layout, OptimizeOutcome, UserData};
 use idc_core::CoreError;
 use parquet::arrow::ArrowWriter;
 
@@ -154,7 +154,10 @@ fn len_counts_characters_and_list_elements() {
     let err = idc_core::runtime::get()
         .block_on(engine.sql("SELECT len(instanceCount) FROM index"))
         .unwrap_err();
-    assert!(err.to_string().contains("len takes a string or a list"), "{err}");
+    assert!(
+        err.to_string().contains("len takes a string or a list"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -337,4 +340,97 @@ fn a_live_writer_is_left_alone_and_a_dead_ones_leftovers_are_taken_over() {
         OptimizeOutcome::Swapped(dst.clone())
     );
     assert!(dst.is_file() && !lock.exists() && !partial.exists());
+}
+
+#[test]
+fn user_tables_join_the_indices_and_index_names_are_refused() {
+    let (dir, engine) = engine_with_index();
+    let rt = idc_core::runtime::get();
+    // rows the caller holds
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("SeriesInstanceUID", DataType::Utf8, false),
+        Field::new("Label", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["1.2.840.17.3", "1.2.840.18.0"])),
+            Arc::new(StringArray::from(vec!["nodule", "normal"])),
+        ],
+    )
+    .unwrap();
+    rt.block_on(engine.register_user_table("MyLabels", UserData::Batches(schema, vec![batch])))
+        .unwrap();
+    let joined = "SELECT label FROM index JOIN mylabels USING (SeriesInstanceUID) ORDER BY 1";
+    assert_eq!(strings(&engine, joined), vec!["nodule", "normal"]);
+    assert_eq!(engine.user_table_names(), vec!["MyLabels"]);
+    assert_eq!(engine.table_names(), vec!["idc_index", "index"]);
+
+    // a CSV file and a parquet file, read once when registered
+    let csv = dir.path().join("labels.csv");
+    std::fs::write(
+        &csv,
+        "SeriesInstanceUID,score\n1.2.840.17.3,0.5\n1.2.840.18.0,2\n",
+    )
+    .unwrap();
+    rt.block_on(engine.register_user_table("scores", UserData::Csv(csv.clone())))
+        .unwrap();
+    std::fs::write(&csv, "SeriesInstanceUID,score\n").unwrap();
+    assert_eq!(
+        strings(
+            &engine,
+            "SELECT SUM(score) FROM scores JOIN index USING (SeriesInstanceUID)"
+        ),
+        vec!["2.5"]
+    );
+    let parquet = dir.path().join("copy.parquet");
+    write_index(&parquet);
+    rt.block_on(engine.register_user_table("copy", UserData::Parquet(parquet)))
+        .unwrap();
+    assert_eq!(
+        strings(&engine, "SELECT COUNT(*) FROM copy"),
+        vec![SERIES.to_string()]
+    );
+
+    // refusals
+    for name in ["index", "IDC_INDEX"] {
+        let err = rt
+            .block_on(engine.register_user_table(name, UserData::Csv(csv.clone())))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("is the name of the index"),
+            "{err}"
+        );
+    }
+    let err = engine.unregister_user_table("index").unwrap_err();
+    assert!(err.to_string().contains("only tables registered"), "{err}");
+    let missing = dir.path().join("missing.csv");
+    let err = rt
+        .block_on(engine.register_user_table("m", UserData::Csv(missing)))
+        .unwrap_err();
+    assert!(err.to_string().contains("is not a file"), "{err}");
+    let not_parquet = dir.path().join("labels.csv");
+    let err = rt
+        .block_on(engine.register_user_table("m", UserData::Parquet(not_parquet)))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("could not be read as a parquet file"),
+        "{err}"
+    );
+    assert!(!engine.user_table_names().contains(&"m".to_string()));
+    let err = rt
+        .block_on(engine.sql("CREATE TABLE t2 AS SELECT * FROM mylabels"))
+        .unwrap_err();
+    assert!(matches!(err, CoreError::ReadOnly(_)), "{err}");
+
+    // removal
+    engine.unregister_user_table("MyLabels").unwrap();
+    let err = rt.block_on(engine.sql(joined)).unwrap_err();
+    assert!(err.to_string().contains("Tables you can query"), "{err}");
+    let err = engine.unregister_user_table("MyLabels").unwrap_err();
+    assert!(
+        err.to_string().contains("registered: copy, scores"),
+        "{err}"
+    );
 }

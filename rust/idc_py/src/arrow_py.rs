@@ -1,10 +1,14 @@
 //! Query results to Python as plain Python values (small results, without importing pyarrow);
 //! Arrow consumers take them through the C stream interface instead (`QueryOutput::to_c_stream`).
+//! The user's own tables come in through the same interface.
 
 use datafusion::arrow;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchReader};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
@@ -153,4 +157,28 @@ fn list<'py>(py: Python<'py>, items: &ArrayRef) -> PyResult<Bound<'py, PyAny>> {
         out.append(value(py, items, i)?)?;
     }
     Ok(out.into_any())
+}
+
+/// The rows of any object that implements the Arrow PyCapsule stream protocol
+/// (`__arrow_c_stream__`: pyarrow, polars, pandas through pyarrow, DuckDB results).
+pub fn import_stream(data: &Bound<'_, PyAny>) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
+    use arrow::ffi_stream::{ArrowArrayStreamReader, FFI_ArrowArrayStream};
+    use pyo3::types::{PyCapsule, PyCapsuleMethods};
+
+    let capsule = data
+        .call_method0("__arrow_c_stream__")?
+        .cast_into::<PyCapsule>()
+        .map_err(|_| PyTypeError::new_err("__arrow_c_stream__ did not return a PyCapsule"))?;
+    let pointer = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
+    // SAFETY: the capsule named "arrow_array_stream" holds an FFI_ArrowArrayStream (the Arrow
+    // PyCapsule interface); from_raw moves it out and leaves a released stream behind, which
+    // the capsule's destructor then skips.
+    let stream = unsafe { FFI_ArrowArrayStream::from_raw(pointer.cast().as_ptr()) };
+    let reader = ArrowArrayStreamReader::try_new(stream)
+        .map_err(|e| PyValueError::new_err(format!("the Arrow stream could not be read: {e}")))?;
+    let schema = reader.schema();
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PyValueError::new_err(format!("the Arrow stream could not be read: {e}")))?;
+    Ok((schema, batches))
 }

@@ -8,6 +8,7 @@ pyo3::import_exception!(idc_index.errors, SQLError);
 pyo3::import_exception!(idc_index.errors, ReadOnlySQLError);
 pyo3::import_exception!(idc_index.errors, UnknownTableError);
 pyo3::import_exception!(idc_index.errors, IndexFileError);
+pyo3::import_exception!(idc_index.errors, TableRegistrationError);
 pyo3::import_exception!(idc_index.errors, QueryCancelledError);
 pyo3::import_exception!(idc_index.errors, DownloadError);
 
@@ -20,6 +21,14 @@ pub fn query_error(err: CoreError) -> PyErr {
         CoreError::Table(_) => UnknownTableError::new_err(message),
         CoreError::Io { .. } => IndexFileError::new_err(message),
         CoreError::Cancelled => QueryCancelledError::new_err(message),
+    }
+}
+
+/// An error registering or removing a user table: a refused name or an unreadable file.
+pub fn registration_error(err: CoreError) -> PyErr {
+    match err {
+        CoreError::Table(message) => TableRegistrationError::new_err(message),
+        other => query_error(other),
     }
 }
 

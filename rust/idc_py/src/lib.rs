@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 
-use idc_core::query::{Engine as CoreEngine, Layout, OptimizeOutcome, QueryOutput};
+use idc_core::query::{Engine as CoreEngine, Layout, OptimizeOutcome, QueryOutput, UserData};
 
 /// One DataFusion session with the IDC indices registered as tables.
 #[pyclass(frozen, module = "idc_index._core")]
@@ -43,6 +43,51 @@ impl Engine {
         })
     }
 
+    /// Register the rows of `data` (any object with `__arrow_c_stream__`) as the user's table
+    /// `name`, held in memory.
+    fn register_arrow(
+        &self,
+        py: Python<'_>,
+        name: String,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (schema, batches) = arrow_py::import_stream(data)?;
+        self.register_user_table(py, name, UserData::Batches(schema, batches))
+    }
+
+    /// Register a parquet or CSV file (`format`) as the user's table `name`; it is read once,
+    /// now, into memory.
+    fn register_file(
+        &self,
+        py: Python<'_>,
+        name: String,
+        path: PathBuf,
+        format: &str,
+    ) -> PyResult<()> {
+        let data = match format {
+            "parquet" => UserData::Parquet(path),
+            "csv" => UserData::Csv(path),
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "format must be 'parquet' or 'csv', not {other:?}"
+                )))
+            }
+        };
+        self.register_user_table(py, name, data)
+    }
+
+    /// Remove the user's table `name`.
+    fn unregister_table(&self, name: &str) -> PyResult<()> {
+        self.inner
+            .unregister_user_table(name)
+            .map_err(errors::registration_error)
+    }
+
+    /// The user's registered tables, sorted.
+    fn user_table_names(&self) -> Vec<String> {
+        self.inner.user_table_names()
+    }
+
     /// Run one read-only SQL statement; the GIL is released while it runs and Ctrl-C stops it.
     fn sql(&self, py: Python<'_>, sql: String) -> PyResult<QueryResult> {
         let engine = Arc::clone(&self.inner);
@@ -65,7 +110,7 @@ impl Engine {
         self.inner.table_path(name)
     }
 
-    /// Column names of table `name`, or None.
+    /// Column names of index or user table `name`, or None.
     fn table_columns(&self, name: &str) -> Option<Vec<String>> {
         self.inner
             .table_schema(name)
@@ -109,6 +154,14 @@ impl Engine {
             OptimizeOutcome::Swapped(path) => Some(path.display().to_string()),
             OptimizeOutcome::NotStarted | OptimizeOutcome::Busy => None,
         })
+    }
+}
+
+impl Engine {
+    fn register_user_table(&self, py: Python<'_>, name: String, data: UserData) -> PyResult<()> {
+        let engine = Arc::clone(&self.inner);
+        let registered = async move { engine.register_user_table(&name, data).await };
+        wait::query_with(py, registered, errors::registration_error)
     }
 }
 

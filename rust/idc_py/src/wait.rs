@@ -93,7 +93,20 @@ where
     F: Future<Output = idc_core::Result<T>> + Send + 'static,
     T: Send + 'static,
 {
-    run(py, fut, errors::query_error, |reason| {
+    query_with(py, fut, errors::query_error)
+}
+
+/// [`query`] with the engine's errors mapped by `to_py`.
+pub fn query_with<F, T>(
+    py: Python<'_>,
+    fut: F,
+    to_py: fn(idc_core::CoreError) -> PyErr,
+) -> PyResult<T>
+where
+    F: Future<Output = idc_core::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    run(py, fut, to_py, |reason| {
         errors::query_error(idc_core::CoreError::Execution(format!(
             "the query task stopped: {reason}"
         )))

@@ -92,9 +92,7 @@ impl ScalarUDFImpl for Len {
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match arg_types {
             [t] if is_list(t) || t.is_null() => Ok(DataType::Int64),
-            [t] if t.is_string() => {
-                self.chars.return_type(arg_types)
-            }
+            [t] if t.is_string() => self.chars.return_type(arg_types),
             [t] => plan_err!("len takes a string or a list, not {t}"),
             _ => plan_err!("len takes one argument"),
         }
@@ -138,7 +136,10 @@ fn list_lengths<O: datafusion::arrow::array::OffsetSizeTrait>(
 ) -> Int64Array {
     let offsets = l.value_offsets();
     (0..l.len())
-        .map(|i| l.is_valid(i).then(|| (offsets[i + 1] - offsets[i]).as_usize() as i64))
+        .map(|i| {
+            l.is_valid(i)
+                .then(|| (offsets[i + 1] - offsets[i]).as_usize() as i64)
+        })
         .collect()
 }
 

@@ -202,12 +202,10 @@ impl ObjectStore for MappedFileStore {
         }
         let mapping = self.mapping(location, options.head)?;
         let range = match &options.range {
-            Some(r) => r
-                .as_range(mapping.meta.size)
-                .map_err(|e| Error::Generic {
-                    store: STORE,
-                    source: e.to_string().into(),
-                })?,
+            Some(r) => r.as_range(mapping.meta.size).map_err(|e| Error::Generic {
+                store: STORE,
+                source: e.to_string().into(),
+            })?,
             None => 0..mapping.meta.size,
         };
         let payload = if options.head {

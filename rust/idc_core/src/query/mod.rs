@@ -5,6 +5,7 @@ pub mod functions;
 pub mod layout;
 mod mapped_store;
 mod table;
+mod user_table;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -13,9 +14,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::MemTable;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
@@ -28,6 +31,7 @@ use crate::error::{CoreError, Result};
 use dialect::NameMap;
 pub use layout::Layout;
 use table::SwappableTable;
+pub use user_table::UserData;
 
 /// Columns whose values identify a handful of rows (and carry bloom filters in the optimised
 /// layout).
@@ -76,8 +80,10 @@ pub enum OptimizeOutcome {
 /// A DataFusion session with the IDC indices registered as tables.
 pub struct Engine {
     ctx: SessionContext,
-    /// Registered table name -> its table (aliases share one table).
+    /// Registered index name -> its table (aliases share one table).
     tables: RwLock<BTreeMap<String, Arc<SwappableTable>>>,
+    /// The user's own tables (see [`Engine::register_user_table`]), by name.
+    user_tables: RwLock<BTreeMap<String, SchemaRef>>,
     names: RwLock<NameMap>,
     optimizing: Mutex<HashMap<String, JoinHandle<Result<OptimizeOutcome>>>>,
 }
@@ -101,6 +107,7 @@ impl Engine {
         Self {
             ctx,
             tables: RwLock::new(BTreeMap::new()),
+            user_tables: RwLock::new(BTreeMap::new()),
             names: RwLock::new(NameMap::default()),
             optimizing: Mutex::new(HashMap::new()),
         }
@@ -143,11 +150,74 @@ impl Engine {
         })
     }
 
+    /// Register the user's own table `name` (read-only, held in memory), replacing one of the
+    /// user's registered under that name before. The name of an index is refused.
+    pub async fn register_user_table(&self, name: &str, data: UserData) -> Result<()> {
+        if name.trim().is_empty() {
+            return Err(CoreError::Table(
+                "a table name cannot be empty; name the table as you will write it in SQL".into(),
+            ));
+        }
+        self.refuse_index_name(name, "register a table under another name")?;
+        let (schema, batches) = user_table::load(data).await?;
+        let table = MemTable::try_new(Arc::clone(&schema), vec![batches])?;
+        // As spelled: the SQL rewrite quotes the name in this spelling.
+        let reference = TableReference::bare(name);
+        if self.ctx.table_exist(reference.clone())? {
+            self.ctx.deregister_table(reference.clone())?;
+        }
+        self.ctx.register_table(reference, Arc::new(table))?;
+        write(&self.user_tables).insert(name.to_string(), schema);
+        self.rebuild_names();
+        Ok(())
+    }
+
+    /// Remove the user's table `name`. Indices cannot be removed.
+    pub fn unregister_user_table(&self, name: &str) -> Result<()> {
+        self.refuse_index_name(
+            name,
+            "only tables registered with register_table can be removed",
+        )?;
+        if write(&self.user_tables).remove(name).is_none() {
+            let yours = self.user_table_names();
+            return Err(CoreError::Table(if yours.is_empty() {
+                format!("no table named {name} was registered; there are none")
+            } else {
+                format!(
+                    "no table named {name} was registered; registered: {}",
+                    yours.join(", ")
+                )
+            }));
+        }
+        self.ctx.deregister_table(TableReference::bare(name))?;
+        self.rebuild_names();
+        Ok(())
+    }
+
+    fn refuse_index_name(&self, name: &str, what_to_do: &str) -> Result<()> {
+        let taken = read(&self.tables)
+            .keys()
+            .find(|t| t.eq_ignore_ascii_case(name))
+            .cloned();
+        match taken {
+            Some(index) => Err(CoreError::Table(format!(
+                "{name} is the name of the index {index}; {what_to_do}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn rebuild_names(&self) {
         let mut names = NameMap::default();
-        for (name, table) in read(&self.tables).iter() {
+        let indices = read(&self.tables);
+        let user_tables = read(&self.user_tables);
+        let schemas = indices
+            .iter()
+            .map(|(name, table)| (name, table.schema()))
+            .chain(user_tables.iter().map(|(n, s)| (n, Arc::clone(s))));
+        for (name, schema) in schemas {
             names.insert(name);
-            for field in table.schema().fields() {
+            for field in schema.fields() {
                 names.insert(field.name());
                 insert_nested_fields(&mut names, field.data_type());
             }
@@ -155,14 +225,22 @@ impl Engine {
         *write(&self.names) = names;
     }
 
-    /// Registered table names, sorted.
+    /// Registered index names, sorted.
     pub fn table_names(&self) -> Vec<String> {
         read(&self.tables).keys().cloned().collect()
     }
 
-    /// The Arrow schema of a registered table.
+    /// The user's registered tables, sorted.
+    pub fn user_table_names(&self) -> Vec<String> {
+        read(&self.user_tables).keys().cloned().collect()
+    }
+
+    /// The Arrow schema of a registered index or user table.
     pub fn table_schema(&self, name: &str) -> Option<SchemaRef> {
-        read(&self.tables).get(name).map(|t| t.schema())
+        read(&self.tables)
+            .get(name)
+            .map(|t| t.schema())
+            .or_else(|| read(&self.user_tables).get(name).cloned())
     }
 
     /// The file a registered table reads now.
@@ -207,9 +285,11 @@ impl Engine {
     fn explain(&self, err: CoreError) -> CoreError {
         match err {
             CoreError::Sql(msg) if msg.contains("not found") && msg.starts_with("table ") => {
+                let mut tables = self.table_names();
+                tables.extend(self.user_table_names());
                 CoreError::Table(format!(
                     "{msg}. Tables you can query: {}",
-                    self.table_names().join(", ")
+                    tables.join(", ")
                 ))
             }
             other => other,

@@ -268,12 +268,16 @@ fn a_file_replaced_by_a_rename_is_read_anew() {
     assert_eq!(strings(&engine, lookup), vec!["1"]);
     let bigger = dir.path().join("bigger.parquet");
     write_index_copies(&bigger, 2);
+    // small: held in memory after its first use, and loaded again after the rename
+    let held = engine.memory_held();
+    assert_eq!(held.keys().collect::<Vec<_>>(), vec!["idc_index"]);
     std::fs::rename(&bigger, &path).unwrap();
     assert_eq!(strings(&engine, lookup), vec!["2"]);
     assert_eq!(
         strings(&engine, "SELECT COUNT(*) FROM index"),
         vec![(2 * SERIES).to_string()]
     );
+    assert!(engine.memory_held()["idc_index"] > held["idc_index"]);
 }
 
 #[test]

@@ -110,6 +110,11 @@ impl Engine {
         self.inner.table_path(name)
     }
 
+    /// The indices held in memory as Arrow, and their bytes.
+    fn memory_held(&self) -> std::collections::BTreeMap<String, usize> {
+        self.inner.memory_held()
+    }
+
     /// Column names of index or user table `name`, or None.
     fn table_columns(&self, name: &str) -> Option<Vec<String>> {
         self.inner

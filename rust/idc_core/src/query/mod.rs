@@ -4,6 +4,7 @@ pub mod dialect;
 pub mod functions;
 pub mod layout;
 mod mapped_store;
+mod resident;
 mod table;
 mod user_table;
 
@@ -82,6 +83,8 @@ pub struct Engine {
     ctx: SessionContext,
     /// Registered index name -> its table (aliases share one table).
     tables: RwLock<BTreeMap<String, Arc<SwappableTable>>>,
+    /// Memory left for small indices held as Arrow (see [`resident`]).
+    resident_budget: Arc<resident::Budget>,
     /// The user's own tables (see [`Engine::register_user_table`]), by name.
     user_tables: RwLock<BTreeMap<String, SchemaRef>>,
     names: RwLock<NameMap>,
@@ -95,9 +98,10 @@ impl Engine {
         // Late materialisation (decode the other columns only for rows that pass the filter)
         // is switched on per query, for lookups by identifier: see `Engine::sql`.
         opts.execution.parquet.reorder_filters = true;
-        // File statistics would be gathered again on every query; row-group pruning reads the
-        // footer's statistics anyway, and the indices are too simple for the planner to need them.
-        opts.execution.collect_statistics = false;
+        // Row counts and sizes from the footers (cached with them), so that joins build their
+        // hash table on the small side: a join of the main index with collections_index built
+        // it from the million rows of the index without them.
+        opts.execution.collect_statistics = true;
         let ctx = SessionContext::new_with_config(config);
         ctx.register_object_store(
             ObjectStoreUrl::local_filesystem().as_ref(),
@@ -107,6 +111,7 @@ impl Engine {
         Self {
             ctx,
             tables: RwLock::new(BTreeMap::new()),
+            resident_budget: Arc::new(resident::Budget::new(resident::BUDGET_BYTES)),
             user_tables: RwLock::new(BTreeMap::new()),
             names: RwLock::new(NameMap::default()),
             optimizing: Mutex::new(HashMap::new()),
@@ -121,7 +126,7 @@ impl Engine {
         path: &Path,
         aliases: &[String],
     ) -> Result<()> {
-        let provider = self.listing_table(path).await?;
+        let provider = self.index_table(path).await?;
         let table = Arc::new(SwappableTable::new(path_string(path)?, provider));
         for n in std::iter::once(name).chain(aliases.iter().map(String::as_str)) {
             if self.ctx.table_exist(n)? {
@@ -135,19 +140,21 @@ impl Engine {
         Ok(())
     }
 
-    async fn listing_table(&self, path: &Path) -> Result<Arc<dyn TableProvider>> {
+    async fn index_table(&self, path: &Path) -> Result<Arc<dyn TableProvider>> {
         if !path.is_file() {
             return Err(CoreError::Table(format!(
                 "index file {} does not exist",
                 path.display()
             )));
         }
-        listing_table_in(&self.ctx, path).await.map_err(|e| {
-            CoreError::Table(format!(
-                "{} is not a readable parquet file: {e}",
-                path.display()
-            ))
-        })
+        index_table_in(&self.ctx, path, &self.resident_budget)
+            .await
+            .map_err(|e| {
+                CoreError::Table(format!(
+                    "{} is not a readable parquet file: {e}",
+                    path.display()
+                ))
+            })
     }
 
     /// Register the user's own table `name` (read-only, held in memory), replacing one of the
@@ -243,6 +250,24 @@ impl Engine {
             .or_else(|| read(&self.user_tables).get(name).cloned())
     }
 
+    /// The indices held in memory (small ones, after their first use) and their bytes.
+    pub fn memory_held(&self) -> BTreeMap<String, usize> {
+        let tables = read(&self.tables);
+        let mut held = BTreeMap::new();
+        for (name, table) in tables.iter() {
+            let bytes = table.memory_bytes();
+            // An alias shares its table: count it once, under its first name.
+            let counted = tables
+                .iter()
+                .take_while(|(n, _)| *n != name)
+                .any(|(_, t)| Arc::ptr_eq(t, table));
+            if bytes > 0 && !counted {
+                held.insert(name.clone(), bytes);
+            }
+        }
+        held
+    }
+
     /// The file a registered table reads now.
     pub fn table_path(&self, name: &str) -> Option<String> {
         read(&self.tables).get(name).map(|t| t.path())
@@ -305,11 +330,12 @@ impl Engine {
             .ok_or_else(|| CoreError::Table(format!("no table named {name}")))?;
         let src = table.path();
         let ctx = self.ctx.clone();
+        let budget = Arc::clone(&self.resident_budget);
         let job = crate::runtime::get().spawn(async move {
             if !dst.is_file() && !layout::write(&src, &dst, &layout).await? {
                 return Ok(OptimizeOutcome::Busy);
             }
-            let provider = listing_table_in(&ctx, &dst).await?;
+            let provider = index_table_in(&ctx, &dst, &budget).await?;
             if !table.swap(path_string(&dst)?, provider) {
                 return Err(CoreError::Table(format!(
                     "the optimised copy {} has another schema than {src}; delete it to rebuild it",
@@ -343,6 +369,26 @@ impl Default for Engine {
     }
 }
 
+/// The table of the index file at `path`: held in memory after its first use when the file
+/// is small (see [`resident`]), read from the file by every query otherwise.
+async fn index_table_in(
+    ctx: &SessionContext,
+    path: &Path,
+    budget: &Arc<resident::Budget>,
+) -> Result<Arc<dyn TableProvider>> {
+    let table = listing_table_in(ctx, path).await?;
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= resident::MAX_FILE_BYTES);
+    Ok(if small {
+        Arc::new(resident::ResidentTable::new(
+            path.to_path_buf(),
+            table,
+            Arc::clone(budget),
+        ))
+    } else {
+        table
+    })
+}
+
 async fn listing_table_in(ctx: &SessionContext, path: &Path) -> Result<Arc<dyn TableProvider>> {
     let path_str = path_string(path)?;
     let url = ListingTableUrl::parse(&path_str)?;
@@ -352,7 +398,11 @@ async fn listing_table_in(ctx: &SessionContext, path: &Path) -> Result<Arc<dyn T
         .with_listing_options(options)
         .infer_schema(&ctx.state())
         .await?;
-    Ok(Arc::new(ListingTable::try_new(config)?))
+    // Statistics are computed once per file, not once per query.
+    let statistics = ctx.runtime_env().cache_manager.get_file_statistic_cache();
+    Ok(Arc::new(
+        ListingTable::try_new(config)?.with_cache(statistics),
+    ))
 }
 
 /// The names of the fields inside struct columns (and structs inside lists), at any depth.

@@ -50,6 +50,13 @@ impl SwappableTable {
             .clone()
     }
 
+    /// Bytes of the table held in memory (see [`super::resident`]).
+    pub fn memory_bytes(&self) -> usize {
+        self.current()
+            .downcast_ref::<super::resident::ResidentTable>()
+            .map_or(0, |t| t.memory_bytes())
+    }
+
     /// Read from `provider` from now on. Its schema must equal the current one, so that a plan
     /// made before the swap stays valid after it.
     pub fn swap(&self, path: String, provider: Arc<dyn TableProvider>) -> bool {

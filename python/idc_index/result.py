@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from . import _core
 
 
+#: Results with more rows than this are converted to pandas on several threads.
+_THREADED_ROWS = 10_000
+
+
 class QueryResult:
     """The rows of :meth:`IDCClient.sql`.
 
@@ -62,15 +66,17 @@ class QueryResult:
 
     def to_pandas(self) -> pd.DataFrame:
         """The rows as a ``pandas.DataFrame``."""
+        import pyarrow as pa
+
         table = self.to_arrow()
         # pyarrow converts string views inside lists and structs to pandas only as plain
         # strings; top-level views convert as they are.
-        wanted = [_without_nested_views(f.type, top=True) for f in table.schema]
-        if any(w != f.type for w, f in zip(wanted, table.schema)):
-            import pyarrow as pa
-
-            table = table.cast(pa.schema([f.with_type(w) for f, w in zip(table.schema, wanted)]))
-        return table.to_pandas()
+        if any(pa.types.is_nested(f.type) for f in table.schema):
+            wanted = [_without_nested_views(f.type, top=True) for f in table.schema]
+            if any(w != f.type for w, f in zip(wanted, table.schema)):
+                table = table.cast(pa.schema([f.with_type(w) for f, w in zip(table.schema, wanted)]))
+        # Threads pay off for large results only; a lookup's few rows convert faster without.
+        return table.to_pandas(use_threads=table.num_rows > _THREADED_ROWS)
 
     def to_pylist(self) -> list[dict[str, Any]]:
         """The rows as a list of dicts, without importing pyarrow."""

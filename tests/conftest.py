@@ -1,5 +1,6 @@
 """Shared fixtures: the real IDC v25 index from idc-index-data, a small release directory cut
-from it, and a local HTTP server that publishes release files."""
+from it, a local HTTP server that publishes release files, and clients that fetched optional
+indices made from the real index."""
 
 from __future__ import annotations
 
@@ -109,13 +110,66 @@ def small_release(tmp_path_factory: pytest.TempPathFactory, published: Path) -> 
     return out
 
 
-@pytest.fixture(scope="session")
-def http_server(published: Path) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 serving the published release files."""
-    handler = functools.partial(QuietHandler, directory=str(published))
+def serve(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` from a real HTTP server on 127.0.0.1 while the generator is open;
+    yields its base URL."""
+    handler = functools.partial(QuietHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def http_server(published: Path) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving the published release files."""
+    yield from serve(published)
+
+
+@pytest.fixture(scope="session")
+def optional_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """The optional indices of v25 made from the real main index (tests/optional_indices.py),
+    published over HTTP: their directory and base URL."""
+    from optional_indices import write_optional_indices
+
+    out = tmp_path_factory.mktemp("optional-release")
+    write_optional_indices(REAL_INDEX, out)
+    for url in serve(out):
+        yield out, url
+
+
+def _with_optional_indices(cache: Path, optional_release: tuple[Path, str], optimize_index: bool):
+    """A client whose optional indices are fetched from ``optional_release``, and whose clinical
+    tables are those published with them."""
+    from idc_index import IDCClient
+    from optional_indices import CLINICAL_DIR
+    from query_catalog import OPTIONAL_INDICES
+
+    directory, url = optional_release
+    c = IDCClient(cache_dir=cache, release_base_url=url, optimize_index=optimize_index)
+    # Where fetch_index("clinical_index") would have put the clinical tables from the bucket.
+    c.clinical_data_dir = str(directory / CLINICAL_DIR)
+    for name in OPTIONAL_INDICES:
+        c.fetch_index(name)
+    return c
+
+
+@pytest.fixture(scope="session")
+def full_client(optional_release: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory):
+    """As ``client`` (main index in its optimised layout), with every optional index fetched.
+
+    A cache directory of its own keeps the fetched indices away from the other clients, whose
+    tests expect them absent."""
+    c = _with_optional_indices(tmp_path_factory.mktemp("full-cache"), optional_release, optimize_index=True)
+    assert c._engine.wait_optimized("index") is not None
+    return c
+
+
+@pytest.fixture(scope="session")
+def full_plain_client(optional_release: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory):
+    """As ``plain_client`` (main index as shipped), with every optional index fetched."""
+    c = _with_optional_indices(tmp_path_factory.mktemp("full-plain-cache"), optional_release, optimize_index=False)
+    assert c._engine.table_path("index") == str(REAL_INDEX)
+    return c

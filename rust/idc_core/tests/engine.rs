@@ -245,6 +245,14 @@ fn optimised_rewrite_keeps_every_row_and_swaps_in() {
         meta.row_group(0).column(0).compression(),
         parquet::basic::Compression::LZ4_RAW
     );
+    // the sort is not declared in the file: the planner would keep it through every
+    // aggregation
+    assert!(meta.row_group(0).sorting_columns().is_none());
+    assert!(meta.row_group(0).column(3).bloom_filter_offset().is_some());
+    assert_eq!(
+        meta.file_metadata().key_value_metadata().unwrap()[0].key,
+        "idc_index.layout"
+    );
     let first = strings(&engine, "SELECT collection_id FROM index LIMIT 1");
     assert_eq!(first, vec!["collection_0"]);
     assert!(!std::fs::read_dir(dst.parent().unwrap()).unwrap().any(|e| e
@@ -437,4 +445,55 @@ fn user_tables_join_the_indices_and_index_names_are_refused() {
         err.to_string().contains("registered: copy, scores"),
         "{err}"
     );
+}
+
+#[test]
+fn counts_beside_a_distinct_count_are_split_into_two_aggregations() {
+    let (_dir, engine) = engine_with_index();
+    let rt = idc_core::runtime::get();
+    let sql = "SELECT collection_id, COUNT(DISTINCT PatientID) AS patients, COUNT(*) AS series, \
+               COUNT(Modality) AS with_modality, SUM(instanceCount) AS instances \
+               FROM index GROUP BY collection_id ORDER BY collection_id";
+    let by_hand = "SELECT collection_id, COUNT(PatientID) AS patients, SUM(n) AS series, \
+                   SUM(m) AS with_modality, SUM(i) AS instances FROM ( \
+                   SELECT collection_id, PatientID, COUNT(*) AS n, COUNT(Modality) AS m, \
+                   SUM(instanceCount) AS i FROM index GROUP BY collection_id, PatientID) \
+                   GROUP BY collection_id ORDER BY collection_id";
+    let rows = |sql: &str| {
+        let out = rt.block_on(engine.sql(sql)).unwrap();
+        let names: Vec<String> = out
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let cells: Vec<String> = (0..names.len())
+            .flat_map(|c| {
+                out.batches.iter().flat_map(move |b| {
+                    let col =
+                        datafusion::arrow::compute::cast(b.column(c), &DataType::Utf8).unwrap();
+                    (0..col.len())
+                        .map(|r| col.as_string::<i32>().value(r).to_string())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        (names, cells)
+    };
+    let (names, cells) = rows(sql);
+    assert_eq!(
+        names,
+        vec![
+            "collection_id",
+            "patients",
+            "series",
+            "with_modality",
+            "instances"
+        ]
+    );
+    assert_eq!(cells, rows(by_hand).1);
+    assert!(cells.contains(&(SERIES / 3).to_string()), "{cells:?}");
+    let plan = rows(&format!("EXPLAIN {sql}")).1.join("\n");
+    assert!(plan.contains("AggregateExec"), "{plan}");
+    assert!(!plan.contains("count(DISTINCT"), "{plan}");
 }

@@ -5,6 +5,7 @@ pub mod functions;
 pub mod layout;
 mod mapped_store;
 mod resident;
+mod rules;
 mod table;
 mod user_table;
 
@@ -108,6 +109,7 @@ impl Engine {
             Arc::new(mapped_store::MappedFileStore::default()),
         );
         functions::register(&ctx);
+        ctx.add_optimizer_rule(Arc::new(rules::CountAsSum));
         Self {
             ctx,
             tables: RwLock::new(BTreeMap::new()),

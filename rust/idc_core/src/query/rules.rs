@@ -1,0 +1,142 @@
+//! Plan rewrites that DataFusion lacks, found by profiling the query catalog.
+//!
+//! `COUNT(DISTINCT x)` with `GROUP BY` keeps one hash set per group, row by row:
+//! `SELECT PatientID, COUNT(DISTINCT StudyInstanceUID), COUNT(*) ... GROUP BY PatientID` took
+//! 0.4-0.9 s over the main index where DuckDB takes 70 ms. DataFusion's own rule
+//! (`single_distinct_aggregation_to_group_by`) turns such a query into two plain aggregations
+//! (group by `PatientID, StudyInstanceUID` first, then by `PatientID`), but only when every
+//! other aggregate is `SUM`, `MIN` or `MAX`, and nearly every such query also counts rows.
+//! [`CountAsSum`] writes those counts as sums, which that rule then splits: 0.1 s.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{Column, Result};
+use datafusion::functions_aggregate::sum::sum_udaf;
+use datafusion::logical_expr::expr::{AggregateFunction, AggregateFunctionParams};
+use datafusion::logical_expr::{lit, when, Aggregate, Expr, LogicalPlan, Projection};
+use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
+
+/// In a grouped aggregation with one `DISTINCT` argument and otherwise only `COUNT`, `SUM`,
+/// `MIN` and `MAX`, each `COUNT(x)` becomes `SUM(CASE WHEN x IS NOT NULL THEN 1 ELSE 0 END)`
+/// (`COUNT(*)`: `SUM(1)`). Every group has at least one row, so the sums equal the counts; a
+/// projection above keeps the column names and makes the sums non-null as counts are.
+#[derive(Debug, Default)]
+pub struct CountAsSum;
+
+impl OptimizerRule for CountAsSum {
+    fn name(&self) -> &str {
+        "idc_count_as_sum_before_distinct_split"
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        Some(ApplyOrder::TopDown)
+    }
+
+    fn supports_rewrite(&self) -> bool {
+        true
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        let LogicalPlan::Aggregate(agg) = plan else {
+            return Ok(Transformed::no(plan));
+        };
+        if !applies(&agg) {
+            return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
+        }
+        let counts: Vec<bool> = agg.aggr_expr.iter().map(is_plain_count).collect();
+        let aggr_expr = agg
+            .aggr_expr
+            .iter()
+            .zip(&counts)
+            .map(|(e, &count)| {
+                if count {
+                    count_as_sum(e)
+                } else {
+                    Ok(e.clone())
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rewritten =
+            Aggregate::try_new(Arc::clone(&agg.input), agg.group_expr.clone(), aggr_expr)?;
+        let groups = agg.group_expr.len();
+        let columns: Vec<Expr> = rewritten
+            .schema
+            .iter()
+            .zip(agg.schema.iter())
+            .enumerate()
+            .map(|(i, ((new_q, new_f), (old_q, old_f)))| {
+                let column = Expr::Column(Column::new(new_q.cloned(), new_f.name()));
+                let value = if i >= groups && counts[i - groups] {
+                    datafusion::functions::expr_fn::coalesce(vec![column, lit(0i64)])
+                } else {
+                    column
+                };
+                value.alias_qualified(old_q.cloned(), old_f.name())
+            })
+            .collect();
+        let projection = Projection::try_new(columns, Arc::new(LogicalPlan::Aggregate(rewritten)))?;
+        Ok(Transformed::yes(LogicalPlan::Projection(projection)))
+    }
+}
+
+/// Grouped, no grouping sets, exactly one distinct argument, at least one plain count, and
+/// nothing DataFusion's split would refuse.
+fn applies(agg: &Aggregate) -> bool {
+    if agg.group_expr.is_empty() || matches!(agg.group_expr.first(), Some(Expr::GroupingSet(_))) {
+        return false;
+    }
+    let mut distinct_args = HashSet::new();
+    let mut plain_counts = 0;
+    for e in &agg.aggr_expr {
+        let Expr::AggregateFunction(AggregateFunction { func, params }) = e else {
+            return false;
+        };
+        if params.filter.is_some() || !params.order_by.is_empty() {
+            return false;
+        }
+        if params.distinct {
+            distinct_args.extend(params.args.iter().map(|a| a.schema_name().to_string()));
+            continue;
+        }
+        match func.name().to_lowercase().as_str() {
+            "count" if params.args.len() == 1 => plain_counts += 1,
+            "sum" | "min" | "max" => {}
+            _ => return false,
+        }
+    }
+    distinct_args.len() == 1 && plain_counts > 0
+}
+
+fn is_plain_count(e: &Expr) -> bool {
+    matches!(e, Expr::AggregateFunction(AggregateFunction { func, params })
+        if !params.distinct && func.name().eq_ignore_ascii_case("count"))
+}
+
+fn count_as_sum(e: &Expr) -> Result<Expr> {
+    let Expr::AggregateFunction(AggregateFunction {
+        params: AggregateFunctionParams { args, .. },
+        ..
+    }) = e
+    else {
+        return Ok(e.clone());
+    };
+    let one = match &args[0] {
+        // COUNT(*) and COUNT(1): every row.
+        Expr::Literal(value, _) if !value.is_null() => lit(1i64),
+        arg => when(arg.clone().is_not_null(), lit(1i64)).otherwise(lit(0i64))?,
+    };
+    Ok(Expr::AggregateFunction(AggregateFunction::new_udf(
+        sum_udaf(),
+        vec![one],
+        false,
+        None,
+        vec![],
+        None,
+    )))
+}

@@ -56,7 +56,7 @@ MAIN_INDEX_LAYOUT: _Layout = {
     "page_rows": 1024,
     "compression": "lz4_raw",
 }
-MAIN_INDEX_LAYOUT_VERSION = "2"
+MAIN_INDEX_LAYOUT_VERSION = "3"
 
 _OUTPUT_FORMATS = ("dict", "df", "list")
 _VIEWERS = ("ohif_v2", "ohif_v3", "slim")

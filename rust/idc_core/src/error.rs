@@ -45,6 +45,13 @@ impl From<datafusion::error::DataFusionError> for CoreError {
 }
 
 #[cfg(feature = "query")]
+impl From<datafusion::parquet::errors::ParquetError> for CoreError {
+    fn from(e: datafusion::parquet::errors::ParquetError) -> Self {
+        CoreError::Execution(format!("writing parquet: {e}"))
+    }
+}
+
+#[cfg(feature = "query")]
 /// DataFusion prefixes its messages with the error class ("Error during planning: ...");
 /// users of idc-index care about the message itself.
 fn strip_datafusion_prefix(msg: &str) -> String {

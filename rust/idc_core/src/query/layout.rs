@@ -8,9 +8,15 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use datafusion::common::config::{ParquetColumnOptions, TableParquetOptions};
-use datafusion::dataframe::DataFrameWriteOptions;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::metadata::KeyValue;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::prelude::{ident, ParquetReadOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
 
 use crate::error::{CoreError, Result};
 
@@ -122,10 +128,6 @@ fn remove_partials(dir: &Path, file: &str) {
 }
 
 async fn write_locked(src: &str, dst: &Path, tmp: &Path, layout: &Layout) -> Result<()> {
-    let tmp_str = tmp.to_str().ok_or_else(|| {
-        CoreError::Table(format!("cache path {} is not valid UTF-8", tmp.display()))
-    })?;
-
     // A session of its own: the user's session keeps its settings and its memory.
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
     let df = ctx.read_parquet(src, ParquetReadOptions::default()).await?;
@@ -135,38 +137,28 @@ async fn write_locked(src: &str, dst: &Path, tmp: &Path, layout: &Layout) -> Res
         .map(|c| ident(c).sort(true, true))
         .collect();
     let df = df.sort(order)?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let mut batches = df.execute_stream().await?;
 
-    let mut options = TableParquetOptions::default();
-    options.global.compression = Some(layout.compression.clone());
-    options.global.statistics_enabled = Some("page".into());
-    options.global.max_row_group_size = layout.row_group_rows;
-    options.global.data_page_row_count_limit = layout.page_rows;
-    for column in &layout.bloom_filter_columns {
-        options.column_specific_options.insert(
-            column.clone(),
-            ParquetColumnOptions {
-                bloom_filter_enabled: Some(true),
-                bloom_filter_fpp: Some(0.01),
-                bloom_filter_ndv: Some(layout.row_group_rows as u64),
-                ..Default::default()
-            },
-        );
+    // Written with the parquet writer itself rather than DataFusion's sink, which records the
+    // sort in the file (sorting_columns): the planner then keeps that order through every
+    // aggregation and repartition, which made GROUP BY queries 2-5 times slower.
+    let written = async {
+        let file = std::fs::File::create(tmp).map_err(|source| CoreError::Io {
+            context: format!("cannot create {}", tmp.display()),
+            source,
+        })?;
+        let mut writer = ArrowWriter::try_new(file, schema, Some(writer_properties(layout)?))?;
+        while let Some(batch) = batches.next().await {
+            writer.write(&batch?)?;
+        }
+        writer.close()?;
+        Ok::<(), CoreError>(())
     }
-    for (k, v) in &layout.metadata {
-        options
-            .key_value_metadata
-            .insert(k.clone(), Some(v.clone()));
-    }
-    let written = df
-        .write_parquet(
-            tmp_str,
-            DataFrameWriteOptions::new().with_single_file_output(true),
-            Some(options),
-        )
-        .await;
+    .await;
     if let Err(e) = written {
         let _ = std::fs::remove_file(tmp);
-        return Err(e.into());
+        return Err(e);
     }
     std::fs::rename(tmp, dst).map_err(|source| {
         let _ = std::fs::remove_file(tmp);
@@ -175,4 +167,35 @@ async fn write_locked(src: &str, dst: &Path, tmp: &Path, layout: &Layout) -> Res
             source,
         }
     })
+}
+
+/// The parquet writer's settings for `layout`: page statistics and indexes, bloom filters on
+/// the identifier columns, the layout's compression, row groups and pages.
+fn writer_properties(layout: &Layout) -> Result<WriterProperties> {
+    let compression = Compression::from_str(&layout.compression).map_err(|e| {
+        CoreError::Table(format!(
+            "unknown parquet compression {:?}: {e}",
+            layout.compression
+        ))
+    })?;
+    let mut props = WriterProperties::builder()
+        .set_compression(compression)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(layout.row_group_rows))
+        .set_data_page_row_count_limit(layout.page_rows)
+        .set_key_value_metadata(Some(
+            layout
+                .metadata
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                .collect(),
+        ));
+    for column in &layout.bloom_filter_columns {
+        let path = datafusion::parquet::schema::types::ColumnPath::from(column.as_str());
+        props = props
+            .set_column_bloom_filter_enabled(path.clone(), true)
+            .set_column_bloom_filter_fpp(path.clone(), 0.01)
+            .set_column_bloom_filter_max_ndv(path, layout.row_group_rows as u64);
+    }
+    Ok(props.build())
 }

@@ -161,6 +161,51 @@ fn len_counts_characters_and_list_elements() {
 }
 
 #[test]
+fn integers_divide_as_floating_point_as_in_duckdb() {
+    let (_dir, engine) = engine_with_index();
+    assert_eq!(strings(&engine, "SELECT 7 / 2"), vec!["3.5"]);
+    let out = idc_core::runtime::get()
+        .block_on(engine.sql("SELECT Modality, COUNT(*) / 2 AS half FROM index GROUP BY 1"))
+        .unwrap();
+    // the result says what its columns hold
+    assert_eq!(out.schema.field(1).data_type(), &DataType::Float64);
+    assert_eq!(out.batches[0].schema(), out.schema);
+    assert_eq!(
+        strings(
+            &engine,
+            "SELECT COUNT(*) / COUNT(DISTINCT PatientID) FROM index WHERE collection_id = 'collection_0'"
+        ),
+        // 1,667 series of collection_0 (every third) from all 500 patients
+        vec!["3.334"]
+    );
+    assert_eq!(strings(&engine, "SELECT 7.0 / 2"), vec!["3.5"]);
+    // LIMIT takes an integer still
+    assert_eq!(
+        strings(&engine, "SELECT Modality FROM index LIMIT 4 / 2").len(),
+        2
+    );
+}
+
+#[test]
+fn duckdb_date_parts_work() {
+    let (_dir, engine) = engine_with_index();
+    let out = idc_core::runtime::get()
+        .block_on(engine.sql(
+            "SELECT year(DATE '2021-03-04') AS y, month(DATE '2021-03-04') AS m, \
+             dayofweek(CAST('2021-03-04' AS DATE)) AS w, year(CAST(NULL AS DATE)) AS n",
+        ))
+        .unwrap();
+    let b = &out.batches[0];
+    let ints: Vec<Option<i64>> = (0..4)
+        .map(|c| {
+            let col = b.column(c).as_any().downcast_ref::<Int64Array>().unwrap();
+            col.is_valid(0).then(|| col.value(0))
+        })
+        .collect();
+    assert_eq!(ints, vec![Some(2021), Some(3), Some(4), None]);
+}
+
+#[test]
 fn bad_regexp_group_is_a_clear_error() {
     let (_dir, engine) = engine_with_index();
     let err = idc_core::runtime::get()

@@ -1,7 +1,8 @@
 //! DuckDB functions that idc-index queries use and DataFusion lacks.
 //!
-//! `regexp_extract` and `len` are implemented here; the others are DuckDB's names for
-//! functions that DataFusion has under another name, registered as aliases.
+//! `regexp_extract` and `len` are implemented here, DuckDB's date part functions (`year(d)`,
+//! ...) are written as DataFusion's `date_part`; the others are DuckDB's names for functions
+//! that DataFusion has under another name, registered as aliases.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,8 +11,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringBuild
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, plan_err, Result};
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    lit, ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
 use regex::Regex;
@@ -34,6 +36,9 @@ const AGGREGATE_ALIASES: [(&str, &str); 4] = [
 /// Register `regexp_extract` and the DuckDB aliases that DataFusion does not already know.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(RegexpExtract::new()));
+    for (name, part) in DATE_PARTS {
+        ctx.register_udf(ScalarUDF::from(DuckDatePart::new(name, part)));
+    }
     let state = ctx.state();
     if let Some(chars) = state.scalar_functions().get("character_length") {
         ctx.register_udf(ScalarUDF::from(Len::new(Arc::clone(chars))));
@@ -53,6 +58,79 @@ pub fn register(ctx: &SessionContext) {
         if let Some(f) = state.aggregate_functions().get(target) {
             ctx.register_udaf(f.as_ref().clone().with_aliases([alias]));
         }
+    }
+}
+
+/// DuckDB's date part functions and the `date_part` field each one reads.
+const DATE_PARTS: [(&str, &str); 7] = [
+    ("year", "year"),
+    ("quarter", "quarter"),
+    ("month", "month"),
+    ("day", "day"),
+    ("dayofweek", "dow"),
+    ("dayofyear", "doy"),
+    ("week", "week"),
+];
+
+/// `year(d)` and the like, as in DuckDB: a `BIGINT`, written by the simplifier as
+/// `CAST(date_part('year', d) AS BIGINT)`, so that DataFusion's own function computes it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DuckDatePart {
+    name: &'static str,
+    part: &'static str,
+    signature: Signature,
+}
+
+impl DuckDatePart {
+    pub fn new(name: &'static str, part: &'static str) -> Self {
+        Self {
+            name,
+            part,
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for DuckDatePart {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> Result<datafusion::arrow::datatypes::FieldRef> {
+        let nullable = args.arg_fields.iter().any(|f| f.is_nullable());
+        Ok(Arc::new(datafusion::arrow::datatypes::Field::new(
+            self.name,
+            DataType::Int64,
+            nullable,
+        )))
+    }
+
+    fn simplify(&self, mut args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        let Some(date) = args.pop().filter(|_| args.is_empty()) else {
+            return plan_err!("{} takes one argument, a date or timestamp", self.name);
+        };
+        let part = datafusion::functions::expr_fn::date_part(lit(self.part), date);
+        Ok(ExprSimplifyResult::Simplified(
+            datafusion::logical_expr::cast(part, DataType::Int64),
+        ))
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        exec_err!(
+            "{} is rewritten as date_part before it runs; this call was not",
+            self.name
+        )
     }
 }
 

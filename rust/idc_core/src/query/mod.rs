@@ -110,6 +110,7 @@ impl Engine {
         );
         functions::register(&ctx);
         ctx.add_optimizer_rule(Arc::new(rules::CountAsSum));
+        ctx.add_analyzer_rule(Arc::new(rules::FloatDivision));
         Self {
             ctx,
             tables: RwLock::new(BTreeMap::new()),
@@ -303,8 +304,17 @@ impl Engine {
             .map_err(|e| self.explain(e.into()))?;
         options.verify_plan(&plan)?;
         let df = DataFrame::new(state, plan);
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(|e| self.explain(e.into()))?;
+        let task = Arc::new(df.task_ctx());
+        let physical = df
+            .create_physical_plan()
+            .await
+            .map_err(|e| self.explain(e.into()))?;
+        // The schema of the plan that runs: the analyzer's rewrites (see `rules`) may change
+        // the types the logical plan was first given.
+        let schema = physical.schema();
+        let batches = datafusion::physical_plan::collect(physical, task)
+            .await
+            .map_err(|e| self.explain(e.into()))?;
         Ok(QueryOutput { schema, batches })
     }
 

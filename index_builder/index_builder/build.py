@@ -1,4 +1,4 @@
-"""The build: render -> estimate (dry run, cost cap) -> fetch -> write -> gates -> manifest -> publish."""
+"""The build: render -> estimate (dry run, cost cap) -> fetch -> write -> manifest -> gates -> publish."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from index_builder import sqlfile
 from index_builder.backends import Backend
 from index_builder.errors import BuilderError, CostLimitError, ReleaseError, SourceError
-from index_builder.gates import Bounds, run_gates
+from index_builder.gates import SOURCE_CHECKS_QUERY, Bounds, run_gates
 from index_builder.indices import INDICES
 from index_builder.manifest import read_manifest, verify_release, write_manifest
 from index_builder.sqlfile import Datasets
@@ -27,6 +27,8 @@ class BuildOptions:
     release: str | None = None
     previous: Path | None = None
     allow_schema_change: set[str] = field(default_factory=set)
+    #: collections of the previous release that this one withdraws on purpose
+    allow_removed_collections: set[str] = field(default_factory=set)
     bounds: Bounds = field(default_factory=Bounds)
     max_bytes_billed: int | None = None
     force: bool = False
@@ -70,6 +72,12 @@ def render_queries(names: list[str], datasets: Datasets) -> dict[str, str]:
     return {name: sqlfile.render(sqlfile.load(name), datasets) for name in names}
 
 
+def reads_instances(names: list[str]) -> bool:
+    """Whether any of these indices is computed from the instance table (dicom_all): then the
+    checks of that table (queries/source_checks.sql) run with them."""
+    return any("{dataset}.dicom_all`" in sqlfile.load(name) for name in names)
+
+
 def estimate(backend: Backend, queries: dict[str, str], max_bytes_billed: int | None, log: Log) -> dict[str, int | None]:
     """Dry-run every query, print what each would scan and the total; refuse to go over the cap."""
     sizes: dict[str, int | None] = {}
@@ -99,6 +107,11 @@ def build(backend: Backend, opts: BuildOptions, log: Log = print) -> Path:
     out = Path(opts.out)
     if out.exists() and any(out.iterdir()) and not opts.force and not opts.dry_run:
         raise ReleaseError(f"{out} exists and is not empty; choose another --out or pass --force to replace it")
+    if opts.allow_removed_collections and not opts.previous:
+        raise BuilderError(
+            "--allow-removed-collection declares a collection withdrawn since the previous release: "
+            "give that release with --previous DIR"
+        )
     previous = read_manifest(opts.previous) if opts.previous else None
 
     datasets = Datasets.for_release(opts.idc_version)
@@ -115,9 +128,10 @@ def build(backend: Backend, opts: BuildOptions, log: Log = print) -> Path:
     log(f"building release {release} of IDC v{version} from {datasets.dataset} with {backend.name}")
 
     queries = render_queries(opts.indices, datasets)
-    estimate(backend, queries, opts.max_bytes_billed, log)
+    checks = render_queries([SOURCE_CHECKS_QUERY], datasets) if reads_instances(opts.indices) else {}
+    estimate(backend, {**queries, **checks}, opts.max_bytes_billed, log)
     if opts.dry_run:
-        log(f"dry run: {len(queries)} queries estimated, none run, nothing written")
+        log(f"dry run: {len(queries) + len(checks)} queries estimated, none run, nothing written")
         return out
 
     staging = out.with_name(out.name + ".partial")
@@ -129,9 +143,15 @@ def build(backend: Backend, opts: BuildOptions, log: Log = print) -> Path:
             spec = INDICES[name]
             table = conform(backend.fetch(sql), spec)
             write_index(table, spec, staging / spec.file, version, release)
+            # the query exactly as it ran, next to its result (the data wheel carries it)
+            (staging / f"{name}.sql").write_text(sql, encoding="utf-8")
             log(f"wrote {spec.file}: {table.num_rows} rows")
+        source_checks = backend.fetch(checks[SOURCE_CHECKS_QUERY]) if checks else None
         manifest = write_manifest(staging, version, release, docs)
-        run_gates(staging, manifest, previous, opts.bounds, opts.allow_schema_change)
+        run_gates(staging, manifest, previous, opts.bounds, opts.allow_schema_change,
+                  previous_dir=opts.previous, allow_removed_collections=opts.allow_removed_collections,
+                  source_checks=source_checks, source_table=f"{datasets.dataset}.dicom_all")
+        log("quality gates passed")
         verify_release(staging)
     except BaseException:
         log(f"build failed; partial output left in {staging} for inspection")

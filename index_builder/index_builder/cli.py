@@ -1,4 +1,4 @@
-"""``python -m index_builder build | diff | package | verify | fixture | newest-version | plan``."""
+"""``python -m index_builder build | diff | package | verify | fixture | newest-version | plan | check-published``."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--previous", type=Path, help="release directory of the previous release, for the gates")
     b.add_argument("--allow-schema-change", action="append", default=[], metavar="INDEX",
                    help="accept a schema change of this index against --previous (repeatable)")
+    b.add_argument("--allow-removed-collection", action="append", default=[], metavar="COLLECTION_ID",
+                   help="accept that this collection of --previous is withdrawn from this release (repeatable)")
     b.add_argument("--max-shrink", type=float, default=Bounds.max_shrink,
                    help="fraction of rows/bytes an index may lose against --previous (default %(default)s)")
     b.add_argument("--max-growth", type=float, default=Bounds.max_growth,
@@ -72,7 +74,17 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--published", type=Path, required=True, metavar="FILE",
                    help="file with the tags of the index releases already published, one a line")
     w.add_argument("--release", default="", help="build this release (e.g. 25.0.1) instead of the newest")
-    w.add_argument("--force", action="store_true", help="build even if the release is already published")
+    w.add_argument("--force", action="store_true",
+                   help="build even if the release is already published: as its next post-release (25.0.0.post1)")
+
+    c = sub.add_parser("check-published",
+                       help="refuse to publish a version that is already published with other content; prints "
+                            "key=value lines (GITHUB_OUTPUT)")
+    c.add_argument("dist", type=Path, help="directory written by `package` (assets.txt and the files it lists)")
+    c.add_argument("--github", type=Path, metavar="DIR",
+                   help="assets of the GitHub release of this version already published (absent: none)")
+    c.add_argument("--pypi-json", type=Path, metavar="FILE",
+                   help="PyPI's JSON for this version of the data package (absent: PyPI does not have it)")
     return p
 
 
@@ -87,6 +99,7 @@ def _build(args: argparse.Namespace) -> int:
         release=args.release,
         previous=args.previous,
         allow_schema_change=set(args.allow_schema_change),
+        allow_removed_collections=set(args.allow_removed_collection),
         bounds=Bounds(max_shrink=args.max_shrink, max_growth=args.max_growth),
         max_bytes_billed=args.max_bytes_billed,
         force=args.force,
@@ -121,6 +134,14 @@ def _plan(args: argparse.Namespace) -> int:
         raise BuilderError(f"{args.published} does not exist: list the published tags into it (it may be empty)")
     result = plan(args.newest, args.published.read_text().splitlines(), release=args.release or None, force=args.force)
     for key, value in result.outputs().items():
+        print(f"{key}={value}")
+    return 0
+
+
+def _check_published(args: argparse.Namespace) -> int:
+    from index_builder.releases import check_published
+
+    for key, value in check_published(args.dist, args.github, args.pypi_json).outputs().items():
         print(f"{key}={value}")
     return 0
 
@@ -163,7 +184,7 @@ def _fixture(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"build": _build, "diff": _diff, "package": _package, "verify": _verify, "fixture": _fixture,
-               "newest-version": _newest_version, "plan": _plan}[args.command]
+               "newest-version": _newest_version, "plan": _plan, "check-published": _check_published}[args.command]
     try:
         return handler(args)
     except BuilderError as exc:

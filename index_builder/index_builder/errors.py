@@ -29,5 +29,9 @@ class SchemaChangeError(QualityGateError):
     """An index's schema differs from the previous release and the change was not declared."""
 
 
+class CollectionRemovedError(QualityGateError):
+    """A collection of the previous release is gone and was not declared withdrawn."""
+
+
 class ReleaseError(BuilderError):
     """A release directory is incomplete or does not verify against its manifest."""

@@ -102,9 +102,13 @@ SM_INDEX = schema(
     admittingDiagnosis_code_designator_value_str=S, admittingDiagnosis_CodeMeaning=S,
 )
 
+# idc-index-data 25.0.5's columns first, in its order (code may select them by position); the
+# columns this builder adds (slide and specimen, anatomy, optical paths, tile size, pyramid) after.
 SM_INSTANCE_INDEX = schema(
-    SOPInstanceUID=S, SeriesInstanceUID=S, ContainerIdentifier=S, SpecimenUID=S,
-    SpecimenIdentifier=S, **_CODED,
+    SOPInstanceUID=S, SeriesInstanceUID=S, **_CODED,
+    PixelSpacing_0=F, ImageType=strings(), TransferSyntaxUID=S, instance_size=I,
+    TotalPixelMatrixColumns=I, TotalPixelMatrixRows=I, crdc_instance_uuid=S,
+    ContainerIdentifier=S, SpecimenUID=S, SpecimenIdentifier=S,
     primaryAnatomicStructure_CodingSchemeDesignator=S, primaryAnatomicStructure_CodeValue=S,
     primaryAnatomicStructure_CodeMeaning=S,
     primaryAnatomicStructureModifier_CodingSchemeDesignator=S,
@@ -115,9 +119,7 @@ SM_INSTANCE_INDEX = schema(
         illuminationColor_CodeMeaning=_s, IlluminationWaveLength=pa.float64(),
         ObjectiveLensPower=pa.float64(),
     )),
-    PixelSpacing_0=F, PixelSpacing_1=F, Rows=I, Columns=I, TotalPixelMatrixColumns=I,
-    TotalPixelMatrixRows=I, ImageType=strings(), TransferSyntaxUID=S, instance_size=I,
-    crdc_instance_uuid=S, PyramidUID=S, PyramidLabel=S,
+    PixelSpacing_1=F, Rows=I, Columns=I, PyramidUID=S, PyramidLabel=S,
 )
 
 SEG_INDEX = schema(

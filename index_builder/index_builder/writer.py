@@ -87,9 +87,16 @@ def conform(table: pa.Table, spec: IndexSpec) -> pa.Table:
 
 
 def sort(table: pa.Table, spec: IndexSpec) -> pa.Table:
-    if not spec.sort_keys or table.num_rows == 0:
+    """Rows in the order of the index's sort keys, then of every other column that is not nested:
+    a query's row order is not defined (BigQuery and a multi-threaded DuckDB vary it), so ties are
+    broken by content, and the same result always gives the same file."""
+    if table.num_rows == 0:
         return table
-    return table.sort_by([(k, "ascending", "at_start") for k in spec.sort_keys])
+    keys = list(spec.sort_keys)
+    keys += [f.name for f in table.schema if f.name not in keys and not pa.types.is_nested(f.type)]
+    if not keys:
+        return table
+    return table.sort_by([(k, "ascending", "at_start") for k in keys])
 
 
 def file_metadata(spec: IndexSpec, idc_version: int, release: str) -> dict[str, str]:

@@ -100,7 +100,8 @@ def test_cost_cap_refuses_before_any_query_runs(tmp_path):
     client = BoundaryClient()
     backend = BigQueryBackend(client, max_bytes_billed=50 * GB)
     opts = BuildOptions(idc_version=25, out=tmp_path / "out", indices=["idc_index", "ct_index"], max_bytes_billed=50 * GB)
-    with pytest.raises(CostLimitError, match=r"83\.0 GB .* more than --max-bytes-billed 50\.0 GB.*largest is idc_index"):
+    # idc_index 43 GB, ct_index 40 GB, the checks of dicom_all 40 GB
+    with pytest.raises(CostLimitError, match=r"123\.0 GB .* more than --max-bytes-billed 50\.0 GB.*largest is idc_index"):
         build(backend, opts, log=lambda m: None)
     assert all(cfg.dry_run for _, cfg in client.calls)  # nothing was billed
     assert not (tmp_path / "out").exists()
@@ -117,7 +118,8 @@ def test_build_through_the_bigquery_backend(source_dir, tmp_path):
     build(backend, opts, log=lines.append)
     dry = [c for c in client.calls if c[1].dry_run]
     real = [c for c in client.calls if not c[1].dry_run]
-    assert len(dry) == 2 and len(real) == 2
+    assert len(dry) == 3 and len(real) == 3  # the two indices and the checks of dicom_all
+    assert any(line.startswith("source_checks") for line in lines)
     assert client.calls.index(dry[-1]) < client.calls.index(real[0])  # every estimate before any run
     assert all(cfg.maximum_bytes_billed == 10**12 for _, cfg in real)
     manifest = json.loads((tmp_path / "rel" / "manifest.json").read_text())
@@ -141,8 +143,8 @@ def test_dry_run_build_bills_nothing_and_writes_nothing(tmp_path):
                         max_bytes_billed=10**12, dry_run=True)
     lines = []
     build(BigQueryBackend(client, max_bytes_billed=10**12), opts, log=lines.append)
-    assert len(client.calls) == 2 and all(cfg.dry_run for _, cfg in client.calls)
-    assert any(line.startswith("total") and "83.0 GB" in line for line in lines)
+    assert len(client.calls) == 3 and all(cfg.dry_run for _, cfg in client.calls)
+    assert any(line.startswith("total") and "123.0 GB" in line for line in lines)
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
 
 

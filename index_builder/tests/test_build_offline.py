@@ -31,6 +31,28 @@ def test_idc_index_schema_equals_the_real_v25_file(release_dir, real_idc_index):
     assert len(ours) == 31
 
 
+def test_sm_instance_index_keeps_the_v25_column_order_and_appends_the_new_columns(release_dir, real_idc_index):
+    v25 = json.loads(real_idc_index.with_name("sm_instance_index_schema.json").read_text())
+    v25_names = [c["name"] for c in v25["columns"]]
+    ours = pq.read_schema(release_dir / "sm_instance_index.parquet").names
+    assert ours[: len(v25_names)] == v25_names
+    assert ours[len(v25_names):] == [
+        "ContainerIdentifier", "SpecimenUID", "SpecimenIdentifier", "primaryAnatomicStructure_CodingSchemeDesignator",
+        "primaryAnatomicStructure_CodeValue", "primaryAnatomicStructure_CodeMeaning",
+        "primaryAnatomicStructureModifier_CodingSchemeDesignator", "primaryAnatomicStructureModifier_CodeValue",
+        "primaryAnatomicStructureModifier_CodeMeaning", "optical_paths", "PixelSpacing_1", "Rows", "Columns",
+        "PyramidUID", "PyramidLabel",
+    ]
+
+
+def test_the_release_keeps_each_query_as_it_ran(release_dir):
+    for name in INDICES:
+        sql = (release_dir / f"{name}.sql").read_text()
+        assert "`bigquery-public-data.idc_v25.dicom_all`" in sql or name in (
+            "collections_index", "analysis_results_index", "version_metadata_index", "clinical_index"), name
+        assert "{dataset}" not in sql and "-- @table" in sql
+
+
 def test_idc_index_values(release_dir):
     series = rows_by(release_dir, "idc_index", "SeriesInstanceUID")
     assert len(series) == 24  # one row per series

@@ -1,3 +1,4 @@
+import ast
 import base64
 import csv
 import hashlib
@@ -98,14 +99,7 @@ def test_package_writes_a_valid_wheel_and_the_asset_list(release_dir, tmp_path):
         assert zf.read("idc_index_data/idc_index.parquet") == (release_dir / "idc_index.parquet").read_bytes()
         assert zf.getinfo("idc_index_data/idc_index.parquet").compress_type == zipfile.ZIP_STORED
         # the packaged module answers where its files are
-        (tmp_path / "x").mkdir()
-        (tmp_path / "x" / "manifest.json").write_bytes(zf.read("idc_index_data/manifest.json"))
-        (tmp_path / "x" / "__init__.py").write_bytes(zf.read("idc_index_data/__init__.py"))
-        spec = importlib.util.spec_from_file_location("packaged_idc_index_data", tmp_path / "x" / "__init__.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        ns = vars(module)
+        ns = vars(load_package(zf, tmp_path / "x"))
         assert ns["IDC_INDEX_PARQUET_FILEPATH"] == (tmp_path / "x" / "idc_index.parquet").resolve()
         assert len(ns["INDEX_FILEPATHS"]) == 17
     listed = (tmp_path / "dist" / "assets.txt").read_text().split()
@@ -113,6 +107,59 @@ def test_package_writes_a_valid_wheel_and_the_asset_list(release_dir, tmp_path):
     assert "manifest.json" in listed and wheel.name in listed
     assert "sm_instance_index.parquet.sha256" in listed
     assert all((tmp_path / "dist" / a).is_file() for a in listed)
+
+
+def load_package(zf, directory):
+    """The ``idc_index_data`` package of a wheel, imported under another name (the real idc-index-data
+    may be installed next to the tests)."""
+    zf.extractall(directory.parent / "whl")
+    shutil.copytree(directory.parent / "whl" / "idc_index_data", directory)
+    name = f"packaged_idc_index_data_{directory.name}"
+    spec = importlib.util.spec_from_file_location(name, directory / "__init__.py", submodule_search_locations=[str(directory)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+def public_names_of_idc_index_data_25():
+    """``__all__`` of the installed idc-index-data 25.0.5, read from its source."""
+    spec = importlib.util.find_spec("idc_index_data")
+    if spec is None or spec.origin is None:
+        pytest.skip("idc-index-data 25.0.5 is not installed (pip install 'idc-index-builder[test]')")
+    tree = ast.parse(Path(spec.origin).read_text())
+    [value] = [n.value for n in tree.body if isinstance(n, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)]
+    return ast.literal_eval(value), Path(spec.origin).parent
+
+
+def test_the_wheel_is_a_drop_in_for_idc_index_data(release_dir, tmp_path):
+    names, v25_dir = public_names_of_idc_index_data_25()
+    in_wheel = ["idc_index", "prior_versions_index", "collections_index"]
+    wheel, _ = package_release(release_dir, tmp_path / "dist", wheel_indices=in_wheel)
+    with zipfile.ZipFile(wheel) as zf:
+        module = load_package(zf, tmp_path / "pkg")
+    assert set(names) <= set(module.__all__)
+    assert module.__version__ == "25.0.0" and module.IDC_INDEX_CSV_ARCHIVE_FILEPATH is None
+    assert module.PRIOR_VERSIONS_INDEX_PARQUET_FILEPATH == (tmp_path / "pkg" / "prior_versions_index.parquet").resolve()
+    # INDEX_METADATA: every index of the release, with the keys of idc-index-data 25.0.5
+    assert sorted(module.INDEX_METADATA) == sorted(json.loads((release_dir / "manifest.json").read_text())["indices"])
+    for name, meta in module.INDEX_METADATA.items():
+        assert list(meta) == ["parquet_filepath", "schema_path", "schema", "sql_path", "sql"], name
+        assert (meta["parquet_filepath"] is not None) == (name in in_wheel), name
+        assert meta["schema"]["table_description"] and meta["sql"].startswith("-- @table"), name
+        assert meta["schema"] == json.loads(meta["schema_path"].read_text())
+        assert all(c["description"] and c["mode"] in ("NULLABLE", "REPEATED") for c in meta["schema"]["columns"])
+    # the schemas are in the form of idc-index-data's: the same names, types and modes for idc_index
+    ours = module.INDEX_METADATA["idc_index"]["schema"]["columns"]
+    theirs = json.loads((v25_dir / "idc_index_schema.json").read_text())["columns"]
+    assert [(c["name"], c["type"], c["mode"]) for c in ours] == [(c["name"], c["type"], c["mode"]) for c in theirs]
+    sources = {c["name"]: c for c in module.INDEX_METADATA["collections_index"]["schema"]["columns"]}["sources"]
+    assert (sources["type"], sources["mode"]) == ("RECORD", "REPEATED") and sources["fields"][0]["name"] == "source_id"
 
 
 def test_package_subset_keeps_the_wheel_consistent(release_dir, tmp_path):

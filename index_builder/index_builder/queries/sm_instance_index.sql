@@ -2,7 +2,8 @@
 -- spacing, image and tile sizes, ImageType, PyramidUID/PyramidLabel), the slide and specimen it
 -- shows (ContainerIdentifier, SpecimenUID, preparation steps as coded terms, primary anatomic
 -- structure), the optical paths it was imaged with, its encoding and what is needed to download it
--- (instance size and object key).
+-- (instance size and object key). The columns of idc-index-data 25.0.5's sm_instance_index come first,
+-- in its order; the columns added since follow them.
 WITH sm AS (
   SELECT *
   FROM `{dataset}.dicom_all`
@@ -43,12 +44,6 @@ SELECT
   sm.SOPInstanceUID AS SOPInstanceUID,
   -- @column SeriesInstanceUID: DICOM SeriesInstanceUID of its series (joins with sm_index and idc_index)
   sm.SeriesInstanceUID AS SeriesInstanceUID,
-  -- @column ContainerIdentifier: identifier of the container (glass slide) holding the specimen (DICOM ContainerIdentifier)
-  sm.ContainerIdentifier AS ContainerIdentifier,
-  -- @column SpecimenUID: unique identifier of the specimen on the slide (SpecimenDescriptionSequence[0].SpecimenUID)
-  sm.SpecimenDescriptionSequence[SAFE_OFFSET(0)].SpecimenUID AS SpecimenUID,
-  -- @column SpecimenIdentifier: identifier of the specimen given by its institution (SpecimenDescriptionSequence[0].SpecimenIdentifier)
-  sm.SpecimenDescriptionSequence[SAFE_OFFSET(0)].SpecimenIdentifier AS SpecimenIdentifier,
   -- @column embeddingMedium_CodeMeaning: embedding medium of the specimen preparation, e.g. Paraffin wax
   --   (SpecimenPreparationSequence items named SCT:430863003)
   c.embedding_meanings AS embeddingMedium_CodeMeaning,
@@ -65,6 +60,29 @@ SELECT
   -- @column staining_usingSubstance_code_designator_value_str: staining substance codes as
   --   CodingSchemeDesignator:CodeValue, in the order of staining_usingSubstance_CodeMeaning
   c.staining_codes AS staining_usingSubstance_code_designator_value_str,
+  -- @column PixelSpacing_0: spacing between rows in mm
+  --   (SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing[0])
+  sm.SharedFunctionalGroupsSequence[SAFE_OFFSET(0)].PixelMeasuresSequence[SAFE_OFFSET(0)].PixelSpacing[SAFE_OFFSET(0)] AS PixelSpacing_0,
+  -- @column ImageType: DICOM ImageType values; the third tells VOLUME (a pyramid level), LABEL,
+  --   OVERVIEW or THUMBNAIL
+  sm.ImageType AS ImageType,
+  -- @column TransferSyntaxUID: encoding of the instance (DICOM TransferSyntaxUID)
+  sm.TransferSyntaxUID AS TransferSyntaxUID,
+  -- @column instance_size: size of the instance file in bytes
+  sm.instance_size AS instance_size,
+  -- @column TotalPixelMatrixColumns: width in pixels of the whole image at this level (DICOM TotalPixelMatrixColumns)
+  sm.TotalPixelMatrixColumns AS TotalPixelMatrixColumns,
+  -- @column TotalPixelMatrixRows: height in pixels of the whole image at this level (DICOM TotalPixelMatrixRows)
+  sm.TotalPixelMatrixRows AS TotalPixelMatrixRows,
+  -- @column crdc_instance_uuid: identifier of the instance file in IDC; the object key in the bucket
+  --   is <crdc_series_uuid>/<crdc_instance_uuid>.dcm
+  sm.crdc_instance_uuid AS crdc_instance_uuid,
+  -- @column ContainerIdentifier: identifier of the container (glass slide) holding the specimen (DICOM ContainerIdentifier)
+  sm.ContainerIdentifier AS ContainerIdentifier,
+  -- @column SpecimenUID: unique identifier of the specimen on the slide (SpecimenDescriptionSequence[0].SpecimenUID)
+  sm.SpecimenDescriptionSequence[SAFE_OFFSET(0)].SpecimenUID AS SpecimenUID,
+  -- @column SpecimenIdentifier: identifier of the specimen given by its institution (SpecimenDescriptionSequence[0].SpecimenIdentifier)
+  sm.SpecimenDescriptionSequence[SAFE_OFFSET(0)].SpecimenIdentifier AS SpecimenIdentifier,
   -- @column primaryAnatomicStructure_CodingSchemeDesignator: coding scheme of the specimen's primary anatomic structure
   sm.SpecimenDescriptionSequence[SAFE_OFFSET(0)].PrimaryAnatomicStructureSequence[SAFE_OFFSET(0)].CodingSchemeDesignator AS primaryAnatomicStructure_CodingSchemeDesignator,
   -- @column primaryAnatomicStructure_CodeValue: code value of the primary anatomic structure
@@ -100,29 +118,12 @@ SELECT
       op.ObjectiveLensPower AS ObjectiveLensPower
     FROM UNNEST(sm.OpticalPathSequence) AS op
   ) AS optical_paths,
-  -- @column PixelSpacing_0: spacing between rows in mm
-  --   (SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing[0])
-  sm.SharedFunctionalGroupsSequence[SAFE_OFFSET(0)].PixelMeasuresSequence[SAFE_OFFSET(0)].PixelSpacing[SAFE_OFFSET(0)] AS PixelSpacing_0,
   -- @column PixelSpacing_1: spacing between columns in mm (PixelSpacing[1] of the same item)
   sm.SharedFunctionalGroupsSequence[SAFE_OFFSET(0)].PixelMeasuresSequence[SAFE_OFFSET(0)].PixelSpacing[SAFE_OFFSET(1)] AS PixelSpacing_1,
   -- @column Rows: rows of a tile (frame) (DICOM Rows)
   sm.`Rows` AS `Rows`,
   -- @column Columns: columns of a tile (frame) (DICOM Columns)
   sm.`Columns` AS `Columns`,
-  -- @column TotalPixelMatrixColumns: width in pixels of the whole image at this level (DICOM TotalPixelMatrixColumns)
-  sm.TotalPixelMatrixColumns AS TotalPixelMatrixColumns,
-  -- @column TotalPixelMatrixRows: height in pixels of the whole image at this level (DICOM TotalPixelMatrixRows)
-  sm.TotalPixelMatrixRows AS TotalPixelMatrixRows,
-  -- @column ImageType: DICOM ImageType values; the third tells VOLUME (a pyramid level), LABEL,
-  --   OVERVIEW or THUMBNAIL
-  sm.ImageType AS ImageType,
-  -- @column TransferSyntaxUID: encoding of the instance (DICOM TransferSyntaxUID)
-  sm.TransferSyntaxUID AS TransferSyntaxUID,
-  -- @column instance_size: size of the instance file in bytes
-  sm.instance_size AS instance_size,
-  -- @column crdc_instance_uuid: identifier of the instance file in IDC; the object key in the bucket
-  --   is <crdc_series_uuid>/<crdc_instance_uuid>.dcm
-  sm.crdc_instance_uuid AS crdc_instance_uuid,
   -- @column PyramidUID: identifier shared by the instances of one multi-resolution pyramid (DICOM PyramidUID)
   sm.PyramidUID AS PyramidUID,
   -- @column PyramidLabel: human-readable label of the pyramid (DICOM PyramidLabel)

@@ -105,6 +105,18 @@ def queries(benchmarks: list[dict]) -> None:
     print(f"Slower: {', '.join(slower)}." if slower else "")
 
 
+def memory(benchmark: dict) -> None:
+    """Resident memory of a process of its own (tests/benchmarks/memory_probe.py)."""
+    e = benchmark["extra_info"]
+    print("| resident memory (MB) | in all | peak | anonymous (heap) | file-backed (mapped) |")
+    print("|---|---|---|---|---|")
+    for label, key in (("after `IDCClient()`", "after_start"), (f"after the {e['queries']} SQL queries", "after_queries")):
+        m = e[key]
+        print(f"| {label} | {m['rss']:.0f} | {m['peak']:.0f} | {m['anon']:.0f} | {m['file']:.0f} |")
+    held = ", ".join(f"`{name}` {mb:.1f} MB" for name, mb in sorted(e["held_mb"].items()))
+    print(f"\nIndices held in memory as Arrow after the queries: {held or 'none'}.")
+
+
 def main(path: str) -> None:
     with open(path) as f:
         data = json.load(f)
@@ -120,7 +132,11 @@ def main(path: str) -> None:
     if catalog:
         queries(catalog)
         print()
-    dl += cli + catalog
+    mem = [b for b in data["benchmarks"] if b["group"] == "memory"]
+    for b in mem:
+        memory(b)
+        print()
+    dl += cli + catalog + mem
     if all(b in dl for b in data["benchmarks"]):
         return
     print("| benchmark | idc-index (this) | idc-index 0.13.4 | DuckDB, shipped file | DuckDB, optimised copy | ratio |")

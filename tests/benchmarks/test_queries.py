@@ -13,14 +13,19 @@ comparison always covered are also timed in idc-index 0.13.4's virtualenv, when 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from bench_paths import duckdb_median, real_index, rounds_for, run_v013, v013_available
 from conftest_download import moto_s3  # noqa: F401  (fixture)
-from query_catalog import CATALOG, QUERIES, Helper, catalog_params, sql_for, table_paths
+from query_catalog import CATALOG, OPTIONAL_INDICES, QUERIES, Helper, Query, catalog_params, sql_for, table_paths
 
 #: The requests also timed in idc-index 0.13.4: its probe's operation, repeats, and arguments.
 V013: dict[str, Callable[[dict[str, Any]], tuple[str, ...]]] = {
@@ -79,3 +84,23 @@ def test_query(benchmark, full_client, params, duckdb_tables, name: str) -> None
     if name in V013 and v013_available():
         extra["v013_median_s"] = run_v013(*V013[name](params))["median_s"]
     benchmark.extra_info.update(extra)
+
+
+def test_memory(benchmark, full_client, optional_release, params) -> None:
+    """Resident memory in a process of its own (tests/benchmarks/memory_probe.py): after
+    IDCClient(), and after every SQL query of the catalog, with the same cache and indices."""
+    benchmark.group = "memory"
+    sql = [sql_for(e, params) for e in CATALOG.values() if isinstance(e, Query)]
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(sql, f)
+        f.flush()
+        cache_root = Path(full_client.indices_data_dir).parents[1]  # <root>/indices/<release>
+        probe_script = Path(__file__).with_name("memory_probe.py")
+        cmd = [sys.executable, str(probe_script), str(cache_root), optional_release[1], f.name]
+
+        def probe() -> dict[str, Any]:
+            out = subprocess.run([*cmd, *OPTIONAL_INDICES], capture_output=True, text=True, check=True)
+            return json.loads(out.stdout.strip().splitlines()[-1])
+
+        result = benchmark.pedantic(probe, rounds=1, iterations=1)
+    benchmark.extra_info.update(result)

@@ -1,7 +1,9 @@
 """Resident memory of idc-index in a process of its own: after ``IDCClient()``, and after
 running a list of queries. Run by tests/benchmarks/test_queries.py; prints one JSON line.
 
-    python memory_probe.py CACHE_DIR RELEASE_BASE_URL QUERIES_JSON INDEX [INDEX ...]
+    python memory_probe.py CACHE_DIR RELEASE_BASE_URL CLINICAL_DIR QUERIES_JSON INDEX [INDEX ...]
+
+CLINICAL_DIR holds the clinical tables that fetching ``clinical_index`` would download.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ def resident() -> dict[str, float]:
 
 
 def main() -> None:
-    cache_dir, base_url, queries_file, *optional = sys.argv[1:]
+    cache_dir, base_url, clinical_dir, queries_file, *optional = sys.argv[1:]
     from idc_index import IDCClient
 
     client = IDCClient(cache_dir=cache_dir, release_base_url=base_url)
     client._engine.wait_optimized("index")
     started = resident()
+    client.clinical_data_dir = clinical_dir
     for name in optional:
         client.fetch_index(name)
     queries = json.loads(Path(queries_file).read_text())

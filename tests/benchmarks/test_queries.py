@@ -96,7 +96,8 @@ def test_memory(benchmark, full_client, optional_release, params) -> None:
         f.flush()
         cache_root = Path(full_client.indices_data_dir).parents[1]  # <root>/indices/<release>
         probe_script = Path(__file__).with_name("memory_probe.py")
-        cmd = [sys.executable, str(probe_script), str(cache_root), optional_release[1], f.name]
+        clinical = str(full_client.clinical_data_dir)
+        cmd = [sys.executable, str(probe_script), str(cache_root), optional_release[1], clinical, f.name]
 
         def probe() -> dict[str, Any]:
             out = subprocess.run([*cmd, *OPTIONAL_INDICES], capture_output=True, text=True, check=True)

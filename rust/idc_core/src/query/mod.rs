@@ -1,5 +1,6 @@
 //! SQL over the IDC parquet indices: one DataFusion session per client.
 
+mod compact;
 pub mod dialect;
 pub mod functions;
 pub mod layout;
@@ -7,6 +8,7 @@ mod mapped_store;
 mod resident;
 mod rules;
 mod table;
+mod trim;
 mod user_table;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +29,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
+use futures::{StreamExt, TryStreamExt};
 use tokio::task::JoinHandle;
 
 use crate::error::{CoreError, Result};
@@ -312,9 +315,15 @@ impl Engine {
         // The schema of the plan that runs: the analyzer's rewrites (see `rules`) may change
         // the types the logical plan was first given.
         let schema = physical.schema();
-        let batches = datafusion::physical_plan::collect(physical, task)
+        // Each batch is compacted as it arrives, so that the pages a batch points into are
+        // let go before the next ones are read (see `compact`).
+        let batches = datafusion::physical_plan::execute_stream(physical, task)
+            .map_err(|e| self.explain(e.into()))?
+            .map(|batch| batch.and_then(compact::compact))
+            .try_collect::<Vec<_>>()
             .await
             .map_err(|e| self.explain(e.into()))?;
+        trim::after_query();
         Ok(QueryOutput { schema, batches })
     }
 

@@ -168,6 +168,10 @@ class IDCClient(DownloadMethods):
     def _register(self, name: str, path: Path) -> None:
         aliases = [MAIN_INDEX_FILE_STEM] if name == MAIN_INDEX else []
         self._engine.register_parquet(name, str(path), aliases)
+        if name == MAIN_INDEX:
+            # One row per series: the index builder's gates refuse a release with a repeated
+            # SeriesInstanceUID. The planner then counts COUNT(DISTINCT SeriesInstanceUID) as a count.
+            self._engine.declare_unique(name, ["SeriesInstanceUID"])
 
     def _optimized_main_index_path(self, source: Path) -> Path:
         stat = source.stat()

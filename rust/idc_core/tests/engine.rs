@@ -542,3 +542,45 @@ fn counts_beside_a_distinct_count_are_split_into_two_aggregations() {
     assert!(plan.contains("AggregateExec"), "{plan}");
     assert!(!plan.contains("count(DISTINCT"), "{plan}");
 }
+
+#[test]
+fn a_distinct_count_of_a_unique_column_is_a_count() {
+    let (_dir, engine) = engine_with_index();
+    let sql = "SELECT collection_id, COUNT(DISTINCT SeriesInstanceUID) AS series, \
+               COUNT(DISTINCT PatientID) AS patients FROM index GROUP BY 1 ORDER BY 1";
+    let before = strings(&engine, sql);
+    let explain = |engine: &Engine| {
+        let out = idc_core::runtime::get()
+            .block_on(engine.sql(&format!("EXPLAIN {sql}")))
+            .unwrap();
+        let plans = out.batches[0]
+            .column(1)
+            .as_string::<i32>()
+            .value(0)
+            .to_string();
+        plans
+    };
+    assert!(explain(&engine).contains("count(DISTINCT index.SeriesInstanceUID)"));
+    engine
+        .declare_unique("index", &["SeriesInstanceUID".to_string()])
+        .unwrap();
+    assert!(!explain(&engine).contains("count(DISTINCT index.SeriesInstanceUID)"));
+    assert_eq!(strings(&engine, sql), before);
+    let out = idc_core::runtime::get().block_on(engine.sql(sql)).unwrap();
+    let names: Vec<&str> = out
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["collection_id", "series", "patients"]);
+
+    let err = engine
+        .declare_unique("index", &["nope".to_string()])
+        .unwrap_err();
+    assert!(err.to_string().contains("has no column nope"), "{err}");
+    let err = engine
+        .declare_unique("index", &["PatientID".to_string()])
+        .unwrap_err();
+    assert!(err.to_string().contains("declared before"), "{err}");
+}

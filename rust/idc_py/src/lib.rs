@@ -88,6 +88,14 @@ impl Engine {
         self.inner.user_table_names()
     }
 
+    /// Declare `columns` of index `name` unique, each on its own (see the core's
+    /// `Engine::declare_unique`).
+    fn declare_unique(&self, name: &str, columns: Vec<String>) -> PyResult<()> {
+        self.inner
+            .declare_unique(name, &columns)
+            .map_err(errors::query_error)
+    }
+
     /// Run one read-only SQL statement; the GIL is released while it runs and Ctrl-C stops it.
     fn sql(&self, py: Python<'_>, sql: String) -> PyResult<QueryResult> {
         let engine = Arc::clone(&self.inner);

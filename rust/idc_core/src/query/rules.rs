@@ -59,40 +59,122 @@ impl OptimizerRule for CountAsSum {
         if !applies(&agg) {
             return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
         }
-        let counts: Vec<bool> = agg.aggr_expr.iter().map(is_plain_count).collect();
-        let aggr_expr = agg
-            .aggr_expr
-            .iter()
-            .zip(&counts)
-            .map(|(e, &count)| {
-                if count {
-                    count_as_sum(e)
-                } else {
-                    Ok(e.clone())
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let rewritten =
-            Aggregate::try_new(Arc::clone(&agg.input), agg.group_expr.clone(), aggr_expr)?;
-        let groups = agg.group_expr.len();
-        let columns: Vec<Expr> = rewritten
-            .schema
-            .iter()
-            .zip(agg.schema.iter())
-            .enumerate()
-            .map(|(i, ((new_q, new_f), (old_q, old_f)))| {
-                let column = Expr::Column(Column::new(new_q.cloned(), new_f.name()));
-                let value = if i >= groups && counts[i - groups] {
-                    datafusion::functions::expr_fn::coalesce(vec![column, lit(0i64)])
-                } else {
-                    column
-                };
-                value.alias_qualified(old_q.cloned(), old_f.name())
-            })
-            .collect();
-        let projection = Projection::try_new(columns, Arc::new(LogicalPlan::Aggregate(rewritten)))?;
-        Ok(Transformed::yes(LogicalPlan::Projection(projection)))
+        rewrite_aggregates(agg, |e| {
+            Ok(is_plain_count(e)
+                .then(|| count_as_sum(e))
+                .transpose()?
+                .map(|sum| {
+                    // a count is never NULL; a sum of no row would be
+                    (sum, Some(lit(0i64)))
+                }))
+        })
     }
+}
+
+/// `COUNT(DISTINCT x)` where `x` is unique in the aggregate's input (the main index's
+/// `SeriesInstanceUID`, declared with [`crate::query::Engine::declare_unique`]) becomes
+/// `COUNT(x)`. IDC's tutorials count series so (`COUNT(DISTINCT SeriesInstanceUID)`), and the
+/// distinct count grouped a million rows by one more string column: 0.55 s where DuckDB takes
+/// 0.14 s for the summary of one collection.
+#[derive(Debug, Default)]
+pub struct DistinctOfUnique;
+
+impl OptimizerRule for DistinctOfUnique {
+    fn name(&self) -> &str {
+        "idc_distinct_of_unique"
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        Some(ApplyOrder::TopDown)
+    }
+
+    fn supports_rewrite(&self) -> bool {
+        true
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        let LogicalPlan::Aggregate(agg) = plan else {
+            return Ok(Transformed::no(plan));
+        };
+        let input = Arc::clone(agg.input.schema());
+        let unique_count = |e: &Expr| -> Option<Expr> {
+            let Expr::AggregateFunction(AggregateFunction { func, params }) = e else {
+                return None;
+            };
+            let [Expr::Column(column)] = params.args.as_slice() else {
+                return None;
+            };
+            let plain = params.distinct
+                && func.name().eq_ignore_ascii_case("count")
+                && params.filter.is_none()
+                && params.order_by.is_empty();
+            let index = input.index_of_column(column).ok()?;
+            let unique = input.functional_dependencies().iter().any(|d| {
+                d.source_indices == [index] && d.mode == datafusion::common::Dependency::Single
+            });
+            (plain && unique).then(|| {
+                Expr::AggregateFunction(AggregateFunction::new_udf(
+                    Arc::clone(func),
+                    params.args.clone(),
+                    false,
+                    None,
+                    vec![],
+                    None,
+                ))
+            })
+        };
+        if !agg.aggr_expr.iter().any(|e| unique_count(e).is_some()) {
+            return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
+        }
+        rewrite_aggregates(agg, |e| Ok(unique_count(e).map(|count| (count, None))))
+    }
+}
+
+/// `agg` with the aggregate expressions that `rewrite` replaces (by an expression and,
+/// optionally, the value of its column when NULL), under a projection that gives every column
+/// its former name.
+fn rewrite_aggregates(
+    agg: Aggregate,
+    rewrite: impl Fn(&Expr) -> Result<Option<(Expr, Option<Expr>)>>,
+) -> Result<Transformed<LogicalPlan>> {
+    let mut null_values = Vec::with_capacity(agg.aggr_expr.len());
+    let mut aggr_expr = Vec::with_capacity(agg.aggr_expr.len());
+    for e in &agg.aggr_expr {
+        match rewrite(e)? {
+            Some((new, null_value)) => {
+                aggr_expr.push(new);
+                null_values.push(null_value);
+            }
+            None => {
+                aggr_expr.push(e.clone());
+                null_values.push(None);
+            }
+        }
+    }
+    let rewritten = Aggregate::try_new(Arc::clone(&agg.input), agg.group_expr.clone(), aggr_expr)?;
+    let groups = agg.group_expr.len();
+    let columns: Vec<Expr> = rewritten
+        .schema
+        .iter()
+        .zip(agg.schema.iter())
+        .enumerate()
+        .map(|(i, ((new_q, new_f), (old_q, old_f)))| {
+            let column = Expr::Column(Column::new(new_q.cloned(), new_f.name()));
+            let value = match i.checked_sub(groups).and_then(|a| null_values[a].clone()) {
+                Some(null_value) => {
+                    datafusion::functions::expr_fn::coalesce(vec![column, null_value])
+                }
+                None => column,
+            };
+            value.alias_qualified(old_q.cloned(), old_f.name())
+        })
+        .collect();
+    let projection = Projection::try_new(columns, Arc::new(LogicalPlan::Aggregate(rewritten)))?;
+    Ok(Transformed::yes(LogicalPlan::Projection(projection)))
 }
 
 /// Grouped, no grouping sets, exactly one distinct argument, at least one plain count, and

@@ -5,12 +5,12 @@
 //! before it is ready read the shipped file; queries planned after read the copy.
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{Constraints, Result, Statistics};
+use datafusion::common::{Constraint, Constraints, Result, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
@@ -18,6 +18,8 @@ use datafusion::physical_plan::ExecutionPlan;
 pub struct SwappableTable {
     schema: SchemaRef,
     inner: RwLock<(String, Arc<dyn TableProvider>)>,
+    /// Columns declared unique (the planner derives functional dependencies from them).
+    constraints: OnceLock<Constraints>,
 }
 
 impl fmt::Debug for SwappableTable {
@@ -33,6 +35,7 @@ impl SwappableTable {
         Self {
             schema: provider.schema(),
             inner: RwLock::new((path, provider)),
+            constraints: OnceLock::new(),
         }
     }
 
@@ -48,6 +51,18 @@ impl SwappableTable {
             .unwrap_or_else(|p| p.into_inner())
             .0
             .clone()
+    }
+
+    /// Declare the columns at `indices` unique, each on its own; `false` when constraints were
+    /// declared before.
+    pub fn declare_unique(&self, indices: &[usize]) -> bool {
+        let unique = indices
+            .iter()
+            .map(|&i| Constraint::Unique(vec![i]))
+            .collect();
+        self.constraints
+            .set(Constraints::new_unverified(unique))
+            .is_ok()
     }
 
     /// Bytes of the table held in memory (see [`super::resident`]).
@@ -75,7 +90,7 @@ impl TableProvider for SwappableTable {
     }
 
     fn constraints(&self) -> Option<&Constraints> {
-        None
+        self.constraints.get()
     }
 
     fn table_type(&self) -> TableType {

@@ -236,6 +236,11 @@ QUERIES: dict[str, Query] = {
         """SELECT PatientID, COUNT(DISTINCT StudyInstanceUID) AS studies, COUNT(*) AS series,
                   SUM(series_size_MB) AS mb FROM index GROUP BY PatientID"""
     ),
+    "distinct_and_plain_counts": Query(
+        """SELECT collection_id, COUNT(*) AS series, COUNT(DISTINCT SeriesInstanceUID) AS distinct_series,
+                  COUNT(SeriesInstanceUID) AS with_uid, COUNT(DISTINCT PatientID) AS patients
+           FROM index GROUP BY collection_id"""
+    ),
     "group_by_study_having": Query(
         """SELECT StudyInstanceUID, COUNT(*) AS series, STRING_AGG(DISTINCT Modality, ',' ORDER BY Modality) AS modalities
            FROM index GROUP BY StudyInstanceUID HAVING COUNT(*) >= 20"""

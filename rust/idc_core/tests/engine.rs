@@ -575,6 +575,16 @@ fn a_distinct_count_of_a_unique_column_is_a_count() {
         .collect();
     assert_eq!(names, ["collection_id", "series", "patients"]);
 
+    // a distinct count that becomes a count already there is computed once, named twice
+    assert_eq!(
+        strings(
+            &engine,
+            "SELECT COUNT(DISTINCT SeriesInstanceUID) AS d, COUNT(SeriesInstanceUID) AS n, \
+             COUNT(*) FROM index"
+        ),
+        vec![SERIES.to_string()]
+    );
+
     let err = engine
         .declare_unique("index", &["nope".to_string()])
         .unwrap_err();

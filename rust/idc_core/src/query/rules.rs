@@ -12,7 +12,7 @@
 //! (`COUNT(*) / COUNT(DISTINCT PatientID)` is 1.30), DataFusion's truncates (1), a wrong
 //! answer without an error for SQL written for idc-index 0.13.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
@@ -136,39 +136,43 @@ impl OptimizerRule for DistinctOfUnique {
 
 /// `agg` with the aggregate expressions that `rewrite` replaces (by an expression and,
 /// optionally, the value of its column when NULL), under a projection that gives every column
-/// its former name.
+/// its former name. A replacement equal to another aggregate (`COUNT(DISTINCT x)` become
+/// `COUNT(x)` beside a `COUNT(x)`) is computed once and shown under both names.
 fn rewrite_aggregates(
     agg: Aggregate,
     rewrite: impl Fn(&Expr) -> Result<Option<(Expr, Option<Expr>)>>,
 ) -> Result<Transformed<LogicalPlan>> {
-    let mut null_values = Vec::with_capacity(agg.aggr_expr.len());
-    let mut aggr_expr = Vec::with_capacity(agg.aggr_expr.len());
+    let mut aggr_expr: Vec<Expr> = Vec::with_capacity(agg.aggr_expr.len());
+    let mut slots: HashMap<String, usize> = HashMap::new();
+    // per aggregate of `agg`: its position in `aggr_expr`, and its value when NULL
+    let mut outputs: Vec<(usize, Option<Expr>)> = Vec::with_capacity(agg.aggr_expr.len());
     for e in &agg.aggr_expr {
-        match rewrite(e)? {
-            Some((new, null_value)) => {
-                aggr_expr.push(new);
-                null_values.push(null_value);
-            }
-            None => {
-                aggr_expr.push(e.clone());
-                null_values.push(None);
-            }
-        }
+        let (new, null_value) = rewrite(e)?.unwrap_or_else(|| (e.clone(), None));
+        let name = new.schema_name().to_string();
+        let slot = *slots.entry(name).or_insert_with(|| {
+            aggr_expr.push(new);
+            aggr_expr.len() - 1
+        });
+        outputs.push((slot, null_value));
     }
     let rewritten = Aggregate::try_new(Arc::clone(&agg.input), agg.group_expr.clone(), aggr_expr)?;
     let groups = agg.group_expr.len();
-    let columns: Vec<Expr> = rewritten
+    let column = |i: usize| {
+        let (qualifier, field) = rewritten.schema.qualified_field(i);
+        Expr::Column(Column::new(qualifier.cloned(), field.name()))
+    };
+    let columns: Vec<Expr> = agg
         .schema
         .iter()
-        .zip(agg.schema.iter())
         .enumerate()
-        .map(|(i, ((new_q, new_f), (old_q, old_f)))| {
-            let column = Expr::Column(Column::new(new_q.cloned(), new_f.name()));
-            let value = match i.checked_sub(groups).and_then(|a| null_values[a].clone()) {
-                Some(null_value) => {
-                    datafusion::functions::expr_fn::coalesce(vec![column, null_value])
-                }
-                None => column,
+        .map(|(i, (old_q, old_f))| {
+            let value = match i.checked_sub(groups).map(|a| &outputs[a]) {
+                None => column(i),
+                Some((slot, None)) => column(groups + slot),
+                Some((slot, Some(null_value))) => datafusion::functions::expr_fn::coalesce(vec![
+                    column(groups + slot),
+                    null_value.clone(),
+                ]),
             };
             value.alias_qualified(old_q.cloned(), old_f.name())
         })

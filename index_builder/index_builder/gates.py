@@ -113,6 +113,8 @@ ROLES = {
         "series versions", "crdc_series_uuid", "dicom_all of the releases min_idc_version..max_idc_version"
     ),
     "sm_instance_index": IndexRole("instances", "SOPInstanceUID", "dicom_all"),
+    "collections_index": IndexRole("collections", "collection_id", "original_collections_metadata"),
+    "analysis_results_index": IndexRole("analysis results", "analysis_result_id", "analysis_results_metadata"),
 }
 
 
@@ -306,6 +308,9 @@ FILE_CHECKS: dict[str, list[FileCheck]] = {
         lambda p, r: check_sizes(p, "instance_size", r),
         check_instance_locations,
     ],
+    # idc-index declares these keys to its query planner (one row per collection, per result)
+    "collections_index": [lambda p, r: check_unique(p, "collection_id", r)],
+    "analysis_results_index": [lambda p, r: check_unique(p, "analysis_result_id", r)],
 }
 
 

@@ -317,6 +317,26 @@ def test_a_series_on_two_rows_of_idc_index_fails(release_dir, tmp_path):
     assert report.problems == [expected]
 
 
+@pytest.mark.parametrize(
+    ("index", "key", "source"),
+    [("collections_index", "collection_id", "original_collections_metadata"),
+     ("analysis_results_index", "analysis_result_id", "analysis_results_metadata")],
+)
+def test_the_key_of_a_small_index_on_two_rows_or_missing_fails(release_dir, tmp_path, index, key, source):
+    # idc-index declares these keys to its query planner, which relies on them
+    t = pq.read_table(release_dir / f"{index}.parquet")
+    assert not check_files({index: release_dir / f"{index}.parquet"}, GateReport()).problems
+    pq.write_table(pa.concat_tables([t, t.slice(0, 1)]), tmp_path / f"{index}.parquet")
+    report = check_files({index: tmp_path / f"{index}.parquet"}, GateReport())
+    value = t.column(key)[0].as_py()
+    expected = (f"{index}: {key} is not unique: 1 value on more than one row (1 extra row; e.g. {value!r}); "
+                f"check {source} for rows listed twice")
+    assert report.problems == [expected]
+    pq.write_table(set_rows(t, key, pc.equal(t.column(key), value), None), tmp_path / f"{index}.parquet")
+    report = check_files({index: tmp_path / f"{index}.parquet"}, GateReport())
+    assert report.problems == [f"{index}: 1 of {t.num_rows} rows have no {key}; check {key} in {source}"]
+
+
 def test_source_checks_and_their_messages_stay_in_step(source_dir):
     backend = DuckDBBackend(source_dir)
     from index_builder import sqlfile
@@ -420,8 +440,8 @@ def test_clean_tables_pass_every_gate_against_themselves(source_dir, release_dir
 
 
 def test_the_real_v25_files_pass_the_gates_of_their_indices(real_idc_index):
-    """idc_index and prior_versions_index of idc-index-data 25.0.5 (the indices of that package that
-    the file gates apply to) have none of the defects."""
-    report = check_files({"idc_index": real_idc_index,
-                          "prior_versions_index": real_idc_index.with_name("prior_versions_index.parquet")}, GateReport())
+    """The indices of idc-index-data 25.0.5 that the file gates apply to have none of the defects."""
+    names = ("prior_versions_index", "collections_index", "analysis_results_index")
+    paths = {"idc_index": real_idc_index} | {n: real_idc_index.with_name(f"{n}.parquet") for n in names}
+    report = check_files(paths, GateReport())
     assert report.problems == []

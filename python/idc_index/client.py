@@ -58,6 +58,15 @@ MAIN_INDEX_LAYOUT: _Layout = {
 }
 MAIN_INDEX_LAYOUT_VERSION = "3"
 
+#: The column that names one row of an index, declared to the query planner: it counts
+#: COUNT(DISTINCT key) as a count and groups by the key alone where the other group columns
+#: depend on it. The index builder's gates refuse a release in which a key repeats or is NULL.
+_INDEX_KEYS = {
+    MAIN_INDEX: "SeriesInstanceUID",
+    "collections_index": "collection_id",
+    "analysis_results_index": "analysis_result_id",
+}
+
 _OUTPUT_FORMATS = ("dict", "df", "list")
 _VIEWERS = ("ohif_v2", "ohif_v3", "slim")
 
@@ -168,10 +177,8 @@ class IDCClient(DownloadMethods):
     def _register(self, name: str, path: Path) -> None:
         aliases = [MAIN_INDEX_FILE_STEM] if name == MAIN_INDEX else []
         self._engine.register_parquet(name, str(path), aliases)
-        if name == MAIN_INDEX:
-            # One row per series: the index builder's gates refuse a release with a repeated
-            # SeriesInstanceUID. The planner then counts COUNT(DISTINCT SeriesInstanceUID) as a count.
-            self._engine.declare_unique(name, ["SeriesInstanceUID"])
+        if name in _INDEX_KEYS:
+            self._engine.declare_key(name, [_INDEX_KEYS[name]])
 
     def _optimized_main_index_path(self, source: Path) -> Path:
         stat = source.stat()

@@ -562,7 +562,7 @@ fn a_distinct_count_of_a_unique_column_is_a_count() {
     };
     assert!(explain(&engine).contains("count(DISTINCT index.SeriesInstanceUID)"));
     engine
-        .declare_unique("index", &["SeriesInstanceUID".to_string()])
+        .declare_key("index", &["SeriesInstanceUID".to_string()])
         .unwrap();
     assert!(!explain(&engine).contains("count(DISTINCT index.SeriesInstanceUID)"));
     assert_eq!(strings(&engine, sql), before);
@@ -575,6 +575,15 @@ fn a_distinct_count_of_a_unique_column_is_a_count() {
         .collect();
     assert_eq!(names, ["collection_id", "series", "patients"]);
 
+    // not through an unnest, which repeats the rows of a series
+    assert_eq!(
+        strings(
+            &engine,
+            "SELECT COUNT(DISTINCT SeriesInstanceUID) FROM \
+             (SELECT SeriesInstanceUID, unnest([1, 2]) AS copy FROM index)"
+        ),
+        vec![SERIES.to_string()]
+    );
     // a distinct count that becomes a count already there is computed once, named twice
     assert_eq!(
         strings(
@@ -586,11 +595,73 @@ fn a_distinct_count_of_a_unique_column_is_a_count() {
     );
 
     let err = engine
-        .declare_unique("index", &["nope".to_string()])
+        .declare_key("index", &["nope".to_string()])
         .unwrap_err();
     assert!(err.to_string().contains("has no column nope"), "{err}");
     let err = engine
-        .declare_unique("index", &["PatientID".to_string()])
+        .declare_key("index", &["PatientID".to_string()])
         .unwrap_err();
     assert!(err.to_string().contains("declared before"), "{err}");
+}
+
+#[test]
+fn columns_that_a_key_determines_are_not_grouped_by() {
+    let (dir, engine) = engine_with_index();
+    let rt = idc_core::runtime::get();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("collection_id", DataType::Utf8, true),
+        Field::new("collection_name", DataType::Utf8, true),
+    ]));
+    let ids = ["collection_0", "collection_1", "collection_2"];
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(ids.to_vec())),
+            Arc::new(StringArray::from(
+                ids.iter().map(|i| format!("The {i}")).collect::<Vec<_>>(),
+            )),
+        ],
+    )
+    .unwrap();
+    let path = dir.path().join("collections_index.parquet");
+    let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    rt.block_on(engine.register_parquet("collections_index", &path, &[]))
+        .unwrap();
+    let sql =
+        "SELECT c.collection_name, c.collection_id, COUNT(*) AS series, MAX(i.Modality) AS m \
+               FROM index i JOIN collections_index c ON i.collection_id = c.collection_id \
+               GROUP BY c.collection_id, c.collection_name ORDER BY 1";
+    let explain = || {
+        let out = rt.block_on(engine.sql(&format!("EXPLAIN {sql}"))).unwrap();
+        out.batches[0]
+            .column(1)
+            .as_string::<i32>()
+            .value(0)
+            .to_string()
+    };
+    let before = strings(&engine, sql);
+    assert!(!explain().contains("first_value"));
+    engine
+        .declare_key("collections_index", &["collection_id".to_string()])
+        .unwrap();
+    assert!(
+        explain().contains("first_value(c.collection_name)"),
+        "{}",
+        explain()
+    );
+    assert_eq!(strings(&engine, sql), before);
+    assert_eq!(
+        before,
+        vec!["The collection_0", "The collection_1", "The collection_2"]
+    );
+    let out = rt.block_on(engine.sql(sql)).unwrap();
+    let names: Vec<&str> = out
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["collection_name", "collection_id", "series", "m"]);
 }

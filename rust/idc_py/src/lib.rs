@@ -88,11 +88,10 @@ impl Engine {
         self.inner.user_table_names()
     }
 
-    /// Declare `columns` of index `name` unique, each on its own (see the core's
-    /// `Engine::declare_unique`).
-    fn declare_unique(&self, name: &str, columns: Vec<String>) -> PyResult<()> {
+    /// Declare each of `columns` a key of index `name` (see the core's `Engine::declare_key`).
+    fn declare_key(&self, name: &str, columns: Vec<String>) -> PyResult<()> {
         self.inner
-            .declare_unique(name, &columns)
+            .declare_key(name, &columns)
             .map_err(errors::query_error)
     }
 

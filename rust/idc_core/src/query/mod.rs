@@ -117,6 +117,7 @@ impl Engine {
             datafusion::optimizer::single_distinct_to_groupby::SingleDistinctToGroupBy::new();
         ctx.remove_optimizer_rule(datafusion::optimizer::OptimizerRule::name(&split));
         ctx.add_optimizer_rule(Arc::new(rules::DistinctOfUnique));
+        ctx.add_optimizer_rule(Arc::new(rules::DependentGroupKeys));
         ctx.add_optimizer_rule(Arc::new(rules::CountAsSum));
         ctx.add_optimizer_rule(Arc::new(split));
         ctx.add_analyzer_rule(Arc::new(rules::FloatDivision));
@@ -169,10 +170,11 @@ impl Engine {
             })
     }
 
-    /// Declare `columns` of index `name` unique, each on its own: no two rows share a value.
-    /// The planner then knows, for example, that `COUNT(DISTINCT c)` is `COUNT(c)`. Only for
-    /// what the release guarantees (the index builder's gates check it).
-    pub fn declare_unique(&self, name: &str, columns: &[String]) -> Result<()> {
+    /// Declare each of `columns` a key of index `name`: no two rows share a value, and none is
+    /// NULL. The planner then knows, for example, that `COUNT(DISTINCT key)` is `COUNT(key)`,
+    /// and that the key determines the other columns of its row (see `rules`). Only for what
+    /// the release guarantees: the index builder's gates refuse a release that breaks a key.
+    pub fn declare_key(&self, name: &str, columns: &[String]) -> Result<()> {
         let table = read(&self.tables)
             .get(name)
             .cloned()
@@ -182,13 +184,13 @@ impl Engine {
             .iter()
             .map(|c| {
                 schema.index_of(c).map_err(|_| {
-                    CoreError::Table(format!("index {name} has no column {c} to declare unique"))
+                    CoreError::Table(format!("index {name} has no column {c} to declare a key"))
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        if !table.declare_unique(&indices) {
+        if !table.declare_keys(&indices) {
             return Err(CoreError::Table(format!(
-                "the unique columns of {name} were declared before"
+                "the keys of {name} were declared before"
             )));
         }
         Ok(())

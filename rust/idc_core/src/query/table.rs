@@ -18,7 +18,7 @@ use datafusion::physical_plan::ExecutionPlan;
 pub struct SwappableTable {
     schema: SchemaRef,
     inner: RwLock<(String, Arc<dyn TableProvider>)>,
-    /// Columns declared unique (the planner derives functional dependencies from them).
+    /// Columns declared keys (the planner derives functional dependencies from them).
     constraints: OnceLock<Constraints>,
 }
 
@@ -53,15 +53,15 @@ impl SwappableTable {
             .clone()
     }
 
-    /// Declare the columns at `indices` unique, each on its own; `false` when constraints were
-    /// declared before.
-    pub fn declare_unique(&self, indices: &[usize]) -> bool {
-        let unique = indices
+    /// Declare the columns at `indices` keys (unique, never NULL), each on its own; `false`
+    /// when keys were declared before.
+    pub fn declare_keys(&self, indices: &[usize]) -> bool {
+        let keys = indices
             .iter()
-            .map(|&i| Constraint::Unique(vec![i]))
+            .map(|&i| Constraint::PrimaryKey(vec![i]))
             .collect();
         self.constraints
-            .set(Constraints::new_unverified(unique))
+            .set(Constraints::new_unverified(keys))
             .is_ok()
     }
 

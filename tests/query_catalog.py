@@ -76,6 +76,14 @@ class Helper:
 
 
 VIEWER = "https://viewer.imaging.datacommons.cancer.gov"
+DICOMWEB_PROXY = (
+    "https://proxy.imaging.datacommons.cancer.gov/current/viewer-only-no-downloads-see-tinyurl-dot-com-slash-3j3d9jyp"
+    "/dicomWeb"
+)
+DICOMWEB_GOOGLE = (
+    "https://healthcare.googleapis.com/v1/projects/nci-idc-data/locations/us-central1/datasets/idc"
+    "/dicomStores/idc-store-v25/dicomWeb"
+)
 
 # -- the get_* helpers ---------------------------------------------------------------------------
 HELPERS: dict[str, Helper] = {
@@ -157,6 +165,18 @@ HELPERS: dict[str, Helper] = {
         """SELECT 's3://' || s.aws_bucket || '/' || s.crdc_series_uuid || '/' || i.crdc_instance_uuid || '.dcm' AS url
            FROM sm_instance_index i JOIN index s ON i.SeriesInstanceUID = s.SeriesInstanceUID
            WHERE i.SOPInstanceUID = '$sop'""",
+    ),
+    "get_dicomweb_URL": Helper(
+        lambda c, p: c.get_dicomweb_URL(seriesInstanceUID=p["series"]),
+        f"""SELECT '{DICOMWEB_PROXY}/studies/' || StudyInstanceUID || '/series/' || SeriesInstanceUID AS url
+            FROM index WHERE SeriesInstanceUID = '$series'""",
+    ),
+    "get_dicomweb_URL_instance_google": Helper(
+        lambda c, p: c.get_dicomweb_URL(sopInstanceUID=p["sop"], endpoint="google"),
+        f"""SELECT '{DICOMWEB_GOOGLE}/studies/' || s.StudyInstanceUID || '/series/' || s.SeriesInstanceUID
+                   || '/instances/' || i.SOPInstanceUID AS url
+            FROM sm_instance_index i JOIN index s ON i.SeriesInstanceUID = s.SeriesInstanceUID
+            WHERE i.SOPInstanceUID = '$sop'""",
     ),
     "get_series_file_URLs": Helper(
         lambda c, p: c.get_series_file_URLs(p["listed_series"], endpoint_url=p["s3_endpoint"]),

@@ -83,6 +83,28 @@ def test_download_from_selection_and_manifest(run, idc_layout, tmp_path):
     assert out.exit_code == 0 and f"{len(s.objects)} already present" in out.output
 
 
+def test_download_from_manifest_skips_lines_that_are_not_commands(run, moto_s3: MotoS3, idc_layout, tmp_path):
+    s = idc_layout[1]
+    manifest = tmp_path / "m.s5cmd"
+    manifest.write_text(f"series_aws_url\ncp s3://{s.bucket}/{s.crdc_series_uuid}/* .\n")
+    out = run("download-from-manifest", "--manifest-file", str(manifest), "--download-dir", str(tmp_path / "man"),
+              "--dir-template", "", "--show-progress-bar", "False")
+    assert out.exit_code == 0, out.output
+    assert len(files_on_disk(tmp_path / "man")) == len(s.objects)
+    assert "0 failed" in out.output
+    assert "; 1 manifest line skipped as not a copy command (line 1)" in out.output
+    # A failed run lists them in its summary too.
+    out = run("download-from-manifest", "--manifest-file", str(manifest), "--download-dir", str(tmp_path / "fail"),
+              "--endpoint-url", moto_s3.endpoint + "/nowhere", "--show-progress-bar", "False")
+    assert out.exit_code == 1
+    assert "1 failed" in out.output and "1 manifest line skipped as not a copy command (line 1)" in out.output
+    # A manifest with no command at all is refused, naming its lines.
+    words = tmp_path / "words.s5cmd"
+    words.write_text("series_aws_url\n")
+    out = run("download-from-manifest", "--manifest-file", str(words), "--download-dir", str(tmp_path / "none"))
+    assert out.exit_code == 1 and "has no copy commands" in out.output and "line 1: 'series_aws_url'" in out.output
+
+
 def test_failed_files_give_a_non_zero_exit_and_the_summary(run, moto_s3: MotoS3, idc_layout, tmp_path):
     s = idc_layout[3]
     # A bucket that does not hold the series: the listing fails, and the command says so.

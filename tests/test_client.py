@@ -120,8 +120,33 @@ def test_mistyped_uid_suggests_the_existing_one(client, series) -> None:
         client.get_series_size(typo)
     assert series in info.value.suggestions[typo]
     assert typo in str(info.value)
-    with pytest.raises(UnknownIdentifierError, match="PatientID 'LUNG1-0001'.*LUNG1-001"):
+    with pytest.raises(UnknownIdentifierError, match="'LUNG1-0001' \\(closest: 'LUNG1-001'"):
         client.get_dicom_studies("LUNG1-0001")
+
+
+def test_unknown_identifiers_start_with_the_0_13_sentence(client, series) -> None:
+    # Scripts written for 0.13 match on its sentence; ours follows: the closest, where to look.
+    with pytest.raises(UnknownIdentifierError) as info:
+        client.get_dicom_studies(["LUNG1-0001"])
+    assert str(info.value) == (
+        "No data found for the PatientID with the values ['LUNG1-0001']. 'LUNG1-0001' (closest: 'LUNG1-001', "
+        "'LUNG1-002', 'LUNG1-003') is not in IDC v25 (index). get_patients(collection_id) lists the patients "
+        "of a collection."
+    )
+    with pytest.raises(UnknownIdentifierError) as info:
+        client.get_patients("nsclc-radiomix")
+    assert str(info.value).startswith(
+        "No data found for the collection_id with the values ['nsclc-radiomix']. 'nsclc-radiomix' (closest: "
+        "'nsclc_radiomics'"
+    )
+    assert str(info.value).endswith("get_collections() lists the collection ids (the IDC portal's names work too).")
+    # Several values: those that match nothing are listed, each with its closest.
+    with pytest.raises(UnknownIdentifierError) as info:
+        client.get_dicom_series([series[:-3], "1.2.3.4"], outputFormat="list")
+    assert str(info.value).startswith(
+        f"No data found for the StudyInstanceUID with the values ['{series[:-3]}', '1.2.3.4']. "
+    )
+    assert "are not in IDC v25 (index). get_dicom_studies(patientId) lists the studies of a patient." in str(info.value)
 
 
 def test_series_size(client, series) -> None:
@@ -137,6 +162,84 @@ def test_output_format_and_argument_types_are_checked(client) -> None:
         client.get_patients("nsclc_radiomics", outputFormat="csv")
     with pytest.raises(TypeError, match="collection_id must be a string or list of strings"):
         client.get_patients(42)
+
+
+ONE_SERIES = "seriesInstanceUID must be one SeriesInstanceUID (a string)"
+ACCEPTED = "(a tuple, numpy array or pandas Series of strings works too)"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c, d: c.get_series_size(None), f"{ONE_SERIES}, got None"),
+        (lambda c, d: c.get_series_size(["1.2", "1.3"]), f"{ONE_SERIES}, got list ['1.2', '1.3']"),
+        (lambda c, d: c.get_patients(None), f"collection_id must be a string or list of strings {ACCEPTED}, got None"),
+        (
+            lambda c, d: c.get_dicom_studies(["LUNG1-001", 7]),
+            "patientId must be a string or list of strings, got list ['LUNG1-001', 7] whose item 1 is int 7",
+        ),
+        (
+            lambda c, d: c.get_dicom_series({"a": 1}),
+            f"studyInstanceUID must be a string or list of strings {ACCEPTED}, got dict {{'a': 1}}",
+        ),
+        (lambda c, d: c.get_viewer_URL(seriesInstanceUID=1.5), f"{ONE_SERIES}, got float 1.5"),
+        (lambda c, d: c.get_viewer_URL(studyInstanceUID=b"1.2"), "studyInstanceUID must be one StudyInstanceUID"),
+        (lambda c, d: c.get_instance_file_URL(None), "sopInstanceUID must be one SOPInstanceUID (a string), got None"),
+        (lambda c, d: c.get_series_file_URLs(None), f"{ONE_SERIES}, got None"),
+        (lambda c, d: c.get_dicomweb_URL(seriesInstanceUID=5), f"{ONE_SERIES}, got int 5"),
+        (lambda c, d: c.citations_from_selection(patientId=5), "patientId must be a string or list of strings"),
+        # Levels that do not select (a more specific one is given) are checked too, as in 0.13.
+        (
+            lambda c, d: c.citations_from_selection(patientId="LUNG1-001", studyInstanceUID=3.0),
+            "studyInstanceUID must be a string or list of strings",
+        ),
+        (lambda c, d: c.download_dicom_series(None, d), "seriesInstanceUID must be a string or list of strings"),
+        (lambda c, d: c.download_dicom_studies(1, d), "studyInstanceUID must be a string or list of strings"),
+        (lambda c, d: c.download_dicom_patients(None, d), "patientId must be a string or list of strings"),
+        (lambda c, d: c.download_dicom_instance(None, d), "sopInstanceUID must be a string or list of strings"),
+        (lambda c, d: c.download_collection(None, d), "collection_id must be a string or list of strings"),
+        (lambda c, d: c.download_analysis_result(None, d), "analysis_result_id must be a string or list of strings"),
+        (
+            lambda c, d: c.download_from_selection(d, collection_id=5, seriesInstanceUID="1.2"),
+            "collection_id must be a string or list of strings",
+        ),
+        (
+            lambda c, d: c.download_from_selection(d, crdc_series_uuid=[None]),
+            "crdc_series_uuid must be a string or list of strings, got list [None] whose item 0 is None",
+        ),
+        (lambda c, d: c.fetch_index(None), "index_name must be a string (an index name such as 'sm_index'), got None"),
+        (lambda c, d: c.get_index_schema(3), "index_name must be a string"),
+        (lambda c, d: c.get_clinical_table(None), "table_name must be a string"),
+        (lambda c, d: c.sql_query(None), "sql_query must be a string (one SQL query), got None"),
+    ],
+)
+def test_wrong_types_say_what_was_given(client, tmp_path, call, message) -> None:
+    import re
+
+    with pytest.raises(TypeError, match=re.escape(message)):
+        call(client, tmp_path / "unused")
+    assert not (tmp_path / "unused").exists()
+
+
+def test_tuples_numpy_arrays_and_pandas_series_are_lists(client, study, series, tmp_path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    expected = client.get_dicom_series(study, outputFormat="list")
+    assert client.get_dicom_series((study,), outputFormat="list") == expected
+    assert client.get_dicom_series(np.array([study]), outputFormat="list") == expected
+    patients = client.get_dicom_studies(pd.Series([NSCLC_PATIENT, "LUNG1-002"]), outputFormat="list")
+    assert study in patients and len(patients) == 2
+    assert client.get_patients(pd.Index(["NSCLC-Radiomics"]), outputFormat="list")[0] == NSCLC_PATIENT
+    assert client.get_series_size(np.array([series])) == client.get_series_size(series)
+    uids = client.sql_query(f"SELECT SeriesInstanceUID FROM index WHERE StudyInstanceUID = '{study}'")
+    report = client.download_dicom_series(uids["SeriesInstanceUID"], tmp_path, dry_run=True)
+    assert report.plan.series == len(expected)
+    report = client.download_from_selection(tmp_path, seriesInstanceUID=uids["SeriesInstanceUID"].values, dry_run=True)
+    assert report.plan.series == len(expected)
+    with pytest.raises(UnknownIdentifierError) as info:  # numpy strings print as typed
+        client.get_dicom_series(np.array(["1.2.3.4"]))
+    assert str(info.value).startswith("No data found for the StudyInstanceUID with the values ['1.2.3.4'].")
 
 
 def test_viewer_urls(client, study, series) -> None:

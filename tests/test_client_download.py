@@ -4,6 +4,7 @@ runs, manifests, and listing."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -222,6 +223,62 @@ def test_manifests_aws_gcs_prior_and_bogus(client, moto_s3: MotoS3, idc_layout, 
     with pytest.raises(ManifestError, match="mixes AWS buckets"):
         client.download_from_manifest(mixed, tmp_path / "bogus")
     assert not (tmp_path / "bogus").exists() or files_on_disk(tmp_path / "bogus") == {}
+
+
+def test_manifest_lines_that_are_not_commands_are_skipped_as_0_13_did(
+    client, moto_s3: MotoS3, idc_layout, tmp_path, caplog
+):
+    s, t = idc_layout[0], idc_layout[1]
+    manifest = tmp_path / "cohort.s5cmd"
+    manifest.write_text(
+        "manifest_cp_cmd\n"                                  # a pasted header
+        f"cp s3://{s.bucket}/{s.crdc_series_uuid}/* .\n"
+        "# a comment\n"
+        "leftover\n"                                         # a stray word
+        f"cp s3://{t.bucket}/{t.crdc_series_uuid}/* .\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="idc_index"):
+        report = client.download_from_manifest(
+            manifest, tmp_path / "out", dirTemplate=None, endpoint_url=moto_s3.endpoint, show_progress_bar=False
+        )
+    assert report.ok and report.plan.series == 2
+    assert_exactly(tmp_path / "out", expected_in(tmp_path / "out", s) | expected_in(tmp_path / "out", t))
+    assert report.skipped_manifest_lines == [(1, "manifest_cp_cmd"), (4, "leftover")]
+    assert report.summary().endswith("; 2 manifest lines skipped as not copy commands (lines 1, 4)")
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.name == "idc_index"
+    assert warning.getMessage() == (
+        f"{manifest}: skipped 2 line(s) that are not copy commands: line 1: 'manifest_cp_cmd'; line 4: 'leftover'"
+    )
+    dry = client.download_from_manifest(manifest, tmp_path / "dry", dry_run=True)
+    assert dry.skipped_manifest_lines == report.skipped_manifest_lines and "lines 1, 4" in dry.summary()
+    # A manifest without stray lines reports none.
+    clean = write_manifest(tmp_path / "clean.s5cmd", [f"s3://{s.bucket}/{s.crdc_series_uuid}/*"])
+    assert client.download_from_manifest(clean, tmp_path / "dry", dry_run=True).skipped_manifest_lines == []
+
+
+def test_manifest_commands_that_are_malformed_are_refused(client, idc_layout, tmp_path):
+    s = idc_layout[0]
+    good = f"cp s3://{s.bucket}/{s.crdc_series_uuid}/* ."
+    for bad in ("cp s3://idc-open-data .", "cp https://example.org/x/* .", "sync", "s3://idc-open-data"):
+        manifest = tmp_path / "bad.s5cmd"
+        manifest.write_text(f"{good}\nleftover\n{bad}\n")
+        with pytest.raises(ManifestError) as e:
+            client.download_from_manifest(manifest, tmp_path / "out", dry_run=True)
+        assert str(e.value) == (
+            f"{manifest} has malformed copy commands (each must be 'cp s3://<bucket>/<crdc_series_uuid>/* .'): "
+            f"line 3: {bad!r}. Fix or remove these lines, or export the manifest again from the IDC portal."
+        )
+    # Only lines that are not commands: nothing to download, and the message names them.
+    only = tmp_path / "words.s5cmd"
+    only.write_text("# header\nseries\nmore words\n")
+    with pytest.raises(ManifestError) as e:
+        client.download_from_manifest(only, tmp_path / "out")
+    assert str(e.value) == (
+        f"{only} has no copy commands of the form 'cp s3://<bucket>/<crdc_series_uuid>/* .'; its other lines are "
+        "not commands: line 2: 'series'; line 3: 'more words'"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_dry_run_reports_a_selection_larger_than_the_disk_and_the_real_run_refuses(client, moto_s3: MotoS3, tmp_path):

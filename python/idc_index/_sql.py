@@ -20,17 +20,6 @@ def in_list(column: str, values: Iterable[object]) -> str:
     return f"{ident(column)} IN ({', '.join(literal(v) for v in values)})"
 
 
-def as_list(value: object, argument: str) -> list[str]:
-    """A str or a list/tuple of str as a list; anything else is a TypeError naming the argument."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        if not value:
-            raise ValueError(f"{argument} is an empty list: give at least one value")
-        return list(value)
-    raise TypeError(f"{argument} must be a string or list of strings, not {type(value).__name__}")
-
-
 def unique(values: Sequence[str]) -> list[str]:
     """``values`` without repeats, in their first order."""
     return list(dict.fromkeys(values))

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
 from . import _core, citations, selection, user_tables
-from ._sql import as_list, ident, in_list
+from ._sql import ident, in_list
+from .arguments import as_list, as_one, as_str
 from .catalog import MAIN_INDEX, MAIN_INDEX_FILE_STEM, Catalog
 from .citations import Citations
 from .client_download import DownloadMethods
 from .clinical import fetch_clinical_tables, read_clinical_table
+from .dicomweb import DicomwebLocator
 from .download import download_config, resolve_endpoint
 from .errors import IDCClientInsufficientDiskSpaceError, UnknownIndexError
 from .lookup import IndexLookup
@@ -172,6 +174,7 @@ class IDCClient(DownloadMethods):
         self._lookup = IndexLookup(self._engine, self.idc_version)
         self._selector = Selector(self._lookup, self.fetch_index)
         self._citations = Citations(self._lookup)
+        self._dicomweb = DicomwebLocator(self._lookup, self.fetch_index, self._instance_indices())
 
     # -- internals ------------------------------------------------------------------------
     def _register(self, name: str, path: Path) -> None:
@@ -179,6 +182,15 @@ class IDCClient(DownloadMethods):
         self._engine.register_parquet(name, str(path), aliases)
         if name in _INDEX_KEYS:
             self._engine.declare_key(name, [_INDEX_KEYS[name]])
+
+    def _instance_indices(self) -> list[str]:
+        """The indices of the release that list single instances (sm_instance_index first)."""
+        names = []
+        for name, entry in self._catalog.indices.items():
+            columns = {c.get("name") for c in entry.columns or []}
+            if name == "sm_instance_index" or {"SOPInstanceUID", "SeriesInstanceUID"} <= columns:
+                names.append(name)
+        return sorted(names, key=lambda n: n != "sm_instance_index")
 
     def _optimized_main_index_path(self, source: Path) -> Path:
         stat = source.stat()
@@ -274,7 +286,7 @@ class IDCClient(DownloadMethods):
             >>> [c["name"] for c in schema["columns"]][:3]
             ['collection_id', 'analysis_result_id', 'PatientID']
         """
-        return self._catalog.entry(index_name).schema()
+        return self._catalog.entry(as_str(index_name, "index_name", "an index name such as 'sm_index'")).schema()
 
     def fetch_index(self, index_name: str) -> None:
         """Make an optional index queryable: download it (once, cached) and register it.
@@ -293,7 +305,7 @@ class IDCClient(DownloadMethods):
             >>> client.fetch_index("sm_index")
             >>> client.sql_query("SELECT COUNT(*) FROM sm_index")
         """
-        entry = self._catalog.entry(index_name)
+        entry = self._catalog.entry(as_str(index_name, "index_name", "an index name such as 'sm_index'"))
         if entry.name in self._engine.table_names():
             logger.debug("index %s is already installed", entry.name)
         else:
@@ -317,6 +329,7 @@ class IDCClient(DownloadMethods):
             >>> client.clinical_data_dir = "/data/idc_v25_clinical"
             >>> client.get_clinical_table("nlst_canc")
         """
+        table_name = as_str(table_name, "table_name", "a table_name of clinical_index")
         return read_clinical_table(self.clinical_data_dir, table_name, self.idc_version)
 
     # -- SQL ------------------------------------------------------------------------------
@@ -337,7 +350,7 @@ class IDCClient(DownloadMethods):
             >>> r = client.sql("SELECT * FROM index WHERE Modality = 'SM' LIMIT 5")
             >>> import polars as pl; pl.DataFrame(r)
         """
-        return QueryResult(self._engine.sql(sql))
+        return QueryResult(self._engine.sql(as_str(sql, "sql", "one SQL query")))
 
     def register_table(self, name: str, data: Any) -> None:
         """Make a table of your own queryable next to the indices, to join it with them.
@@ -377,7 +390,7 @@ class IDCClient(DownloadMethods):
             ...     "SELECT collection_id, COUNT(DISTINCT PatientID) AS patients "
             ...     "FROM index GROUP BY collection_id ORDER BY patients DESC LIMIT 5")
         """
-        return self.sql(sql_query).to_pandas()
+        return self.sql(as_str(sql_query, "sql_query", "one SQL query")).to_pandas()
 
     # -- browsing -------------------------------------------------------------------------
     def get_collections(self) -> list[str]:
@@ -393,11 +406,13 @@ class IDCClient(DownloadMethods):
         """Total size in MB of the instances of one series.
 
         Raises:
+            TypeError: ``seriesInstanceUID`` is not one UID (a string).
             UnknownIdentifierError: no such series (with the closest existing UIDs).
 
         Examples:
             >>> client.get_series_size("1.3.6.1.4.1.32722.99.99.298991776521342375010861296712563382046")
         """
+        seriesInstanceUID = as_one(seriesInstanceUID, "seriesInstanceUID", "SeriesInstanceUID")
         values = self._lookup.values(
             f"SELECT series_size_MB FROM index WHERE {in_list('SeriesInstanceUID', [seriesInstanceUID])} LIMIT 1",
             "series_size_MB",
@@ -512,6 +527,7 @@ class IDCClient(DownloadMethods):
 
         Raises:
             ValueError: neither UID given, or an unknown viewer.
+            TypeError: a UID that is not a string.
             UnknownIdentifierError: a UID that is not in IDC (with the closest ones).
 
         Examples:
@@ -520,6 +536,10 @@ class IDCClient(DownloadMethods):
         """
         if seriesInstanceUID is None and studyInstanceUID is None:
             raise ValueError("Either SeriesInstanceUID or StudyInstanceUID, or both, must be provided.")
+        if seriesInstanceUID is not None:
+            seriesInstanceUID = as_one(seriesInstanceUID, "seriesInstanceUID", "SeriesInstanceUID")
+        if studyInstanceUID is not None:
+            studyInstanceUID = as_one(studyInstanceUID, "studyInstanceUID", "StudyInstanceUID")
         if viewer_selector is not None and viewer_selector not in _VIEWERS:
             raise ValueError(f"viewer_selector must be one of 'ohif_v2', 'ohif_v3' or 'slim', not {viewer_selector!r}")
         if seriesInstanceUID is not None:
@@ -546,6 +566,49 @@ class IDCClient(DownloadMethods):
             return url if seriesInstanceUID is None else f"{url}&initialSeriesInstanceUID={seriesInstanceUID}"
         url = f"{base}/slim/studies/{studyInstanceUID}"
         return url if seriesInstanceUID is None else f"{url}/series/{seriesInstanceUID}"
+
+    def get_dicomweb_URL(
+        self,
+        studyInstanceUID: str | None = None,
+        seriesInstanceUID: str | None = None,
+        sopInstanceUID: str | None = None,
+        endpoint: str = "proxy",
+    ) -> str:
+        """The DICOMweb URL of a study, series or instance, to read it without downloading files.
+
+        The URL is the store's service root followed by ``/studies/<uid>``, then
+        ``/series/<uid>`` and ``/instances/<uid>`` as far as given; DICOMweb clients
+        (``dicomweb-client``, ``wsidicom``, OHIF) take the service root, which is returned when
+        no UID is given. The UIDs are checked against the index first: a series must belong to
+        the study given and an instance to the series given; a study (series) left out is found
+        from the index. An instance given without its series is looked up in
+        ``sm_instance_index`` (fetched on first use), which lists the instances of slide
+        microscopy series; an instance of another series needs its ``seriesInstanceUID``.
+
+        Args:
+            studyInstanceUID: the study.
+            seriesInstanceUID: a series (of the study, when both are given).
+            sopInstanceUID: an instance (of the series, when both are given).
+            endpoint: ``"proxy"`` (default): IDC's public proxy, no login, the current IDC
+                release, daily quotas per IP address. ``"google"``: the Google Healthcare DICOM
+                store of this client's release (``idc-store-v<N>``), which needs a Google account
+                (OAuth) and holds the series of the ``idc-open-data`` bucket only; a warning on
+                the ``idc_index`` logger says when a series is elsewhere.
+
+        Raises:
+            ValueError: an unknown endpoint.
+            TypeError: a UID that is not a string.
+            UnknownIdentifierError: a UID that is not in IDC, or a series (instance) that is not
+                in the study (series) given; the message says where it belongs.
+            IndexFetchError: an instance given alone while ``sm_instance_index`` cannot be fetched.
+
+        Examples:
+            >>> client.get_dicomweb_URL(seriesInstanceUID="1.3.6.1.4.1.5962.99.1.3380245274...")
+            'https://proxy.imaging.datacommons.cancer.gov/.../dicomWeb/studies/2.25.2533.../series/1.3.6.1.4.1.5962...'
+            >>> client.get_dicomweb_URL(endpoint="google")
+            'https://healthcare.googleapis.com/v1/projects/nci-idc-data/locations/us-central1/datasets/idc/dicomStores/idc-store-v25/dicomWeb'
+        """
+        return self._dicomweb.url(studyInstanceUID, seriesInstanceUID, sopInstanceUID, endpoint)
 
     def get_instance_file_URL(self, sopInstanceUID: str, source_bucket_location: str = "aws") -> str:
         """The bucket URL (``s3://<bucket>/<series uuid>/<instance uuid>.dcm``) of one instance.

@@ -13,9 +13,13 @@ downloaded. Identifiers that match nothing raise
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
+from .arguments import as_list
 from .download import DownloadReport, PlanItem, ProgressCallback, SourceLocation
+from .errors import DownloadFailedError
+from .manifest import read_manifest
 from .plan import Plan
 from .selection import DOWNLOAD_HIERARCHY_DEFAULT, check_location
 from .selector import Selector
@@ -134,6 +138,7 @@ class DownloadMethods:
         Examples:
             >>> client.download_dicom_series("1.3.6.1.4.1.14519.5.2.1.6279.6001.1...", "data")
         """
+        as_list(seriesInstanceUID, "seriesInstanceUID")  # None is refused, not taken as no selection
         return self.download_from_selection(
             downloadDir, dry_run=dry_run, seriesInstanceUID=seriesInstanceUID, quiet=quiet,
             show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
@@ -158,6 +163,7 @@ class DownloadMethods:
         Examples:
             >>> client.download_dicom_studies("1.3.6.1.4.1.14519.5.2.1.6279.6001.2...", "data")
         """
+        as_list(studyInstanceUID, "studyInstanceUID")  # None is refused, not taken as no selection
         return self.download_from_selection(
             downloadDir, dry_run=dry_run, studyInstanceUID=studyInstanceUID, quiet=quiet,
             show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
@@ -182,6 +188,7 @@ class DownloadMethods:
         Examples:
             >>> client.download_dicom_patients(["LUNG1-001", "LUNG1-002"], "data")
         """
+        as_list(patientId, "patientId")  # None is refused, not taken as no selection
         return self.download_from_selection(
             downloadDir, dry_run=dry_run, patientId=patientId, quiet=quiet,
             show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
@@ -207,6 +214,7 @@ class DownloadMethods:
         Examples:
             >>> client.download_dicom_instance("1.3.6.1.4.1.5962.99.1.3206...", "slides")
         """
+        as_list(sopInstanceUID, "sopInstanceUID")  # None is refused, not taken as no selection
         return self.download_from_selection(
             downloadDir, dry_run=dry_run, sopInstanceUID=sopInstanceUID, quiet=quiet,
             show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
@@ -232,6 +240,7 @@ class DownloadMethods:
         Examples:
             >>> client.download_collection("rider_pilot", "data", dry_run=True).plan.bytes_total
         """
+        as_list(collection_id, "collection_id")  # None is refused, not taken as no selection
         return self.download_from_selection(
             downloadDir, dry_run=dry_run, collection_id=collection_id, quiet=quiet,
             show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
@@ -256,6 +265,7 @@ class DownloadMethods:
         Examples:
             >>> client.download_analysis_result("nlst_sybil", "data", dry_run=True)
         """
+        as_list(analysis_result_id, "analysis_result_id")  # None is refused, not taken as no selection
         return self.download_from_selection(
             downloadDir, dry_run=dry_run, analysis_result_id=analysis_result_id, quiet=quiet,
             show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
@@ -282,8 +292,10 @@ class DownloadMethods:
 
         A manifest has ``# ...`` comment lines and one ``cp s3://<bucket>/<crdc_series_uuid>/* .``
         line per series. Series of earlier IDC releases are found through
-        ``prior_versions_index`` and downloaded as they were in that release. Every line must
-        resolve before anything is transferred.
+        ``prior_versions_index`` and downloaded as they were in that release. Every command must
+        resolve before anything is transferred. Lines that are not commands (a stray word, a
+        pasted header) are skipped, as idc-index 0.13 skipped them: each is named in a warning
+        on the ``idc_index`` logger and in ``report.skipped_manifest_lines``.
 
         Args:
             manifestFile: the manifest file.
@@ -303,7 +315,8 @@ class DownloadMethods:
             checksums: as in :meth:`download_from_selection`.
 
         Raises:
-            ManifestError: lines that are not copy commands, or mixed AWS and GCS buckets.
+            ManifestError: no copy command at all, a malformed one (``cp`` with a bad URL), or
+                mixed AWS and GCS buckets.
             UnknownIdentifierError: series that are in no IDC release (naming their lines).
             IDCClientInsufficientDiskSpaceError, DownloadFailedError: as for selections.
 
@@ -312,12 +325,14 @@ class DownloadMethods:
             >>> print(report.summary())
         """
         del quiet, use_s5cmd_sync
+        manifest = read_manifest(manifestFile)
         items, location = self._selector.manifest_items(
-            manifestFile, dirTemplate=dirTemplate, validate_manifest=validate_manifest
+            manifest, dirTemplate=dirTemplate, validate_manifest=validate_manifest
         )
         return _carry_out(
             items, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
             checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
+            skipped_manifest_lines=manifest.skipped,
         )
 
 
@@ -332,15 +347,26 @@ def _carry_out(
     checksums: bool,
     show_progress_bar: bool,
     progress_callback: ProgressCallback | None,
+    skipped_manifest_lines: list[tuple[int, str]] | None = None,
 ) -> DownloadReport:
-    """Measure the plan of ``items`` under ``download_dir``, then report it (dry run) or run it."""
+    """Measure the plan of ``items`` under ``download_dir``, then report it (dry run) or run it;
+    the report (also that of a DownloadFailedError) lists ``skipped_manifest_lines``."""
     plan = Plan.measure(items, download_dir, location)
     if dry_run:
-        return plan.dry_run()
-    return plan.run(
-        endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
-        show_progress_bar=show_progress_bar, progress_callback=progress_callback,
-    )
+        report = plan.dry_run()
+    else:
+        try:
+            report = plan.run(
+                endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
+                show_progress_bar=show_progress_bar, progress_callback=progress_callback,
+            )
+        except DownloadFailedError as e:
+            if e.report is not None and skipped_manifest_lines:
+                e.report = replace(e.report, skipped_manifest_lines=list(skipped_manifest_lines))
+            raise
+    if skipped_manifest_lines:
+        report = replace(report, skipped_manifest_lines=list(skipped_manifest_lines))
+    return report
 
 
 __all__ = ["DOWNLOAD_HIERARCHY_DEFAULT", "DownloadMethods"]

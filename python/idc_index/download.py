@@ -145,6 +145,9 @@ class DownloadReport:
     plan: PlanSummary | None = None
     #: Nothing was transferred: the report only describes the plan.
     dry_run: bool = False
+    #: ``(line number, text)`` of the manifest lines skipped as not copy commands (set by
+    #: ``download_from_manifest``; empty otherwise).
+    skipped_manifest_lines: list[tuple[int, str]] = field(default_factory=list)
 
     @classmethod
     def from_core(cls, r: _core.TransferReport) -> DownloadReport:
@@ -178,7 +181,11 @@ class DownloadReport:
         return [f.path for f in self.files]
 
     def summary(self) -> str:
-        """One line: counts, bytes, time, the kinds of failure, and how downloaded files were checked."""
+        """One line: counts, bytes, time, the kinds of failure, how downloaded files were
+        checked, and the manifest lines skipped."""
+        return self._summary() + self._skipped_lines_note()
+
+    def _summary(self) -> str:
         if self.dry_run and self.plan is not None:
             p = self.plan
             what = f"{p.series} series" + (f" and {p.instances} instances" if p.instances else "")
@@ -208,6 +215,15 @@ class DownloadReport:
         if self.stopped:
             line += f"; stopped: {self.stopped}"
         return line
+
+    def _skipped_lines_note(self) -> str:
+        lines = self.skipped_manifest_lines
+        if not lines:
+            return ""
+        numbers = ", ".join(str(number) for number, _ in lines[:10]) + (", ..." if len(lines) > 10 else "")
+        if len(lines) == 1:
+            return f"; 1 manifest line skipped as not a copy command (line {numbers})"
+        return f"; {len(lines)} manifest lines skipped as not copy commands (lines {numbers})"
 
 
 Item = Union[PlanItem, Mapping[str, Any]]

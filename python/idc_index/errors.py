@@ -47,6 +47,10 @@ class IDCClientInsufficientDiskSpaceError(IDCError):
 class UnknownIdentifierError(IDCError, ValueError):
     """A collection, patient, study, series or instance identifier matches nothing in IDC.
 
+    The message starts with idc-index 0.13's sentence (``No data found for the <kind> with the
+    values [...]``), so code that matches it keeps working, and goes on with the closest
+    existing identifiers and where to look for the right ones.
+
     Attributes:
         kind: what was looked up, for example ``"collection_id"`` or ``"SeriesInstanceUID"``.
         missing: the values that matched nothing.
@@ -59,16 +63,24 @@ class UnknownIdentifierError(IDCError, ValueError):
         missing: Sequence[str],
         suggestions: dict[str, list[str]] | None = None,
         where: str = "the IDC index",
+        hint: str | None = None,
     ) -> None:
         self.kind = kind
-        self.missing = list(missing)
+        # numpy and pandas strings print as plain strings, as the values were typed.
+        self.missing = [str(v) if isinstance(v, str) else v for v in missing]
         self.suggestions = suggestions or {}
         parts = []
         for value in self.missing:
             close = self.suggestions.get(value) or []
-            hint = f" (closest: {', '.join(repr(c) for c in close)})" if close else ""
-            parts.append(f"{value!r}{hint}")
-        super().__init__(f"No {kind} {'; '.join(parts)} in {where}.")
+            suggestion = f" (closest: {', '.join(repr(c) for c in close)})" if close else ""
+            parts.append(f"{value!r}{suggestion}")
+        verb = "is" if len(parts) == 1 else "are"
+        # idc-index 0.13's sentence first: scripts match on it.
+        message = f"No data found for the {kind} with the values {self.missing}."
+        message += f" {'; '.join(parts)} {verb} not in {where}."
+        if hint:
+            message += f" {hint}"
+        super().__init__(message)
 
 
 class UnknownIndexError(IDCError, ValueError):

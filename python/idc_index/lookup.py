@@ -17,7 +17,8 @@ import re
 from collections.abc import Callable, Sized
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._sql import as_list, ident, in_list, literal, unique
+from ._sql import ident, in_list, literal, unique
+from .arguments import as_list
 from .catalog import MAIN_INDEX
 from .errors import UnknownIdentifierError
 
@@ -25,6 +26,18 @@ if TYPE_CHECKING:
     from . import _core
 
 T = TypeVar("T", bound=Sized)
+
+#: Where the existing values of each kind of identifier are listed (the end of its errors).
+WHERE_TO_LOOK = {
+    "collection_id": "get_collections() lists the collection ids (the IDC portal's names work too).",
+    "PatientID": "get_patients(collection_id) lists the patients of a collection.",
+    "StudyInstanceUID": "get_dicom_studies(patientId) lists the studies of a patient.",
+    "SeriesInstanceUID": "get_dicom_series(studyInstanceUID) lists the series of a study.",
+    "analysis_result_id": "SELECT analysis_result_id FROM analysis_results_index lists the analysis results.",
+    "crdc_series_uuid": "The crdc_series_uuid of a series is in the index (and prior_versions_index).",
+    "SOPInstanceUID": "sm_instance_index lists the instances of slide microscopy series; "
+    "for other series, IDC lists series, not single instances.",
+}
 
 
 def normalize_collection(name: str) -> str:
@@ -76,7 +89,9 @@ class IndexLookup:
         missing = [v for v in unique(values) if v not in found]
         if missing:
             suggestions = {v: self.closest(column, v, table) for v in missing}
-            raise UnknownIdentifierError(column, missing, suggestions, where=f"IDC {self.idc_version} ({table})")
+            raise UnknownIdentifierError(
+                column, missing, suggestions, where=f"IDC {self.idc_version} ({table})", hint=WHERE_TO_LOOK.get(column)
+            )
 
     def existing(self, column: str, values: list[str], query: Callable[[], T]) -> T:
         """Run ``query`` for children of ``values``; raise if any of ``values`` does not exist.
@@ -129,7 +144,8 @@ class IndexLookup:
                 v: difflib.get_close_matches(normalize_collection(v), known, n=3, cutoff=0.6) for v in missing
             }
             raise UnknownIdentifierError(
-                "collection_id", missing, suggestions, where=f"IDC {self.idc_version} (see get_collections())"
+                "collection_id", missing, suggestions, where=f"IDC {self.idc_version}",
+                hint=WHERE_TO_LOOK["collection_id"],
             )
         return unique(resolved)
 
@@ -156,17 +172,26 @@ class IndexLookup:
         seriesInstanceUID: str | list[str] | None,
     ) -> tuple[str, list[str]]:
         """The column and values of the most specific level given (as idc-index 0.13 applies
-        them). Collection ids are resolved (portal names too) and checked; identifiers are not."""
-        for column, value, argument in (
+        them). Every level given must be a string or a list of strings; collection ids are
+        resolved (portal names too) and checked, identifiers are not.
+
+        Raises:
+            TypeError: a level that is not a string or a list of strings.
+            ValueError: no level given.
+        """
+        levels = (
             ("SeriesInstanceUID", seriesInstanceUID, "seriesInstanceUID"),
             ("StudyInstanceUID", studyInstanceUID, "studyInstanceUID"),
             ("PatientID", patientId, "patientId"),
-        ):
-            if value is not None:
-                return column, as_list(value, argument)
-        if collection_id is not None:
-            return "collection_id", self.collection_ids(collection_id)
-        raise ValueError("Give a selection: collection_id, patientId, studyInstanceUID or seriesInstanceUID.")
+            ("collection_id", collection_id, "collection_id"),
+        )
+        given = [(column, as_list(value, argument)) for column, value, argument in levels if value is not None]
+        if not given:
+            raise ValueError("Give a selection: collection_id, patientId, studyInstanceUID or seriesInstanceUID.")
+        column, values = given[0]
+        if column == "collection_id":
+            return column, self.collection_ids(values)
+        return column, values
 
 
-__all__ = ["IndexLookup", "normalize_collection"]
+__all__ = ["WHERE_TO_LOOK", "IndexLookup", "normalize_collection"]

@@ -1,26 +1,36 @@
 """IDC portal manifests: the ``cp s3://<bucket>/<crdc_series_uuid>/* .`` lines a user exports,
 read into :class:`ManifestLine` values, and the bucket location (AWS or GCS) they name.
 
+As idc-index 0.13 did, lines that are not commands (a stray word, a pasted header) are
+skipped, with a warning on the ``idc_index`` logger; a line that is meant as a command
+(it starts with ``cp`` or ``sync``, or names an ``s3://`` URL) but is malformed is an error.
+
 Example:
-    >>> lines = parse_manifest("cohort_manifest.s5cmd")  # doctest: +SKIP
-    >>> manifest_location(lines)  # doctest: +SKIP
-    'aws'
+    >>> manifest = read_manifest("cohort_manifest.s5cmd")  # doctest: +SKIP
+    >>> manifest_location(manifest.lines), manifest.skipped  # doctest: +SKIP
+    ('aws', [])
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .download import GCS_BUCKETS, SourceLocation
 from .errors import ManifestError
 
+logger = logging.getLogger("idc_index")
+
 _MANIFEST_URL = re.compile(r"s3://([A-Za-z0-9._-]+)/([^/\s*]+)(/\*?)?(?=\s|$)")
+#: The s5cmd commands that copy: a line starting with one of them is meant as a command.
+_COPY_COMMANDS = ("cp", "sync")
 _AWS_ONLY = {b for b in GCS_BUCKETS if b not in GCS_BUCKETS.values()}
 _GCS_ONLY = {b for b in GCS_BUCKETS.values() if b not in GCS_BUCKETS}
+_FORM = "'cp s3://<bucket>/<crdc_series_uuid>/* .'"
 
 
 @dataclass(frozen=True)
@@ -33,41 +43,80 @@ class ManifestLine:
     crdc_series_uuid: str
 
 
-def parse_manifest(path: str | os.PathLike[str]) -> list[ManifestLine]:
-    """The copy commands of an IDC portal manifest (AWS or GCS); ``#`` lines are comments.
+@dataclass(frozen=True)
+class Manifest:
+    """The copy commands of a manifest file, and the lines skipped as not commands."""
+
+    path: str
+    lines: list[ManifestLine]
+    #: ``(line number, text)`` of each line that is neither a comment nor a command.
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _is_meant_as_command(line: str) -> bool:
+    words = line.split(maxsplit=1)
+    return "s3://" in line or (bool(words) and words[0].lower() in _COPY_COMMANDS)
+
+
+def _numbered(lines: Sequence[tuple[int, str]], n: int = 3) -> str:
+    """``line 3: 'text'; line 7: 'more'`` for the first ``n``, and how many more."""
+    shown = "; ".join(f"line {number}: {text[:120]!r}" for number, text in lines[:n])
+    return shown + (f" and {len(lines) - n} more" if len(lines) > n else "")
+
+
+def read_manifest(path: str | os.PathLike[str]) -> Manifest:
+    """The copy commands of an IDC portal manifest (AWS or GCS). ``#`` lines are comments;
+    lines that are not commands are skipped, with a warning on the ``idc_index`` logger.
 
     Raises:
-        ManifestError: the file cannot be read, has no command, or has lines that are not
-            ``cp s3://<bucket>/<uuid>/* ...`` commands (the first ones are named).
+        ManifestError: the file cannot be read, has no command at all, or has commands that
+            are not ``cp s3://<bucket>/<uuid>/* ...`` (the first ones are named).
 
     Example:
-        >>> [l.crdc_series_uuid for l in parse_manifest("manifest.s5cmd")]  # doctest: +SKIP
+        >>> [l.crdc_series_uuid for l in read_manifest("manifest.s5cmd").lines]  # doctest: +SKIP
         ['0a1b...', ...]
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ManifestError(f"cannot read the manifest {path}: {e}") from e
-    lines, bad = [], []
+    lines: list[ManifestLine] = []
+    bad: list[tuple[int, str]] = []
+    skipped: list[tuple[int, str]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         m = _MANIFEST_URL.search(line)
-        if m is None:
-            bad.append(f"line {number}: {line[:120]!r}")
-            continue
-        lines.append(ManifestLine(number, line, m.group(1), m.group(2)))
+        if m is not None:
+            lines.append(ManifestLine(number, line, m.group(1), m.group(2)))
+        elif _is_meant_as_command(line):
+            bad.append((number, line))
+        else:
+            skipped.append((number, line))
     if bad:
-        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
         raise ManifestError(
-            f"{path} has lines that are not IDC copy commands ('cp s3://<bucket>/<crdc_series_uuid>/* .'): "
-            + "; ".join(bad[:3])
-            + more
+            f"{path} has malformed copy commands (each must be {_FORM}): {_numbered(bad)}. "
+            "Fix or remove these lines, or export the manifest again from the IDC portal."
         )
     if not lines:
-        raise ManifestError(f"{path} has no copy commands of the form 'cp s3://<bucket>/<crdc_series_uuid>/* .'")
-    return lines
+        what = f"; its other lines are not commands: {_numbered(skipped)}" if skipped else ""
+        raise ManifestError(f"{path} has no copy commands of the form {_FORM}{what}")
+    if skipped:
+        logger.warning(
+            "%s: skipped %d line(s) that are not copy commands: %s", path, len(skipped), _numbered(skipped, 5)
+        )
+    return Manifest(os.fspath(path), lines, skipped)
+
+
+def parse_manifest(path: str | os.PathLike[str]) -> list[ManifestLine]:
+    """The copy commands of a manifest (see :func:`read_manifest`, which also gives the lines
+    skipped).
+
+    Raises:
+        ManifestError: as :func:`read_manifest`.
+    """
+    return read_manifest(path).lines
 
 
 def manifest_location(lines: Sequence[ManifestLine]) -> SourceLocation:
@@ -86,4 +135,4 @@ def manifest_location(lines: Sequence[ManifestLine]) -> SourceLocation:
     return "gcs" if gcs else "aws"
 
 
-__all__ = ["ManifestLine", "manifest_location", "parse_manifest"]
+__all__ = ["Manifest", "ManifestLine", "manifest_location", "parse_manifest", "read_manifest"]

@@ -15,15 +15,15 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
-from ._sql import as_list, ident, in_list, literal, unique
+from ._sql import ident, in_list, literal, unique
+from .arguments import as_list, as_one
 from .download import PlanItem, SourceLocation, bucket_for
 from .errors import EmptySelectionError, ManifestError, UnknownIdentifierError
 from .lookup import IndexLookup
-from .manifest import manifest_location, parse_manifest
+from .manifest import Manifest, manifest_location
 from .selection import (
     DOWNLOAD_HIERARCHY_DEFAULT,
     SERIES_COLUMNS,
@@ -102,6 +102,13 @@ class Selector:
         analysis_results: str,
     ) -> tuple[list[dict[str, Any]], bool]:
         """The rows of a selection and whether they are instances (else series)."""
+        for value, argument in (
+            (collection_id, "collection_id"), (patientId, "patientId"), (studyInstanceUID, "studyInstanceUID"),
+            (seriesInstanceUID, "seriesInstanceUID"), (sopInstanceUID, "sopInstanceUID"),
+            (crdc_series_uuid, "crdc_series_uuid"), (analysis_result_id, "analysis_result_id"),
+        ):
+            if value is not None:
+                as_list(value, argument)  # every identifier given is checked, used or not
         analysis = self._analysis_filter(analysis_result_id, analysis_results)
         if crdc_series_uuid is not None:
             uuids = as_list(crdc_series_uuid, "crdc_series_uuid")
@@ -180,24 +187,25 @@ class Selector:
     # -- crdc_series_uuid and manifests --------------------------------------------------------
     def manifest_items(
         self,
-        manifestFile: str | os.PathLike[str],
+        manifest: Manifest,
         *,
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
         validate_manifest: bool = True,
     ) -> tuple[list[PlanItem], SourceLocation]:
-        """The plan items of an IDC portal manifest, and the bucket location its lines name.
+        """The plan items of an IDC portal manifest (read by
+        :func:`~idc_index.manifest.read_manifest`), and the bucket location its lines name.
 
         With ``validate_manifest`` each line's bucket must be the one the index records for its
         series; without it, the buckets are used as written.
 
         Raises:
             InvalidTemplateError: a ``dirTemplate`` that is not attributes and separators.
-            ManifestError: lines that are not copy commands, mixed AWS and GCS buckets, or (when
-                validating) a bucket that does not hold its series.
+            ManifestError: mixed AWS and GCS buckets, or (when validating) a bucket that does
+                not hold its series.
             UnknownIdentifierError: series that are in no IDC release (naming their lines).
         """
         tokens = parse_template(dirTemplate)
-        lines = parse_manifest(manifestFile)
+        lines = manifest.lines
         location = manifest_location(lines)
         uuids = unique([line.crdc_series_uuid for line in lines])
         rows = self._series_by_crdc(uuids)
@@ -217,7 +225,7 @@ class Selector:
         ]
         if wrong:
             raise ManifestError(
-                f"{manifestFile}: {len(wrong)} line(s) name a bucket that does not hold the series at "
+                f"{manifest.path}: {len(wrong)} line(s) name a bucket that does not hold the series at "
                 f"{location.upper()}: {'; '.join(wrong[:3])}. Pass validate_manifest=False to use the "
                 "buckets as written."
             )
@@ -252,8 +260,7 @@ class Selector:
             TypeError: ``seriesInstanceUID`` is not a string.
             UnknownIdentifierError: no such series (with the closest ones).
         """
-        if not isinstance(seriesInstanceUID, str):
-            raise TypeError(f"seriesInstanceUID must be a string, not {type(seriesInstanceUID).__name__}")
+        seriesInstanceUID = as_one(seriesInstanceUID, "seriesInstanceUID", "SeriesInstanceUID")
         where = in_list("SeriesInstanceUID", [seriesInstanceUID])
         rows = self._lookup.rows(f"SELECT aws_bucket, crdc_series_uuid FROM index WHERE {where} LIMIT 1")
         if not rows:
@@ -265,8 +272,10 @@ class Selector:
         of one instance of ``sm_instance_index`` (fetched if needed).
 
         Raises:
+            TypeError: ``sopInstanceUID`` is not a string.
             UnknownIdentifierError: the instance is not in ``sm_instance_index``.
         """
+        sopInstanceUID = as_one(sopInstanceUID, "sopInstanceUID", "SOPInstanceUID")
         self._fetch_index("sm_instance_index")
         rows = self._lookup.rows(
             f"""SELECT i.crdc_instance_uuid, s.aws_bucket, s.crdc_series_uuid

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from idc_testdata import DATA_PACKAGE_DIR, REAL_INDEX, QuietHandler
 
-for _var in ("IDC_INDEX_DATA_DIR", "IDC_INDEX_CACHE_DIR", "IDC_RELEASE_BASE_URL", "IDC_ENDPOINT_URL"):
+for _var in ("IDC_INDEX_DATA_DIR", "IDC_INDEX_CACHE_DIR", "IDC_RELEASE_BASE_URL", "IDC_RELEASES_URL", "IDC_ENDPOINT_URL"):
     os.environ.pop(_var, None)
 
 SMALL_COLLECTIONS = ("nsclc_radiomics", "rider_pilot", "tcga_luad")

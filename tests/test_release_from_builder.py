@@ -6,6 +6,7 @@ import functools
 import http.server
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -56,6 +57,40 @@ def test_client_queries_every_index_of_a_built_release(built_release: Path, tmp_
     assert all(c["description"] for c in schema["columns"])
     assert client._engine.wait_optimized("index") is not None
     assert client.get_series_size(series[0]["SeriesInstanceUID"]) == series[0]["series_size_MB"]
+
+
+def test_built_release_published_is_used_with_release_current(built_release: Path, tmp_path: Path) -> None:
+    """Published as IDC publishes releases (a directory per release, `current`, the listing),
+    the built release is fetched by `IDCClient(release="current")`: the indices that its
+    manifest lists are the client's, the main ones fetched and verified, the others on demand."""
+    from idc_index import IDCClient
+
+    manifest = json.loads((built_release / "manifest.json").read_text())
+    release = manifest["release"]
+    site = tmp_path / "site"
+    shutil.copytree(built_release, site / release / "release_artifacts")
+    shutil.copytree(built_release, site / "current" / "release_artifacts")
+    listing = {"format": "idc-index-releases/1", "current": release,
+               "releases": [{"release": release, "idc_version": manifest["idc_version"]}]}
+    (site / "releases.json").write_text(json.dumps(listing))
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        client = IDCClient(release="current", releases_url=url, cache_dir=tmp_path / "cache", optimize_index=False)
+        assert set(client.indices_overview) == {
+            "index" if stem == "idc_index" else stem for stem in manifest["indices"]
+        }
+        installed = {n for n, info in client.indices_overview.items() if info["installed"]}
+        assert "index" in installed and "sm_instance_index" not in installed
+        client.fetch_index("sm_instance_index")
+        assert client.sql("SELECT COUNT(*) AS n FROM sm_instance_index").column("n")[0] > 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert client.get_idc_version() == f"v{manifest['idc_version']}"
+    assert client.get_collections()
 
 
 def test_data_package_built_from_a_release_keeps_its_manifest(built_release: Path, tmp_path: Path) -> None:

@@ -20,10 +20,12 @@ from .errors import (
     IndexFileError,
     IndexIntegrityError,
     ReadOnlySQLError,
+    ReleaseFetchError,
     SQLError,
     TableRegistrationError,
     UnknownIdentifierError,
     UnknownIndexError,
+    UnknownReleaseError,
     UnknownTableError,
 )
 from .result import QueryResult
@@ -53,10 +55,12 @@ __all__ = [
     "IndexIntegrityError",
     "QueryResult",
     "ReadOnlySQLError",
+    "ReleaseFetchError",
     "SQLError",
     "TableRegistrationError",
     "UnknownIdentifierError",
     "UnknownIndexError",
+    "UnknownReleaseError",
     "UnknownTableError",
     "__version__",
 ]

@@ -4,7 +4,9 @@ A release comes from one of:
 
 - the ``idc-index-data`` package (the default; it works offline right after install),
 - a local release directory written by ``index_builder``: parquet files plus ``manifest.json``
-  (``IDC_INDEX_DATA_DIR`` or the ``data_dir`` argument), see ``docs/manifest.md``.
+  (``IDC_INDEX_DATA_DIR`` or the ``data_dir`` argument), see ``docs/manifest.md``,
+- a published release (the ``release`` argument), fetched into the cache by
+  :mod:`idc_index.releases`, which is then a release directory.
 
 Indices that a release lists but does not carry locally are fetched on demand from a release
 base URL (``IDC_RELEASE_BASE_URL``), checked against their expected size and sha256 where
@@ -15,6 +17,7 @@ index data; the query engine registers the files.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -144,6 +147,8 @@ class Catalog:
         data_dir: str | os.PathLike[str] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         release_base_url: str | None = None,
+        release: str | None = None,
+        releases_url: str | None = None,
     ) -> Catalog:
         """The release chosen by the arguments, then the environment, then the default.
 
@@ -154,11 +159,26 @@ class Catalog:
                 else the user cache directory.
             release_base_url: where optional indices are fetched from; default
                 ``IDC_RELEASE_BASE_URL``, else the release's published assets.
+            release: a published index release (``"current"`` for the newest, or a version
+                such as ``"26.0.0"``), fetched into the cache on first use; see
+                :mod:`idc_index.releases`. Not with ``data_dir``.
+            releases_url: where index releases are published; default ``IDC_RELEASES_URL``,
+                else IDC's bucket.
         """
-        data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
+        if release is not None and data_dir is not None:
+            raise IndexFileError(
+                f"give either a release directory ({data_dir}) or a published release ({release!r}), not both."
+            )
+        data_dir = data_dir or (None if release is not None else os.environ.get(DATA_DIR_ENV)) or None
         cache_root = Path(cache_dir or os.environ.get(CACHE_DIR_ENV) or _default_cache_dir())
         base_url = release_base_url or os.environ.get(RELEASE_BASE_URL_ENV) or None
-        if data_dir is not None:
+        if release is not None:
+            from .releases import open_release
+
+            opened = open_release(release, cache_root, releases_url)
+            catalog = cls.from_release_dir(opened.directory, cache_root, opened.base_url)
+            catalog.source = opened.source
+        elif data_dir is not None:
             catalog = cls.from_release_dir(Path(data_dir), cache_root, base_url)
         else:
             catalog = cls.from_data_package(cache_root, base_url)
@@ -296,25 +316,32 @@ class Catalog:
                 "is known: set IDC_RELEASE_BASE_URL (or release_base_url) to where the "
                 "release's files are published."
             )
-        destination = self.cache_dir / entry.file
-        try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise IndexFileError(
-                f"cannot create the index cache directory {self.cache_dir}: {e}. "
-                "Set IDC_INDEX_CACHE_DIR to a writable directory."
-            ) from e
-        partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
-        logger.info("Fetching index %s from %s", entry.name, entry.url)
-        try:
-            size, digest = _download(entry.url, partial, timeout)
-            _verify(entry, partial, size, digest)
-            os.replace(partial, destination)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        entry.path = destination
-        return destination
+        entry.path = download_verified(entry, self.cache_dir / entry.file, timeout)
+        return entry.path
+
+
+def download_verified(entry: IndexEntry, destination: Path, timeout: float = 60.0) -> Path:
+    """Download ``entry.url`` to ``destination``: streamed into a temporary file beside it,
+    checked against the entry's size and sha256 (where known) and for a readable parquet
+    footer, and only then renamed. A failed or corrupt download leaves nothing behind."""
+    assert entry.url is not None
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise IndexFileError(
+            f"cannot create the index cache directory {destination.parent}: {e}. "
+            "Set IDC_INDEX_CACHE_DIR to a writable directory."
+        ) from e
+    partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
+    logger.info("Fetching index %s from %s", entry.name, entry.url)
+    try:
+        size, digest = _download(entry.url, partial, timeout)
+        _verify(entry, partial, size, digest)
+        os.replace(partial, destination)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return destination
 
 
 def validate_manifest(manifest: Any) -> list[str]:
@@ -361,6 +388,11 @@ def _download(url: str, partial: Path, timeout: float) -> tuple[int, str]:
             f"could not reach {url}: {reason}. Check the network connection, or set "
             "IDC_RELEASE_BASE_URL to a reachable mirror."
         ) from e
+    except http.client.HTTPException as e:
+        raise IndexFetchError(
+            f"fetching {url} failed: the server cut the download short ({type(e).__name__}). "
+            "Nothing was cached; try again."
+        ) from e
     except OSError as e:
         raise IndexFileError(f"cannot write {partial}: {e}. Set IDC_INDEX_CACHE_DIR to a writable directory with free space.") from e
     return size, sha.hexdigest()
@@ -379,19 +411,28 @@ def _verify(entry: IndexEntry, partial: Path, size: int, digest: str) -> None:
         )
     if not _looks_like_parquet(partial):
         raise IndexIntegrityError(
-            f"{entry.url} did not return a parquet file (no parquet header and footer). "
+            f"{entry.url} did not return a parquet file (no readable parquet footer). "
             "Nothing was cached; check IDC_RELEASE_BASE_URL."
         )
 
 
 def _looks_like_parquet(path: Path) -> bool:
+    """Whether the file starts and ends as parquet and its footer (the file metadata) reads."""
     size = path.stat().st_size
     if size < 12:
         return False
     with path.open("rb") as f:
         head = f.read(4)
         f.seek(size - 4)
-        return head == b"PAR1" and f.read(4) == b"PAR1"
+        if head != b"PAR1" or f.read(4) != b"PAR1":
+            return False
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except (OSError, ValueError):  # pyarrow's errors for a footer that is not parquet metadata
+        return False
+    return True
 
 
 def _schema_description(schema_file: Path) -> str:

@@ -53,7 +53,7 @@ _LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 
 def _client(ctx: click.Context) -> IDCClient:
     if ctx.obj is None:
-        ctx.obj = IDCClient(data_dir=ctx.meta.get("data_dir"))
+        ctx.obj = IDCClient(data_dir=ctx.meta.get("data_dir"), release=ctx.meta.get("release"))
     return ctx.obj  # type: ignore[no-any-return]
 
 
@@ -105,13 +105,21 @@ class _Group(click.Group):
     help="Index release directory (parquet files + manifest.json). Default: the installed idc-index-data.",
 )
 @click.option(
+    "--release", default=None, metavar="VERSION",
+    help="A published index release: 'current' (the newest) or a version such as 26.0.0, fetched once into the "
+         "cache (`idc releases` lists them). Default: the installed idc-index-data.",
+)
+@click.option(
     "--log-level", type=click.Choice(_LOG_LEVELS, case_sensitive=False),
     default="warning", show_default=True, help="How much idc-index logs to stderr.",
 )
 @click.pass_context
-def idc(ctx: click.Context, data_dir: str | None, log_level: str) -> None:
+def idc(ctx: click.Context, data_dir: str | None, release: str | None, log_level: str) -> None:
     """Search NCI Imaging Data Commons (IDC) from the command line."""
+    if release is not None and ctx.get_parameter_source("data_dir") is click.core.ParameterSource.ENVIRONMENT:
+        data_dir = None  # an explicit --release wins over IDC_INDEX_DATA_DIR
     ctx.meta["data_dir"] = data_dir
+    ctx.meta["release"] = release
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("idc_index").setLevel(log_level.upper())
 
@@ -169,6 +177,22 @@ def version(ctx: click.Context) -> None:
 
     client = _client(ctx)
     click.echo(f"idc-index {__version__}; IDC data {client.idc_version} ({client._catalog.source})")
+
+
+@idc.command()
+@_format_option
+def releases(fmt: str) -> None:
+    """The published index releases, and which are cached or bundled (use one with --release)."""
+    from .releases import RELEASES_URL_ENV, list_releases, releases_url
+
+    rows, problem = list_releases()
+    if problem:
+        click.echo(f"Warning: cannot list the published releases: {problem} (check {RELEASES_URL_ENV}, "
+                   f"{releases_url()}); showing the cached and bundled ones.", err=True)
+    yes = {True: "yes", False: "no"}
+    _emit([{"release": r.release, "idc_version": r.idc_version, "current": yes[r.current], "published": yes[r.published],
+            "cached": yes[r.cached], "bundled": yes[r.bundled]} for r in rows],
+          ["release", "idc_version", "current", "published", "cached", "bundled"], fmt)
 
 
 # -- downloads ------------------------------------------------------------------------------------

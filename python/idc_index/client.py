@@ -101,6 +101,12 @@ class IDCClient(DownloadMethods):
         optimize_index: write (once, in the background) a copy of the main index sorted along
             the IDC hierarchy with small row groups and bloom filters, which makes lookups by
             identifier fast. On by default.
+        release: use a published index release instead of the bundled one: ``"current"`` (the
+            newest) or a version such as ``"26.0.0"``. Its manifest and main indices are
+            downloaded once, verified and cached; later clients use the cache without the
+            network. Not with ``data_dir``; ``release_base_url`` does not apply to it.
+        releases_url: where index releases are published. Default: ``IDC_RELEASES_URL``, else
+            ``https://storage.googleapis.com/idc-index-data-artifacts``.
 
     Examples:
         >>> from idc_index import IDCClient
@@ -108,6 +114,8 @@ class IDCClient(DownloadMethods):
         >>> client.get_idc_version()
         'v25'
         >>> client.sql_query("SELECT Modality, COUNT(*) AS n FROM index GROUP BY Modality")
+        >>> IDCClient(release="current").get_idc_version()   # the newest published release
+        'v26'
     """
 
     DOWNLOAD_HIERARCHY_DEFAULT = selection.DOWNLOAD_HIERARCHY_DEFAULT
@@ -142,8 +150,10 @@ class IDCClient(DownloadMethods):
         cache_dir: str | os.PathLike[str] | None = None,
         release_base_url: str | None = None,
         optimize_index: bool = True,
+        release: str | None = None,
+        releases_url: str | None = None,
     ) -> None:
-        self._catalog = Catalog.resolve(data_dir, cache_dir, release_base_url)
+        self._catalog = Catalog.resolve(data_dir, cache_dir, release_base_url, release, releases_url)
         self._engine = _core.Engine()
         main = self._catalog.entry(MAIN_INDEX)
         assert main.path is not None

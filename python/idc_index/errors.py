@@ -120,6 +120,14 @@ class IndexIntegrityError(IndexFetchError):
     """A downloaded index does not match its expected size or sha256; nothing was cached."""
 
 
+class UnknownReleaseError(IndexFileError, ValueError):
+    """An index release that is not published (nor cached); the message lists those that are."""
+
+
+class ReleaseFetchError(IndexFetchError):
+    """An index release could not be fetched and is not cached; the message says what to do."""
+
+
 class DownloadError(IDCError):
     """A download could not start: an invalid setting or plan item, or a destination that
     cannot be created. Nothing was transferred; the message says what to change."""
@@ -164,9 +172,11 @@ __all__ = [
     "ManifestError",
     "QueryCancelledError",
     "ReadOnlySQLError",
+    "ReleaseFetchError",
     "SQLError",
     "TableRegistrationError",
     "UnknownIdentifierError",
     "UnknownIndexError",
+    "UnknownReleaseError",
     "UnknownTableError",
 ]

@@ -121,3 +121,54 @@ def test_bad_options_are_usage_errors(run, tmp_path):
     out = run("download-from-selection", "--collection-id", SMALL_COLLECTION, "--dir-template", "../%PatientID",
               "--download-dir", str(tmp_path))
     assert out.exit_code == 1 and "Invalid download hierarchy template" in out.output
+
+
+def test_plan_writes_shard_manifests_and_a_summary_and_each_shard_downloads_on_its_own(
+    run, small_collection, client, tmp_path
+):
+    import json
+
+    out = run("plan", SMALL_COLLECTION, "--shards", "3", "--out", str(tmp_path / "plan"),
+              "--dir-template", "%SeriesInstanceUID")
+    assert out.exit_code == 0, out.output
+    summary = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    assert summary["shards"] == 3 and summary["series"] == len(small_collection)
+    assert [p["manifest"] for p in summary["parts"]] == [f"shard-{i}.s5cmd" for i in range(3)]
+    assert sum(p["series"] for p in summary["parts"]) == len(small_collection)
+    assert sum(p["bytes"] for p in summary["parts"]) == summary["bytes"]
+    assert sorted(p.name for p in (tmp_path / "plan").iterdir()) == ["plan.json", *summary_files(3)]
+
+    # A shard's manifest and `--shard I/N` on a download command fetch the same series.
+    by_uid = {s.series_instance_uid: s for s in small_collection}
+    plan = client.plan_download(tmp_path / "x", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")
+    wanted = {i.series_instance_uid for i in plan.shard(3)[1].items}
+    out = run("download-from-manifest", "--manifest-file", str(tmp_path / "plan" / "shard-1.s5cmd"),
+              "--download-dir", str(tmp_path / "m"), "--dir-template", "%SeriesInstanceUID")
+    assert out.exit_code == 0, out.output
+    assert {q.parent.name for q in files_on_disk(tmp_path / "m")} == wanted
+    for args in (("download", SMALL_COLLECTION), ("download-from-selection", "--collection-id", SMALL_COLLECTION)):
+        target = tmp_path / args[0]
+        out = run(*args, "--shard", "1/3", "--download-dir", str(target), "--dir-template", "%SeriesInstanceUID")
+        assert out.exit_code == 0, out.output
+        on_disk = files_on_disk(target)
+        assert {q.parent.name for q in on_disk} == wanted
+        assert len(on_disk) == sum(len(by_uid[u].objects) for u in wanted)
+    # Resumable: a rerun of the shard fetches nothing already there.
+    out = run("download", SMALL_COLLECTION, "--shard", "1/3", "--download-dir", str(tmp_path / "download"),
+              "--dir-template", "%SeriesInstanceUID")
+    assert out.exit_code == 0 and "0 files downloaded" in out.output, out.output
+    out = run("download-from-manifest", "--manifest-file", str(tmp_path / "plan" / "shard-1.s5cmd"),
+              "--download-dir", str(tmp_path / "m"), "--dir-template", "%SeriesInstanceUID", "--shard", "0/1")
+    assert out.exit_code == 0 and "0 files downloaded" in out.output, out.output
+
+
+def summary_files(n: int) -> list[str]:
+    return [f"shard-{i}.s5cmd" for i in range(n)]
+
+
+def test_bad_shards_are_usage_errors(run, small_collection, tmp_path):
+    out = run("download", SMALL_COLLECTION, "--shard", "3/3", "--download-dir", str(tmp_path))
+    assert out.exit_code == 2 and "0 to N-1" in out.output
+    out = run("plan", SMALL_COLLECTION, "--shards", "1000", "--out", str(tmp_path / "p"))
+    assert out.exit_code == 2 and "ask for 1 to" in out.output
+    assert files_on_disk(tmp_path) == {}

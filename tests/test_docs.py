@@ -57,6 +57,7 @@ def test_every_page_is_built(site: Path) -> None:
         "index.html",
         "guide/querying/index.html",
         "guide/downloading/index.html",
+        "guide/scale/index.html",
         "guide/cli/index.html",
         "guide/environment/index.html",
         "reference/api/index.html",

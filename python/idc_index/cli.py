@@ -6,10 +6,13 @@ Examples::
     idc sql "SELECT Modality, COUNT(*) AS n FROM index GROUP BY 1 ORDER BY n DESC"
     idc indices                           # the indices of the release, and which are installed
     idc fetch-index sm_index
+    idc releases                          # the published index releases; idc --release current ...
     idc download rider_pilot --download-dir data            # a collection, patient, study, series,
                                                             # SOP instance, crdc uuid or manifest file
     idc download-from-selection --series-instance-uid 1.3.6... --download-dir data --dry-run True
     idc download-from-manifest --manifest-file cohort.s5cmd --download-dir data
+    idc plan nlst --shards 8 --out plan            # 8 manifests of about equal bytes + plan.json
+    idc download nlst --shard 3/8 --download-dir data                # part 3 of 8 (0 to 7)
 """
 
 from __future__ import annotations
@@ -218,6 +221,9 @@ def _download_options(func: Any) -> Any:
         click.option("--checksums/--sizes-only", default=True, show_default=True,
                      help="Check every file against the checksum its bucket states (CRC32C, CRC32, CRC64NVME or MD5), or only its size "
                           "(saves CPU on very fast links)."),
+        click.option("--shard", type=str, default=None, metavar="I/N",
+                     help="Download only part I (0 to N-1) of the download split into N parts of about equal bytes, "
+                          "as `idc plan --shards N` splits it."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -294,7 +300,7 @@ def download_from_selection(ctx: click.Context, download_dir: str | None, dir_te
                             patient_id: Any, study_instance_uid: Any, series_instance_uid: Any, sop_instance_uid: Any,
                             crdc_series_uuid: Any, analysis_result_id: Any, analysis_results: str,
                             source_bucket_location: str, quiet: bool, show_progress_bar: bool,
-                            use_s5cmd_sync: bool) -> None:
+                            use_s5cmd_sync: bool, shard: str | None) -> None:
     """Download a selection: the most specific identifiers given select, the analysis-result
     options narrow it. Prints a summary line; exits non-zero when a file could not be downloaded."""
     _set_level(log_level)
@@ -306,7 +312,7 @@ def download_from_selection(ctx: click.Context, download_dir: str | None, dir_te
         analysis_result_id=_ids(analysis_result_id), analysis_results=analysis_results.lower(), quiet=quiet,
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
         source_bucket_location=source_bucket_location, endpoint_url=endpoint_url, concurrency=concurrency,
-        checksums=checksums,
+        checksums=checksums, shard=shard,
     ))
 
 
@@ -324,7 +330,7 @@ def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir:
                            log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
                            dry_run: bool,
                            quiet: bool, validate_manifest: bool, show_progress_bar: bool,
-                           use_s5cmd_sync: bool) -> None:
+                           use_s5cmd_sync: bool, shard: str | None) -> None:
     """Download the series of an IDC portal manifest (AWS or GCS; ``cp s3://<bucket>/<uuid>/* .``
     lines). Series of earlier IDC releases are downloaded as they were then."""
     _set_level(log_level)
@@ -332,7 +338,7 @@ def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir:
     _report(lambda: client.download_from_manifest(
         manifest_file, download_dir or ".", quiet=quiet, validate_manifest=validate_manifest,
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
-        dry_run=dry_run, endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
+        dry_run=dry_run, endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums, shard=shard,
     ))
 
 
@@ -407,7 +413,7 @@ def _is_file(argument: str) -> bool:
 @click.pass_context
 def download(ctx: click.Context, generic_argument: str, download_dir: str | None, dir_template: str,
              log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
-             dry_run: bool) -> None:
+             shard: str | None, dry_run: bool) -> None:
     """Download GENERIC_ARGUMENT: a manifest file, or comma-separated collection ids, analysis
     result ids, PatientIDs, StudyInstanceUIDs, SeriesInstanceUIDs, SOPInstanceUIDs or
     crdc_series_uuids (recognised from the index). Every value must match before anything is
@@ -420,19 +426,84 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
         click.echo(f"Downloading the manifest {generic_argument} from IDC {client.idc_version}", err=True)
         _report(lambda: client.download_from_manifest(generic_argument, target, dirTemplate=template,
                                                       endpoint_url=endpoint_url, concurrency=concurrency,
-                                                      checksums=checksums, dry_run=dry_run))
+                                                      checksums=checksums, dry_run=dry_run, shard=shard))
         return
     values = [v.strip() for v in generic_argument.split(",") if v.strip()]
     if not values:
         raise click.UsageError("Give a manifest file or at least one identifier.")
     kinds = _recognise(client, values)
+    if shard is not None and len(kinds) > 1:
+        raise click.UsageError(
+            f"--shard splits one selection, but the identifiers are of {len(kinds)} kinds ({', '.join(kinds)}); "
+            "write the shards with `idc plan ... --shards N --out DIR` and download each with "
+            "`idc download-from-manifest --manifest-file DIR/shard-I.s5cmd`."
+        )
     for argument, ids in kinds.items():
         click.echo(f"Downloading {len(ids)} {argument} value(s) from IDC {client.idc_version}", err=True)
         # `argument` is the name of one of download_from_selection's identifier parameters.
         selection: dict[str, Any] = {argument: ids}
         _report(functools.partial(client.download_from_selection, target, dirTemplate=template,
                                   endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
-                                  dry_run=dry_run, **selection))
+                                  dry_run=dry_run, shard=shard, **selection))
+
+
+@idc.command("plan")
+@click.argument("generic_argument", type=str)
+@click.option("--shards", type=click.IntRange(1), default=1, show_default=True,
+              help="How many parts of about equal bytes to split the download into.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Directory to write shard-0.s5cmd ... shard-<N-1>.s5cmd and plan.json into.")
+@click.option("--dir-template", type=str, default=DOWNLOAD_HIERARCHY_DEFAULT, show_default=True, help=_TEMPLATE_HELP)
+@click.option("--source-bucket-location", type=click.Choice(SOURCE_LOCATIONS), default="aws", show_default=True,
+              help="Plan the download from AWS or from Google Cloud Storage.")
+@click.pass_context
+def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, dir_template: str,
+         source_bucket_location: str) -> None:
+    """Split the download of GENERIC_ARGUMENT (a manifest file, or identifiers as for `idc
+    download`) into N s5cmd manifests of about equal bytes, plus plan.json (series, instances
+    and bytes of each). Each manifest is downloaded on its own, for example by a job array:
+    `idc download-from-manifest --manifest-file DIR/shard-$SLURM_ARRAY_TASK_ID.s5cmd`."""
+    from pathlib import Path
+
+    from .plan import Plan
+
+    client = _client(ctx)
+    template = dir_template or None
+    if _is_file(generic_argument):
+        whole = client.plan_download(".", manifestFile=generic_argument, dirTemplate=template)
+    else:
+        values = [v.strip() for v in generic_argument.split(",") if v.strip()]
+        if not values:
+            raise click.UsageError("Give a manifest file or at least one identifier.")
+        parts: list[Plan] = []
+        for argument, ids in _recognise(client, values).items():
+            selection: dict[str, Any] = {argument: ids}
+            parts.append(client.plan_download(".", dirTemplate=template,
+                                              source_bucket_location=source_bucket_location, **selection))
+        whole = parts[0]
+        if len(parts) > 1:
+            merged = {(i.bucket, i.prefix, i.key): (i, c) for p in parts for i, c in zip(p.items, p.collections)}
+            whole = Plan.measure([i for i, _ in merged.values()], ".", whole.location,
+                                 [c for _, c in merged.values()])
+    try:
+        pieces = whole.shard(shards)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+    out = Path(out_dir)
+    summary: dict[str, Any] = {
+        "idc_version": client.idc_version, "source": generic_argument, "location": whole.location,
+        "dir_template": template, "shards": shards, "series": whole.series, "instances": whole.instances,
+        "bytes": whole.bytes_total, "parts": [],
+    }
+    for index, piece in enumerate(pieces):
+        name = f"shard-{index}.s5cmd"
+        piece.to_manifest(out / name, comment=f"idc-index plan of {generic_argument}: shard {index} of {shards}")
+        summary["parts"].append({"index": index, "manifest": name, "series": piece.series,
+                                 "instances": piece.instances, "bytes": piece.bytes_total})
+        click.echo(f"{out / name}: {piece.series} series, {piece.instances} instances, "
+                   f"{piece.bytes_total / 1e9:.2f} GB")
+    (out / "plan.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    click.echo(f"{out / 'plan.json'}: {whole.series} series, {whole.bytes_total / 1e9:.2f} GB in {shards} shard(s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ from .manifest import read_manifest
 from .plan import Plan
 from .selection import DOWNLOAD_HIERARCHY_DEFAULT, check_location
 from .selector import Selector
+from .sharding import parse_shard, shard_positions
 
 
 class DownloadMethods:
@@ -52,6 +53,7 @@ class DownloadMethods:
         concurrency: int | None = None,
         progress_callback: ProgressCallback | None = None,
         checksums: bool = True,
+        shard: str | tuple[int, int] | None = None,
     ) -> DownloadReport:
         """Download the DICOM files of a selection into ``downloadDir``.
 
@@ -91,6 +93,9 @@ class DownloadMethods:
             checksums: check each file against the cheapest checksum its bucket states (default).
                 False checks sizes only, of downloaded files and of files already present,
                 which saves CPU time on very fast links.
+            shard: ``"I/N"`` or ``(I, N)``: download only part ``I`` (0 to N-1) of the
+                selection split into ``N`` parts of about equal bytes, as
+                :meth:`~idc_index.plan.Plan.shard` splits it (one part per machine or job).
 
         Returns:
             DownloadReport: every file on disk (``report.paths``), bytes, seconds.
@@ -118,6 +123,7 @@ class DownloadMethods:
         return _carry_out(
             items, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
             checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
+            shard=shard,
         )
 
     def download_dicom_series(
@@ -287,6 +293,7 @@ class DownloadMethods:
         endpoint_url: str | None = None,
         concurrency: int | None = None,
         checksums: bool = True,
+        shard: str | tuple[int, int] | None = None,
     ) -> DownloadReport:
         """Download the series of an IDC portal manifest (AWS or GCS).
 
@@ -313,6 +320,7 @@ class DownloadMethods:
             endpoint_url: as in :meth:`download_from_selection`.
             concurrency: as in :meth:`download_from_selection`.
             checksums: as in :meth:`download_from_selection`.
+            shard: as in :meth:`download_from_selection`.
 
         Raises:
             ManifestError: no copy command at all, a malformed one (``cp`` with a bad URL), or
@@ -332,8 +340,66 @@ class DownloadMethods:
         return _carry_out(
             items, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
             checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
-            skipped_manifest_lines=manifest.skipped,
+            skipped_manifest_lines=manifest.skipped, shard=shard,
         )
+
+    def plan_download(
+        self,
+        downloadDir: str | os.PathLike[str] = ".",
+        collection_id: str | list[str] | None = None,
+        patientId: str | list[str] | None = None,
+        studyInstanceUID: str | list[str] | None = None,
+        seriesInstanceUID: str | list[str] | None = None,
+        sopInstanceUID: str | list[str] | None = None,
+        crdc_series_uuid: str | list[str] | None = None,
+        dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
+        source_bucket_location: str = "aws",
+        analysis_result_id: str | list[str] | None = None,
+        analysis_results: str = "include",
+        *,
+        manifestFile: str | os.PathLike[str] | None = None,
+        validate_manifest: bool = True,
+    ) -> Plan:
+        """The plan of a download, without downloading: a selection (the arguments of
+        :meth:`download_from_selection`) or an IDC manifest (``manifestFile``), measured under
+        ``downloadDir`` (created if needed).
+
+        The plan is a value to hold, look at and split: ``plan.table`` (its items as an Arrow
+        table), ``plan.bytes_total`` and the other counts, ``plan.to_manifest(path)`` (an
+        s5cmd manifest), ``plan.shard(n)`` (``n`` plans of about equal bytes) and
+        ``plan.run()`` (download it, returning a DownloadReport). A dry run's ``report.plan``
+        is the same kind of value.
+
+        Raises:
+            UnknownIdentifierError, ManifestError, InvalidTemplateError: as the download
+                methods, before anything is transferred.
+            ValueError: no selection, or both a selection and ``manifestFile``.
+
+        Examples:
+            >>> plan = client.plan_download(collection_id="nlst")
+            >>> [part.bytes_total for part in plan.shard(4)]
+            [...]
+        """
+        given = [collection_id, patientId, studyInstanceUID, seriesInstanceUID, sopInstanceUID, crdc_series_uuid,
+                 analysis_result_id]
+        collections: list[str | None] = []
+        if manifestFile is not None:
+            if any(v is not None for v in given):
+                raise ValueError("Give either a selection or manifestFile, not both.")
+            items, location = self._selector.manifest_items(
+                read_manifest(manifestFile), dirTemplate=dirTemplate, validate_manifest=validate_manifest,
+                collections=collections,
+            )
+        else:
+            location = check_location(source_bucket_location)
+            items = self._selector.selection_items(
+                location=location, collection_id=collection_id, patientId=patientId,
+                studyInstanceUID=studyInstanceUID, seriesInstanceUID=seriesInstanceUID,
+                sopInstanceUID=sopInstanceUID, crdc_series_uuid=crdc_series_uuid,
+                analysis_result_id=analysis_result_id, analysis_results=analysis_results, dirTemplate=dirTemplate,
+                collections=collections,
+            )
+        return Plan.measure(items, downloadDir, location, collections)
 
 
 def _carry_out(
@@ -348,9 +414,14 @@ def _carry_out(
     show_progress_bar: bool,
     progress_callback: ProgressCallback | None,
     skipped_manifest_lines: list[tuple[int, str]] | None = None,
+    shard: str | tuple[int, int] | None = None,
 ) -> DownloadReport:
-    """Measure the plan of ``items`` under ``download_dir``, then report it (dry run) or run it;
-    the report (also that of a DownloadFailedError) lists ``skipped_manifest_lines``."""
+    """Measure the plan of ``items`` (only its part ``shard``, when given) under
+    ``download_dir``, then report it (dry run) or run it; the report (also that of a
+    DownloadFailedError) lists ``skipped_manifest_lines``."""
+    if shard is not None:
+        index, count = parse_shard(shard)
+        items = [items[j] for j in shard_positions(items, count)[index]]
     plan = Plan.measure(items, download_dir, location)
     if dry_run:
         report = plan.dry_run()

@@ -30,10 +30,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from idc_index import _core
 from idc_index.errors import DownloadError, DownloadFailedError
+
+if TYPE_CHECKING:
+    from idc_index.plan import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +144,9 @@ class DownloadReport:
     cancelled: bool = False
     #: Why the run stopped early on its own (the disk is full), if it did.
     stopped: str | None = None
-    #: The plan as measured before the transfer (set by the client's download methods).
-    plan: PlanSummary | None = None
+    #: The plan as measured before the transfer (set by the client's download methods): its
+    #: items, and its counts and bytes (``plan.series``, ``plan.bytes_needed``, ...).
+    plan: Plan | None = None
     #: Nothing was transferred: the report only describes the plan.
     dry_run: bool = False
     #: ``(line number, text)`` of the manifest lines skipped as not copy commands (set by

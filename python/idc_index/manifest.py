@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
+import shlex
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .download import GCS_BUCKETS, SourceLocation
+from .download import GCS_BUCKETS, PlanItem, SourceLocation
 from .errors import ManifestError
 
 logger = logging.getLogger("idc_index")
@@ -135,4 +136,42 @@ def manifest_location(lines: Sequence[ManifestLine]) -> SourceLocation:
     return "gcs" if gcs else "aws"
 
 
-__all__ = ["Manifest", "ManifestLine", "manifest_location", "parse_manifest", "read_manifest"]
+def manifest_command(item: PlanItem) -> str:
+    """The s5cmd copy command of one plan item: ``cp s3://<bucket>/<prefix>* <folder>/`` for a
+    series, ``cp s3://<bucket>/<key> <file>`` for one object.
+
+    Example:
+        >>> manifest_command(PlanItem.series("idc-open-data", "0a1b", "c/p"))
+        'cp s3://idc-open-data/0a1b/* c/p/'
+    """
+    if item.prefix is not None:
+        return f"cp s3://{item.bucket}/{item.prefix}* {shlex.quote(item.destination.rstrip('/') + '/')}"
+    return f"cp s3://{item.bucket}/{item.key} {shlex.quote(item.destination)}"
+
+
+def write_manifest(path: str | os.PathLike[str], items: Iterable[PlanItem], comments: Sequence[str] = ()) -> Path:
+    """Write ``items`` as an s5cmd manifest (``# comment`` lines first), which s5cmd runs
+    (``s5cmd run``) and :func:`read_manifest` reads back when every item is a series.
+
+    Raises:
+        ManifestError: the file cannot be written.
+    """
+    out = Path(path)
+    text = "".join(f"# {c}\n" for c in comments) + "".join(manifest_command(i) + "\n" for i in items)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise ManifestError(f"cannot write the manifest {out}: {e}; choose another path") from e
+    return out
+
+
+__all__ = [
+    "Manifest",
+    "ManifestLine",
+    "manifest_command",
+    "manifest_location",
+    "parse_manifest",
+    "read_manifest",
+    "write_manifest",
+]

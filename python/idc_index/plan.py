@@ -3,13 +3,16 @@
 A :class:`Plan` is the plan items of a selection under one download directory: the directory
 is resolved and created once, the bytes the items hold, those already present and the free
 space are measured once, and :meth:`Plan.run` checks the space, hands the items to
-:func:`idc_index.download.download` and returns its report with the measurements attached.
+:func:`idc_index.download.download` and returns its report with the plan attached. A plan can
+be looked at (:attr:`Plan.table`), written as an s5cmd manifest (:meth:`Plan.to_manifest`) and
+split into parts of about equal bytes (:meth:`Plan.shard`, see :mod:`idc_index.sharding`),
+each a plan that runs on its own.
 
 Example:
     >>> plan = Plan.measure(items, "data", "aws")  # doctest: +SKIP
-    >>> plan.summary.bytes_needed, plan.summary.fits  # doctest: +SKIP
+    >>> plan.bytes_needed, plan.fits  # doctest: +SKIP
     (1234567, True)
-    >>> report = plan.run(show_progress_bar=False)  # doctest: +SKIP
+    >>> report = plan.shard(4)[0].run(show_progress_bar=False)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import os
 import shutil
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .download import (
     PARTIAL_SUFFIX,
@@ -32,25 +36,43 @@ from .download import (
     download,
 )
 from .errors import DownloadFailedError, IDCClientInsufficientDiskSpaceError, IDCError
+from .manifest import write_manifest
+from .sharding import InstanceSource, shard_positions, split_large_series
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 logger = logging.getLogger("idc_index")
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Plan items to fetch from one bucket location into one download directory, measured."""
+    """Plan items to fetch from one bucket location into one download directory, measured.
 
-    items: tuple[PlanItem, ...]
+    The counts and bytes of :attr:`summary` are also attributes of the plan (``plan.series``,
+    ``plan.bytes_total``, ``plan.bytes_needed``, ``plan.fits``, ...).
+    """
+
+    items: tuple[PlanItem, ...] = field(repr=False)
     #: The download directory, resolved and existing.
     root: Path
     #: ``"aws"`` or ``"gcs"``: where the items' buckets are.
     location: SourceLocation
     #: Counts and bytes: total, already present, free on the disk.
     summary: PlanSummary
+    #: The collection_id of each item (None where not known), in the order of :attr:`items`.
+    collections: tuple[str | None, ...] = field(default=(), repr=False)
 
     @classmethod
-    def measure(cls, items: Sequence[PlanItem], download_dir: str | os.PathLike[str], location: SourceLocation) -> Plan:
-        """Create ``download_dir`` (if needed) and measure what ``items`` need there.
+    def measure(
+        cls,
+        items: Sequence[PlanItem],
+        download_dir: str | os.PathLike[str],
+        location: SourceLocation,
+        collections: Sequence[str | None] = (),
+    ) -> Plan:
+        """Create ``download_dir`` (if needed) and measure what ``items`` need there;
+        ``collections`` gives each item's collection_id (empty when not known).
 
         Raises:
             IDCError: the download directory cannot be created.
@@ -71,11 +93,109 @@ class Plan:
             "Disk size needed: %s (%s already present); available: %s",
             format_size(summary.bytes_total), format_size(summary.bytes_present), format_size(summary.bytes_free),
         )
-        return cls(tuple(items), root, location, summary)
+        return cls(tuple(items), root, location, summary, tuple(collections))
+
+    # The summary's counts and bytes, read from the plan itself.
+    @property
+    def series(self) -> int:
+        """Series prefixes in the plan."""
+        return self.summary.series
+
+    @property
+    def instances(self) -> int:
+        """Single objects in the plan."""
+        return self.summary.instances
+
+    @property
+    def bytes_total(self) -> int:
+        """Bytes the plan holds (series sizes from the index, so close estimates)."""
+        return self.summary.bytes_total
+
+    @property
+    def bytes_present(self) -> int:
+        """Bytes of it already on disk (not fetched again)."""
+        return self.summary.bytes_present
+
+    @property
+    def bytes_free(self) -> int:
+        """Free bytes on the disk of the download directory."""
+        return self.summary.bytes_free
+
+    @property
+    def bytes_needed(self) -> int:
+        """Bytes still to fetch."""
+        return self.summary.bytes_needed
+
+    @property
+    def fits(self) -> bool:
+        """Whether the bytes still to fetch fit on the disk."""
+        return self.summary.fits
+
+    @property
+    def table(self) -> pa.Table:
+        """The items as an Arrow table: ``bucket``, ``prefix`` (a series) or ``key`` (one
+        object), ``size`` (bytes, null when not known), ``destination`` (relative to
+        :attr:`root`), ``collection_id``, ``SeriesInstanceUID``, ``SOPInstanceUID``."""
+        import pyarrow as pa
+
+        collections = self.collections or (None,) * len(self.items)
+        return pa.table(
+            {
+                "bucket": pa.array([i.bucket for i in self.items], pa.string()),
+                "prefix": pa.array([i.prefix for i in self.items], pa.string()),
+                "key": pa.array([i.key for i in self.items], pa.string()),
+                "size": pa.array([i.size for i in self.items], pa.int64()),
+                "destination": pa.array([i.destination for i in self.items], pa.string()),
+                "collection_id": pa.array(list(collections), pa.string()),
+                "SeriesInstanceUID": pa.array([i.series_instance_uid for i in self.items], pa.string()),
+                "SOPInstanceUID": pa.array([i.sop_instance_uid for i in self.items], pa.string()),
+            }
+        )
+
+    def to_manifest(self, path: str | os.PathLike[str], comment: str | None = None) -> Path:
+        """Write the plan as an s5cmd manifest: ``cp s3://<bucket>/<crdc_series_uuid>/* <folder>/``
+        per series (``cp s3://<bucket>/<key> <file>`` per single object), destinations relative
+        to the directory s5cmd runs in. ``s5cmd run`` and
+        :meth:`~idc_index.IDCClient.download_from_manifest` read it (the latter: series only).
+
+        Raises:
+            ManifestError: the file cannot be written.
+        """
+        comments = [comment] if comment else []
+        comments.append(
+            f"{self.series} series, {self.instances} instances, {self.bytes_total} bytes "
+            f"({format_size(self.bytes_total)}) from {self.location.upper()}"
+        )
+        return write_manifest(path, self.items, comments)
+
+    def shard(self, n: int, *, instances: InstanceSource | None = None) -> list[Plan]:
+        """Split the plan into ``n`` plans of about equal bytes, each run on its own
+        (:meth:`run`, or its manifest on another machine); every item is in exactly one.
+
+        Items go largest first to the part with the fewest bytes so far, so the same plan and
+        ``n`` always give the same parts. Series stay whole (their sizes come from the index);
+        a series larger than ``1/n`` of the plan is split into its instances only when
+        ``instances`` gives them (a callable from a series item to its instance items, for
+        example over ``sm_instance_index``); otherwise it stays whole and its part is larger.
+
+        Raises:
+            ValueError: ``n`` is less than 1, or larger than the number of items (ask for at
+                most that many parts).
+        """
+        shard_positions(self.items, n)  # checks n before any instance is looked up
+        items: Sequence[PlanItem] = self.items
+        collections: Sequence[str | None] = self.collections or (None,) * len(items)
+        if instances is not None:
+            items, collections = split_large_series(items, collections, n, instances)
+        parts = shard_positions(items, n)
+        return [
+            Plan.measure([items[j] for j in part], self.root, self.location, [collections[j] for j in part])
+            for part in parts
+        ]
 
     def dry_run(self) -> DownloadReport:
         """The report of a run that transfers nothing: the measurements only."""
-        report = DownloadReport(plan=self.summary, dry_run=True)
+        report = DownloadReport(plan=self, dry_run=True)
         logger.info("%s. Rerun with dry_run=False to download the files.", report.summary())
         return report
 
@@ -89,7 +209,7 @@ class Plan:
         progress_callback: ProgressCallback | None = None,
         desc: str = "Downloading",
     ) -> DownloadReport:
-        """Download the items and return the report, its ``plan`` set to :attr:`summary`.
+        """Download the items and return the report, its ``plan`` set to this plan.
 
         ``checksums`` applies to the files already present too (sizes only when False). A
         ``progress_callback`` replaces the progress bar.
@@ -114,9 +234,9 @@ class Plan:
             )
         except DownloadFailedError as e:
             if e.report is not None:
-                e.report = replace(e.report, plan=self.summary)
+                e.report = replace(e.report, plan=self)
             raise
-        return replace(report, plan=self.summary)
+        return replace(report, plan=self)
 
 
 def free_bytes(directory: str | os.PathLike[str]) -> int:

@@ -68,12 +68,13 @@ class Selector:
         analysis_result_id: str | list[str] | None = None,
         analysis_results: str = "include",
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
+        collections: list[str | None] | None = None,
     ) -> list[PlanItem]:
         """The plan items of a selection in the buckets at ``location``.
 
         The most specific level given selects, as in idc-index 0.13; the analysis-result
         options then narrow it. Instances (``sopInstanceUID``) are single objects, everything
-        else whole series.
+        else whole series. A ``collections`` list gets each item's collection_id appended.
 
         Raises:
             InvalidTemplateError: a ``dirTemplate`` that is not attributes and separators.
@@ -88,6 +89,8 @@ class Selector:
         )
         if not rows:
             raise EmptySelectionError(_empty_message(analysis_result_id, analysis_results))
+        if collections is not None:
+            collections.extend(r.get("collection_id") for r in rows)
         return (instance_items if instances else series_items)(rows, tokens, location)
 
     def _selection_rows(
@@ -191,12 +194,14 @@ class Selector:
         *,
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
         validate_manifest: bool = True,
+        collections: list[str | None] | None = None,
     ) -> tuple[list[PlanItem], SourceLocation]:
         """The plan items of an IDC portal manifest (read by
         :func:`~idc_index.manifest.read_manifest`), and the bucket location its lines name.
 
         With ``validate_manifest`` each line's bucket must be the one the index records for its
-        series; without it, the buckets are used as written.
+        series; without it, the buckets are used as written. A ``collections`` list gets each
+        item's collection_id appended.
 
         Raises:
             InvalidTemplateError: a ``dirTemplate`` that is not attributes and separators.
@@ -214,6 +219,8 @@ class Selector:
             described.setdefault(line.crdc_series_uuid, f"line {line.number}: {line.text[:100]!r}")
         self._require_crdc(uuids, {r["crdc_series_uuid"] for r in rows}, described)
         items = series_items(rows, tokens, location)
+        if collections is not None:
+            collections.extend(r.get("collection_id") for r in rows)
         if not validate_manifest:
             wanted = {line.crdc_series_uuid: line.bucket for line in lines}
             return [i.with_bucket(wanted.get((i.prefix or "").rstrip("/"), i.bucket)) for i in items], location

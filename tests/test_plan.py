@@ -1,0 +1,131 @@
+"""Download plans as values: their table, their s5cmd manifest, and their split into shards of
+about equal bytes (on the sizes of a real collection of the v25 index, and against the tests'
+S3 server for what a shard downloads)."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+from conftest_download import (  # noqa: F401  (fixtures)
+    SMALL_COLLECTION,
+    files_on_disk,
+    moto_s3,
+    small_collection,
+)
+from idc_index.download import DownloadReport, PlanItem
+from idc_index.manifest import read_manifest
+from idc_index.plan import Plan
+from idc_index.sharding import item_key, parse_shard
+from s3server import MotoS3, Series
+
+
+def keys(plan: Plan) -> list[tuple[str, str, str]]:
+    return [item_key(i) for i in plan.items]
+
+
+@pytest.fixture(scope="module")
+def nlst(client, tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    return client.plan_download(tmp_path_factory.mktemp("nlst"), collection_id="nlst")
+
+
+def test_shards_of_a_large_collection_are_balanced_disjoint_and_complete(nlst: Plan):
+    assert nlst.series > 100_000 and nlst.instances == 0
+    shards = nlst.shard(8)
+    assert len(shards) == 8
+    sizes = [s.bytes_total for s in shards]
+    assert max(sizes) <= 1.1 * statistics.mean(sizes)
+    assert sum(sizes) == nlst.bytes_total
+    every = [k for s in shards for k in keys(s)]
+    assert len(every) == len(set(every)) == len(nlst.items)
+    assert set(every) == set(keys(nlst))
+    # Each shard is a plan of its own, with its items' collections.
+    assert all(isinstance(s, Plan) and s.root == nlst.root and set(s.collections) == {"nlst"} for s in shards)
+
+
+def test_shards_are_deterministic_whatever_the_order_of_the_items(nlst: Plan):
+    first = [keys(s) for s in nlst.shard(5)]
+    assert [keys(s) for s in nlst.shard(5)] == first
+    reordered = Plan.measure(list(reversed(nlst.items)), nlst.root, nlst.location)
+    assert [set(keys(s)) for s in reordered.shard(5)] == [set(k) for k in first]
+
+
+def test_the_table_and_the_totals(client, tmp_path):
+    plan = client.plan_download(tmp_path, collection_id=SMALL_COLLECTION, dirTemplate="%PatientID")
+    t = plan.table
+    assert t.column_names == [
+        "bucket", "prefix", "key", "size", "destination", "collection_id", "SeriesInstanceUID", "SOPInstanceUID",
+    ]
+    (row,) = client.sql(
+        f"SELECT COUNT(*) AS n, SUM(series_size_MB) AS mb FROM index WHERE collection_id = '{SMALL_COLLECTION}'"
+    ).to_pylist()
+    assert t.num_rows == plan.series == row["n"] and plan.instances == 0
+    assert sum(t.column("size").to_pylist()) == plan.bytes_total
+    assert abs(plan.bytes_total - row["mb"] * 1e6) < row["n"] * 1e4
+    assert set(t.column("collection_id").to_pylist()) == {SMALL_COLLECTION}
+    assert all(p.endswith("/") for p in t.column("prefix").to_pylist())
+    # A dry run's report carries the same kind of value.
+    dry = client.download_collection(SMALL_COLLECTION, tmp_path, dry_run=True, dirTemplate="%PatientID")
+    assert isinstance(dry.plan, Plan) and keys(dry.plan) == keys(plan)
+
+
+def test_shard_counts_out_of_range_are_refused(client, tmp_path):
+    plan = client.plan_download(tmp_path, collection_id=SMALL_COLLECTION)
+    for n in (0, plan.series + 1):
+        with pytest.raises(ValueError, match="shards"):
+            plan.shard(n)
+    assert [len(s.items) for s in plan.shard(plan.series)] == [1] * plan.series
+    for bad in ("3", "3/3", "-1/2", "a/b"):
+        with pytest.raises(ValueError, match="I/N|0 to N-1"):
+            parse_shard(bad)
+    with pytest.raises(ValueError, match="not both"):
+        client.plan_download(tmp_path, collection_id=SMALL_COLLECTION, manifestFile=tmp_path / "m.s5cmd")
+
+
+def test_a_series_larger_than_a_share_is_split_only_when_its_instances_are_known(tmp_path):
+    big = PlanItem.series("b", "big", "c/big", size=900)
+    small = [PlanItem.series("b", f"s{i}", f"c/s{i}", size=100) for i in range(3)]
+    plan = Plan.measure([big, *small], tmp_path, "aws", ["c"] * 4)
+    whole = plan.shard(3)
+    assert [s.bytes_total for s in whole] == [900, 200, 100]
+    pieces = [PlanItem.instance("b", f"big/{i}.dcm", f"c/big/{i}.dcm", size=300) for i in range(3)]
+    split = plan.shard(3, instances=lambda item: pieces if item.prefix == "big/" else [])
+    assert sorted(s.bytes_total for s in split) == [400, 400, 400]
+    assert sum(s.instances for s in split) == 3 and sum(s.series for s in split) == 3
+    # No instances known: the series stays whole.
+    assert [keys(s) for s in plan.shard(3, instances=lambda item: [])] == [keys(s) for s in whole]
+
+
+def test_a_shard_manifest_downloads_exactly_that_shard(client, moto_s3: MotoS3, small_collection: list[Series], tmp_path):
+    plan = client.plan_download(tmp_path / "data", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")
+    shard = plan.shard(3)[1]
+    manifest = shard.to_manifest(tmp_path / "shard-1.s5cmd", comment="shard 1 of 3")
+    text = manifest.read_text()
+    assert text.startswith("# shard 1 of 3\n# ")
+    lines = read_manifest(manifest).lines
+    assert [(line.bucket, line.crdc_series_uuid + "/") for line in lines] == [(i.bucket, i.prefix) for i in shard.items]
+    assert all(line.text.endswith(f" {i.destination}/") for line, i in zip(lines, shard.items))
+
+    wanted = {i.series_instance_uid for i in shard.items}
+    by_uid = {s.series_instance_uid: s for s in small_collection}
+    report = client.download_from_manifest(
+        manifest, tmp_path / "data", dirTemplate="%SeriesInstanceUID", endpoint_url=moto_s3.endpoint,
+        show_progress_bar=False,
+    )
+    assert report.ok and isinstance(report.plan, Plan)
+    on_disk = files_on_disk(tmp_path / "data")
+    assert {p.parent.name for p in on_disk} == wanted
+    assert len(on_disk) == sum(len(by_uid[u].objects) for u in wanted)
+    # The shard runs as a plan too; a rerun fetches nothing that is already there.
+    again = shard.run(endpoint_url=moto_s3.endpoint, show_progress_bar=False)
+    assert isinstance(again, DownloadReport) and again.ok
+    assert not again.downloaded and len(again.skipped) == len(on_disk)
+
+
+def test_a_plan_from_a_manifest(client, small_collection: list[Series], tmp_path: Path):
+    manifest = tmp_path / "m.s5cmd"
+    manifest.write_text("".join(f"cp s3://{s.bucket}/{s.crdc_series_uuid}/* .\n" for s in small_collection[:4]))
+    plan = client.plan_download(tmp_path / "data", manifestFile=manifest)
+    assert plan.series == 4 and set(plan.collections) == {SMALL_COLLECTION}
+    assert {i.prefix for i in plan.items} == {s.crdc_series_uuid + "/" for s in small_collection[:4]}

@@ -188,7 +188,7 @@ impl OptimizerRule for DependentGroupKeys {
         if dependent.is_empty() {
             return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
         }
-        let (kept, moved): (Vec<(usize, &Expr)>, Vec<(usize, &Expr)>) = agg
+        let (kept, moved): (Vec<GroupColumn>, Vec<GroupColumn>) = agg
             .group_expr
             .iter()
             .enumerate()
@@ -225,6 +225,9 @@ impl OptimizerRule for DependentGroupKeys {
         Ok(Transformed::yes(LogicalPlan::Projection(projection)))
     }
 }
+
+/// A group expression of an aggregation and its position.
+type GroupColumn<'a> = (usize, &'a Expr);
 
 /// The positions of the group columns of `agg` that the other group columns determine: plain
 /// columns, each the target of a non-nullable functional dependency whose source columns are

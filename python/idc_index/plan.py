@@ -37,7 +37,7 @@ from .download import (
 )
 from .errors import DownloadFailedError, IDCClientInsufficientDiskSpaceError, IDCError
 from .manifest import write_manifest
-from .sharding import InstanceSource, shard_positions, split_large_series
+from .sharding import InstanceSource, check_count, shard_positions, split_large_series
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -182,7 +182,7 @@ class Plan:
             ValueError: ``n`` is less than 1, or larger than the number of items (ask for at
                 most that many parts).
         """
-        shard_positions(self.items, n)  # checks n before any instance is looked up
+        check_count(self.items, n)  # before any instance is looked up
         items: Sequence[PlanItem] = self.items
         collections: Sequence[str | None] = self.collections or (None,) * len(items)
         if instances is not None:

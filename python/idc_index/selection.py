@@ -159,12 +159,29 @@ def render_destination(tokens: list[Token] | None, row: Mapping[str, Any]) -> st
             for piece in pieces[1:]:
                 text_parts.append([piece])
     components = []
-    for parts in text_parts:
+    for parts, plain in zip(text_parts, _single_attributes(tuple(tokens))):
         joined = "".join(parts)
         if joined == "":
             continue
-        components.append(sanitize_component(joined))
+        # A component that is one attribute's value was made safe above already.
+        components.append(joined if plain else sanitize_component(joined))
     return "/".join(components)
+
+
+@functools.lru_cache(maxsize=64)
+def _single_attributes(tokens: tuple[Token, ...]) -> list[bool]:
+    """For each folder of a template, whether it is exactly one attribute (``%PatientID``)."""
+    folders: list[list[Token]] = [[]]
+    for is_attr, text in tokens:
+        if is_attr:
+            folders[-1].append((is_attr, text))
+            continue
+        pieces = text.split("/")
+        if pieces[0]:
+            folders[-1].append((False, pieces[0]))
+        for piece in pieces[1:]:
+            folders.append([(False, piece)] if piece else [])
+    return [len(f) == 1 and f[0][0] for f in folders]
 
 
 # -- plan items --------------------------------------------------------------------------------

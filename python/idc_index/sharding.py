@@ -44,14 +44,22 @@ def balance(sizes: Sequence[int], keys: Sequence[Hashable], n: int) -> list[list
     """
     if n < 1:
         raise ValueError(f"the number of shards must be at least 1, not {n}")
-    order = sorted(range(len(sizes)), key=lambda j: (-sizes[j], keys[j], j))
+    order = sorted(zip([-s for s in sizes], keys, range(len(sizes))))
     heap = [(0, part) for part in range(n)]
     parts: list[list[int]] = [[] for _ in range(n)]
-    for j in order:
+    for _, _, j in order:
         load, part = heapq.heappop(heap)
         parts[part].append(j)
         heapq.heappush(heap, (load + sizes[j], part))
     return [sorted(p) for p in parts]
+
+
+def check_count(items: Sequence[PlanItem], n: int) -> None:
+    """Refuse a number of shards that is less than 1 or larger than the number of items."""
+    if n < 1 or n > max(1, len(items)):
+        raise ValueError(
+            f"cannot split a plan of {len(items)} item(s) into {n} shards; ask for 1 to {max(1, len(items))} shards"
+        )
 
 
 def shard_positions(items: Sequence[PlanItem], n: int) -> list[list[int]]:
@@ -60,10 +68,7 @@ def shard_positions(items: Sequence[PlanItem], n: int) -> list[list[int]]:
     Raises:
         ValueError: ``n`` is less than 1 or larger than the number of items.
     """
-    if n < 1 or n > max(1, len(items)):
-        raise ValueError(
-            f"cannot split a plan of {len(items)} item(s) into {n} shards; ask for 1 to {max(1, len(items))} shards"
-        )
+    check_count(items, n)
     return balance([i.size or 0 for i in items], [item_key(i) for i in items], n)
 
 
@@ -106,4 +111,6 @@ def split_large_series(
     return out, out_extra
 
 
-__all__ = ["InstanceSource", "balance", "item_key", "parse_shard", "shard_positions", "split_large_series"]
+__all__ = [
+    "InstanceSource", "balance", "check_count", "item_key", "parse_shard", "shard_positions", "split_large_series"
+]

@@ -116,9 +116,9 @@ impl Engine {
         let split =
             datafusion::optimizer::single_distinct_to_groupby::SingleDistinctToGroupBy::new();
         ctx.remove_optimizer_rule(datafusion::optimizer::OptimizerRule::name(&split));
-        ctx.add_optimizer_rule(Arc::new(rules::DistinctOfUnique));
-        ctx.add_optimizer_rule(Arc::new(rules::DependentGroupKeys));
-        ctx.add_optimizer_rule(Arc::new(rules::CountAsSum));
+        ctx.add_optimizer_rule(Arc::new(rules::AggregateRule::DISTINCT_OF_UNIQUE));
+        ctx.add_optimizer_rule(Arc::new(rules::AggregateRule::DEPENDENT_GROUP_KEYS));
+        ctx.add_optimizer_rule(Arc::new(rules::AggregateRule::COUNT_AS_SUM));
         ctx.add_optimizer_rule(Arc::new(split));
         ctx.add_analyzer_rule(Arc::new(rules::FloatDivision));
         Self {

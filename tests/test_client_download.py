@@ -310,8 +310,10 @@ def test_slashes_in_a_template_never_leave_the_download_directory(client, moto_s
 
 
 def test_hostile_index_values_stay_inside_the_download_directory(moto_s3: MotoS3, idc_layout, tmp_path):
+    import pyarrow as pa
     from idc_index.download import download
-    from idc_index.selection import parse_template, series_items
+    from idc_index.plan import table_items
+    from idc_index.selection import parse_template, plan_table
 
     s = idc_layout[0]
     hostile = {
@@ -320,7 +322,7 @@ def test_hostile_index_values_stay_inside_the_download_directory(moto_s3: MotoS3
         "aws_bucket": s.bucket, "series_size_MB": 0.1,
     }
     root = tmp_path / "root"
-    items = series_items([hostile], parse_template(DEFAULT_TEMPLATE), "aws")
+    items = table_items(plan_table(pa.Table.from_pylist([hostile]), parse_template(DEFAULT_TEMPLATE), "aws"))
     report = download(items, root, endpoint_url=moto_s3.endpoint, show_progress_bar=False)
     assert report.ok and len(report.files) == len(s.objects)
     assert sorted(os.listdir(tmp_path)) == ["root"]

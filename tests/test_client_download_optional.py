@@ -159,3 +159,29 @@ def test_clinical_index_brings_the_clinical_tables(
     with pytest.raises(IDCError, match="idc_v99_clinical"):
         other.fetch_index("clinical_index")
     assert other.clinical_data_dir is None
+
+
+def test_a_slide_series_larger_than_a_share_is_sharded_by_its_instances(
+    slides: list[dict], site: tuple[Path, str], moto_s3: MotoS3, tmp_path: Path
+) -> None:
+    client = _client(site, tmp_path / "cache")
+    slide = slides[0]["SeriesInstanceUID"]  # two instances listed: the 40 MB slide and a level
+    (tiny,) = client.sql(
+        "SELECT SeriesInstanceUID FROM index WHERE Modality = 'CT' ORDER BY series_size_MB, SeriesInstanceUID LIMIT 1"
+    ).column("SeriesInstanceUID")
+    ct_only = client.plan_download(tmp_path / "ct", seriesInstanceUID=[tiny])
+    assert [p.series for p in ct_only.shard(1)] == [1]
+    assert not list((tmp_path / "cache").rglob("sm_instance_index*")), "a CT plan never fetches the slide index"
+
+    plan = client.plan_download(tmp_path / "data", seriesInstanceUID=[slide, tiny])
+    parts = plan.shard(2)
+    assert sum(p.instances for p in parts) == 2 and sum(p.series for p in parts) == 1
+    biggest = max(parts, key=lambda p: p.bytes_total)
+    assert biggest.instances == 1 and biggest.bytes_total == SLIDE_SIZE
+    (item,) = biggest.items
+    series_folder = plan.table.filter(pc.equal(plan.table["SeriesInstanceUID"], slide))["destination"][0].as_py()
+    assert item.destination == f"{series_folder}/{slides[0]['crdc_instance_uuid']}.dcm"
+    report = biggest.run(endpoint_url=moto_s3.endpoint, show_progress_bar=False)
+    assert report.ok and Path(report.paths[0]).read_bytes() == slides[0]["data"]
+    # Without a way to list instances the series stays whole.
+    assert [p.series for p in plan.shard(2, instances=lambda item: [])].count(1) == 2

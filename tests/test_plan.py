@@ -17,12 +17,12 @@ from conftest_download import (  # noqa: F401  (fixtures)
 from idc_index.download import DownloadReport, PlanItem
 from idc_index.manifest import read_manifest
 from idc_index.plan import Plan
-from idc_index.sharding import item_key, parse_shard
+from idc_index.sharding import parse_shard
 from s3server import MotoS3, Series
 
 
 def keys(plan: Plan) -> list[tuple[str, str, str]]:
-    return [item_key(i) for i in plan.items]
+    return [(i.bucket, i.prefix or i.key or "", i.destination) for i in plan.items]
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +129,66 @@ def test_a_plan_from_a_manifest(client, small_collection: list[Series], tmp_path
     plan = client.plan_download(tmp_path / "data", manifestFile=manifest)
     assert plan.series == 4 and set(plan.collections) == {SMALL_COLLECTION}
     assert {i.prefix for i in plan.items} == {s.crdc_series_uuid + "/" for s in small_collection[:4]}
+
+
+HOSTILE_VALUES = [
+    "plain-1.2.3", "..", ".", "", None, "a/b", "C:\\x", "con", "CON.txt", "lpt1", "x.", "  y  ", "\x00z",
+    "ünïcödé", "e\u0301", "a" * 300, "é" * 150, "with space", "tab\there", "quote'd", "ok_name-1",
+]
+
+
+def one_row_reference(template: str, row: dict) -> str:
+    """The documented rule, one row at a time: each value made a safe component, folders split
+    at "/", a folder that is more than one attribute made safe as a whole, empty folders dropped."""
+    from idc_index.selection import sanitize_component
+
+    folders: list[tuple[str, bool]] = []
+    for folder in template.split("/"):
+        if not folder:
+            continue
+        text, attributes, literal_only = folder, 0, True
+        for name in ("collection_id", "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "Modality"):
+            if f"%{name}" in text:
+                value = row.get(name)
+                text = text.replace(f"%{name}", sanitize_component("" if value is None else value))
+                attributes += 1
+                literal_only = False
+        single = attributes == 1 and folder.startswith("%") and folder[1:] in row
+        folders.append((text if single else sanitize_component(text), literal_only))
+    return "/".join(text for text, _ in folders)
+
+
+@pytest.mark.parametrize("template", [
+    "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID",
+    "//%Modality//-/%SeriesInstanceUID/", "%PatientID-%Modality", "-/%PatientID", "_-", "%Modality_",
+])
+def test_destinations_are_rendered_a_column_at_a_time_as_the_rule_says_for_one_row(template: str):
+    import pyarrow as pa
+    from idc_index.selection import parse_template, render_destinations
+
+    rows = [
+        {"collection_id": "c", "PatientID": a, "StudyInstanceUID": b, "Modality": a, "SeriesInstanceUID": "1.2"}
+        for a in HOSTILE_VALUES for b in HOSTILE_VALUES[:6]
+    ]
+    rendered = render_destinations(parse_template(template), pa.Table.from_pylist(rows)).to_pylist()
+    assert rendered == [one_row_reference(template, r) for r in rows]
+    for path in rendered:
+        assert not path.startswith("/") and ".." not in path.split("/") and "//" not in path
+
+
+def test_a_manifest_quotes_only_the_destinations_a_shell_would_split(tmp_path: Path):
+    import shlex
+
+    items = [
+        PlanItem.series("b", "u1", "c/plain.1-2"),
+        PlanItem.series("b", "u2", "c/with space"),
+        PlanItem.instance("b", "u3/i.dcm", "c/it's.dcm", size=3),
+    ]
+    path = Plan.measure(items, tmp_path, "aws").to_manifest(tmp_path / "m.s5cmd")
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    assert lines == [
+        "cp s3://b/u1/* c/plain.1-2/",
+        "cp s3://b/u2/* 'c/with space/'",
+        f"cp s3://b/u3/i.dcm {shlex.quote(chr(99) + '/it' + chr(39) + 's.dcm')}",
+    ]
+    assert [shlex.split(line)[-1] for line in lines] == ["c/plain.1-2/", "c/with space/", "c/it's.dcm"]

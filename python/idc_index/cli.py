@@ -465,7 +465,7 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
     `idc download-from-manifest --manifest-file DIR/shard-$SLURM_ARRAY_TASK_ID.s5cmd`."""
     from pathlib import Path
 
-    from .plan import Plan
+    from .plan import Plan, unique_items
 
     client = _client(ctx)
     template = dir_template or None
@@ -482,9 +482,7 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
                                               source_bucket_location=source_bucket_location, **selection))
         whole = parts[0]
         if len(parts) > 1:
-            merged = {(i.bucket, i.prefix, i.key): (i, c) for p in parts for i, c in zip(p.items, p.collections)}
-            whole = Plan.measure([i for i, _ in merged.values()], ".", whole.location,
-                                 [c for _, c in merged.values()])
+            whole = Plan.measure(unique_items([p.table for p in parts]), ".", whole.location)
     try:
         pieces = whole.shard(shards)
     except ValueError as e:

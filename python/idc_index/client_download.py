@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .arguments import as_list
-from .download import DownloadReport, PlanItem, ProgressCallback, SourceLocation
+from .download import DownloadReport, ProgressCallback, SourceLocation
 from .errors import DownloadFailedError
 from .manifest import read_manifest
 from .plan import Plan
 from .selection import DOWNLOAD_HIERARCHY_DEFAULT, check_location
 from .selector import Selector
-from .sharding import parse_shard, shard_positions
+from .sharding import parse_shard, part_numbers
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class DownloadMethods:
@@ -114,14 +117,14 @@ class DownloadMethods:
         """
         del quiet, use_s5cmd_sync  # resume is always on; the downloader prints nothing itself
         location = check_location(source_bucket_location)
-        items = self._selector.selection_items(
+        table = self._selector.selection_table(
             location=location, collection_id=collection_id, patientId=patientId,
             studyInstanceUID=studyInstanceUID, seriesInstanceUID=seriesInstanceUID, sopInstanceUID=sopInstanceUID,
             crdc_series_uuid=crdc_series_uuid, analysis_result_id=analysis_result_id,
             analysis_results=analysis_results, dirTemplate=dirTemplate,
         )
         return _carry_out(
-            items, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
+            table, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
             checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
             shard=shard,
         )
@@ -334,11 +337,11 @@ class DownloadMethods:
         """
         del quiet, use_s5cmd_sync
         manifest = read_manifest(manifestFile)
-        items, location = self._selector.manifest_items(
+        table, location = self._selector.manifest_table(
             manifest, dirTemplate=dirTemplate, validate_manifest=validate_manifest
         )
         return _carry_out(
-            items, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
+            table, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
             checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
             skipped_manifest_lines=manifest.skipped, shard=shard,
         )
@@ -382,28 +385,25 @@ class DownloadMethods:
         """
         given = [collection_id, patientId, studyInstanceUID, seriesInstanceUID, sopInstanceUID, crdc_series_uuid,
                  analysis_result_id]
-        collections: list[str | None] = []
         if manifestFile is not None:
             if any(v is not None for v in given):
                 raise ValueError("Give either a selection or manifestFile, not both.")
-            items, location = self._selector.manifest_items(
+            table, location = self._selector.manifest_table(
                 read_manifest(manifestFile), dirTemplate=dirTemplate, validate_manifest=validate_manifest,
-                collections=collections,
             )
         else:
             location = check_location(source_bucket_location)
-            items = self._selector.selection_items(
+            table = self._selector.selection_table(
                 location=location, collection_id=collection_id, patientId=patientId,
                 studyInstanceUID=studyInstanceUID, seriesInstanceUID=seriesInstanceUID,
                 sopInstanceUID=sopInstanceUID, crdc_series_uuid=crdc_series_uuid,
                 analysis_result_id=analysis_result_id, analysis_results=analysis_results, dirTemplate=dirTemplate,
-                collections=collections,
             )
-        return Plan.measure(items, downloadDir, location, collections)
+        return Plan.measure(table, downloadDir, location, instance_source=self._selector.series_instances)
 
 
 def _carry_out(
-    items: list[PlanItem],
+    table: pa.Table,
     location: SourceLocation,
     download_dir: str | os.PathLike[str],
     dry_run: bool,
@@ -416,13 +416,13 @@ def _carry_out(
     skipped_manifest_lines: list[tuple[int, str]] | None = None,
     shard: str | tuple[int, int] | None = None,
 ) -> DownloadReport:
-    """Measure the plan of ``items`` (only its part ``shard``, when given) under
+    """Measure the plan of ``table`` (only its part ``shard``, when given) under
     ``download_dir``, then report it (dry run) or run it; the report (also that of a
     DownloadFailedError) lists ``skipped_manifest_lines``."""
     if shard is not None:
         index, count = parse_shard(shard)
-        items = [items[j] for j in shard_positions(items, count)[index]]
-    plan = Plan.measure(items, download_dir, location)
+        table = table.filter(part_numbers(table, count) == index)
+    plan = Plan.measure(table, download_dir, location)
     if dry_run:
         report = plan.dry_run()
     else:

@@ -23,6 +23,8 @@ from .catalog import MAIN_INDEX
 from .errors import UnknownIdentifierError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from . import _core
 
 T = TypeVar("T", bound=Sized)
@@ -68,6 +70,12 @@ class IndexLookup:
     def rows(self, sql: str) -> list[dict[str, Any]]:
         """The rows of ``sql`` as dicts."""
         return self._engine.sql(sql).to_pylist()
+
+    def table(self, sql: str) -> pa.Table:
+        """The rows of ``sql`` as a pyarrow Table."""
+        import pyarrow as pa
+
+        return pa.RecordBatchReader.from_stream(self._engine.sql(sql)).read_all()
 
     def values(self, sql: str, column: str) -> list[Any]:
         """The values of one ``column`` of the result of ``sql``."""

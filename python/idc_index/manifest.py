@@ -13,16 +13,21 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .download import GCS_BUCKETS, PlanItem, SourceLocation
+from .download import GCS_BUCKETS, SourceLocation
 from .errors import ManifestError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 logger = logging.getLogger("idc_index")
 
@@ -136,28 +141,42 @@ def manifest_location(lines: Sequence[ManifestLine]) -> SourceLocation:
     return "gcs" if gcs else "aws"
 
 
-def manifest_command(item: PlanItem) -> str:
-    """The s5cmd copy command of one plan item: ``cp s3://<bucket>/<prefix>* <folder>/`` for a
-    series, ``cp s3://<bucket>/<key> <file>`` for one object.
+def manifest_commands(table: pa.Table) -> list[str]:
+    """The s5cmd copy command of each item of a plan table (:data:`idc_index.plan.PLAN_COLUMNS`):
+    ``cp s3://<bucket>/<prefix>* <folder>/`` for a series, ``cp s3://<bucket>/<key> <file>`` for
+    one object; destinations are quoted for a shell where they need it.
 
     Example:
-        >>> manifest_command(PlanItem.series("idc-open-data", "0a1b", "c/p"))
-        'cp s3://idc-open-data/0a1b/* c/p/'
+        >>> from idc_index.download import PlanItem
+        >>> from idc_index.plan import items_table
+        >>> manifest_commands(items_table([PlanItem.series("idc-open-data", "0a1b", "c/my p")]))
+        ["cp s3://idc-open-data/0a1b/* 'c/my p/'"]
     """
-    if item.prefix is not None:
-        return f"cp s3://{item.bucket}/{item.prefix}* {shlex.quote(item.destination.rstrip('/') + '/')}"
-    return f"cp s3://{item.bucket}/{item.key} {shlex.quote(item.destination)}"
+    import pyarrow as pa
+    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+
+    series = pc.is_valid(table["prefix"])
+    source = pc.if_else(series, pc.binary_join_element_wise(table["prefix"], "*", ""), table["key"])
+    folder = pc.binary_join_element_wise(pc.utf8_rtrim(table["destination"], "/"), "/", "")
+    target = pc.if_else(series, folder, table["destination"])
+    # shlex.quote leaves a word of these characters as it is, and quotes anything else.
+    plain = pc.match_substring_regex(target, r"^[\w@%+=:,./-]+$")
+    if pc.all(plain).as_py() is False:
+        quoted = [t if ok else shlex.quote(t) for t, ok in zip(target.to_pylist(), plain.to_pylist())]
+        target = pa.array(quoted, pa.string())
+    commands: list[str] = pc.binary_join_element_wise("cp s3://", table["bucket"], "/", source, " ", target, "").to_pylist()
+    return commands
 
 
-def write_manifest(path: str | os.PathLike[str], items: Iterable[PlanItem], comments: Sequence[str] = ()) -> Path:
-    """Write ``items`` as an s5cmd manifest (``# comment`` lines first), which s5cmd runs
-    (``s5cmd run``) and :func:`read_manifest` reads back when every item is a series.
+def write_manifest(path: str | os.PathLike[str], table: pa.Table, comments: Sequence[str] = ()) -> Path:
+    """Write the items of a plan table as an s5cmd manifest (``# comment`` lines first), which
+    s5cmd runs (``s5cmd run``) and :func:`read_manifest` reads back when every item is a series.
 
     Raises:
         ManifestError: the file cannot be written.
     """
     out = Path(path)
-    text = "".join(f"# {c}\n" for c in comments) + "".join(manifest_command(i) + "\n" for i in items)
+    text = "".join(f"# {c}\n" for c in comments) + "".join(c + "\n" for c in manifest_commands(table))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
@@ -169,7 +188,7 @@ def write_manifest(path: str | os.PathLike[str], items: Iterable[PlanItem], comm
 __all__ = [
     "Manifest",
     "ManifestLine",
-    "manifest_command",
+    "manifest_commands",
     "manifest_location",
     "parse_manifest",
     "read_manifest",

@@ -6,24 +6,29 @@ are mapped to the bucket location chosen (``"aws"`` or ``"gcs"``). Nothing here 
 indices (:mod:`idc_index.selector` does) or transfers bytes (:mod:`idc_index.download` does).
 
 Example:
-    >>> from idc_index.selection import parse_template, render_destination
+    >>> import pyarrow as pa
+    >>> from idc_index.selection import parse_template, render_destinations
     >>> tokens = parse_template("%collection_id/%Modality_%SeriesInstanceUID")
-    >>> render_destination(tokens, {"collection_id": "c", "Modality": "CT", "SeriesInstanceUID": "1.2"})
-    'c/CT_1.2'
+    >>> rows = pa.table({"collection_id": ["c"], "Modality": ["CT"], "SeriesInstanceUID": ["1.2"]})
+    >>> render_destinations(tokens, rows).to_pylist()
+    ['c/CT_1.2']
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .download import PlanItem, SourceLocation, bucket_for
+from .download import SourceLocation, bucket_for
 from .errors import EmptySelectionError, InvalidTemplateError, ManifestError
 from .manifest import ManifestLine, manifest_location, parse_manifest
-from .plan import check_disk_space, format_size, free_bytes, present_bytes
+from .plan import check_disk_space, first_rows, format_size, free_bytes, plan_schema, present_bytes
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: The ``dirTemplate`` of idc-index 0.13: one folder per collection, patient, study and series.
 DOWNLOAD_HIERARCHY_DEFAULT = "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID"
@@ -67,6 +72,8 @@ def check_location(source_bucket_location: str) -> SourceLocation:
 
 # -- templates and paths -------------------------------------------------------------------------
 Token = tuple[bool, str]  # (is_attribute, text)
+#: A pyarrow Array or ChunkedArray (pyarrow-stubs do not type the results of compute functions).
+Column = Any
 
 
 def parse_template(dirTemplate: str | None) -> list[Token] | None:
@@ -135,42 +142,72 @@ def sanitize_component(value: str) -> str:
     return text
 
 
-def render_destination(tokens: list[Token] | None, row: Mapping[str, Any]) -> str:
-    """The folder (relative to the download directory, ``/``-separated) of one row.
+def render_destinations(tokens: list[Token] | None, rows: pa.Table) -> Column:
+    """The folder (relative to the download directory, ``/``-separated) of every row.
 
     ``/`` in the template separates folders; anything in a value is kept inside one component.
     Empty components are dropped, so a template can never name the download directory's parent
-    or an absolute path. A missing (NULL) value is rendered as ``_``.
+    or an absolute path. A missing (NULL) value is rendered as ``_``. The work is done on whole
+    columns: only values that are not plain names go through :func:`sanitize_component` one by one.
 
     Example:
-        >>> render_destination(parse_template("%PatientID/%Modality"), {"PatientID": "../x", "Modality": "CT"})
-        '.._x/CT'
+        >>> import pyarrow as pa
+        >>> rows = pa.table({"PatientID": ["../x", "p1"], "Modality": ["CT", None]})
+        >>> render_destinations(parse_template("%PatientID/%Modality"), rows).to_pylist()
+        ['.._x/CT', 'p1/_']
     """
+    import pyarrow as pa
+    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+
     if tokens is None:
-        return ""
-    text_parts: list[list[str]] = [[]]
-    for is_attr, text in tokens:
-        if is_attr:
-            value = row.get(text)
-            text_parts[-1].append(sanitize_component("" if value is None else str(value)))
-        else:
-            pieces = text.split("/")
-            text_parts[-1].append(pieces[0])
-            for piece in pieces[1:]:
-                text_parts.append([piece])
-    components = []
-    for parts, plain in zip(text_parts, _single_attributes(tuple(tokens))):
-        joined = "".join(parts)
-        if joined == "":
+        return pa.array([""] * rows.num_rows, pa.string())
+    components: list[Column | str] = []
+    for folder in _folders(tuple(tokens)):
+        if not any(is_attr for is_attr, _ in folder):
+            if folder:  # literal text only: the same folder for every row
+                components.append(sanitize_component("".join(text for _, text in folder)))
             continue
-        # A component that is one attribute's value was made safe above already.
-        components.append(joined if plain else sanitize_component(joined))
-    return "/".join(components)
+        parts = [safe_components(rows[text]) if is_attr else text for is_attr, text in folder]
+        joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
+        # A folder that is one attribute's value was made safe above already.
+        components.append(joined if _single_attribute(folder) else safe_components(joined))
+    if all(isinstance(c, str) for c in components):
+        return pa.array(["/".join(str(c) for c in components)] * rows.num_rows, pa.string())
+    # No component is empty: a value renders as at least "_", and empty folders were dropped.
+    if len(components) == 1:
+        return components[0]
+    return pc.binary_join_element_wise(*components, "/")
+
+
+def safe_components(values: Column) -> Column:
+    """:func:`sanitize_component` of every value (NULL is ``""``, rendered ``_``), computed once
+    per distinct value that is not a plain name."""
+    import pyarrow as pa
+    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+
+    text = pc.cast(values, pa.string())
+    if text.null_count:
+        text = pc.fill_null(text, "")
+    plain = pc.and_(
+        pc.match_substring_regex(text, "^" + _PLAIN.pattern + "$"),
+        pc.invert(pc.or_(pc.ends_with(text, "."), pc.match_substring_regex(text, _WINDOWS_RESERVED.pattern,
+                                                                           ignore_case=True))),
+    )
+    if pc.all(plain).as_py() is not False:
+        return text
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    others = pc.unique(text.filter(pc.invert(plain)))
+    fixed = pa.array([sanitize_component(v) for v in others.to_pylist()], pa.string())
+    return pc.if_else(plain, text, fixed.take(pc.index_in(text, value_set=others)))
+
+
+Folder = tuple[Token, ...]
 
 
 @functools.lru_cache(maxsize=64)
-def _single_attributes(tokens: tuple[Token, ...]) -> list[bool]:
-    """For each folder of a template, whether it is exactly one attribute (``%PatientID``)."""
+def _folders(tokens: tuple[Token, ...]) -> list[Folder]:
+    """The folders of a template: its tokens split at each ``/``, empty literals dropped."""
     folders: list[list[Token]] = [[]]
     for is_attr, text in tokens:
         if is_attr:
@@ -181,57 +218,67 @@ def _single_attributes(tokens: tuple[Token, ...]) -> list[bool]:
             folders[-1].append((False, pieces[0]))
         for piece in pieces[1:]:
             folders.append([(False, piece)] if piece else [])
-    return [len(f) == 1 and f[0][0] for f in folders]
+    return [tuple(f) for f in folders]
 
 
-# -- plan items --------------------------------------------------------------------------------
-def series_items(
-    rows: Iterable[Mapping[str, Any]], tokens: list[Token] | None, location: SourceLocation
-) -> list[PlanItem]:
-    """One prefix item per series row (``<bucket>/<crdc_series_uuid>/*``) into its folder."""
-    items = []
-    for r in rows:
-        size_mb = r.get("series_size_MB")
-        items.append(
-            PlanItem.series(
-                bucket_for(r["aws_bucket"], location),
-                r["crdc_series_uuid"],
-                render_destination(tokens, r) or ".",
-                size=None if size_mb is None else round(float(size_mb) * 1e6),
-                series_instance_uid=r.get("SeriesInstanceUID"),
-            )
-        )
-    return items
+def _single_attribute(folder: Folder) -> bool:
+    """Whether a folder of a template is exactly one attribute (``%PatientID``)."""
+    return len(folder) == 1 and folder[0][0]
 
 
-def instance_items(
-    rows: Iterable[Mapping[str, Any]], tokens: list[Token] | None, location: SourceLocation
-) -> list[PlanItem]:
-    """One object item per instance row: ``<bucket>/<crdc_series_uuid>/<crdc_instance_uuid>.dcm``."""
-    items = []
-    for r in rows:
-        folder = render_destination(tokens, r)
-        name = sanitize_component(f"{r['crdc_instance_uuid']}.dcm")
-        size = r.get("instance_size")
-        items.append(
-            PlanItem.instance(
-                bucket_for(r["aws_bucket"], location),
-                f"{r['crdc_series_uuid']}/{r['crdc_instance_uuid']}.dcm",
-                f"{folder}/{name}" if folder else name,
-                size=None if size is None else int(size),
-                series_instance_uid=r.get("SeriesInstanceUID"),
-                sop_instance_uid=r.get("SOPInstanceUID"),
-            )
-        )
-    return items
+# -- plan tables -------------------------------------------------------------------------------
+def plan_table(rows: pa.Table, tokens: list[Token] | None, location: SourceLocation) -> pa.Table:
+    """The plan items (see :data:`idc_index.plan.PLAN_COLUMNS`) of series rows, or of instance
+    rows when ``rows`` has ``crdc_instance_uuid``.
+
+    A series is one prefix item (``<bucket>/<crdc_series_uuid>/*``) into its folder, sized from
+    ``series_size_MB``; an instance is one object item
+    (``<bucket>/<crdc_series_uuid>/<crdc_instance_uuid>.dcm``) to ``<folder>/<crdc_instance_uuid>.dcm``,
+    sized from ``instance_size``. The rows' AWS buckets become those at ``location``.
+
+    Raises:
+        DownloadError: a bucket that has no copy at ``location``.
+    """
+    import pyarrow as pa
+    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+
+    n = rows.num_rows
+    folder = render_destinations(tokens, rows)
+    buckets = pc.cast(rows["aws_bucket"], pa.string())
+    names = pc.unique(buckets)
+    bucket = pa.array([bucket_for(b, location) for b in names.to_pylist()], pa.string()).take(
+        pc.index_in(buckets, value_set=names)
+    )
+    uuid = pc.cast(rows["crdc_series_uuid"], pa.string())
+    sop = pc.cast(rows["SOPInstanceUID"], pa.string()) if "SOPInstanceUID" in rows.column_names else None
+    if "crdc_instance_uuid" in rows.column_names:
+        instance = pc.cast(rows["crdc_instance_uuid"], pa.string())
+        name = safe_components(pc.binary_join_element_wise(instance, ".dcm", ""))
+        prefix = pa.nulls(n, pa.string())
+        key = pc.binary_join_element_wise(uuid, "/", instance, ".dcm", "")
+        destination = pc.if_else(pc.equal(folder, ""), name, pc.binary_join_element_wise(folder, name, "/"))
+        size = pc.cast(rows["instance_size"], pa.int64())
+    else:
+        prefix = pc.binary_join_element_wise(uuid, "/", "")
+        key = pa.nulls(n, pa.string())
+        destination = pc.if_else(pc.equal(folder, ""), ".", folder)
+        size = pc.cast(pc.round(pc.multiply(pc.cast(rows["series_size_MB"], pa.float64()), 1e6)), pa.int64())
+    columns = {
+        "bucket": bucket,
+        "prefix": prefix,
+        "key": key,
+        "size": size,
+        "destination": destination,
+        "collection_id": pc.cast(rows["collection_id"], pa.string()),
+        "SeriesInstanceUID": pc.cast(rows["SeriesInstanceUID"], pa.string()),
+        "SOPInstanceUID": sop if sop is not None else pa.nulls(n, pa.string()),
+    }
+    return pa.table(columns, schema=plan_schema())
 
 
-def dedupe_series(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def dedupe_series(rows: pa.Table) -> pa.Table:
     """Rows without repeated ``crdc_series_uuid`` (the first one wins)."""
-    seen: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        seen.setdefault(r["crdc_series_uuid"], dict(r))
-    return list(seen.values())
+    return first_rows(rows, ["crdc_series_uuid"])
 
 
 __all__ = [
@@ -249,12 +296,12 @@ __all__ = [
     "dedupe_series",
     "format_size",
     "free_bytes",
-    "instance_items",
     "manifest_location",
     "parse_manifest",
     "parse_template",
+    "plan_table",
     "present_bytes",
-    "render_destination",
+    "render_destinations",
+    "safe_components",
     "sanitize_component",
-    "series_items",
 ]

@@ -4,34 +4,41 @@ A :class:`Selector` takes what a download method was given (collection ids or po
 patients, studies, series, SOP instances, crdc_series_uuids, analysis results, or an IDC
 portal manifest), checks that every identifier exists (naming the closest ones when it does
 not), and returns the :class:`~idc_index.download.PlanItem` values to fetch, placed by the
-``dirTemplate``. It also finds where one series or instance is, for the URL getters.
+``dirTemplate``, as a plan table (:data:`idc_index.plan.PLAN_COLUMNS`). It also finds where
+one series or instance is, for the URL getters.
 
 Example:
     >>> selector = Selector(IndexLookup(engine, "v25"), client.fetch_index)  # doctest: +SKIP
-    >>> items = selector.selection_items(collection_id="rider_pilot", location="aws")  # doctest: +SKIP
-    >>> items[0].prefix  # doctest: +SKIP
-    '0a1b.../'
+    >>> table = selector.selection_table(collection_id="rider_pilot", location="aws")  # doctest: +SKIP
+    >>> table["prefix"][0]  # doctest: +SKIP
+    <pyarrow.StringScalar: '0a1b.../'>
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ._sql import ident, in_list, literal, unique
 from .arguments import as_list, as_one
 from .download import PlanItem, SourceLocation, bucket_for
-from .errors import EmptySelectionError, ManifestError, UnknownIdentifierError
+from .errors import EmptySelectionError, IDCError, ManifestError, UnknownIdentifierError
 from .lookup import IndexLookup
 from .manifest import Manifest, manifest_location
 from .selection import (
     DOWNLOAD_HIERARCHY_DEFAULT,
     SERIES_COLUMNS,
     dedupe_series,
-    instance_items,
     parse_template,
-    series_items,
+    plan_table,
+    sanitize_component,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+logger = logging.getLogger("idc_index")
 
 #: The values of the ``analysis_results`` option.
 ANALYSIS_CHOICES = ("include", "exclude", "only")
@@ -43,7 +50,7 @@ def _columns(alias: str = "") -> str:
 
 
 class Selector:
-    """Turns selections and manifests into plan items, reading the indices through ``lookup``.
+    """Turns selections and manifests into plan tables, reading the indices through ``lookup``.
 
     Args:
         lookup: runs SQL over the client's indices and checks identifiers.
@@ -53,9 +60,10 @@ class Selector:
     def __init__(self, lookup: IndexLookup, fetch_index: Callable[[str], None]) -> None:
         self._lookup = lookup
         self._fetch_index = fetch_index
+        self._instances_unavailable = False
 
     # -- selections ----------------------------------------------------------------------------
-    def selection_items(
+    def selection_table(
         self,
         *,
         location: SourceLocation,
@@ -68,13 +76,12 @@ class Selector:
         analysis_result_id: str | list[str] | None = None,
         analysis_results: str = "include",
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
-        collections: list[str | None] | None = None,
-    ) -> list[PlanItem]:
-        """The plan items of a selection in the buckets at ``location``.
+    ) -> pa.Table:
+        """The plan table of a selection in the buckets at ``location``.
 
         The most specific level given selects, as in idc-index 0.13; the analysis-result
         options then narrow it. Instances (``sopInstanceUID``) are single objects, everything
-        else whole series. A ``collections`` list gets each item's collection_id appended.
+        else whole series.
 
         Raises:
             InvalidTemplateError: a ``dirTemplate`` that is not attributes and separators.
@@ -83,15 +90,13 @@ class Selector:
             ValueError: no selection, or an unknown ``analysis_results``.
         """
         tokens = parse_template(dirTemplate)
-        rows, instances = self._selection_rows(
+        rows = self._selection_rows(
             collection_id, patientId, studyInstanceUID, seriesInstanceUID, sopInstanceUID, crdc_series_uuid,
             analysis_result_id, analysis_results,
         )
-        if not rows:
+        if not rows.num_rows:
             raise EmptySelectionError(_empty_message(analysis_result_id, analysis_results))
-        if collections is not None:
-            collections.extend(r.get("collection_id") for r in rows)
-        return (instance_items if instances else series_items)(rows, tokens, location)
+        return plan_table(rows, tokens, location)
 
     def _selection_rows(
         self,
@@ -103,8 +108,8 @@ class Selector:
         crdc_series_uuid: str | list[str] | None,
         analysis_result_id: str | list[str] | None,
         analysis_results: str,
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """The rows of a selection and whether they are instances (else series)."""
+    ) -> pa.Table:
+        """The series rows of a selection, or its instance rows (with ``crdc_instance_uuid``)."""
         for value, argument in (
             (collection_id, "collection_id"), (patientId, "patientId"), (studyInstanceUID, "studyInstanceUID"),
             (seriesInstanceUID, "seriesInstanceUID"), (sopInstanceUID, "sopInstanceUID"),
@@ -116,13 +121,13 @@ class Selector:
         if crdc_series_uuid is not None:
             uuids = as_list(crdc_series_uuid, "crdc_series_uuid")
             rows = self._series_by_crdc(uuids)
-            self._require_crdc(uuids, {r["crdc_series_uuid"] for r in rows})
+            self._require_crdc(uuids, set(rows["crdc_series_uuid"].to_pylist()))
             if analysis:
                 rows = self._series_by_crdc(uuids, analysis)
-            return rows, False
+            return rows
         if sopInstanceUID is not None:
             sops = as_list(sopInstanceUID, "sopInstanceUID")
-            return self._instance_rows(sops, analysis_result_id, analysis_results), True
+            return self._instance_rows(sops, analysis_result_id, analysis_results)
         given = [v is not None for v in (collection_id, patientId, studyInstanceUID, seriesInstanceUID)]
         level: tuple[str, list[str]] | None = None
         if any(given):
@@ -137,19 +142,21 @@ class Selector:
             )
         if analysis:
             where = f"({where}) AND {analysis}"
-        rows = self._lookup.rows(f"SELECT {_columns()} FROM index WHERE {where}")
+        rows = self._lookup.table(f"SELECT {_columns()} FROM index WHERE {where}")
         if level is not None:
             # The rows show which identifiers exist; only when some are absent (or filtered out
             # by the analysis options) is the index asked, to name them and their closest matches.
+            import pyarrow.compute as pc
+
             column, values = level
-            found = {r[column] for r in rows}
+            found = set(pc.unique(rows[column]).to_pylist())
             if any(v not in found for v in values):
                 self._lookup.require(column, values)
-        return rows, False
+        return rows
 
     def _instance_rows(
         self, sops: list[str], analysis_result_id: str | list[str] | None, analysis_results: str
-    ) -> list[dict[str, Any]]:
+    ) -> pa.Table:
         """Instance rows (from ``sm_instance_index``, fetched if needed) with their series' columns."""
         self._fetch_index("sm_instance_index")
         self._lookup.require("SOPInstanceUID", sops, table="sm_instance_index")
@@ -157,7 +164,7 @@ class Selector:
         analysis = self._analysis_filter(analysis_result_id, analysis_results, 's."SeriesInstanceUID"')
         if analysis:
             cond += " AND " + analysis
-        return self._lookup.rows(
+        return self._lookup.table(
             f"""SELECT {_columns('s')}, i."SOPInstanceUID", i.crdc_instance_uuid, i.instance_size
                 FROM sm_instance_index i JOIN index s ON i."SeriesInstanceUID" = s."SeriesInstanceUID"
                 WHERE {cond}"""
@@ -188,20 +195,18 @@ class Selector:
         return " AND ".join(clauses) or None
 
     # -- crdc_series_uuid and manifests --------------------------------------------------------
-    def manifest_items(
+    def manifest_table(
         self,
         manifest: Manifest,
         *,
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
         validate_manifest: bool = True,
-        collections: list[str | None] | None = None,
-    ) -> tuple[list[PlanItem], SourceLocation]:
-        """The plan items of an IDC portal manifest (read by
+    ) -> tuple[pa.Table, SourceLocation]:
+        """The plan table of an IDC portal manifest (read by
         :func:`~idc_index.manifest.read_manifest`), and the bucket location its lines name.
 
         With ``validate_manifest`` each line's bucket must be the one the index records for its
-        series; without it, the buckets are used as written. A ``collections`` list gets each
-        item's collection_id appended.
+        series; without it, the buckets are used as written.
 
         Raises:
             InvalidTemplateError: a ``dirTemplate`` that is not attributes and separators.
@@ -217,18 +222,20 @@ class Selector:
         described: dict[str, str] = {}
         for line in lines:
             described.setdefault(line.crdc_series_uuid, f"line {line.number}: {line.text[:100]!r}")
-        self._require_crdc(uuids, {r["crdc_series_uuid"] for r in rows}, described)
-        items = series_items(rows, tokens, location)
-        if collections is not None:
-            collections.extend(r.get("collection_id") for r in rows)
+        self._require_crdc(uuids, set(rows["crdc_series_uuid"].to_pylist()), described)
+        table = plan_table(rows, tokens, location)
+        # Each series' bucket as the index records it, and as its manifest line names it.
+        recorded = dict(zip(rows["crdc_series_uuid"].to_pylist(), table["bucket"].to_pylist()))
         if not validate_manifest:
-            wanted = {line.crdc_series_uuid: line.bucket for line in lines}
-            return [i.with_bucket(wanted.get((i.prefix or "").rstrip("/"), i.bucket)) for i in items], location
+            import pyarrow as pa
+
+            written: dict[str | None, str] = {line.crdc_series_uuid: line.bucket for line in lines}
+            buckets = [written.get(u, b) for u, b in recorded.items()]
+            return table.set_column(0, "bucket", pa.array(buckets, pa.string())), location
         wrong = [
-            f"line {line.number}: s3://{line.bucket}/{line.crdc_series_uuid} (IDC has it in s3://{i.bucket})"
+            f"line {line.number}: s3://{line.bucket}/{line.crdc_series_uuid} (IDC has it in s3://{bucket})"
             for line in lines
-            for i in items
-            if i.prefix == line.crdc_series_uuid + "/" and i.bucket != line.bucket
+            if (bucket := recorded.get(line.crdc_series_uuid)) is not None and bucket != line.bucket
         ]
         if wrong:
             raise ManifestError(
@@ -236,19 +243,18 @@ class Selector:
                 f"{location.upper()}: {'; '.join(wrong[:3])}. Pass validate_manifest=False to use the "
                 "buckets as written."
             )
-        return items, location
+        return table, location
 
-    def _series_by_crdc(self, uuids: list[str], extra: str | None = None) -> list[dict[str, Any]]:
+    def _series_by_crdc(self, uuids: list[str], extra: str | None = None) -> pa.Table:
         """Series rows of ``crdc_series_uuid`` values: the current release first, then earlier
         releases (``prior_versions_index``), each with its own bucket and uuid."""
         cond = in_list("crdc_series_uuid", uuids) + (f" AND {extra}" if extra else "")
         sql = f"SELECT {_columns()}, 0 AS prior FROM index WHERE {cond}"
         if self._lookup.has_table("prior_versions_index"):
             sql += f" UNION ALL SELECT {_columns()}, 1 AS prior FROM prior_versions_index WHERE {cond}"
-        rows = self._lookup.rows(f"SELECT * FROM ({sql}) ORDER BY prior")
-        return dedupe_series(rows)
+        return dedupe_series(self._lookup.table(f"SELECT * FROM ({sql}) ORDER BY prior"))
 
-    def _require_crdc(self, uuids: list[str], found: set[str], lines: dict[str, str] | None = None) -> None:
+    def _require_crdc(self, uuids: list[str], found: set[str | None], lines: dict[str, str] | None = None) -> None:
         """Raise UnknownIdentifierError for the ``uuids`` not ``found`` (naming their manifest lines)."""
         missing = [u for u in unique(uuids) if u not in found]
         if not missing:
@@ -258,6 +264,37 @@ class Selector:
         if lines:
             where += "; manifest " + "; ".join(lines[u] for u in missing[:5] if u in lines)
         raise UnknownIdentifierError("crdc_series_uuid", missing, suggestions, where=where)
+
+    # -- instances of large series ------------------------------------------------------------
+    def series_instances(self, item: PlanItem) -> list[PlanItem]:
+        """The instance items of a slide microscopy series item, from ``sm_instance_index``
+        (fetched on the first such series), each into the series' folder; empty for other
+        series, or when the index cannot be fetched (the series then stays whole)."""
+        if item.prefix is None or self._instances_unavailable:
+            return []
+        uuid = literal(item.prefix.rstrip("/"))
+        if self._lookup.values(f"SELECT Modality FROM index WHERE crdc_series_uuid = {uuid}", "Modality") != ["SM"]:
+            return []  # only slide microscopy series are listed in sm_instance_index
+        try:
+            self._fetch_index("sm_instance_index")
+        except IDCError as e:
+            self._instances_unavailable = True
+            logger.warning("large slide series stay whole: sm_instance_index cannot be fetched (%s)", e)
+            return []
+        rows = self._lookup.rows(
+            f"""SELECT i."SOPInstanceUID", i.crdc_instance_uuid, i.instance_size
+                FROM sm_instance_index i JOIN index s ON i."SeriesInstanceUID" = s."SeriesInstanceUID"
+                WHERE s.crdc_series_uuid = {uuid}"""
+        )
+        folder = "" if item.destination in ("", ".") else item.destination.rstrip("/") + "/"
+        return [
+            PlanItem.instance(
+                item.bucket, f"{item.prefix}{r['crdc_instance_uuid']}.dcm",
+                folder + sanitize_component(f"{r['crdc_instance_uuid']}.dcm"), size=r["instance_size"],
+                series_instance_uid=item.series_instance_uid, sop_instance_uid=r["SOPInstanceUID"],
+            )
+            for r in rows
+        ]
 
     # -- single objects ------------------------------------------------------------------------
     def series_prefix(self, seriesInstanceUID: str, location: SourceLocation) -> tuple[str, str]:

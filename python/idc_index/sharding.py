@@ -3,7 +3,8 @@
 The parts are for machines (or jobs) that each download one of them. Items are taken largest
 first (ties broken by bucket, prefix or key, and destination) and each goes to the part that
 holds the fewest bytes so far (ties: the lowest part number), so the same items and number of
-parts always give the same parts, whatever order the items came in.
+parts always give the same parts, whatever order the items came in. The items are the rows of
+a plan table (:data:`idc_index.plan.PLAN_COLUMNS`); the ordering is done on whole columns.
 
 A series is one item and stays whole: its size comes from the index (``series_size_MB``).
 Only a series larger than a part's share, and only when its instances can be listed with their
@@ -11,65 +12,87 @@ sizes (a callable over an instance index such as ``sm_instance_index``), is spli
 instances; without one every series stays whole.
 
 Example:
-    >>> balance([5, 3, 3, 2, 1], [("a",), ("b",), ("c",), ("d",), ("e",)], 2)
-    [[0, 3], [1, 2, 4]]
+    >>> balance([5, 3, 3, 2, 1], 2)
+    [0, 1, 1, 0, 1]
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Hashable, Sequence
-from typing import TypeVar
+import importlib
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .download import PlanItem
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
 
 #: The instance items of a series item (an empty list when they are not known).
 InstanceSource = Callable[[PlanItem], Sequence[PlanItem]]
 
-T = TypeVar("T")
 
-
-def item_key(item: PlanItem) -> tuple[str, str, str]:
-    """The stable order of items of the same size: bucket, prefix or key, destination."""
-    return (item.bucket, item.prefix or item.key or "", item.destination)
-
-
-def balance(sizes: Sequence[int], keys: Sequence[Hashable], n: int) -> list[list[int]]:
-    """The positions of the items in each of ``n`` parts, each part in ascending order.
-
-    ``sizes`` are bytes (an unknown size counts as 0); ``keys`` order items of equal size.
-
-    Raises:
-        ValueError: ``n`` is less than 1.
-    """
-    if n < 1:
-        raise ValueError(f"the number of shards must be at least 1, not {n}")
-    order = sorted(zip([-s for s in sizes], keys, range(len(sizes))))
+def balance(sizes: Sequence[int], n: int) -> list[int]:
+    """The part (0 to ``n - 1``) of each item, for items given largest first: each goes to the
+    part with the fewest bytes so far, the lowest part number among equals."""
     heap = [(0, part) for part in range(n)]
-    parts: list[list[int]] = [[] for _ in range(n)]
-    for _, _, j in order:
-        load, part = heapq.heappop(heap)
-        parts[part].append(j)
-        heapq.heappush(heap, (load + sizes[j], part))
-    return [sorted(p) for p in parts]
+    parts = [0] * len(sizes)
+    for j, size in enumerate(sizes):
+        load, part = heap[0]
+        parts[j] = part
+        heapq.heapreplace(heap, (load + size, part))
+    return parts
 
 
-def check_count(items: Sequence[PlanItem], n: int) -> None:
-    """Refuse a number of shards that is less than 1 or larger than the number of items."""
-    if n < 1 or n > max(1, len(items)):
-        raise ValueError(
-            f"cannot split a plan of {len(items)} item(s) into {n} shards; ask for 1 to {max(1, len(items))} shards"
-        )
+def check_count(items: int, n: int) -> None:
+    """Refuse a number of shards that is less than 1 or larger than the number of ``items``."""
+    if n < 1 or n > max(1, items):
+        raise ValueError(f"cannot split a plan of {items} item(s) into {n} shards; ask for 1 to {max(1, items)} shards")
 
 
-def shard_positions(items: Sequence[PlanItem], n: int) -> list[list[int]]:
-    """The positions of ``items`` in each of ``n`` parts (see :func:`balance`).
+def part_numbers(table: pa.Table, n: int) -> np.ndarray:
+    """The part (0 to ``n - 1``) of each row of the plan ``table`` (see :func:`balance`).
 
     Raises:
         ValueError: ``n`` is less than 1 or larger than the number of items.
     """
-    check_count(items, n)
-    return balance([i.size or 0 for i in items], [item_key(i) for i in items], n)
+    import numpy as np
+    import pyarrow as pa
+    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+
+    check_count(table.num_rows, n)
+    sizes = pc.fill_null(table["size"], 0)
+    order = pc.sort_indices(
+        pa.table({
+            "size": sizes,
+            "name": pc.coalesce(table["prefix"], table["key"], ""),
+            "bucket": table["bucket"].combine_chunks(),
+            "destination": table["destination"].combine_chunks(),
+        }),
+        sort_keys=[("size", "descending"), ("bucket", "ascending"), ("name", "ascending"),
+                   ("destination", "ascending")],
+    )
+    parts = np.empty(table.num_rows, dtype=np.int64)
+    parts[order.to_numpy()] = balance(sizes.take(order).to_pylist(), n)
+    return parts
+
+
+def shard_tables(table: pa.Table, n: int) -> list[pa.Table]:
+    """The plan ``table`` split into ``n`` parts (see :func:`balance`), each keeping the rows'
+    order.
+
+    Raises:
+        ValueError: ``n`` is less than 1 or larger than the number of items.
+    """
+    import numpy as np
+
+    parts = part_numbers(table, n)
+    # One take into part order (a stable sort keeps each part's rows in order), then slices.
+    grouped = table.take(np.argsort(parts, kind="stable"))
+    counts = np.bincount(parts, minlength=n).tolist()
+    starts = [0, *np.cumsum(counts).tolist()[:-1]]
+    return [grouped.slice(start, count) for start, count in zip(starts, counts)]
 
 
 def parse_shard(text: str | tuple[int, int]) -> tuple[int, int]:
@@ -94,23 +117,34 @@ def parse_shard(text: str | tuple[int, int]) -> tuple[int, int]:
     return index, count
 
 
-def split_large_series(
-    items: Sequence[PlanItem], extra: Sequence[T], n: int, instances: InstanceSource
-) -> tuple[list[PlanItem], list[T]]:
-    """``items`` with every series larger than ``1/n`` of the total replaced by its instances
-    (when ``instances`` knows them); ``extra`` holds one value per item, repeated for each of
-    a series' instances."""
-    share = sum(i.size or 0 for i in items) / n
-    out: list[PlanItem] = []
-    out_extra: list[T] = []
-    for item, value in zip(items, extra):
-        parts = list(instances(item)) if item.prefix is not None and (item.size or 0) > share else []
-        parts = parts or [item]
-        out.extend(parts)
-        out_extra.extend([value] * len(parts))
-    return out, out_extra
+def split_large_series(table: pa.Table, n: int, instances: InstanceSource) -> pa.Table:
+    """The plan ``table`` with every series larger than ``1/n`` of the total replaced by its
+    instances (when ``instances`` knows them), each with its series' collection_id."""
+    import pyarrow as pa
+    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+
+    from .plan import items_table, table_items
+
+    share = (pc.sum(table["size"]).as_py() or 0) / n
+    large = pc.and_(pc.is_valid(table["prefix"]), pc.greater(pc.fill_null(table["size"], 0), share))
+    positions = pc.indices_nonzero(large).to_pylist()
+    if not positions:
+        return table
+    rows = table.take(positions)
+    series_items = table_items(rows)
+    replaced: list[int] = []
+    pieces = []
+    for position, item, collection in zip(positions, series_items, rows["collection_id"].to_pylist()):
+        parts = list(instances(item))
+        if parts:
+            replaced.append(position)
+            pieces.append(items_table(parts, [collection] * len(parts)))
+    if not replaced:
+        return table
+    keep = pc.invert(pc.is_in(pa.array(range(table.num_rows)), value_set=pa.array(replaced)))
+    return pa.concat_tables([table.filter(keep), *pieces])
 
 
 __all__ = [
-    "InstanceSource", "balance", "check_count", "item_key", "parse_shard", "shard_positions", "split_large_series"
+    "InstanceSource", "balance", "check_count", "parse_shard", "part_numbers", "shard_tables", "split_large_series",
 ]

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,17 +19,18 @@ from idc_testdata import QuietHandler
 pytest.importorskip("index_builder", reason="index_builder is installed by scripts/test.sh")
 
 
+def _builder(cwd: Path, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "index_builder", *args], check=False, capture_output=True, text=True, cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 @pytest.fixture(scope="module")
 def built_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("builder")
     source, release = root / "source", root / "release"
-
-    def builder(*args: str) -> None:
-        out = subprocess.run([sys.executable, "-m", "index_builder", *args], check=False, capture_output=True, text=True, cwd=root)
-        assert out.returncode == 0, out.stderr
-
-    builder("fixture", "--out", str(source))
-    builder("build", "--backend", "duckdb", "--source", str(source), "--idc-version", "25", "--out", str(release))
+    _builder(root, "fixture", "--out", str(source))
+    _builder(root, "build", "--backend", "duckdb", "--source", str(source), "--idc-version", "25", "--out", str(release))
     return release
 
 
@@ -59,38 +61,78 @@ def test_client_queries_every_index_of_a_built_release(built_release: Path, tmp_
     assert client.get_series_size(series[0]["SeriesInstanceUID"]) == series[0]["series_size_MB"]
 
 
-def test_built_release_published_is_used_with_release_current(built_release: Path, tmp_path: Path) -> None:
-    """Published as IDC publishes releases (a directory per release, `current`, the listing),
-    the built release is fetched by `IDCClient(release="current")`: the indices that its
-    manifest lists are the client's, the main ones fetched and verified, the others on demand."""
-    from idc_index import IDCClient
+@pytest.fixture(scope="module")
+def published_site(built_release: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site that `index_builder publish-layout` writes for two built releases: 25.0.0 (every
+    index) and then 25.0.1 (two indices, the newest, so `current`), merged with the listing that
+    the first one wrote, as the build workflow merges with the published one."""
+    root = tmp_path_factory.mktemp("publish")
+    source, newer, site = built_release.parent / "source", root / "25.0.1", root / "site"
+    _builder(root, "build", "--backend", "duckdb", "--source", str(source), "--idc-version", "25", "--release", "25.0.1",
+             "--index", "idc_index", "--index", "collections_index", "--out", str(newer))
+    assert "current=true" in _builder(root, "publish-layout", "--release", str(built_release), "--site", str(site))
+    shutil.copy(site / "releases.json", root / "published.json")
+    assert "current=true" in _builder(root, "publish-layout", "--release", str(newer), "--site", str(site),
+                                      "--listing", str(root / "published.json"))
+    return site
 
-    manifest = json.loads((built_release / "manifest.json").read_text())
-    release = manifest["release"]
-    site = tmp_path / "site"
-    shutil.copytree(built_release, site / release / "release_artifacts")
-    shutil.copytree(built_release, site / "current" / "release_artifacts")
-    listing = {"format": "idc-index-releases/1", "current": release,
-               "releases": [{"release": release, "idc_version": manifest["idc_version"]}]}
-    (site / "releases.json").write_text(json.dumps(listing))
-    handler = functools.partial(QuietHandler, directory=str(site))
+
+@pytest.fixture
+def site_url(published_site: Path) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(published_site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        client = IDCClient(release="current", releases_url=url, cache_dir=tmp_path / "cache", optimize_index=False)
-        assert set(client.indices_overview) == {
-            "index" if stem == "idc_index" else stem for stem in manifest["indices"]
-        }
-        installed = {n for n, info in client.indices_overview.items() if info["installed"]}
-        assert "index" in installed and "sm_instance_index" not in installed
-        client.fetch_index("sm_instance_index")
-        assert client.sql("SELECT COUNT(*) AS n FROM sm_instance_index").column("n")[0] > 0
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_built_release_published_is_used_with_release_current(site_url: str, tmp_path: Path) -> None:
+    """Published by `index_builder publish-layout`, the newest release is what
+    `IDCClient(release="current")` opens: the indices that its manifest lists are the client's."""
+    from idc_index import IDCClient
+
+    client = IDCClient(release="current", releases_url=site_url, cache_dir=tmp_path / "cache", optimize_index=False)
+    assert client._catalog.source.startswith("release 25.0.1 ")
+    assert set(client.indices_overview) == {"index", "collections_index"}
+    assert client.get_idc_version() == "v25"
+    assert client.get_collections()
+    assert client.sql("SELECT COUNT(*) AS n FROM collections_index").column("n")[0] > 0
+
+
+def test_built_release_published_is_used_by_its_version(built_release: Path, site_url: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older release of the same site is opened by its version (here through
+    IDC_RELEASES_URL): its main indices fetched and verified, the others on demand; the listing
+    names both releases, the newest as current."""
+    from idc_index import IDCClient
+    from idc_index.releases import list_releases
+
+    manifest = json.loads((built_release / "manifest.json").read_text())
+    monkeypatch.setenv("IDC_RELEASES_URL", site_url)
+    client = IDCClient(release="25.0.0", cache_dir=tmp_path / "cache", optimize_index=False)
+    assert client._catalog.source.startswith("release 25.0.0 ")
+    assert set(client.indices_overview) == {"index" if stem == "idc_index" else stem for stem in manifest["indices"]}
+    installed = {n for n, info in client.indices_overview.items() if info["installed"]}
+    assert "index" in installed and "sm_instance_index" not in installed
+    client.fetch_index("sm_instance_index")
+    assert client.sql("SELECT COUNT(*) AS n FROM sm_instance_index").column("n")[0] > 0
     assert client.get_idc_version() == f"v{manifest['idc_version']}"
     assert client.get_collections()
+    rows, problem = list_releases(cache_dir=tmp_path / "cache", url=site_url)
+    assert problem is None
+    published = [(r.release, r.current) for r in rows if r.published]
+    assert published == [("25.0.0", False), ("25.0.1", True)]
+
+
+def test_builder_sorts_releases_as_the_client_does(tmp_path: Path) -> None:
+    from idc_index.releases import version_key
+
+    releases = ["25.0.10", "25.0.9", "25.0.0.post1", "9.0.0", "25.0.0", "26.0.0", "25.1.0"]
+    probe = f"import json; from index_builder.publish import version_key; print(json.dumps(sorted({releases!r}, key=version_key)))"
+    run = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == sorted(releases, key=version_key)
 
 
 def test_data_package_built_from_a_release_keeps_its_manifest(built_release: Path, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""``python -m index_builder build | diff | package | verify | fixture | newest-version | plan | check-published``."""
+"""``python -m index_builder build | diff | package | verify | fixture | newest-version | plan | check-published |
+publish-layout``."""
 
 from __future__ import annotations
 
@@ -85,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="assets of the GitHub release of this version already published (absent: none)")
     c.add_argument("--pypi-json", type=Path, metavar="FILE",
                    help="PyPI's JSON for this version of the data package (absent: PyPI does not have it)")
+
+    s = sub.add_parser("publish-layout",
+                       help="add a built release to a releases site: <release>/release_artifacts/, current/ when it "
+                            "is the newest, releases.json; prints key=value lines (GITHUB_OUTPUT)")
+    s.add_argument("--release", dest="release_dir", required=True, type=Path, metavar="DIR",
+                   help="release directory written by build")
+    s.add_argument("--site", required=True, type=Path, metavar="DIR", help="site directory to write into (created if absent)")
+    s.add_argument("--listing", type=Path, metavar="FILE",
+                   help="the published releases.json to merge with (absent: no release is published yet)")
     return p
 
 
@@ -146,6 +156,14 @@ def _check_published(args: argparse.Namespace) -> int:
     return 0
 
 
+def _publish_layout(args: argparse.Namespace) -> int:
+    from index_builder.publish import publish_layout
+
+    for key, value in publish_layout(args.release_dir, args.site, args.listing).outputs().items():
+        print(f"{key}={value}")
+    return 0
+
+
 def _diff(args: argparse.Namespace) -> int:
     from index_builder.diff import diff_releases, format_diff
 
@@ -184,7 +202,8 @@ def _fixture(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"build": _build, "diff": _diff, "package": _package, "verify": _verify, "fixture": _fixture,
-               "newest-version": _newest_version, "plan": _plan, "check-published": _check_published}[args.command]
+               "newest-version": _newest_version, "plan": _plan, "check-published": _check_published,
+               "publish-layout": _publish_layout}[args.command]
     try:
         return handler(args)
     except BuilderError as exc:

@@ -1,15 +1,21 @@
 """Plans downloaded on a Dask cluster (a LocalCluster of two worker processes) against the tests'
-S3 server: the same files as on one machine, a worker killed mid-run, a shard that fails."""
+S3 server: the same files as on one machine, a worker killed mid-run, a shard that fails, the
+caller's progress bar, the default number of shards, a directory per host, and the settings
+each worker's download takes from the call."""
 
 from __future__ import annotations
 
 import _thread
+import io
 import os
 import signal
+import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from conftest_download import (  # noqa: F401  (fixtures)
@@ -23,6 +29,7 @@ from idc_index.download import DownloadReport, PlanItem
 from idc_index.errors import DownloadFailedError
 from idc_index.plan import Plan
 from s3server import FaultProxy, MotoS3, Series
+from tqdm.std import tqdm as tqdm_std
 
 dd = pytest.importorskip("dask.distributed")
 
@@ -181,3 +188,157 @@ def test_a_shard_that_fails_for_good_is_in_the_merged_report(
     # The other shards' files are all there.
     assert len(report.files) == sum(len(s.objects) for s in small_collection[:6])
     assert {p.parent.name for p in files_on_disk(tmp_path / "data")} == {s.series_instance_uid for s in small_collection[:6]}
+
+
+class RecordingBar(tqdm_std):
+    """A tqdm bar that writes nowhere and is kept for the test to look at."""
+
+    bars: ClassVar[list[RecordingBar]] = []
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs["file"] = io.StringIO()
+        super().__init__(*args, **kwargs)
+        RecordingBar.bars.append(self)
+
+
+def shard_tasks(ts: dd.get_task_stream) -> set[str]:
+    """The shard tasks a task stream saw."""
+    return {str(t["key"]) for t in ts.data if str(t["key"]).startswith("idc-index-shard-")}
+
+
+def test_the_callers_progress_bar_counts_every_byte_of_every_shard(
+    client, workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    RecordingBar.bars.clear()
+    plan = client.plan_download(tmp_path / "p", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")
+    started = time.monotonic()
+    report = distributed.download(plan, tmp_path / "data", client=workers, endpoint_url=moto_s3.endpoint, desc="NLST")
+    elapsed = time.monotonic() - started
+    (bar,) = RecordingBar.bars
+    nbytes = sum(len(data) for s in small_collection for data in s.objects.values())
+    assert report.ok and report.bytes_downloaded == nbytes
+    assert bar.n == bar.total == nbytes
+    assert bar.desc == "NLST" and bar.unit == "B"
+    # Four shards for each of the two workers, all of them finished.
+    assert bar.postfix == "8/8 shards"
+    assert 0 < report.seconds <= elapsed
+
+
+def test_by_default_four_shards_per_worker_and_at_most_one_per_item(
+    client, workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path
+):
+    plan = client.plan_download(tmp_path / "p", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")
+    assert len(plan.items) == len(small_collection) > 8
+    with dd.get_task_stream(client=workers) as ts:
+        report = distributed.download(
+            plan, tmp_path / "all", client=workers, endpoint_url=moto_s3.endpoint, show_progress_bar=False
+        )
+    assert report.ok and len(report.files) == sum(len(s.objects) for s in small_collection)
+    assert len(shard_tasks(ts)) == distributed.SHARDS_PER_WORKER * 2  # more shards than workers
+    small = client.plan_download(
+        tmp_path / "p3", seriesInstanceUID=[s.series_instance_uid for s in small_collection[:3]],
+        dirTemplate="%SeriesInstanceUID",
+    )
+    with dd.get_task_stream(client=workers) as ts:
+        report = distributed.download(
+            small, tmp_path / "three", client=workers, endpoint_url=moto_s3.endpoint, show_progress_bar=False
+        )
+    assert report.ok and len(shard_tasks(ts)) == 3
+    assert tree(tmp_path / "three") == expected_tree(small_collection[:3])
+
+
+def test_a_host_template_puts_the_files_under_the_workers_host_name(
+    client, workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path
+):
+    plan = client.plan_download(tmp_path / "p", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")
+    report = distributed.download(
+        plan, str(tmp_path / "{host}" / "data"), client=workers, endpoint_url=moto_s3.endpoint,
+        show_progress_bar=False,
+    )
+    assert report.ok
+    (host,) = set(workers.run(socket.gethostname).values())  # the workers' host: this one
+    assert [p.name for p in tmp_path.iterdir() if p.name != "p"] == [host]
+    assert tree(tmp_path / host / "data") == expected_tree(small_collection)
+    assert all(Path(f.path).is_relative_to(tmp_path / host / "data") for f in report.files)
+
+
+def test_the_settings_of_the_call_are_those_of_every_workers_download(
+    client, workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path
+):
+    plan = client.plan_download(tmp_path / "p", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")
+    sizes = distributed.download(
+        plan, tmp_path / "sizes", client=workers, endpoint_url=moto_s3.endpoint, checksums=False, concurrency=2,
+        show_progress_bar=False,
+    )
+    assert sizes.ok and {f.verification for f in sizes.downloaded} == {"size"}
+    # Without endpoint_url, each worker takes $IDC_ENDPOINT_URL from its own environment.
+    def set_endpoint(endpoint: str | None) -> None:
+        import os
+
+        if endpoint is None:
+            os.environ.pop("IDC_ENDPOINT_URL", None)
+        else:
+            os.environ["IDC_ENDPOINT_URL"] = endpoint
+
+    workers.run(set_endpoint, moto_s3.endpoint)
+    try:
+        crc = distributed.download(plan, tmp_path / "env", client=workers, show_progress_bar=False)
+    finally:
+        workers.run(set_endpoint, None)
+    assert crc.ok and {f.verification for f in crc.downloaded} == {"crc32"}
+    assert tree(tmp_path / "env") == tree(tmp_path / "sizes") == expected_tree(small_collection)
+
+
+def test_a_shard_that_cannot_start_has_every_item_failed_with_the_reason(
+    workers: dd.Client, small_collection: list[Series], tmp_path: Path
+):
+    s = small_collection[0]
+    key = next(iter(s.objects))
+    items = [
+        PlanItem.series(t.bucket, t.crdc_series_uuid, t.series_instance_uid, size=t.size,
+                        series_instance_uid=t.series_instance_uid)
+        for t in small_collection[1:3]
+    ]
+    instance = PlanItem.instance(s.bucket, key, f"{s.series_instance_uid}/one.dcm", size=len(s.objects[key]),
+                                 series_instance_uid=s.series_instance_uid, sop_instance_uid="1.2.3.4")
+    plan = Plan.measure([*items, instance], tmp_path / "p", "aws")
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(DownloadFailedError, match="3 failed") as e:
+        distributed.download(plan, tmp_path / "file" / "data", client=workers, shards=2, retries=0,
+                             show_progress_bar=False)
+    report = e.value.report
+    assert report is not None and report.plan is plan and not report.files
+    assert {f.kind for f in report.failed} == {"shard_error"}
+    assert all("cannot be created" in f.reason for f in report.failed)
+    by_key = {f.key: f for f in report.failed}
+    assert set(by_key) == {key, *(f"{t.crdc_series_uuid}/" for t in small_collection[1:3])}
+    assert by_key[key].sop_instance_uid == "1.2.3.4"
+    assert by_key[key].series_instance_uid == s.series_instance_uid
+    assert {by_key[f"{t.crdc_series_uuid}/"].series_instance_uid for t in small_collection[1:3]} == {
+        t.series_instance_uid for t in small_collection[1:3]
+    }
+
+
+def test_shards_out_of_range_and_an_empty_plan(workers: dd.Client, small_collection: list[Series], tmp_path: Path):
+    items = [PlanItem.series(s.bucket, s.crdc_series_uuid, s.series_instance_uid, size=s.size)
+             for s in small_collection[:3]]
+    plan = Plan.measure(items, tmp_path / "p", "aws")
+    for shards in (0, 4):
+        with pytest.raises(ValueError):
+            distributed.download(plan, tmp_path / "data", client=workers, shards=shards, show_progress_bar=False)
+    assert not files_on_disk(tmp_path / "data")
+    empty = Plan.measure([], tmp_path / "p", "aws")
+    with dd.get_task_stream(client=workers) as ts:
+        report = distributed.download(empty, tmp_path / "data", client=workers)
+    assert report.ok and report.plan is empty and not report.files and not report.failed
+    assert not shard_tasks(ts)
+
+
+def test_without_dask_distributed_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"pip install 'idc-index\[dask\]'"):
+        distributed.download(Plan.measure([], tmp_path, "aws"), tmp_path, client=None)  # type: ignore[arg-type]

@@ -327,7 +327,9 @@ def report_of(shard: int, future: Future[DownloadReport], part: Plan) -> Downloa
             return error.report
         kind, reason = "shard_error", f"shard {shard} failed: {type(error).__name__}: {error}"
     failed = [
-        FailureRecord(i.bucket, i.prefix or i.key or "", i.destination, kind, reason, 0, i.series_instance_uid)
+        FailureRecord(
+            i.bucket, i.prefix or i.key or "", i.destination, kind, reason, 0, i.series_instance_uid, i.sop_instance_uid
+        )
         for i in part.items
     ]
     return DownloadReport(failed=cast("list[FailedFile]", failed), cancelled=kind == "cancelled")

@@ -68,6 +68,38 @@ def cli_downloads(benchmarks: list[dict]) -> None:
         print(f"| {group.removeprefix('cli ')} | " + " | ".join(cells) + f" | {server} | {ratio} |")
 
 
+def dask_downloads(benchmarks: list[dict]) -> None:
+    """A plan on a Dask cluster against ``plan.run()`` of the same plan
+    (tests/benchmarks/test_download_distributed.py): wall and CPU seconds of each, the overhead,
+    the cluster's start-up and its first download, and where the Dask run's time went."""
+    print("| case | `plan.run()` | `distributed.download` | server CPU-s | Dask ÷ `plan.run()`: best, paired median "
+          "| cluster start | first run on new workers |")
+    print("|---" * 7 + "|")
+    for b in benchmarks:
+        e = b["extra_info"]
+        print(
+            f"| {b['group'].removeprefix('dask: ')}, {e['shards']} shards | {e['single_wall_s']:.2f} s, "
+            f"{e['single_cpu_s']:.2f} CPU-s | {e['dask_wall_s']:.2f} s, {e['dask_client_cpu_s']:.2f} + "
+            f"{e['dask_workers_cpu_s']:.2f} CPU-s | {e['single_server_cpu_s']:.1f}, {e['dask_server_cpu_s']:.1f} | "
+            f"{e['overhead_ratio']:.2f}x, {e['paired_ratio_median']:.2f}x | {e['cluster_start_s']:.2f} s, "
+            f"{e['cluster_start_cpu_s']:.2f} CPU-s | {e['first_run_wall_s']:.2f} s |"
+        )
+    print()
+    print("| case | call to first shard | shard run times | workers idle | last shard to report (results, merge) "
+          "| shards in sequence on one machine | native downloader CPU-s (`plan.run()`, Dask) "
+          "| idle cluster CPU-s per s (client, workers) |")
+    print("|---" * 8 + "|")
+    for b in benchmarks:
+        e, s = b["extra_info"], b["extra_info"]["breakdown"]
+        print(
+            f"| {e['shards']} shards | {s['to_first_shard'] * 1000:.0f} ms | {s['shard_min']:.2f}-{s['shard_max']:.2f} s "
+            f"| {s['workers_idle'] * 1000:.0f} ms | {s['last_shard_to_report'] * 1000:.0f} ms "
+            f"({s['results'] * 1000:.0f}, {s['merge'] * 1000:.1f} ms) | {e['shards_in_sequence_s']:.2f} s "
+            f"| {e['single_native_cpu_s']:.2f}, {e['dask_native_cpu_s']:.2f} "
+            f"| {e['idle_client_cpu_per_s']:.3f}, {e['idle_workers_cpu_per_s']:.3f} |"
+        )
+
+
 def queries(benchmarks: list[dict]) -> None:
     """The query catalog (tests/benchmarks/test_queries.py): the median of idc-index against
     DuckDB's over the shipped main index and over the optimised copy, and the ratio of ours to
@@ -128,6 +160,10 @@ def main(path: str) -> None:
     if cli:
         cli_downloads(cli)
         print()
+    dask = [b for b in data["benchmarks"] if b["group"] and b["group"].startswith("dask: ")]
+    if dask:
+        dask_downloads(dask)
+        print()
     catalog = [b for b in data["benchmarks"] if b["group"] == "queries"]
     if catalog:
         queries(catalog)
@@ -136,7 +172,7 @@ def main(path: str) -> None:
     for b in mem:
         memory(b)
         print()
-    dl += cli + catalog + mem
+    dl += cli + dask + catalog + mem
     if all(b in dl for b in data["benchmarks"]):
         return
     print("| benchmark | idc-index (this) | idc-index 0.13.4 | DuckDB, shipped file | DuckDB, optimised copy | ratio |")

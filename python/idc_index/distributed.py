@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 SHARDS_PER_WORKER = 4
 #: Seconds between two progress messages of a task (and two looks at the cancel flag).
 REPORT_INTERVAL = 0.5
+#: Seconds between two updates of the caller's progress bar.
+PROGRESS_SECONDS = 0.25
 
 #: A plan item as plain values: bucket, destination, prefix, key, size, SeriesInstanceUID,
 #: SOPInstanceUID (native plan items do not leave their process).
@@ -124,7 +126,7 @@ def download(
         KeyboardInterrupt: Ctrl-C; the tasks are cancelled and their transfers stopped.
     """
     try:
-        from distributed import Event
+        from distributed import Event, wait
     except ImportError as e:
         raise ImportError(
             "downloads on a Dask cluster need dask.distributed: pip install 'idc-index[dask]'"
@@ -185,9 +187,12 @@ def download(
         bar.refresh()
 
     try:
-        while not all(f.done() for f in futures):
-            time.sleep(0.1)
-            tick()
+        while True:
+            try:
+                wait(futures, timeout=PROGRESS_SECONDS)  # returns as soon as the last shard ends
+                break
+            except TimeoutError:
+                tick()
         tick()
         reports = [report_of(i, f, parts[i]) for i, f in enumerate(futures)]
     except BaseException:

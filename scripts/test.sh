@@ -15,7 +15,9 @@ fi
 source "$venv/bin/activate"
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "maturin>=1.8,<2"
-python -m pip install --quiet -e "index_builder[test]"
+# A path entry (compat mode), not an import hook: the tests run from the repository root, where
+# the index_builder/ directory would otherwise shadow the package as an empty namespace.
+python -m pip install --quiet -e "index_builder[test]" --config-settings editable_mode=compat
 maturin develop --quiet --profile ci --extras test
 
 (cd rust && cargo test --profile ci --workspace --exclude idc_py --quiet)

@@ -1,5 +1,5 @@
-"""Where the real IDC v25 index files are (the idc-index-data package), and a quiet HTTP
-handler for the local servers the tests start."""
+"""Where the real IDC v25 index files are (the idc-index-data package), and the HTTP handlers
+of the local servers the tests start."""
 
 from __future__ import annotations
 
@@ -16,3 +16,40 @@ REAL_INDEX = DATA_PACKAGE_DIR / "idc_index.parquet"
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+class RangeHandler(QuietHandler):
+    """A static file server that answers ``Range: bytes=a-b`` (and ``a-``, ``-n``) with 206, as
+    the buckets IDC publishes releases in do, and counts the requests and the bytes it sends
+    (``server.requests``, ``server.bytes_sent``, when the server has them)."""
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        wanted = self.headers.get("Range")
+        if wanted is None or not path.is_file():
+            self._count(path.stat().st_size if path.is_file() else 0)
+            super().do_GET()
+            return
+        size = path.stat().st_size
+        start_text, _, end_text = wanted.removeprefix("bytes=").partition("-")
+        if start_text:
+            start, end = int(start_text), min(int(end_text) if end_text else size - 1, size - 1)
+        else:
+            start, end = max(0, size - int(end_text)), size - 1
+        if start > end or start >= size:
+            self.send_error(416)
+            return
+        with path.open("rb") as f:
+            f.seek(start)
+            data = f.read(end - start + 1)
+        self._count(len(data))
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _count(self, sent: int) -> None:
+        if hasattr(self.server, "bytes_sent"):
+            self.server.bytes_sent += sent  # type: ignore[attr-defined]

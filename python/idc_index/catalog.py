@@ -149,6 +149,7 @@ class Catalog:
         release_base_url: str | None = None,
         release: str | None = None,
         releases_url: str | None = None,
+        remote: bool = False,
     ) -> Catalog:
         """The release chosen by the arguments, then the environment, then the default.
 
@@ -164,7 +165,14 @@ class Catalog:
                 :mod:`idc_index.releases`. Not with ``data_dir``.
             releases_url: where index releases are published; default ``IDC_RELEASES_URL``,
                 else IDC's bucket.
+            remote: read the published ``release`` where it is: only its manifest is fetched,
+                and indices not in the cache are left at their URLs (``IndexEntry.url``).
         """
+        if remote and release is None:
+            raise IndexFileError(
+                "remote=True reads a published release where it is: give release='current' or a version "
+                "such as '26.0.0' (`idc releases` lists them)."
+            )
         if release is not None and data_dir is not None:
             raise IndexFileError(
                 f"give either a release directory ({data_dir}) or a published release ({release!r}), not both."
@@ -175,8 +183,11 @@ class Catalog:
         if release is not None:
             from .releases import open_release
 
-            opened = open_release(release, cache_root, releases_url)
-            catalog = cls.from_release_dir(opened.directory, cache_root, opened.base_url)
+            opened = open_release(release, cache_root, releases_url, remote=remote)
+            if opened.manifest is not None:
+                catalog = cls.from_manifest(opened.manifest, None, cache_root, opened.base_url)
+            else:
+                catalog = cls.from_release_dir(opened.directory, cache_root, opened.base_url)
             catalog.source = opened.source
         elif data_dir is not None:
             catalog = cls.from_release_dir(Path(data_dir), cache_root, base_url)
@@ -252,29 +263,40 @@ class Catalog:
         problems = validate_manifest(manifest)
         if problems:
             raise IndexFileError(f"{manifest_path} is not a valid release manifest: {'; '.join(problems)}")
+        catalog = cls.from_manifest(manifest, directory, cache_root, base_url)
+        if not catalog.indices[MAIN_INDEX].installed:
+            raise IndexFileError(f"release directory {directory} has no idc_index.parquet beside its manifest.")
+        return catalog
+
+    @classmethod
+    def from_manifest(
+        cls, manifest: dict[str, Any], directory: Path | None, cache_root: Path, base_url: str | None
+    ) -> Catalog:
+        """The catalog of a (validated) release manifest: indices found in ``directory`` are
+        installed, the others are at ``base_url``."""
         release = str(manifest["release"])
         catalog = cls(
             idc_version=int(manifest["idc_version"]),
             release=release,
-            source=str(directory),
+            source=str(directory) if directory is not None else str(base_url),
             cache_dir=cache_root / "indices" / _safe_component(release),
         )
         for stem, entry in manifest["indices"].items():
             name = index_name(stem)
-            local = directory / entry["file"]
+            local = directory / entry["file"] if directory is not None else None
             catalog.indices[name] = IndexEntry(
                 name=name,
                 file=entry["file"],
                 description=entry.get("description", ""),
-                path=local if local.is_file() else None,
+                path=local if local is not None and local.is_file() else None,
                 url=f"{base_url.rstrip('/')}/{entry['file']}" if base_url else None,
                 rows=entry.get("rows"),
                 bytes=entry.get("bytes"),
                 sha256=entry.get("sha256"),
                 columns=entry.get("columns"),
             )
-        if MAIN_INDEX not in catalog.indices or not catalog.indices[MAIN_INDEX].installed:
-            raise IndexFileError(f"release directory {directory} has no idc_index.parquet beside its manifest.")
+        if MAIN_INDEX not in catalog.indices:
+            raise IndexFileError(f"release {release} ({catalog.source}) has no idc_index in its manifest.")
         return catalog
 
     def _adopt_cached_files(self) -> None:
@@ -283,6 +305,13 @@ class Catalog:
             cached = self.cache_dir / entry.file
             if entry.path is None and cached.is_file() and (entry.bytes is None or cached.stat().st_size == entry.bytes):
                 entry.path = cached
+
+    @property
+    def main_indices(self) -> list[str]:
+        """The indices a release opens with (the others are fetched on demand)."""
+        from .releases import main_index_stems
+
+        return [index_name(stem) for stem in main_index_stems([file_stem(name) for name in self.indices])]
 
     # -- lookups ----------------------------------------------------------------------------
     def entry(self, name: str) -> IndexEntry:
@@ -342,6 +371,38 @@ def download_verified(entry: IndexEntry, destination: Path, timeout: float = 60.
         partial.unlink(missing_ok=True)
         raise
     return destination
+
+
+def check_remote_file(entry: IndexEntry, timeout: float = 30.0) -> str:
+    """The URL of an index read where it is published, once a HEAD request shows it there with
+    the size its manifest states.
+
+    Raises:
+        IndexFetchError: no URL is known, the server cannot be reached, or it does not serve the file.
+        IndexIntegrityError: the file's size is not the manifest's.
+    """
+    if entry.url is None:
+        raise IndexFetchError(f"index {entry.name!r} has no URL to read it from; open the release without remote=True.")
+    request = urllib.request.Request(entry.url, method="HEAD", headers={"User-Agent": "idc-index"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+    except urllib.error.HTTPError as e:
+        raise IndexFetchError(
+            f"index {entry.name!r} is not served at {entry.url}: HTTP {e.code} {e.reason}. Check that the "
+            "release is published there (IDC_RELEASES_URL), or open it without remote=True."
+        ) from e
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as e:
+        raise IndexFetchError(
+            f"could not reach {entry.url}: {getattr(e, 'reason', e)}. Remote queries need the network; "
+            "open the release without remote=True to query a cached copy."
+        ) from e
+    if entry.bytes is not None and length is not None and int(length) != entry.bytes:
+        raise IndexIntegrityError(
+            f"index {entry.name!r} at {entry.url} is {length} bytes, its release's manifest says {entry.bytes}: "
+            "the file was replaced or damaged. Open the release without remote=True to fetch and verify it."
+        )
+    return entry.url
 
 
 def validate_manifest(manifest: Any) -> list[str]:

@@ -56,7 +56,8 @@ _LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 
 def _client(ctx: click.Context) -> IDCClient:
     if ctx.obj is None:
-        ctx.obj = IDCClient(data_dir=ctx.meta.get("data_dir"), release=ctx.meta.get("release"))
+        ctx.obj = IDCClient(data_dir=ctx.meta.get("data_dir"), release=ctx.meta.get("release"),
+                            remote=ctx.meta.get("remote", False))
     return ctx.obj  # type: ignore[no-any-return]
 
 
@@ -113,16 +114,24 @@ class _Group(click.Group):
          "cache (`idc releases` lists them). Default: the installed idc-index-data.",
 )
 @click.option(
+    "--remote", is_flag=True, default=False,
+    help="With --release: query the release where it is published, reading over HTTP(S) only the parts of "
+         "its files each command needs, instead of downloading it.",
+)
+@click.option(
     "--log-level", type=click.Choice(_LOG_LEVELS, case_sensitive=False),
     default="warning", show_default=True, help="How much idc-index logs to stderr.",
 )
 @click.pass_context
-def idc(ctx: click.Context, data_dir: str | None, release: str | None, log_level: str) -> None:
+def idc(ctx: click.Context, data_dir: str | None, release: str | None, remote: bool, log_level: str) -> None:
     """Search NCI Imaging Data Commons (IDC) from the command line."""
+    if remote and release is None:
+        raise click.UsageError("--remote reads a published release: give --release current (or a version).")
     if release is not None and ctx.get_parameter_source("data_dir") is click.core.ParameterSource.ENVIRONMENT:
         data_dir = None  # an explicit --release wins over IDC_INDEX_DATA_DIR
     ctx.meta["data_dir"] = data_dir
     ctx.meta["release"] = release
+    ctx.meta["remote"] = remote
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("idc_index").setLevel(log_level.upper())
 

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 from . import _core, citations, selection, user_tables
 from ._sql import ident, in_list
 from .arguments import as_list, as_one, as_str
-from .catalog import MAIN_INDEX, MAIN_INDEX_FILE_STEM, Catalog
+from .catalog import MAIN_INDEX, MAIN_INDEX_FILE_STEM, Catalog, IndexEntry, check_remote_file
 from .citations import Citations
 from .client_download import DownloadMethods
 from .clinical import fetch_clinical_tables, read_clinical_table
 from .dicomweb import DicomwebLocator
 from .download import download_config, resolve_endpoint
-from .errors import IDCClientInsufficientDiskSpaceError, UnknownIndexError
+from .errors import IDCClientInsufficientDiskSpaceError, IndexFetchError, SQLError, UnknownIndexError
 from .lookup import IndexLookup
 from .result import QueryResult
 from .selection import check_location
@@ -107,6 +107,12 @@ class IDCClient(DownloadMethods):
             network. Not with ``data_dir``; ``release_base_url`` does not apply to it.
         releases_url: where index releases are published. Default: ``IDC_RELEASES_URL``, else
             ``https://storage.googleapis.com/idc-index-data-artifacts``.
+        remote: query the ``release`` where it is published instead of downloading it: only
+            its manifest is fetched, and each query reads over HTTP(S) the parts of the files
+            it needs (a lookup reads a few MB, not the whole index). Needs the network for
+            every query; indices already in the cache are read from there. File sizes are
+            checked against the manifest (the sha256 of a whole file is checked only when it
+            is downloaded).
 
     Examples:
         >>> from idc_index import IDCClient
@@ -116,6 +122,7 @@ class IDCClient(DownloadMethods):
         >>> client.sql_query("SELECT Modality, COUNT(*) AS n FROM index GROUP BY Modality")
         >>> IDCClient(release="current").get_idc_version()   # the newest published release
         'v26'
+        >>> IDCClient(release="current", remote=True).get_dicom_series("1.3.6.1.4.1.14519.5.2.1.7695.1700.2")
     """
 
     DOWNLOAD_HIERARCHY_DEFAULT = selection.DOWNLOAD_HIERARCHY_DEFAULT
@@ -152,20 +159,23 @@ class IDCClient(DownloadMethods):
         optimize_index: bool = True,
         release: str | None = None,
         releases_url: str | None = None,
+        remote: bool = False,
     ) -> None:
-        self._catalog = Catalog.resolve(data_dir, cache_dir, release_base_url, release, releases_url)
+        self._catalog = Catalog.resolve(data_dir, cache_dir, release_base_url, release, releases_url, remote)
+        self._remote = remote
         self._engine = _core.Engine()
         main = self._catalog.entry(MAIN_INDEX)
-        assert main.path is not None
         main_path = main.path
-        optimized = self._optimized_main_index_path(main_path) if optimize_index else None
+        optimized = self._optimized_main_index_path(main_path) if optimize_index and main_path else None
         if optimized is not None and optimized.is_file():
             main_path = optimized
         for entry in self._catalog.indices.values():
             if entry.path is not None:
-                path = main_path if entry.name == MAIN_INDEX else entry.path
+                path = main_path if entry.name == MAIN_INDEX and main_path else entry.path
                 self._register(entry.name, path)
-        if optimized is not None and main_path != optimized:
+            elif remote and entry.name in self._catalog.main_indices:
+                self._register_remote(entry)
+        if optimized is not None and main_path is not None and main_path != optimized:
             # Finish the rewrite before the interpreter exits (once per cache), so that a
             # short-lived process leaves a complete copy for the next one.
             atexit.register(self._engine.wait_optimized, MAIN_INDEX)
@@ -190,6 +200,18 @@ class IDCClient(DownloadMethods):
     def _register(self, name: str, path: Path) -> None:
         aliases = [MAIN_INDEX_FILE_STEM] if name == MAIN_INDEX else []
         self._engine.register_parquet(name, str(path), aliases)
+        self._declare_keys(name)
+
+    def _register_remote(self, entry: IndexEntry) -> None:
+        aliases = [MAIN_INDEX_FILE_STEM] if entry.name == MAIN_INDEX else []
+        url = check_remote_file(entry)
+        try:
+            self._engine.register_remote_parquet(entry.name, url, aliases)
+        except SQLError as e:
+            raise IndexFetchError(f"index {entry.name} cannot be read at {url}: {e}") from e
+        self._declare_keys(entry.name)
+
+    def _declare_keys(self, name: str) -> None:
         if name in _INDEX_KEYS:
             self._engine.declare_key(name, [_INDEX_KEYS[name]])
 
@@ -318,6 +340,9 @@ class IDCClient(DownloadMethods):
         entry = self._catalog.entry(as_str(index_name, "index_name", "an index name such as 'sm_index'"))
         if entry.name in self._engine.table_names():
             logger.debug("index %s is already installed", entry.name)
+        elif self._remote and entry.path is None:
+            self._register_remote(entry)  # read where it is published, as the main indices
+            self.__dict__.pop(entry.name, None)
         else:
             path = self._catalog.fetch(entry.name)
             self._register(entry.name, path)

@@ -24,6 +24,7 @@ import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from importlib.util import find_spec
@@ -68,6 +69,8 @@ class OpenedRelease:
     """Where its other indices are fetched from."""
     source: str
     """How ``idc version`` names it."""
+    manifest: dict[str, Any] | None = None
+    """The release's manifest, when it is read where it is published (not fetched into the cache)."""
 
 
 @dataclass
@@ -243,8 +246,11 @@ def _available(base: str, cache_root: Path) -> str:
 
 
 # -- opening a release ----------------------------------------------------------------------
-def open_release(release: str, cache_root: Path, url: str | None = None, timeout: float = 60.0) -> OpenedRelease:
-    """The published ``release`` (``"current"`` or a version), from the cache or fetched into it.
+def open_release(
+    release: str, cache_root: Path, url: str | None = None, timeout: float = 60.0, *, remote: bool = False
+) -> OpenedRelease:
+    """The published ``release`` (``"current"`` or a version), from the cache or fetched into it;
+    with ``remote``, only its manifest is read (the indices stay where they are published).
 
     Raises:
         UnknownReleaseError: no such release is published (the message lists those that are).
@@ -258,7 +264,7 @@ def open_release(release: str, cache_root: Path, url: str | None = None, timeout
         raise UnknownReleaseError(
             f"{release!r} is not a release name: give 'current' or one of {_available(base, cache_root)}."
         )
-    if release != CURRENT:
+    if release != CURRENT and not remote:
         directory = cached_release_dir(cache_root, release)
         if _cached_manifest(directory) is not None:
             logger.debug("release %s from the cache %s", release, directory)
@@ -267,13 +273,18 @@ def open_release(release: str, cache_root: Path, url: str | None = None, timeout
     try:
         manifest = _get_json(manifest_url, timeout)
     except ReleaseFetchError as e:
-        if release == CURRENT:
+        if release == CURRENT and not remote:
             cached = cached_releases(cache_root)
             if cached:
                 newest = max(cached, key=version_key)
                 logger.warning("%s Using release %s, the newest in the cache.", e, newest)
                 return OpenedRelease(newest, cached_release_dir(cache_root, newest), release_url(base, newest),
                                      f"release {newest} (cached; {base} unreachable)")
+        if remote:
+            raise ReleaseFetchError(
+                f"{e} A release is read remotely over the network: check it and {RELEASES_URL_ENV} "
+                f"({base}), or open the release without remote=True to use a cached copy."
+            ) from e
         raise ReleaseFetchError(
             f"{e} No copy of release {release!r} is cached. Use the bundled index (no release "
             f"argument, no --release), or check the network and {RELEASES_URL_ENV} ({base})."
@@ -293,17 +304,19 @@ def open_release(release: str, cache_root: Path, url: str | None = None, timeout
         raise ReleaseFetchError(f"{manifest_url} is the manifest of release {name!r}, not {release!r}: check {RELEASES_URL_ENV}.")
     directory = cached_release_dir(cache_root, name)
     files_url = release_url(base, name)
+    if remote:
+        return OpenedRelease(name, directory, files_url, f"release {name} (remote, {files_url})", manifest)
     if _cached_manifest(directory) is None:
         _fetch_into_cache(manifest, files_url, directory, timeout)
     return OpenedRelease(name, directory, files_url, f"release {name} ({files_url})")
 
 
-def main_index_stems(manifest: dict[str, Any]) -> list[str]:
-    """The indices fetched with a release: the main index, and those of the release that the
+def main_index_stems(stems: Iterable[str]) -> list[str]:
+    """Of a release's index ``stems``, those it opens with: the main index, and those that the
     installed idc-index-data package carries too (the others are fetched on demand)."""
     _, package_dir = _bundled()
     bundled = {p.stem for p in package_dir.glob("*.parquet")} if package_dir is not None else set()
-    return [stem for stem in manifest["indices"] if stem == MAIN_INDEX_FILE_STEM or stem in bundled]
+    return [stem for stem in stems if stem == MAIN_INDEX_FILE_STEM or stem in bundled]
 
 
 def _fetch_into_cache(manifest: dict[str, Any], files_url: str, directory: Path, timeout: float) -> None:
@@ -312,7 +325,7 @@ def _fetch_into_cache(manifest: dict[str, Any], files_url: str, directory: Path,
     written: list[Path] = []
     created = not directory.exists()
     try:
-        for stem in main_index_stems(manifest):
+        for stem in main_index_stems(manifest["indices"]):
             spec = manifest["indices"][stem]
             entry = IndexEntry(name=index_name(stem), file=spec["file"], url=f"{files_url}/{spec['file']}",
                                bytes=spec.get("bytes"), sha256=spec.get("sha256"))

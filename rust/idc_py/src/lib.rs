@@ -43,6 +43,22 @@ impl Engine {
         })
     }
 
+    /// Register the parquet file at an http(s) `url` as table `name` (and `aliases`); reads
+    /// only its footer, and each query only the ranges it needs.
+    #[pyo3(signature = (name, url, aliases = Vec::new()))]
+    fn register_remote_parquet(
+        &self,
+        py: Python<'_>,
+        name: String,
+        url: String,
+        aliases: Vec<String>,
+    ) -> PyResult<()> {
+        let engine = Arc::clone(&self.inner);
+        wait::query(py, async move {
+            engine.register_remote_parquet(&name, &url, &aliases).await
+        })
+    }
+
     /// Register the rows of `data` (any object with `__arrow_c_stream__`) as the user's table
     /// `name`, held in memory.
     fn register_arrow(

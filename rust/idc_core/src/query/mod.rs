@@ -5,6 +5,7 @@ pub mod dialect;
 pub mod functions;
 pub mod layout;
 mod mapped_store;
+mod remote;
 mod resident;
 mod rules;
 mod table;
@@ -140,7 +141,37 @@ impl Engine {
         aliases: &[String],
     ) -> Result<()> {
         let provider = self.index_table(path).await?;
-        let table = Arc::new(SwappableTable::new(path_string(path)?, provider));
+        self.register_index(name, path_string(path)?, provider, aliases)
+    }
+
+    /// Register the parquet file at the HTTP(S) `url` as table `name` (and each of `aliases`),
+    /// reading only its footer; queries read the ranges they need (see [`remote`]).
+    pub async fn register_remote_parquet(
+        &self,
+        name: &str,
+        url: &str,
+        aliases: &[String],
+    ) -> Result<()> {
+        if !remote::is_remote(url) {
+            return Err(CoreError::Table(format!(
+                "{url} is not an http:// or https:// URL"
+            )));
+        }
+        remote::register_origin(&self.ctx, url)?;
+        let provider = listing_table_in(&self.ctx, url).await.map_err(|e| {
+            CoreError::Table(format!("{url} cannot be read as a parquet file: {e}"))
+        })?;
+        self.register_index(name, url.to_string(), provider, aliases)
+    }
+
+    fn register_index(
+        &self,
+        name: &str,
+        location: String,
+        provider: Arc<dyn TableProvider>,
+        aliases: &[String],
+    ) -> Result<()> {
+        let table = Arc::new(SwappableTable::new(location, provider));
         for n in std::iter::once(name).chain(aliases.iter().map(String::as_str)) {
             if self.ctx.table_exist(n)? {
                 self.ctx.deregister_table(n)?;
@@ -430,7 +461,7 @@ async fn index_table_in(
     path: &Path,
     budget: &Arc<resident::Budget>,
 ) -> Result<Arc<dyn TableProvider>> {
-    let table = listing_table_in(ctx, path).await?;
+    let table = listing_table_in(ctx, &path_string(path)?).await?;
     let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= resident::MAX_FILE_BYTES);
     Ok(if small {
         Arc::new(resident::ResidentTable::new(
@@ -443,9 +474,9 @@ async fn index_table_in(
     })
 }
 
-async fn listing_table_in(ctx: &SessionContext, path: &Path) -> Result<Arc<dyn TableProvider>> {
-    let path_str = path_string(path)?;
-    let url = ListingTableUrl::parse(&path_str)?;
+/// The parquet file at `location` (a local path, or a URL whose store is registered) as a table.
+async fn listing_table_in(ctx: &SessionContext, location: &str) -> Result<Arc<dyn TableProvider>> {
+    let url = ListingTableUrl::parse(location)?;
     let options = ParquetReadOptions::default()
         .to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
     let config = ListingTableConfig::new(url)

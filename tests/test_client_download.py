@@ -266,7 +266,8 @@ def test_manifest_commands_that_are_malformed_are_refused(client, idc_layout, tm
         with pytest.raises(ManifestError) as e:
             client.download_from_manifest(manifest, tmp_path / "out", dry_run=True)
         assert str(e.value) == (
-            f"{manifest} has malformed copy commands (each must be 'cp s3://<bucket>/<crdc_series_uuid>/* .'): "
+            f"{manifest} has malformed copy commands (each must be 'cp s3://<bucket>/<crdc_series_uuid>/* .' or "
+            "'cp s3://<bucket>/<crdc_series_uuid>/<crdc_instance_uuid>.dcm <file>'): "
             f"line 3: {bad!r}. Fix or remove these lines, or export the manifest again from the IDC portal."
         )
     # Only lines that are not commands: nothing to download, and the message names them.
@@ -275,7 +276,8 @@ def test_manifest_commands_that_are_malformed_are_refused(client, idc_layout, tm
     with pytest.raises(ManifestError) as e:
         client.download_from_manifest(only, tmp_path / "out")
     assert str(e.value) == (
-        f"{only} has no copy commands of the form 'cp s3://<bucket>/<crdc_series_uuid>/* .'; its other lines are "
+        f"{only} has no copy commands of the form 'cp s3://<bucket>/<crdc_series_uuid>/* .' or "
+        "'cp s3://<bucket>/<crdc_series_uuid>/<crdc_instance_uuid>.dcm <file>'; its other lines are "
         "not commands: line 2: 'series'; line 3: 'more words'"
     )
     assert not (tmp_path / "out").exists()

@@ -185,3 +185,33 @@ def test_a_slide_series_larger_than_a_share_is_sharded_by_its_instances(
     assert report.ok and Path(report.paths[0]).read_bytes() == slides[0]["data"]
     # Without a way to list instances the series stays whole.
     assert [p.series for p in plan.shard(2, instances=lambda item: [])].count(1) == 2
+
+
+def test_a_manifest_of_single_instances_downloads_them_into_their_series_folders(
+    slides: list[dict], site: tuple[Path, str], moto_s3: MotoS3, tmp_path: Path
+) -> None:
+    from idc_index.manifest import read_manifest
+
+    client = _client(site, tmp_path / "cache")
+    two = slides[:2]  # the slide and a level of the same series
+    plan = client.plan_download(tmp_path / "p", sopInstanceUID=[r["SOPInstanceUID"] for r in two],
+                                dirTemplate="%SeriesInstanceUID")
+    manifest = plan.to_manifest(tmp_path / "instances.s5cmd")
+    assert sorted(line.instance_file for line in read_manifest(manifest).lines) == sorted(
+        f"{r['crdc_instance_uuid']}.dcm" for r in two
+    )
+    again = client.plan_download(tmp_path / "q", manifestFile=manifest, dirTemplate="%SeriesInstanceUID")
+    assert again.instances == 2 and again.series == 0
+    assert again.bytes_total == sum(r["instance_size"] for r in two)  # sizes from sm_instance_index
+    report = client.download_from_manifest(manifest, tmp_path / "data", dirTemplate="%SeriesInstanceUID",
+                                           endpoint_url=moto_s3.endpoint, show_progress_bar=False)
+    assert report.ok and len(report.files) == 2
+    for r in two:
+        path = tmp_path / "data" / r["SeriesInstanceUID"] / f"{r['crdc_instance_uuid']}.dcm"
+        assert path.read_bytes() == r["data"]
+    # A line of a whole series covers its instances: the series is fetched once, whole.
+    series_line = f"cp s3://{plan.items[0].bucket}/{plan.items[0].key.split('/')[0]}/* .\n"
+    mixed = tmp_path / "mixed.s5cmd"
+    mixed.write_text(manifest.read_text() + series_line)
+    whole = client.plan_download(tmp_path / "r", manifestFile=mixed)
+    assert whole.series == 1 and whole.instances == 0

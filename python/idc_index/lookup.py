@@ -72,10 +72,16 @@ class IndexLookup:
         return self._engine.sql(sql).to_pylist()
 
     def table(self, sql: str) -> pa.Table:
-        """The rows of ``sql`` as a pyarrow Table."""
+        """The rows of ``sql`` as a pyarrow Table, string views as plain strings (which every
+        pyarrow compute function takes)."""
         import pyarrow as pa
 
-        return pa.RecordBatchReader.from_stream(self._engine.sql(sql)).read_all()
+        table = pa.RecordBatchReader.from_stream(self._engine.sql(sql)).read_all()
+        if any(pa.types.is_string_view(f.type) for f in table.schema):
+            table = table.cast(pa.schema([
+                f.with_type(pa.string()) if pa.types.is_string_view(f.type) else f for f in table.schema
+            ]))
+        return table
 
     def values(self, sql: str, column: str) -> list[Any]:
         """The values of one ``column`` of the result of ``sql``."""

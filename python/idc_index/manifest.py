@@ -1,5 +1,7 @@
-"""IDC portal manifests: the ``cp s3://<bucket>/<crdc_series_uuid>/* .`` lines a user exports,
-read into :class:`ManifestLine` values, and the bucket location (AWS or GCS) they name.
+"""IDC portal manifests: the ``cp s3://<bucket>/<crdc_series_uuid>/* .`` lines a user exports
+(and the ``cp s3://<bucket>/<crdc_series_uuid>/<crdc_instance_uuid>.dcm <file>`` lines of single
+instances in the manifests idc-index writes), read into :class:`ManifestLine` values, and the
+bucket location (AWS or GCS) they name.
 
 As idc-index 0.13 did, lines that are not commands (a stray word, a pasted header) are
 skipped, with a warning on the ``idc_index`` logger; a line that is meant as a command
@@ -31,22 +33,25 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("idc_index")
 
-_MANIFEST_URL = re.compile(r"s3://([A-Za-z0-9._-]+)/([^/\s*]+)(/\*?)?(?=\s|$)")
+_MANIFEST_URL = re.compile(r"s3://([A-Za-z0-9._-]+)/([^/\s*]+)(?:/\*?|/([^/\s*]+\.dcm))?(?=\s|$)")
 #: The s5cmd commands that copy: a line starting with one of them is meant as a command.
 _COPY_COMMANDS = ("cp", "sync")
 _AWS_ONLY = {b for b in GCS_BUCKETS if b not in GCS_BUCKETS.values()}
 _GCS_ONLY = {b for b in GCS_BUCKETS.values() if b not in GCS_BUCKETS}
-_FORM = "'cp s3://<bucket>/<crdc_series_uuid>/* .'"
+_FORM = "'cp s3://<bucket>/<crdc_series_uuid>/* .' or 'cp s3://<bucket>/<crdc_series_uuid>/<crdc_instance_uuid>.dcm <file>'"
 
 
 @dataclass(frozen=True)
 class ManifestLine:
-    """One copy command of a manifest: ``cp s3://<bucket>/<crdc_series_uuid>/* <dest>``."""
+    """One copy command of a manifest: ``cp s3://<bucket>/<crdc_series_uuid>/* <dest>``, or of
+    one instance of the series, ``cp s3://<bucket>/<crdc_series_uuid>/<instance_file> <file>``."""
 
     number: int
     text: str
     bucket: str
     crdc_series_uuid: str
+    #: ``<crdc_instance_uuid>.dcm`` for a line of one instance, None for a whole series.
+    instance_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
             continue
         m = _MANIFEST_URL.search(line)
         if m is not None:
-            lines.append(ManifestLine(number, line, m.group(1), m.group(2)))
+            lines.append(ManifestLine(number, line, m.group(1), m.group(2), m.group(3)))
         elif _is_meant_as_command(line):
             bad.append((number, line))
         else:

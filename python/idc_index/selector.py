@@ -16,9 +16,10 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._sql import ident, in_list, literal, unique
 from .arguments import as_list, as_one
@@ -214,6 +215,9 @@ class Selector:
                 not hold its series.
             UnknownIdentifierError: series that are in no IDC release (naming their lines).
         """
+        import pyarrow as pa
+
+        pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
         tokens = parse_template(dirTemplate)
         lines = manifest.lines
         location = manifest_location(lines)
@@ -223,14 +227,22 @@ class Selector:
         for line in lines:
             described.setdefault(line.crdc_series_uuid, f"line {line.number}: {line.text[:100]!r}")
         self._require_crdc(uuids, set(rows["crdc_series_uuid"].to_pylist()), described)
-        table = plan_table(rows, tokens, location)
-        # Each series' bucket as the index records it, and as its manifest line names it.
-        recorded = dict(zip(rows["crdc_series_uuid"].to_pylist(), table["bucket"].to_pylist()))
+        # Whole series, then single instances of the series not fetched whole.
+        whole = unique([line.crdc_series_uuid for line in lines if line.instance_file is None])
+        listed_whole = pc.is_in(rows["crdc_series_uuid"], pa.array(whole, pa.string()))
+        parts = [plan_table(rows.filter(listed_whole), tokens, location)]
+        fetched_whole = set(whole)
+        single = unique([f"{line.crdc_series_uuid}/{line.instance_file}" for line in lines
+                         if line.instance_file is not None and line.crdc_series_uuid not in fetched_whole])
+        if single:
+            parts.append(plan_table(self._instances_of_keys(single, rows), tokens, location))
+        table = pa.concat_tables(parts)
+        # Each item's series: its bucket as the index records it, and as its manifest line names it.
+        series = pc.list_element(pc.split_pattern(pc.coalesce(table["prefix"], table["key"]), "/", max_splits=1), 0)
+        recorded = dict(zip(series.to_pylist(), table["bucket"].to_pylist()))
         if not validate_manifest:
-            import pyarrow as pa
-
             written: dict[str | None, str] = {line.crdc_series_uuid: line.bucket for line in lines}
-            buckets = [written.get(u, b) for u, b in recorded.items()]
+            buckets = [written.get(u, b) for u, b in zip(series.to_pylist(), table["bucket"].to_pylist())]
             return table.set_column(0, "bucket", pa.array(buckets, pa.string())), location
         wrong = [
             f"line {line.number}: s3://{line.bucket}/{line.crdc_series_uuid} (IDC has it in s3://{bucket})"
@@ -244,6 +256,33 @@ class Selector:
                 "buckets as written."
             )
         return table, location
+
+    def _instances_of_keys(self, keys: list[str], series_rows: pa.Table) -> pa.Table:
+        """Instance rows of object keys (``<crdc_series_uuid>/<crdc_instance_uuid>.dcm``) with
+        their series' columns; sizes and SOPInstanceUIDs from ``sm_instance_index`` when it is
+        registered (else unknown: the downloader learns each size from the server)."""
+        import pyarrow as pa
+
+        series_uuids, instance_uuids = zip(*(key.removesuffix(".dcm").split("/", 1) for key in keys))
+        instances = pa.table({
+            "crdc_series_uuid": pa.array(series_uuids, pa.string()),
+            "crdc_instance_uuid": pa.array(instance_uuids, pa.string()),
+        })
+        known_types: dict[str, pa.DataType] = {
+            "crdc_instance_uuid": pa.string(), "instance_size": pa.int64(), "SOPInstanceUID": pa.string(),
+        }
+        known_schema = pa.schema(known_types)
+        known = known_schema.empty_table()
+        if self._lookup.has_table("sm_instance_index"):
+            known = self._lookup.table(
+                f"""SELECT crdc_instance_uuid, instance_size, "SOPInstanceUID" FROM sm_instance_index
+                    WHERE {in_list("crdc_instance_uuid", list(instance_uuids))}"""
+            ).cast(known_schema)
+        series = series_rows.select(list(SERIES_COLUMNS)).cast(
+            pa.schema([pa.field(c, pa.float64() if c == "series_size_MB" else pa.string()) for c in SERIES_COLUMNS])
+        )
+        return (instances.join(series, "crdc_series_uuid", join_type="inner")
+                .join(known, "crdc_instance_uuid", join_type="left outer"))
 
     def _series_by_crdc(self, uuids: list[str], extra: str | None = None) -> pa.Table:
         """Series rows of ``crdc_series_uuid`` values: the current release first, then earlier

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
@@ -169,12 +170,17 @@ class IDCClient(DownloadMethods):
         optimized = self._optimized_main_index_path(main_path) if optimize_index and main_path else None
         if optimized is not None and optimized.is_file():
             main_path = optimized
+        remote_entries = []
         for entry in self._catalog.indices.values():
             if entry.path is not None:
                 path = main_path if entry.name == MAIN_INDEX and main_path else entry.path
                 self._register(entry.name, path)
             elif remote and entry.name in self._catalog.main_indices:
-                self._register_remote(entry)
+                remote_entries.append(entry)
+        if remote_entries:
+            # Side by side: each is a few round trips (a HEAD, the footer).
+            with ThreadPoolExecutor(max_workers=len(remote_entries)) as pool:
+                list(pool.map(self._register_remote, remote_entries))
         if optimized is not None and main_path is not None and main_path != optimized:
             # Finish the rewrite before the interpreter exits (once per cache), so that a
             # short-lived process leaves a complete copy for the next one.

@@ -158,9 +158,10 @@ impl Engine {
             )));
         }
         remote::register_origin(&self.ctx, url)?;
-        let provider = listing_table_in(&self.ctx, url).await.map_err(|e| {
+        let listing = listing_table_in(&self.ctx, url).await.map_err(|e| {
             CoreError::Table(format!("{url} cannot be read as a parquet file: {e}"))
         })?;
+        let provider = Arc::new(remote::RemoteTable::new(listing));
         self.register_index(name, url.to_string(), provider, aliases)
     }
 

@@ -31,6 +31,8 @@ export IDC_BENCH_TOOLS="$tools"
 # shellcheck disable=SC1091
 source "$venv/bin/activate"
 python -m pip install --quiet "maturin>=1.8,<2"
+# The remote-query benchmark publishes a release in the builder's layout.
+python -m pip install --quiet -e index_builder --config-settings editable_mode=compat
 maturin develop --quiet --profile "$profile" --extras test
 mkdir -p .benchmarks
 IDC_BENCH_V013_PYTHON="$v013/bin/python" python -m pytest tests/benchmarks -o addopts="" -p no:cacheprovider \

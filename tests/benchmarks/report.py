@@ -149,6 +149,31 @@ def memory(benchmark: dict) -> None:
     print(f"\nIndices held in memory as Arrow after the queries: {held or 'none'}.")
 
 
+def remote(benchmarks: list[dict]) -> None:
+    """tests/benchmarks/test_remote.py: per network and mode, each step's wall, CPU and bytes."""
+    steps = ["open", "lookup", "second lookup", "filtered count", "scan"]
+    print("| network | mode | " + " | ".join(steps) + " |")
+    print("|---" * (len(steps) + 2) + "|")
+    for b in benchmarks:
+        e = b["extra_info"]
+        cells = [f"{e[s + ' s'] * 1000:.0f} ms, {e[s + ' cpu_s']:.3f} CPU-s, {e[s + ' MB']:.2f} MB" for s in steps]
+        print(f"| {b['params']['network']} | {b['params']['mode']} | " + " | ".join(cells) + " |")
+
+
+def planning(benchmarks: list[dict]) -> None:
+    """tests/benchmarks/test_planning.py: planning and sharding all of IDC, in process and by `idc plan`."""
+    print("| step | wall | CPU |")
+    print("|---|---|---|")
+    for b in benchmarks:
+        e = b["extra_info"]
+        if "plan_s" in e:
+            print(f"| plan_download, all of IDC ({e['series']:,} series) | {e['plan_s']:.2f} s | {e['plan_cpu_s']:.2f} s |")
+            print(f"| plan.shard(64), largest {e['largest_over_mean']:.4f}x the mean | {e['shard_s']:.2f} s | "
+                  f"{e['shard_cpu_s']:.2f} s |")
+        else:
+            print(f"| idc plan ... --shards 64 ({e['manifests']} manifests) | {e['wall_s']:.1f} s | {e['cpu_s']:.1f} s |")
+
+
 def main(path: str) -> None:
     with open(path) as f:
         data = json.load(f)
@@ -172,7 +197,15 @@ def main(path: str) -> None:
     for b in mem:
         memory(b)
         print()
-    dl += cli + dask + catalog + mem
+    rem = [b for b in data["benchmarks"] if b["name"].startswith("test_remote_release")]
+    if rem:
+        remote(rem)
+        print()
+    plans = [b for b in data["benchmarks"] if "all_of_idc" in b["name"]]
+    if plans:
+        planning(plans)
+        print()
+    dl += cli + dask + catalog + mem + rem + plans
     if all(b in dl for b in data["benchmarks"]):
         return
     print("| benchmark | idc-index (this) | idc-index 0.13.4 | DuckDB, shipped file | DuckDB, optimised copy | ratio |")

@@ -65,9 +65,12 @@ def test_the_table_and_the_totals(client, tmp_path):
     assert abs(plan.bytes_total - row["mb"] * 1e6) < row["n"] * 1e4
     assert set(t.column("collection_id").to_pylist()) == {SMALL_COLLECTION}
     assert all(p.endswith("/") for p in t.column("prefix").to_pylist())
-    # A dry run's report carries the same kind of value.
+    # A dry run's report carries the same kind of value, importable from the package.
     dry = client.download_collection(SMALL_COLLECTION, tmp_path, dry_run=True, dirTemplate="%PatientID")
     assert isinstance(dry.plan, Plan) and keys(dry.plan) == keys(plan)
+    import idc_index
+
+    assert idc_index.Plan is Plan and idc_index.DownloadReport is type(dry)
 
 
 def test_shard_counts_out_of_range_are_refused(client, tmp_path):

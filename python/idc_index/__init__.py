@@ -13,7 +13,9 @@ from importlib import metadata as _metadata
 
 from . import _core
 from .client import IDCClient
+from .download import DownloadReport
 from .errors import (
+    DownloadFailedError,
     IDCClientInsufficientDiskSpaceError,
     IDCError,
     IndexFetchError,
@@ -28,6 +30,7 @@ from .errors import (
     UnknownReleaseError,
     UnknownTableError,
 )
+from .plan import Plan
 from .result import QueryResult
 
 try:
@@ -47,12 +50,15 @@ if _core.BUILD_PROFILE != "optimized":  # pragma: no cover - depends on how it w
     )
 
 __all__ = [
+    "DownloadFailedError",
+    "DownloadReport",
     "IDCClient",
     "IDCClientInsufficientDiskSpaceError",
     "IDCError",
     "IndexFetchError",
     "IndexFileError",
     "IndexIntegrityError",
+    "Plan",
     "QueryResult",
     "ReadOnlySQLError",
     "ReleaseFetchError",

@@ -44,6 +44,16 @@ def test_shards_of_a_large_collection_are_balanced_disjoint_and_complete(nlst: P
     assert all(isinstance(s, Plan) and s.root == nlst.root and set(s.collections) == {"nlst"} for s in shards)
 
 
+def test_shards_of_a_slide_microscopy_collection_are_balanced_disjoint_and_complete(client, tmp_path):
+    # gtex: 25,503 slide series of 0.1 MB to 1.7 GB; none larger than a share of 8, so none split.
+    gtex = client.plan_download(tmp_path, collection_id="gtex")
+    shards = gtex.shard(8)
+    sizes = [s.bytes_total for s in shards]
+    assert max(sizes) <= 1.1 * statistics.mean(sizes) and sum(sizes) == gtex.bytes_total
+    every = [k for s in shards for k in keys(s)]
+    assert len(every) == len(set(every)) == gtex.series and set(every) == set(keys(gtex))
+
+
 def test_shards_are_deterministic_whatever_the_order_of_the_items(nlst: Plan):
     first = [keys(s) for s in nlst.shard(5)]
     assert [keys(s) for s in nlst.shard(5)] == first

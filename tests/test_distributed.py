@@ -162,8 +162,13 @@ def test_ctrl_c_cancels_the_shards_and_stops_their_transfers(
 
 
 def test_a_shard_that_fails_for_good_is_in_the_merged_report(
-    workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path
+    workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ):
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    RecordingBar.bars.clear()
     proxy = FaultProxy(moto_s3.endpoint)
     try:
         items = [
@@ -175,7 +180,6 @@ def test_a_shard_that_fails_for_good_is_in_the_merged_report(
         with pytest.raises(DownloadFailedError, match="1 failed") as e:
             distributed.download(
                 plan, tmp_path / "data", client=workers, shards=3, retries=1, endpoint_url=proxy.endpoint,
-                show_progress_bar=False,
             )
     finally:
         proxy.stop()
@@ -188,6 +192,14 @@ def test_a_shard_that_fails_for_good_is_in_the_merged_report(
     # The other shards' files are all there.
     assert len(report.files) == sum(len(s.objects) for s in small_collection[:6])
     assert {p.parent.name for p in files_on_disk(tmp_path / "data")} == {s.series_instance_uid for s in small_collection[:6]}
+    # Without a retry (which starts with the files present), the bar still ends at every byte on
+    # disk: the failing shard's last counts are sent, though they come within the rate limit.
+    RecordingBar.bars.clear()
+    with pytest.raises(DownloadFailedError):
+        distributed.download(plan, tmp_path / "again", client=workers, shards=3, retries=0,
+                             endpoint_url=moto_s3.endpoint)
+    (bar,) = RecordingBar.bars
+    assert bar.n == sum(len(data) for s in small_collection[:6] for data in s.objects.values())
 
 
 class RecordingBar(tqdm_std):

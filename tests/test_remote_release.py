@@ -106,8 +106,11 @@ def test_a_remote_release_answers_as_the_installed_one_reading_a_fraction_of_it(
 
 def test_an_optional_index_is_read_remotely_too(server: Server, tmp_path: Path) -> None:
     remote = _remote(server, tmp_path, RELEASE)
-    assert "sm_index" not in remote._engine.table_names()
+    overview = remote.indices_overview
+    assert overview["index"]["installed"] and overview["index"]["file_path"] is None
+    assert not overview["sm_index"]["installed"]
     remote.fetch_index("sm_index")
+    assert remote.indices_overview["sm_index"]["installed"]
     rows = remote.sql("SELECT COUNT(*) AS n FROM sm_index s JOIN index i USING (SeriesInstanceUID)").to_pylist()
     assert rows == [{"n": 500}]
     assert not list(tmp_path.rglob("*.parquet"))

@@ -288,16 +288,18 @@ class IDCClient(DownloadMethods):
 
     @property
     def indices_overview(self) -> dict[str, dict[str, Any]]:
-        """Every index of the release: description, installed, url, file_path, schema.
+        """Every index of the release: description, installed (queryable without a fetch: a
+        local file, or with ``remote=True`` registered at its URL), url, file_path, schema.
 
         Examples:
             >>> [n for n, i in client.indices_overview.items() if not i["installed"]]
             ['clinical_index', 'sm_index', ...]
         """
+        registered = set(self._engine.table_names())
         return {
             name: {
                 "description": entry.description,
-                "installed": entry.installed,
+                "installed": entry.installed or entry.name in registered,
                 "url": entry.url,
                 "file_path": str(entry.path) if entry.path else None,
                 "schema": entry.schema(),

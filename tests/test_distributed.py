@@ -235,12 +235,12 @@ def test_the_callers_progress_bar_counts_every_byte_of_every_shard(
     assert report.ok and report.bytes_downloaded == nbytes
     assert bar.n == bar.total == nbytes
     assert bar.desc == "NLST" and bar.unit == "B"
-    # Four shards for each of the two workers, all of them finished.
-    assert bar.postfix == "8/8 shards"
+    # Two shards for each of the two workers, all of them finished.
+    assert bar.postfix == "4/4 shards" and distributed.SHARDS_PER_WORKER == 2
     assert 0 < report.seconds <= elapsed
 
 
-def test_by_default_four_shards_per_worker_and_at_most_one_per_item(
+def test_by_default_two_shards_per_worker_and_at_most_one_per_item(
     client, workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path
 ):
     plan = client.plan_download(tmp_path / "p", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")

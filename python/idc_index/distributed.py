@@ -39,8 +39,10 @@ if TYPE_CHECKING:
 
     from .plan import Plan
 
-#: Shards per worker when ``shards`` is not given.
-SHARDS_PER_WORKER = 4
+#: Shards per worker when ``shards`` is not given: more than one, so that a fast worker takes
+#: more of them; not many more, since each shard is a download of its own (its connections,
+#: its first listings, its drain at the end). See docs/benchmarks.md.
+SHARDS_PER_WORKER = 2
 #: Seconds between two progress messages of a task (and two looks at the cancel flag).
 REPORT_INTERVAL = 0.5
 #: Seconds between two updates of the caller's progress bar.
@@ -104,7 +106,7 @@ def download(
             with ``{worker}`` (the worker's name) or ``{host}`` (its host name) for a
             directory per worker.
         client: a ``dask.distributed.Client`` connected to the cluster.
-        shards: how many tasks to split the plan into (default: 4 per worker connected now,
+        shards: how many tasks to split the plan into (default: 2 per worker connected now,
             at most one per plan item).
         retries: how many times Dask runs a failed shard again (a rerun skips the files
             already complete).

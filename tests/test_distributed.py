@@ -354,3 +354,22 @@ def test_without_dask_distributed_the_error_says_what_to_install(monkeypatch: py
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError, match=r"pip install 'idc-index\[dask\]'"):
         distributed.download(Plan.measure([], tmp_path, "aws"), tmp_path, client=None)  # type: ignore[arg-type]
+
+
+def test_a_progress_callback_replaces_the_bar_and_sees_every_byte(
+    client, workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    RecordingBar.bars.clear()
+    calls: list[tuple[int, int, str, str]] = []
+    plan = client.plan_download(tmp_path / "p", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")
+    report = distributed.download(plan, tmp_path / "data", client=workers, endpoint_url=moto_s3.endpoint,
+                                  progress_callback=lambda *a: calls.append(a), desc="cohort")
+    nbytes = sum(len(data) for s in small_collection for data in s.objects.values())
+    assert report.ok and not RecordingBar.bars
+    assert calls[-1] == (nbytes, nbytes, "B", "cohort")
+    assert all(done <= total for done, total, _, _ in calls)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)  # never goes back

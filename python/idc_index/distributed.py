@@ -31,7 +31,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from .download import DownloadedFile, DownloadReport, FailedFile, PlanItem, SourceLocation, failure_message
+from .download import (
+    DownloadedFile,
+    DownloadReport,
+    FailedFile,
+    PlanItem,
+    ProgressCallback,
+    SourceLocation,
+    failure_message,
+)
 from .errors import DownloadFailedError, IDCError
 
 if TYPE_CHECKING:
@@ -94,6 +102,7 @@ def download(
     concurrency: int | None = None,
     checksums: bool = True,
     show_progress_bar: bool = True,
+    progress_callback: ProgressCallback | None = None,
     desc: str = "Downloading",
 ) -> DownloadReport:
     """Download ``plan`` on the workers of the Dask ``client`` and return one merged report.
@@ -116,6 +125,9 @@ def download(
         concurrency: the concurrent transfers of each worker's download.
         checksums: verify checksums (sizes only when False), of files already present too.
         show_progress_bar: show a progress bar of the workers' bytes in the caller.
+        progress_callback: ``f(done_bytes, total_bytes, "B", desc)`` with the workers' bytes,
+            called in the caller as the shards progress (replaces the progress bar), as
+            :meth:`~idc_index.plan.Plan.run` calls it.
         desc: the label of the progress bar.
 
     The merged report has every shard's files and failures, their bytes, and the wall-clock
@@ -171,17 +183,21 @@ def download(
         for i, part in enumerate(parts)
     ]
     bar = None
-    if show_progress_bar:
+    if show_progress_bar and progress_callback is None:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1000, desc=desc, dynamic_ncols=True)
 
     def tick() -> None:
-        if bar is None:
+        if bar is None and progress_callback is None:
             return
         with lock:
             done = sum(d for d, _ in progress.values())
             total = sum(t for _, t in progress.values())
+        if progress_callback is not None:
+            progress_callback(done, max(total, done), "B", desc)
+            return
+        assert bar is not None
         finished = sum(1 for f in futures if f.done())
         bar.total = max(total, done)
         bar.n = done

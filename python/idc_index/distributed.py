@@ -146,11 +146,12 @@ def download(
             "downloads on a Dask cluster need dask.distributed: pip install 'idc-index[dask]'"
         ) from e
 
-    if not plan.items:
+    if not plan.table.num_rows:
         return DownloadReport(plan=plan)
     if shards is None:
         workers = len(client.scheduler_info().get("workers", {}))
-        shards = min(len(plan.items), SHARDS_PER_WORKER * max(1, workers))
+        shards = min(plan.table.num_rows, SHARDS_PER_WORKER * max(1, workers))
+    started = time.monotonic()  # the whole run: splitting the plan too
     parts = plan.shard(shards)
     run_id = uuid.uuid4().hex[:12]
     topic = f"idc-index-progress-{run_id}"
@@ -163,7 +164,6 @@ def download(
         with lock:
             progress[msg["shard"]] = (msg["done"], msg["total"])
 
-    started = time.monotonic()
     client.subscribe_topic(topic, on_progress)
     futures = [
         client.submit(
@@ -228,11 +228,9 @@ def download(
 
 
 def rows_of(plan: Plan) -> list[Row]:
-    """The plan's items as plain values, in order."""
-    return [
-        (i.bucket, i.destination, i.prefix, i.key, i.size, i.series_instance_uid, i.sop_instance_uid)
-        for i in plan.items
-    ]
+    """The plan's items as plain values, in order (read from its table: no object per item)."""
+    columns = ("bucket", "destination", "prefix", "key", "size", "SeriesInstanceUID", "SOPInstanceUID")
+    return list(zip(*(plan.table[c].to_pylist() for c in columns)))
 
 
 def items_of(rows: Sequence[Row]) -> list[PlanItem]:

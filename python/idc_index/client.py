@@ -7,24 +7,22 @@ is read into memory until a query asks for it.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from . import _core, citations, selection, user_tables
 from ._sql import ident, in_list
 from .arguments import as_list, as_one, as_str
-from .catalog import MAIN_INDEX, MAIN_INDEX_FILE_STEM, Catalog, IndexEntry, check_remote_file
+from .catalog import MAIN_INDEX_FILE_STEM, Catalog
 from .citations import Citations
 from .client_download import DownloadMethods
 from .clinical import fetch_clinical_tables, read_clinical_table
 from .dicomweb import DicomwebLocator
 from .download import download_config, resolve_endpoint
-from .errors import IDCClientInsufficientDiskSpaceError, IndexFetchError, SQLError, UnknownIndexError
+from .errors import IDCClientInsufficientDiskSpaceError, UnknownIndexError
+from .index_tables import IndexTables
 from .lookup import IndexLookup
 from .result import QueryResult
 from .selection import check_location
@@ -37,38 +35,6 @@ logger = logging.getLogger("idc_index")
 
 VIEWER_BASE_URL = "https://viewer.imaging.datacommons.cancer.gov"
 
-
-class _Layout(TypedDict):
-    """The layout arguments of ``_core.Engine.start_optimize``."""
-
-    sort_by: list[str]
-    bloom_filter_columns: list[str]
-    row_group_rows: int
-    page_rows: int
-    compression: str
-
-
-#: Layout of the optimised copy of the main index (see idc_core::query::layout).
-MAIN_INDEX_LAYOUT: _Layout = {
-    "sort_by": ["collection_id", "PatientID", "StudyInstanceUID", "SeriesInstanceUID"],
-    "bloom_filter_columns": ["PatientID", "StudyInstanceUID", "SeriesInstanceUID", "crdc_series_uuid"],
-    # Measured on the v25 index: 8,192-row groups of 1,024-row pages, LZ4, make a lookup by
-    # SeriesInstanceUID 2 ms; 16,384 rows, 2,048-row pages and zstd (90 MB instead of 150)
-    # made it 6 ms, most of it in zstd (see docs/benchmarks.md).
-    "row_group_rows": 8192,
-    "page_rows": 1024,
-    "compression": "lz4_raw",
-}
-MAIN_INDEX_LAYOUT_VERSION = "3"
-
-#: The column that names one row of an index, declared to the query planner: it counts
-#: COUNT(DISTINCT key) as a count and groups by the key alone where the other group columns
-#: depend on it. The index builder's gates refuse a release in which a key repeats or is NULL.
-_INDEX_KEYS = {
-    MAIN_INDEX: "SeriesInstanceUID",
-    "collections_index": "collection_id",
-    "analysis_results_index": "analysis_result_id",
-}
 
 _OUTPUT_FORMATS = ("dict", "df", "list")
 _VIEWERS = ("ohif_v2", "ohif_v3", "slim")
@@ -163,37 +129,8 @@ class IDCClient(DownloadMethods):
         remote: bool = False,
     ) -> None:
         self._catalog = Catalog.resolve(data_dir, cache_dir, release_base_url, release, releases_url, remote)
-        self._remote = remote
         self._engine = _core.Engine()
-        main = self._catalog.entry(MAIN_INDEX)
-        main_path = main.path
-        optimized = self._optimized_main_index_path(main_path) if optimize_index and main_path else None
-        if optimized is not None and optimized.is_file():
-            main_path = optimized
-        remote_entries = []
-        for entry in self._catalog.indices.values():
-            if entry.path is not None:
-                path = main_path if entry.name == MAIN_INDEX and main_path else entry.path
-                self._register(entry.name, path)
-            elif remote and entry.name in self._catalog.main_indices:
-                remote_entries.append(entry)
-        if remote_entries:
-            # Side by side: each is a few round trips (a HEAD, the footer).
-            with ThreadPoolExecutor(max_workers=len(remote_entries)) as pool:
-                list(pool.map(self._register_remote, remote_entries))
-        if optimized is not None and main_path is not None and main_path != optimized:
-            # Finish the rewrite before the interpreter exits (once per cache), so that a
-            # short-lived process leaves a complete copy for the next one.
-            atexit.register(self._engine.wait_optimized, MAIN_INDEX)
-            self._engine.start_optimize(
-                MAIN_INDEX,
-                str(optimized),
-                metadata=[
-                    ("idc_index.release", self._catalog.release),
-                    ("idc_index.layout", MAIN_INDEX_LAYOUT_VERSION),
-                ],
-                **MAIN_INDEX_LAYOUT,
-            )
+        self._tables = IndexTables(self._engine, self._catalog, optimize_index=optimize_index, remote=remote)
         self.idc_version = f"v{self._catalog.idc_version}"
         self.indices_data_dir = str(self._catalog.cache_dir)
         self.clinical_data_dir: str | None = None
@@ -203,24 +140,6 @@ class IDCClient(DownloadMethods):
         self._dicomweb = DicomwebLocator(self._lookup, self.fetch_index, self._instance_indices())
 
     # -- internals ------------------------------------------------------------------------
-    def _register(self, name: str, path: Path) -> None:
-        aliases = [MAIN_INDEX_FILE_STEM] if name == MAIN_INDEX else []
-        self._engine.register_parquet(name, str(path), aliases)
-        self._declare_keys(name)
-
-    def _register_remote(self, entry: IndexEntry) -> None:
-        aliases = [MAIN_INDEX_FILE_STEM] if entry.name == MAIN_INDEX else []
-        url = check_remote_file(entry)
-        try:
-            self._engine.register_remote_parquet(entry.name, url, aliases)
-        except SQLError as e:
-            raise IndexFetchError(f"index {entry.name} cannot be read at {url}: {e}") from e
-        self._declare_keys(entry.name)
-
-    def _declare_keys(self, name: str) -> None:
-        if name in _INDEX_KEYS:
-            self._engine.declare_key(name, [_INDEX_KEYS[name]])
-
     def _instance_indices(self) -> list[str]:
         """The indices of the release that list single instances (sm_instance_index first)."""
         names = []
@@ -229,11 +148,6 @@ class IDCClient(DownloadMethods):
             if name == "sm_instance_index" or {"SOPInstanceUID", "SeriesInstanceUID"} <= columns:
                 names.append(name)
         return sorted(names, key=lambda n: n != "sm_instance_index")
-
-    def _optimized_main_index_path(self, source: Path) -> Path:
-        stat = source.stat()
-        key = f"layout{MAIN_INDEX_LAYOUT_VERSION}-{stat.st_size}-{stat.st_mtime_ns}"
-        return self._catalog.cache_dir / "optimized" / key / f"{MAIN_INDEX_FILE_STEM}.parquet"
 
     @staticmethod
     def _check_output_format(outputFormat: str) -> None:
@@ -346,15 +260,10 @@ class IDCClient(DownloadMethods):
             >>> client.sql_query("SELECT COUNT(*) FROM sm_index")
         """
         entry = self._catalog.entry(as_str(index_name, "index_name", "an index name such as 'sm_index'"))
-        if entry.name in self._engine.table_names():
-            logger.debug("index %s is already installed", entry.name)
-        elif self._remote and entry.path is None:
-            self._register_remote(entry)  # read where it is published, as the main indices
-            self.__dict__.pop(entry.name, None)
+        if self._tables.make_queryable(entry):
+            self.__dict__.pop(entry.name, None)  # a 0.13 attribute read before, as None
         else:
-            path = self._catalog.fetch(entry.name)
-            self._register(entry.name, path)
-            self.__dict__.pop(entry.name, None)
+            logger.debug("index %s is already installed", entry.name)
         if entry.name == "clinical_index" and self.clinical_data_dir is None:
             # The clinical tables go with their index (small: a few MB), as in idc-index 0.13.
             self.clinical_data_dir = str(fetch_clinical_tables(self.idc_version, self._catalog.cache_dir))

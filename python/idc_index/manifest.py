@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import re
@@ -23,8 +22,9 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._arrow import compute
 from .download import GCS_BUCKETS, SourceLocation
 from .errors import ManifestError
 
@@ -158,7 +158,7 @@ def manifest_commands(table: pa.Table) -> list[str]:
         ["cp s3://idc-open-data/0a1b/* 'c/my p/'"]
     """
     import pyarrow as pa
-    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+    pc = compute()
 
     series = pc.is_valid(table["prefix"])
     source = pc.if_else(series, pc.binary_join_element_wise(table["prefix"], "*", ""), table["key"])

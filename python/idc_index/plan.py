@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import os
 import shutil
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._arrow import compute
 from .download import (
     PARTIAL_SUFFIX,
     DownloadReport,
@@ -82,7 +82,7 @@ def items_table(items: Sequence[PlanItem], collections: Sequence[str | None] = (
 def first_rows(rows: pa.Table, keys: Sequence[str]) -> pa.Table:
     """``rows`` without those whose ``keys`` repeat an earlier row's (the first one wins)."""
     import pyarrow as pa
-    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+    pc = compute()
 
     numbered = rows.append_column("__position", pa.array(range(rows.num_rows), pa.int64()))
     first = numbered.group_by(list(keys), use_threads=False).aggregate([("__position", "min")])
@@ -149,7 +149,7 @@ class Plan:
             IDCError: the download directory cannot be created.
         """
         import pyarrow as pa
-        pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+        pc = compute()
 
         table = items.cast(plan_schema()) if isinstance(items, pa.Table) else items_table(items, collections)
         root = Path(download_dir).expanduser()
@@ -318,7 +318,7 @@ def present_bytes(root: Path, table: pa.Table) -> int:
     """
     import pyarrow as pa
 
-    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+    pc = compute()
     try:
         entries = os.listdir(root)
     except OSError:

@@ -17,11 +17,11 @@ Example:
 from __future__ import annotations
 
 import functools
-import importlib
 import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
+from ._arrow import compute
 from .download import SourceLocation, bucket_for
 from .errors import EmptySelectionError, InvalidTemplateError, ManifestError
 from .manifest import ManifestLine, manifest_location, parse_manifest
@@ -157,7 +157,7 @@ def render_destinations(tokens: list[Token] | None, rows: pa.Table) -> Column:
         ['.._x/CT', 'p1/_']
     """
     import pyarrow as pa
-    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+    pc = compute()
 
     if tokens is None:
         return pa.array([""] * rows.num_rows, pa.string())
@@ -183,7 +183,7 @@ def safe_components(values: Column) -> Column:
     """:func:`sanitize_component` of every value (NULL is ``""``, rendered ``_``), computed once
     per distinct value that is not a plain name."""
     import pyarrow as pa
-    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+    pc = compute()
 
     text = pc.cast(values, pa.string())
     if text.null_count:
@@ -240,7 +240,7 @@ def plan_table(rows: pa.Table, tokens: list[Token] | None, location: SourceLocat
         DownloadError: a bucket that has no copy at ``location``.
     """
     import pyarrow as pa
-    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+    pc = compute()
 
     n = rows.num_rows
     folder = render_destinations(tokens, rows)

@@ -16,11 +16,11 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._arrow import compute
 from ._sql import ident, in_list, literal, unique
 from .arguments import as_list, as_one
 from .download import PlanItem, SourceLocation, bucket_for
@@ -217,7 +217,7 @@ class Selector:
         """
         import pyarrow as pa
 
-        pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+        pc = compute()
         tokens = parse_template(dirTemplate)
         lines = manifest.lines
         location = manifest_location(lines)

@@ -19,10 +19,10 @@ Example:
 from __future__ import annotations
 
 import heapq
-import importlib
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._arrow import compute
 from .download import PlanItem
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def part_numbers(table: pa.Table, n: int) -> np.ndarray:
     """
     import numpy as np
     import pyarrow as pa
-    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+    pc = compute()
 
     check_count(table.num_rows, n)
     sizes = pc.fill_null(table["size"], 0)
@@ -121,7 +121,7 @@ def split_large_series(table: pa.Table, n: int, instances: InstanceSource) -> pa
     """The plan ``table`` with every series larger than ``1/n`` of the total replaced by its
     instances (when ``instances`` knows them), each with its series' collection_id."""
     import pyarrow as pa
-    pc: Any = importlib.import_module("pyarrow.compute")  # pyarrow-stubs refuse str scalars
+    pc = compute()
 
     from .plan import items_table, table_items
 

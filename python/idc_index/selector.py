@@ -239,11 +239,12 @@ class Selector:
         table = pa.concat_tables(parts)
         # Each item's series: its bucket as the index records it, and as its manifest line names it.
         series = pc.list_element(pc.split_pattern(pc.coalesce(table["prefix"], table["key"]), "/", max_splits=1), 0)
-        recorded = dict(zip(series.to_pylist(), table["bucket"].to_pylist()))
+        pairs = list(zip(series.to_pylist(), table["bucket"].to_pylist()))
         if not validate_manifest:
             written: dict[str | None, str] = {line.crdc_series_uuid: line.bucket for line in lines}
-            buckets = [written.get(u, b) for u, b in zip(series.to_pylist(), table["bucket"].to_pylist())]
+            buckets = [written.get(u, b) for u, b in pairs]
             return table.set_column(0, "bucket", pa.array(buckets, pa.string())), location
+        recorded = dict(pairs)
         wrong = [
             f"line {line.number}: s3://{line.bucket}/{line.crdc_series_uuid} (IDC has it in s3://{bucket})"
             for line in lines

@@ -3,7 +3,9 @@ of the local servers the tests start."""
 
 from __future__ import annotations
 
+import functools
 import http.server
+import threading
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -51,5 +53,27 @@ class RangeHandler(QuietHandler):
         self.wfile.write(data)
 
     def _count(self, sent: int) -> None:
-        if hasattr(self.server, "bytes_sent"):
+        if hasattr(self.server, "bytes_sent"):  # a Site's server
             self.server.bytes_sent += sent  # type: ignore[attr-defined]
+
+
+class Site:
+    """A real HTTP server on 127.0.0.1 serving ``root`` with ``handler``, which reads the faults
+    a test sets (``faults``: URL path -> fault) and notes each GET (``requests``) and, as a
+    :class:`RangeHandler` does, the bytes it sends (``bytes_sent``)."""
+
+    def __init__(self, root: Path, handler: type[http.server.SimpleHTTPRequestHandler]) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+        self.server.faults = self.faults = {}  # type: ignore[attr-defined]
+        self.server.requests = self.requests = []  # type: ignore[attr-defined]
+        self.server.bytes_sent = 0  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.server.bytes_sent  # type: ignore[attr-defined,no-any-return]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

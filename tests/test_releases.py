@@ -4,13 +4,10 @@ site on 127.0.0.1 laid out as IDC publishes them (a listing, one directory per r
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import json
 import logging
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +26,7 @@ from idc_index import (
 )
 from idc_index.cli import idc
 from idc_index.releases import list_releases, validate_listing
-from idc_testdata import QuietHandler
+from idc_testdata import QuietHandler, Site
 
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -106,22 +103,9 @@ class _SiteHandler(QuietHandler):
         super().do_GET()
 
 
-class Site:
-    def __init__(self, root: Path) -> None:
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_SiteHandler, directory=str(root)))
-        self.server.faults = self.faults = {}  # type: ignore[attr-defined]
-        self.server.requests = self.requests = []  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def server(site: Path) -> Iterator[Site]:
-    s = Site(site)
+    s = Site(site, _SiteHandler)
     yield s
     s.close()
 

@@ -5,17 +5,14 @@ it sends."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from idc_index import IDCClient
 from idc_index.errors import IndexFetchError, IndexFileError, IndexIntegrityError, SQLError
-from idc_testdata import RangeHandler
+from idc_testdata import RangeHandler, Site
 
 pytest.importorskip("index_builder.writer", reason="index_builder is installed by scripts/test.sh")
 from release_site import publish_v25
@@ -50,37 +47,19 @@ class _Handler(RangeHandler):
         super().do_GET()
 
 
-class Server:
-    def __init__(self, root: Path) -> None:
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
-        self.server.faults = self.faults = {}  # type: ignore[attr-defined]
-        self.server.requests = []  # type: ignore[attr-defined]
-        self.server.bytes_sent = 0  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def bytes_sent(self) -> int:
-        return self.server.bytes_sent  # type: ignore[attr-defined,no-any-return]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def server(site: Path) -> Iterator[Server]:
-    s = Server(site)
+def server(site: Path) -> Iterator[Site]:
+    s = Site(site, _Handler)
     yield s
     s.close()
 
 
-def _remote(server: Server, cache: Path, release: str = "current") -> IDCClient:
+def _remote(server: Site, cache: Path, release: str = "current") -> IDCClient:
     return IDCClient(release=release, releases_url=server.url, cache_dir=cache, remote=True)
 
 
 def test_a_remote_release_answers_as_the_installed_one_reading_a_fraction_of_it(
-    server: Server, site: Path, plain_client: IDCClient, tmp_path: Path
+    server: Site, site: Path, plain_client: IDCClient, tmp_path: Path
 ) -> None:
     remote = _remote(server, tmp_path)
     assert remote.get_idc_version() == "v25"
@@ -104,7 +83,7 @@ def test_a_remote_release_answers_as_the_installed_one_reading_a_fraction_of_it(
     assert not list(tmp_path.rglob("*.parquet"))
 
 
-def test_an_optional_index_is_read_remotely_too(server: Server, tmp_path: Path) -> None:
+def test_an_optional_index_is_read_remotely_too(server: Site, tmp_path: Path) -> None:
     remote = _remote(server, tmp_path, RELEASE)
     overview = remote.indices_overview
     assert overview["index"]["installed"] and overview["index"]["file_path"] is None
@@ -116,7 +95,7 @@ def test_an_optional_index_is_read_remotely_too(server: Server, tmp_path: Path) 
     assert not list(tmp_path.rglob("*.parquet"))
 
 
-def test_a_missing_or_changed_file_or_no_range_support_is_a_clear_error(server: Server, site: Path, tmp_path: Path) -> None:
+def test_a_missing_or_changed_file_or_no_range_support_is_a_clear_error(server: Site, site: Path, tmp_path: Path) -> None:
     main = f"/{RELEASE}/release_artifacts/idc_index.parquet"
     server.faults[main] = "missing"
     with pytest.raises(IndexFetchError, match=r"HTTP 404.*remote=True"):
@@ -147,7 +126,7 @@ def test_remote_needs_a_published_release(tmp_path: Path) -> None:
         IDCClient(cache_dir=tmp_path, remote=True)
 
 
-def test_idc_release_remote(server: Server, plain_client: IDCClient, tmp_path: Path) -> None:
+def test_idc_release_remote(server: Site, plain_client: IDCClient, tmp_path: Path) -> None:
     from click.testing import CliRunner
     from idc_index.cli import idc
 

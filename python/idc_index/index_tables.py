@@ -70,11 +70,12 @@ class IndexTables:
         optimized = self._optimized_copy(main_path) if optimize_index and main_path else None
         if optimized is not None and optimized.is_file():
             main_path = optimized
+        opened_with = set(catalog.main_indices) if remote else set()
         at_urls = []
         for entry in catalog.indices.values():
             if entry.path is not None:
                 self._register(entry.name, main_path if entry.name == MAIN_INDEX and main_path else entry.path)
-            elif remote and entry.name in catalog.main_indices:
+            elif entry.name in opened_with:
                 at_urls.append(entry)
         if at_urls:
             # Side by side: each is a few round trips (a HEAD, the footer).

@@ -1,9 +1,20 @@
 """A small synthetic copy of IDC's BigQuery tables, as parquet, for offline builds and tests.
 
-Only the columns the queries read, with BigQuery's types (nested and repeated fields as arrow
-lists of structs). Content is deterministic. The layout the DuckDB backend reads::
+Only the columns the queries (ours and idc-index-data's) read, typed as IDC's DICOM export types
+them, so that an offline build fails where BigQuery would:
 
-    DIR/dicom_all.parquet, dicom_metadata_curated.parquet, auxiliary_metadata.parquet,
+* the value representations: DA as DATE, TM as TIME, DT as TIMESTAMP, DS, FL and FD as FLOAT64, IS,
+  US, UL and SL as INT64, the text VRs as STRING (the Cloud Healthcare API's DICOM schema). Where
+  the tables IDC publishes show a different type, theirs wins: SeriesNumber (IS) is a STRING, as
+  idc-index-data's idc_index passes it through untouched and publishes a string, and so is
+  version_metadata.version_timestamp;
+* an attribute whose multiplicity can exceed 1 (ImageType, PixelSpacing, SeriesType, ...) is a
+  repeated field, a sequence (SQ) a repeated record;
+* a repeated field is never NULL: a missing one is ``[]``, at every depth (:func:`as_exported`).
+
+Content is deterministic. The layout the DuckDB backend reads::
+
+    DIR/dicom_all.parquet, dicom_metadata.parquet, dicom_metadata_curated.parquet, auxiliary_metadata.parquet,
         original_collections_metadata.parquet, analysis_results_metadata.parquet,
         version_metadata.parquet                        release N (``idc_vN`` and ``idc_current``)
     DIR/clinical/column_metadata.parquet                ``idc_vN_clinical``
@@ -24,6 +35,8 @@ IDC_VERSION = 25
 PRIOR = (23, 24)
 
 s, i64, f64 = pa.string(), pa.int64(), pa.float64()
+# DICOM's decimal and integer strings (DS, IS): STRING in IDC's export, whose SQL casts them
+DS = IS = s
 CODE = pa.struct([("CodeValue", s), ("CodingSchemeDesignator", s), ("CodeMeaning", s)])
 
 
@@ -45,27 +58,27 @@ DICOM_ALL = pa.schema([
     ("Manufacturer", s), ("ManufacturerModelName", s),
     ("gcs_url", s), ("aws_bucket", s), ("series_aws_url", s), ("crdc_series_uuid", s),
     ("crdc_instance_uuid", s), ("instance_size", i64),
-    ("ImageType", L(s)), ("PixelSpacing", L(f64)), ("Rows", i64), ("Columns", i64), ("SliceThickness", f64),
-    ("ImagePositionPatient", L(f64)), ("ImageOrientationPatient", L(f64)),
-    ("KVP", f64), ("ScanOptions", L(s)), ("ConvolutionKernel", L(s)), ("GantryDetectorTilt", f64),
-    ("XRayTubeCurrent", i64), ("Exposure", i64), ("ExposureTime", i64), ("FilterType", s),
-    ("DataCollectionDiameter", f64), ("ReconstructionDiameter", f64), ("SpiralPitchFactor", f64),
-    ("MagneticFieldStrength", f64), ("ScanningSequence", L(s)), ("SequenceVariant", L(s)),
-    ("MRAcquisitionType", s), ("EchoTime", f64), ("RepetitionTime", f64), ("EchoTrainLength", i64),
-    ("FlipAngle", f64), ("PixelBandwidth", f64), ("ImagingFrequency", f64), ("ImagedNucleus", s),
-    ("InversionTime", f64), ("ReceiveCoilName", s), ("SequenceName", s), ("DiffusionBValue", f64),
-    ("NumberOfTemporalPositions", i64),
+    ("ImageType", L(s)), ("PixelSpacing", L(DS)), ("Rows", i64), ("Columns", i64), ("SliceThickness", DS),
+    ("ImagePositionPatient", L(DS)), ("ImageOrientationPatient", L(DS)),
+    ("KVP", DS), ("ScanOptions", L(s)), ("ConvolutionKernel", L(s)), ("GantryDetectorTilt", DS),
+    ("XRayTubeCurrent", IS), ("Exposure", IS), ("ExposureTime", IS), ("FilterType", s),
+    ("DataCollectionDiameter", DS), ("ReconstructionDiameter", DS), ("SpiralPitchFactor", f64),
+    ("MagneticFieldStrength", DS), ("ScanningSequence", L(s)), ("SequenceVariant", L(s)),
+    ("MRAcquisitionType", s), ("EchoTime", DS), ("RepetitionTime", DS), ("EchoTrainLength", IS),
+    ("FlipAngle", DS), ("PixelBandwidth", DS), ("ImagingFrequency", DS), ("ImagedNucleus", s),
+    ("InversionTime", DS), ("ReceiveCoilName", s), ("SequenceName", s), ("DiffusionBValue", f64),
+    ("NumberOfTemporalPositions", IS),
     ("SeriesType", L(s)), ("Units", s), ("DecayCorrection", s), ("CorrectedImage", L(s)),
-    ("RandomsCorrectionMethod", s), ("ReconstructionMethod", s), ("ActualFrameDuration", i64),
+    ("RandomsCorrectionMethod", s), ("ReconstructionMethod", s), ("ActualFrameDuration", IS),
     ("ScatterCorrectionMethod", s), ("AttenuationCorrectionMethod", s), ("NumberOfSlices", i64),
     ("NumberOfTimeSlices", i64),
     ("RadiopharmaceuticalInformationSequence", L(ST(
-        Radiopharmaceutical=s, RadiopharmaceuticalStartTime=s, RadionuclideTotalDose=f64,
+        Radiopharmaceutical=s, RadiopharmaceuticalStartTime=pa.time64("us"), RadionuclideTotalDose=DS,
         RadionuclideCodeSequence=L(CODE)))),
     ("ContrastBolusAgent", s), ("ContrastBolusIngredient", s), ("ContrastBolusRoute", s),
     ("ContainerIdentifier", s), ("TotalPixelMatrixRows", i64), ("TotalPixelMatrixColumns", i64),
     ("PyramidUID", s), ("PyramidLabel", s),
-    ("SharedFunctionalGroupsSequence", L(ST(PixelMeasuresSequence=L(ST(PixelSpacing=L(f64), SliceThickness=f64))))),
+    ("SharedFunctionalGroupsSequence", L(ST(PixelMeasuresSequence=L(ST(PixelSpacing=L(DS), SliceThickness=DS))))),
     ("SpecimenDescriptionSequence", L(ST(
         SpecimenUID=s, SpecimenIdentifier=s,
         SpecimenPreparationSequence=L(ST(SpecimenPreparationStepContentItemSequence=L(ST(
@@ -74,17 +87,22 @@ DICOM_ALL = pa.schema([
             CodeValue=s, CodingSchemeDesignator=s, CodeMeaning=s,
             PrimaryAnatomicStructureModifierSequence=L(CODE)))))),
     ("OpticalPathSequence", L(ST(
-        OpticalPathIdentifier=s, ObjectiveLensPower=f64, IlluminationWaveLength=f64,
+        OpticalPathIdentifier=s, ObjectiveLensPower=DS, IlluminationWaveLength=f64,
         IlluminationTypeCodeSequence=L(CODE), IlluminationColorCodeSequence=L(CODE)))),
     ("AdmittingDiagnosesCodeSequence", L(CODE)),
     ("SegmentationType", s),
     ("SegmentSequence", L(ST(
         SegmentNumber=i64, SegmentLabel=s, SegmentAlgorithmType=s, SegmentAlgorithmName=L(s),
         SegmentedPropertyCategoryCodeSequence=L(CODE), SegmentedPropertyTypeCodeSequence=L(CODE),
-        AnatomicRegionSequence=L(CODE)))),
+        AnatomicRegionSequence=L(ST(CodeValue=s, CodingSchemeDesignator=s, CodeMeaning=s,
+                                    AnatomicRegionModifierSequence=L(CODE))),
+        TrackingID=s, TrackingUID=s))),
+    ("FrameOfReferenceUID", s),
     ("ReferencedSeriesSequence", L(ST(SeriesInstanceUID=s, ReferencedInstanceSequence=L(ST(ReferencedSOPInstanceUID=s))))),
-    ("StructureSetROISequence", L(ST(ROINumber=i64, ROIName=s, ROIGenerationAlgorithm=s))),
-    ("RTROIObservationsSequence", L(ST(ReferencedROINumber=i64, RTROIInterpretedType=s))),
+    ("ReferencedImageSequence", L(ST(ReferencedSOPClassUID=s, ReferencedSOPInstanceUID=s))),
+    ("SourceImageSequence", L(ST(ReferencedSOPClassUID=s, ReferencedSOPInstanceUID=s))),
+    ("StructureSetROISequence", L(ST(ROINumber=IS, ROIName=s, ROIGenerationAlgorithm=s))),
+    ("RTROIObservationsSequence", L(ST(ReferencedROINumber=IS, RTROIInterpretedType=s))),
     ("ReferencedFrameOfReferenceSequence", L(ST(
         FrameOfReferenceUID=s,
         RTReferencedStudySequence=L(ST(ReferencedSOPInstanceUID=s, RTReferencedSeriesSequence=L(ST(SeriesInstanceUID=s))))))),
@@ -95,6 +113,12 @@ DICOM_ALL = pa.schema([
         AnnotationPropertyCategoryCodeSequence=L(CODE), AnnotationPropertyTypeCodeSequence=L(CODE),
         AnnotationGroupAlgorithmIdentificationSequence=L(ST(AlgorithmName=s, AlgorithmVersion=s))))),
 ])
+
+# The columns IDC adds to the DICOM attributes in dicom_all; dicom_metadata (the DICOM store's own
+# export, which upstream's seg_index reads) has the others.
+IDC_COLUMNS = ("collection_id", "analysis_result_id", "source_DOI", "license_short_name", "gcs_url", "aws_bucket",
+               "series_aws_url", "crdc_series_uuid", "crdc_instance_uuid", "instance_size")
+DICOM_METADATA = pa.schema([f for f in DICOM_ALL if f.name not in IDC_COLUMNS])
 
 PRIOR_DICOM_ALL = pa.schema([DICOM_ALL.field(n) for n in (
     "collection_id", "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "Modality",
@@ -181,6 +205,17 @@ def _ct_slice(z0: float, dz: float, spacing: float = 0.7, oblique: bool = False)
     return per
 
 
+def _disagreeing(per: Any) -> Any:
+    """Instances of one series that disagree on series-level attributes (as real data sometimes does),
+    and lack one: which value a series-level column takes must not depend on the order rows are read."""
+    def per_disagreeing(k: int) -> dict[str, Any]:
+        row = per(k)
+        row["ManufacturerModelName"] = [None, "CT-3000 v2", "CT-2000"][k] if k < 3 else "CT-3000"
+        row["KVP"] = [None, 140.0, 100.0][k] if k < 3 else 120.0
+        return row
+    return per_disagreeing
+
+
 def generate() -> dict[str, Any]:
     g = _Gen()
     lung = {"id": "lung_ct_demo", "doi": "10.0000/demo.lung", "body_part": "CHEST"}
@@ -195,12 +230,18 @@ def generate() -> dict[str, Any]:
     # lung_ct_demo: 3 patients; CT, SEG and RTSTRUCT (an analysis result), SR
     for p in range(1, 4):
         patient, study = f"LCT-00{p}", _uid(1, p, 1)
-        ct1 = g.series(lung, patient, study, _uid(1, p, 1, 1), "CT", 8, per_instance=_ct_slice(-100.0, 2.5), **ct_common)
+        ct1 = g.series(lung, patient, study, _uid(1, p, 1, 1), "CT", 8,
+                       per_instance=_disagreeing(_ct_slice(-100.0, 2.5)) if p == 1 else _ct_slice(-100.0, 2.5), **ct_common)
         g.series(lung, patient, study, _uid(1, p, 1, 2), "CT", 6, init=23, revised=25 if p == 1 else 24,
                  per_instance=_ct_slice(0.0, 5.0 if p != 2 else 0.0, oblique=(p == 3)),
                  ContrastBolusAgent="Omnipaque" if p == 1 else None, ContrastBolusRoute="IV" if p == 1 else None,
                  **ct_common)
-        ref = [{"SeriesInstanceUID": ct1[0]["SeriesInstanceUID"], "ReferencedInstanceSequence": []}]
+        # the SEG references the first CT slice: LCT-001 in ReferencedSeriesSequence, LCT-002 only in
+        # ReferencedImageSequence, LCT-003 only in SourceImageSequence (seg_index resolves each to its series)
+        first = [{"ReferencedSOPClassUID": SOP["CT"], "ReferencedSOPInstanceUID": ct1[0]["SOPInstanceUID"]}]
+        refs = [dict(ReferencedSeriesSequence=[{"SeriesInstanceUID": ct1[0]["SeriesInstanceUID"], "ReferencedInstanceSequence": [
+                    {"ReferencedSOPInstanceUID": ct1[0]["SOPInstanceUID"]}]}]),
+                dict(ReferencedImageSequence=first), dict(SourceImageSequence=first)][p - 1]
         segs = [{"SegmentNumber": n, "SegmentLabel": lab, "SegmentAlgorithmType": "AUTOMATIC",
                  "SegmentAlgorithmName": ["TotalSegmentator"],
                  "SegmentedPropertyCategoryCodeSequence": [code("123037004", "SCT", "Anatomical Structure")],
@@ -208,8 +249,7 @@ def generate() -> dict[str, Any]:
                  "AnatomicRegionSequence": []}
                 for n, (lab, cv) in enumerate([("Lung", "39607008"), ("Heart", "80891009")], 1)]
         g.series(lung, patient, study, _uid(1, p, 1, 3), "SEG", 1, init=24, revised=24,
-                 analysis_result_id="lung_seg_demo", SegmentationType="BINARY", SegmentSequence=segs,
-                 ReferencedSeriesSequence=ref)
+                 analysis_result_id="lung_seg_demo", SegmentationType="BINARY", SegmentSequence=segs, **refs)
         g.series(lung, patient, study, _uid(1, p, 1, 4), "RTSTRUCT", 1, init=24, revised=24, TransferSyntaxUID=IMPLICIT,
                  analysis_result_id="lung_seg_demo",
                  StructureSetROISequence=[{"ROINumber": 1, "ROIName": "GTV", "ROIGenerationAlgorithm": "MANUAL"},
@@ -220,6 +260,20 @@ def generate() -> dict[str, Any]:
                      {"ReferencedSOPInstanceUID": study, "RTReferencedSeriesSequence": [{"SeriesInstanceUID": ct1[0]["SeriesInstanceUID"]}]}]}])
         if p == 1:
             g.series(lung, patient, study, _uid(1, p, 1, 5), "SR", 1, TransferSyntaxUID=EXPLICIT)
+
+    # seg_index: a SEG series without segments (no row, as idc-index-data's seg_index.sql) and one whose
+    # referenced instance is not in IDC (segmented_SeriesInstanceUID NULL, though its series is)
+    g.series(lung, "LCT-001", _uid(1, 1, 1), _uid(1, 1, 1, 31), "SEG", 1, init=25, revised=25,
+             SegmentationType="BINARY", SegmentSequence=[], ReferencedSeriesSequence=[{
+                 "SeriesInstanceUID": CT_SERIES, "ReferencedInstanceSequence": [{"ReferencedSOPInstanceUID": f"{CT_SERIES}.1"}]}])
+    g.series(lung, "LCT-003", _uid(1, 3, 1), _uid(1, 3, 1, 32), "SEG", 1, init=25, revised=25,
+             SegmentationType="FRACTIONAL", SegmentSequence=[{
+                 "SegmentNumber": 1, "SegmentLabel": "Nodule", "SegmentAlgorithmType": "SEMIAUTOMATIC", "SegmentAlgorithmName": [],
+                 "SegmentedPropertyCategoryCodeSequence": [code("49755003", "SCT", "Morphologically Altered Structure")],
+                 "SegmentedPropertyTypeCodeSequence": [code("27925004", "SCT", "Nodule")],
+                 "AnatomicRegionSequence": [{**code("39607008", "SCT", "Lung"), "AnatomicRegionModifierSequence": []}]}],
+             ReferencedSeriesSequence=[{"SeriesInstanceUID": _uid(1, 3, 1, 1), "ReferencedInstanceSequence": [
+                 {"ReferencedSOPInstanceUID": _uid(1, 3, 1, 1, 99)}]}])
 
     # prostate_mr_demo: 2 patients, T2 and DWI
     for p in range(1, 3):
@@ -247,7 +301,7 @@ def generate() -> dict[str, Any]:
                  NumberOfSlices=4, NumberOfTimeSlices=1, SliceThickness=3.27, PhotometricInterpretation="MONOCHROME2",
                  PixelRepresentation=0, ContrastBolusAgent=None,
                  RadiopharmaceuticalInformationSequence=[{
-                     "Radiopharmaceutical": "Fluorodeoxyglucose", "RadiopharmaceuticalStartTime": "101500.000000",
+                     "Radiopharmaceutical": "Fluorodeoxyglucose", "RadiopharmaceuticalStartTime": dt.time(10, 15),
                      "RadionuclideTotalDose": 370000000.0,
                      "RadionuclideCodeSequence": [code("C-111A1", "SRT", "^18^Fluorine")]}])
         g.series(pet, patient, study, _uid(3, p, 1, 2), "CT", 4, per_instance=_ct_slice(0.0, 3.27), **ct_common)
@@ -307,6 +361,51 @@ def generate() -> dict[str, Any]:
             g.series(path, patient, study, _uid(4, p, 1, 2), "ANN", 1, AnnotationCoordinateType="2D",
                      AnnotationGroupSequence=groups,
                      ReferencedSeriesSequence=[{"SeriesInstanceUID": series_uid, "ReferencedInstanceSequence": []}])
+
+    # sm_index / sm_instance_index edge cases (parity with idc-index-data's SQL). SLIDE-1B: a top-level
+    # PixelSpacing (preferred to the shared functional groups'), no TotalPixelMatrixRows/Columns (Rows and
+    # Columns stand in), stains CD3 and CD31 (sorted as 'meaning:scheme:value': CD31 first), a stain and
+    # an admitting diagnosis (on one instance only) whose meanings contain ':'. SLIDE-2B: pixel spacing
+    # 0, which min_PixelSpacing_2sf keeps as 0 (LOG10(0) is an error in BigQuery), and no specimen.
+    def using(c: dict[str, str]) -> dict[str, Any]:
+        return {"SpecimenPreparationStepContentItemSequence": [
+            {"ValueType": "CODE", "ConceptNameCodeSequence": [code("424361007", "SCT", "Using substance")],
+             "ConceptCodeSequence": [c], "TextValue": None}]}
+
+    g.series(path, "BSM-001", _uid(4, 1, 1), _uid(4, 1, 1, 33), "SM", 2, init=25, revised=25,
+             per_instance=lambda k: {
+                 "ImageType": ["ORIGINAL", "PRIMARY", "VOLUME", "NONE"], "Rows": [2048, 512][k], "Columns": [1536, 384][k],
+                 "PixelSpacing": [[0.000487, 0.000487], [0.002, 0.002]][k],
+                 "SharedFunctionalGroupsSequence": [{"PixelMeasuresSequence": [
+                     {"PixelSpacing": [[0.000243, 0.000243], [0.001, 0.001]][k], "SliceThickness": None}]}],
+                 "AdmittingDiagnosesCodeSequence": [[], [code("408643008", "SCT", "Carcinoma: invasive ductal")]][k]},
+             ContainerIdentifier="SLIDE-1B", PhotometricInterpretation="YBR_FULL_422", PixelRepresentation=0,
+             TransferSyntaxUID=JPEG, PyramidUID=_uid(4, 1, 6, 33), PyramidLabel="slide 1B",
+             SpecimenDescriptionSequence=[{
+                 "SpecimenUID": _uid(4, 1, 5, 33), "SpecimenIdentifier": "S-1B",
+                 "SpecimenPreparationSequence": [using(code("CD3", "99IDC", "CD3")), using(code("CD31", "99IDC", "CD31")),
+                                                 using(code("12710003", "SCT", "Hematoxylin: Mayer's"))],
+                 "PrimaryAnatomicStructureSequence": [{**code("76752008", "SCT", "Breast"),
+                                                       "PrimaryAnatomicStructureModifierSequence": []}]}],
+             OpticalPathSequence=[{"OpticalPathIdentifier": "1", "ObjectiveLensPower": 40.0, "IlluminationWaveLength": None,
+                                   "IlluminationTypeCodeSequence": [code("111744", "DCM", "Brightfield illumination")],
+                                   "IlluminationColorCodeSequence": [code("414298005", "SCT", "Full Spectrum")]}])
+    g.series(path, "BSM-002", _uid(4, 2, 1), _uid(4, 2, 1, 34), "SM", 1, init=25, revised=25,
+             ContainerIdentifier="SLIDE-2B", PhotometricInterpretation="YBR_FULL_422", PixelRepresentation=0,
+             ImageType=["ORIGINAL", "PRIMARY", "VOLUME", "NONE"], TotalPixelMatrixRows=1000, TotalPixelMatrixColumns=1200,
+             Rows=256, Columns=256, TransferSyntaxUID=JPEG,
+             SharedFunctionalGroupsSequence=[{"PixelMeasuresSequence": [{"PixelSpacing": [0.0, 0.0], "SliceThickness": None}]}])
+
+    # volume_geometry_index: CT series of LCT-002 (new in v25) that it leaves out, as idc-index-data's
+    # query does (a localizer, a MIP), or flags (.8: one gap 3.0 mm among 2.5 mm ones, so not uniform)
+    lct2 = ("LCT-002", _uid(1, 2, 1))
+    g.series(lung, *lct2, _uid(1, 2, 1, 6), "CT", 1, init=25, revised=25,
+             per_instance=lambda k: {**_ct_slice(0.0, 0.0)(k), "ImageOrientationPatient": [1.0, 0.0, 0.0, 0.0, 0.0, -1.0]},
+             **{**ct_common, "ImageType": ["ORIGINAL", "PRIMARY", "LOCALIZER"]})
+    g.series(lung, *lct2, _uid(1, 2, 1, 7), "CT", 4, init=25, revised=25, per_instance=_ct_slice(-100.0, 10.0),
+             **{**ct_common, "ImageType": ["DERIVED", "SECONDARY", "MIP"]})
+    g.series(lung, *lct2, _uid(1, 2, 1, 8), "CT", 6, init=25, revised=25,
+             per_instance=lambda k: _ct_slice(-100.0 + (0.5 if k >= 4 else 0.0), 2.5)(k), **ct_common)
     return {"gen": g, "collections": [lung, pros, pet, path]}
 
 
@@ -348,7 +447,15 @@ def _collections(colls: list[dict[str, Any]]) -> list[dict[str, Any]]:
                          "citation": f"Demo authors. {c['id']}.",
                          "provenance": {"data_contributor": "TCIA", "source_data_provider": "TCIA",
                                         "deidentification_party": "TCIA", "dicom_conversion_by": "NOT_APPLICABLE"},
-                         "Access": "Public", "ImageTypes": "CT"}],
+                         "Access": "Public", "ImageTypes": "CT"}] + ([{
+                # an analysis result with no provenance record (IDC's table has a NULL provenance then)
+                "source_id": "lung_seg_demo", "source_title": "Lung segmentations (demo)", "source_type": "analysis_result",
+                "source_doi": "10.0000/demo.lungseg", "source_url": "https://doi.org/10.0000/demo.lungseg",
+                "modalities": "SEG, RTSTRUCT", "license": {"license_url": "https://creativecommons.org/licenses/by/4.0/",
+                                                           "license_long_name": "Creative Commons Attribution 4.0 International License",
+                                                           "license_short_name": "CC BY 4.0"},
+                "citation": "Demo authors. Lung segmentations.", "provenance": None, "Access": "Public",
+                "ImageTypes": "SEG, RTSTRUCT"}] if n == 0 else []),
             "supporting_data": "" if n else "Clinical", "program_id": "community", "status": "Complete",
             "updated": dt.date(2024, 1, 1 + n), "description": f"Synthetic {c['id']} collection.",
         })
@@ -371,6 +478,32 @@ ANALYSIS = pa.schema([
 ])
 
 
+def as_exported(row: dict[str, Any], schema: pa.Schema | pa.DataType) -> dict[str, Any]:
+    """A row as BigQuery stores it: a repeated field is never NULL, a missing one is ``[]``
+    (at every depth: the repeated fields inside the records of a sequence too)."""
+    fields = schema if isinstance(schema, pa.Schema) else list(schema)
+    out = dict(row)
+    for f in fields:
+        value = out.get(f.name)
+        if pa.types.is_list(f.type):
+            item = f.type.value_type
+            value = [] if value is None else value
+            out[f.name] = [as_exported(v, item) if pa.types.is_struct(item) and v is not None else _text(v, item)
+                           for v in value]
+        elif pa.types.is_struct(f.type) and value is not None:
+            out[f.name] = as_exported(value, f.type)
+        else:
+            out[f.name] = _text(value, f.type)
+    return out
+
+
+def _text(value: Any, typ: pa.DataType) -> Any:
+    """A number written in a STRING column (a DS or IS) as DICOM writes it."""
+    if pa.types.is_string(typ) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return value
+
+
 def write_fixture(out: Path, drop: tuple[str, ...] = ()) -> Path:
     """Write the synthetic source tables to ``out`` (created); returns ``out``."""
     out = Path(out)
@@ -381,9 +514,11 @@ def write_fixture(out: Path, drop: tuple[str, ...] = ()) -> Path:
     def write(name: str, rows: list[dict[str, Any]], schema: pa.Schema, sub: str = "") -> None:
         d = out / sub if sub else out
         d.mkdir(parents=True, exist_ok=True)
+        rows = [as_exported(row, schema) for row in rows]
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), d / f"{name}.parquet", compression="zstd")
 
     write("dicom_all", g.instances, DICOM_ALL)
+    write("dicom_metadata", g.instances, DICOM_METADATA)
     write("auxiliary_metadata", g.aux, pa.schema([("SeriesInstanceUID", s), ("SOPInstanceUID", s),
                                                   ("series_init_idc_version", i64), ("series_revised_idc_version", i64),
                                                   ("instance_revised_idc_version", i64)]))
@@ -398,9 +533,9 @@ def write_fixture(out: Path, drop: tuple[str, ...] = ()) -> Path:
         "description": "Automatic lung segmentations.", "citation": "Demo authors. Lung segmentations.",
         "provenance": {"data_contributor": "IDC", "source_data_provider": "IDC", "deidentification_party": "TCIA",
                        "dicom_conversion_by": "IDC"}}], ANALYSIS)
-    write("version_metadata", [{"idc_version": v, "version_timestamp": dt.date(2020, 6, 1) + dt.timedelta(days=120 * (v - 1))}
+    write("version_metadata", [{"idc_version": v, "version_timestamp": (dt.date(2020, 6, 1) + dt.timedelta(days=120 * (v - 1))).isoformat()}
                                for v in range(1, IDC_VERSION + 1)],
-          pa.schema([("idc_version", i64), ("version_timestamp", pa.date32())]))
+          pa.schema([("idc_version", i64), ("version_timestamp", s)]))
     write("column_metadata", [
         {"collection_id": "lung_ct_demo", "table_name": f"bigquery-public-data.idc_v{IDC_VERSION}_clinical.lung_ct_demo_clinical",
          "column": "smoking_status", "column_label": "Smoking status",

@@ -12,10 +12,13 @@ import os
 import re
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 bigquery = pytest.importorskip("google.cloud.bigquery")
 
+from index_builder import fixture
 from index_builder.backends import BigQueryBackend, DuckDBBackend
 from index_builder.build import BuildOptions, build, estimate, render_queries
 from index_builder.errors import CostLimitError
@@ -40,12 +43,38 @@ class ResultJob:
         return self._table
 
 
+def _fields(fields):
+    """Arrow fields -> BigQuery's SchemaFields (lists as REPEATED, structs as RECORD)."""
+    out = []
+    for f in fields:
+        typ, mode = f.type, "NULLABLE"
+        if pa.types.is_list(typ):
+            typ, mode = typ.value_type, "REPEATED"
+        if pa.types.is_struct(typ):
+            out.append(bigquery.SchemaField(f.name, "RECORD", mode=mode, fields=_fields(list(typ))))
+        else:
+            kind = ("STRING" if pa.types.is_string(typ) else "INT64" if pa.types.is_integer(typ) else
+                    "FLOAT64" if pa.types.is_floating(typ) else "DATE" if pa.types.is_date(typ) else
+                    "TIME" if pa.types.is_time(typ) else "BOOL")
+            out.append(bigquery.SchemaField(f.name, kind, mode=mode))
+    return out
+
+
 class BoundaryClient:
     """What BigQuery answers: bytes for a dry run (by the tables a query reads), rows otherwise."""
 
     def __init__(self, offline: DuckDBBackend | None = None):
         self.offline = offline
         self.calls = []
+
+    def get_table(self, table):
+        """The table's metadata (what a dry run reads too): the schema of the synthetic table."""
+        name = table.rsplit(".", 1)[1]
+        if self.offline is not None:
+            schema = pq.read_schema(self.offline.source / f"{name}.parquet")
+        else:
+            schema = getattr(fixture, name.upper())
+        return bigquery.Table(table, schema=_fields(schema))
 
     def query(self, sql, job_config=None):
         assert isinstance(job_config, bigquery.QueryJobConfig)
@@ -123,7 +152,7 @@ def test_build_through_the_bigquery_backend(source_dir, tmp_path):
     assert client.calls.index(dry[-1]) < client.calls.index(real[0])  # every estimate before any run
     assert all(cfg.maximum_bytes_billed == 10**12 for _, cfg in real)
     manifest = json.loads((tmp_path / "rel" / "manifest.json").read_text())
-    assert manifest["indices"]["idc_index"]["rows"] == 24
+    assert manifest["indices"]["idc_index"]["rows"] == len({r["SeriesInstanceUID"] for r in fixture.generate()["gen"].instances})
 
 
 def test_current_resolves_the_release_number_with_one_small_query(source_dir, tmp_path):
@@ -177,3 +206,4 @@ def test_live_dry_run_and_small_build(tmp_path):
     assert all(n and n > 0 for n in sizes.values())
     build(backend, BuildOptions(idc_version=25, out=tmp_path / "rel", indices=["version_metadata_index"]))
     assert (Path(tmp_path) / "rel" / "manifest.json").is_file()
+

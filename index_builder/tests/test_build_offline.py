@@ -55,7 +55,7 @@ def test_the_release_keeps_each_query_as_it_ran(release_dir):
 
 def test_idc_index_values(release_dir):
     series = rows_by(release_dir, "idc_index", "SeriesInstanceUID")
-    assert len(series) == 24  # one row per series
+    assert len(series) == len({r["SeriesInstanceUID"] for r in fixture.generate()["gen"].instances})  # one row per series
     ct = series[fixture.CT_SERIES]
     assert ct["collection_id"] == "lung_ct_demo"
     assert ct["PatientID"] == "LCT-001"
@@ -103,7 +103,7 @@ def test_prior_versions_index(release_dir):
 
 def test_sm_instance_index_one_row_per_instance_with_specimen_and_optics(release_dir):
     rows = rows_by(release_dir, "sm_instance_index", "SOPInstanceUID")
-    assert len(rows) == 8
+    assert len(rows) == sum(r["Modality"] == "SM" for r in fixture.generate()["gen"].instances)
     base = rows["1.2.826.0.1.3680043.8.498.4.1.1.1.1"]
     assert base["ContainerIdentifier"] == "SLIDE-1"
     assert base["SpecimenIdentifier"] == "S-1"
@@ -145,6 +145,40 @@ def test_sm_index_summarises_each_slide(release_dir):
     assert s2["admittingDiagnosis_code_designator_value_str"] is None
 
 
+def test_sm_index_edge_cases_give_what_idc_index_data_gives(release_dir):
+    rows = rows_by(release_dir, "sm_index", "SeriesInstanceUID")
+    zero = rows["1.2.826.0.1.3680043.8.498.4.2.1.34"]  # pixel spacing 0: LOG10(0) would fail in BigQuery
+    assert zero["min_PixelSpacing_2sf"] == 0.0
+    assert zero["staining_usingSubstance_CodeMeaning"] == [] and zero["primaryAnatomicStructure_CodeMeaning"] is None
+    edge = rows["1.2.826.0.1.3680043.8.498.4.1.1.33"]
+    assert edge["min_PixelSpacing_2sf"] == 0.00049  # the top-level PixelSpacing (0.000487), not the shared 0.000243
+    assert (edge["max_TotalPixelMatrixRows"], edge["max_TotalPixelMatrixColumns"]) == (2048, 1536)  # Rows, Columns
+    # sorted as the strings 'meaning:scheme:value' ('CD31:' < 'CD3:'), meanings with ':' kept whole
+    assert edge["staining_usingSubstance_CodeMeaning"] == ["CD31", "CD3", "Hematoxylin: Mayer's"]
+    assert edge["staining_usingSubstance_code_designator_value_str"] == ["99IDC:CD31", "99IDC:CD3", "SCT:12710003"]
+    assert edge["embeddingMedium_CodeMeaning"] == []
+    # one instance has an admitting diagnosis, the other none: the one there is
+    assert (edge["admittingDiagnosis_code_designator_value_str"], edge["admittingDiagnosis_CodeMeaning"]) == (
+        "SCT:408643008", "Carcinoma: invasive ductal")
+    assert edge["ObjectiveLensPower"] == 40
+    instances = rows_by(release_dir, "sm_instance_index", "SOPInstanceUID")
+    assert instances["1.2.826.0.1.3680043.8.498.4.2.1.34.1"]["PixelSpacing_0"] == 0.0
+    assert instances["1.2.826.0.1.3680043.8.498.4.1.1.33.2"]["staining_usingSubstance_CodeMeaning"] == [
+        "CD31", "CD3", "Hematoxylin: Mayer's"]
+
+
+def test_seg_index_resolves_the_referenced_instance_to_its_series(release_dir):
+    seg = rows_by(release_dir, "seg_index", "SeriesInstanceUID")
+    # LCT-001 references the CT instance in ReferencedSeriesSequence, LCT-002 only in
+    # ReferencedImageSequence, LCT-003 only in SourceImageSequence
+    for p in (1, 2, 3):
+        assert seg[f"1.2.826.0.1.3680043.8.498.1.{p}.1.3"]["segmented_SeriesInstanceUID"] == f"1.2.826.0.1.3680043.8.498.1.{p}.1.1"
+    not_in_idc = seg["1.2.826.0.1.3680043.8.498.1.3.1.32"]  # its referenced instance is not in IDC
+    assert not_in_idc["segmented_SeriesInstanceUID"] is None and not_in_idc["total_segments"] == 1
+    assert "1.2.826.0.1.3680043.8.498.1.1.1.31" not in seg  # a SEG series without segments has no row
+    assert len(seg) == 4
+
+
 def test_derived_object_indices(release_dir):
     seg = rows_by(release_dir, "seg_index", "SeriesInstanceUID")["1.2.826.0.1.3680043.8.498.1.1.1.3"]
     assert seg["total_segments"] == 2
@@ -169,7 +203,8 @@ def test_modality_indices(release_dir):
     ct = rows_by(release_dir, "ct_index", "SeriesInstanceUID")[fixture.CT_SERIES]
     assert (ct["XRayTubeCurrent_min"], ct["XRayTubeCurrent_max"]) == (200.0, 270.0)
     assert ct["ConvolutionKernel"] == ["STANDARD"] and ct["PixelSpacing_row_mm"] == 0.7
-    assert len(rows_by(release_dir, "ct_index", "SeriesInstanceUID")) == 8  # SEG/RTSTRUCT/SR are not CT images
+    # SEG/RTSTRUCT/SR are not CT images; 11: 6 of lung_ct_demo, 2 of petct_demo, LCT-002's localizer, MIP and uneven
+    assert len(rows_by(release_dir, "ct_index", "SeriesInstanceUID")) == 11
     mr = rows_by(release_dir, "mr_index", "SeriesInstanceUID")["1.2.826.0.1.3680043.8.498.2.1.1.2"]
     assert mr["DiffusionBValue"] == [0.0, 800.0] and mr["EchoTime"] == [80.0, 81.0]
     pt = rows_by(release_dir, "pt_index", "SeriesInstanceUID")["1.2.826.0.1.3680043.8.498.3.1.1.1"]

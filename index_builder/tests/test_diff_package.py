@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from index_builder import fixture
 from index_builder.diff import diff_releases, format_diff
 from index_builder.errors import ReleaseError
 from index_builder.manifest import read_manifest, write_manifest
@@ -52,12 +53,13 @@ def test_diff_reports_columns_rows_bytes_and_collections(release_dir, changed_re
     d = diff_releases(release_dir, changed_release)
     assert d["indices_removed"] == ["rtstruct_index"] and d["indices_added"] == []
     assert d["indices"]["ct_index"]["columns_added"] == ["Extra"]
-    assert d["indices"]["idc_index"]["rows"] == [24, 20]
+    n = len({r["SeriesInstanceUID"] for r in fixture.generate()["gen"].instances})  # petct_demo has 4 series
+    assert d["indices"]["idc_index"]["rows"] == [n, n - 4]
     assert d["indices"]["ann_index"]["rows"] == [1, 1]
     assert d["collections_removed"] == ["petct_demo"] and d["collections_added"] == []
     text = format_diff(d)
     assert "release 25.0.0 (IDC v25) -> 26.0.0 (IDC v26)" in text
-    assert "+ column Extra" in text and "rows  24 -> 20 (-4, -16.7%)" in text
+    assert "+ column Extra" in text and f"rows  {n} -> {n - 4} (-4, -{400 / n:.1f}%)" in text
     assert "collections removed (1): petct_demo" in text
 
 

@@ -78,12 +78,16 @@ def gate_failure(src, tmp_path, indices=("idc_index",), error=QualityGateError, 
 CT = fixture.CT_SERIES  # 8 instances, 1.2.826.0.1.3680043.8.498.1.1.1.1.1 ... .8
 SLIDE = "1.2.826.0.1.3680043.8.498.4.1.1.1"  # an SM series: 4 instances, JPEG 2000 and JPEG baseline
 TABLE = r"bigquery-public-data\.idc_v25\.dicom_all"
+# series of the synthetic dicom_all (several tests add some: counting them keeps these tests right)
+SERIES = len({r["SeriesInstanceUID"] for r in fixture.generate()["gen"].instances})
+SM_INSTANCES = sum(r["Modality"] == "SM" for r in fixture.generate()["gen"].instances)
+BREAST_SERIES = len({r["SeriesInstanceUID"] for r in fixture.generate()["gen"].instances if r["collection_id"] == "breast_sm_demo"})
 
 
 def test_series_without_bucket_fails_the_build_and_publishes_nothing(source_dir, tmp_path):
     src = broken_source(source_dir, tmp_path, lambda t: set_where(t, "aws_bucket", "1.2.826.0.1.3680043.8.498.2.1", None))
     out = tmp_path / "out"
-    with pytest.raises(QualityGateError, match=r"2 of 24 series have no aws_bucket"):
+    with pytest.raises(QualityGateError, match=rf"2 of {SERIES} series have no aws_bucket"):
         build_idc_index(src, out)
     assert not out.exists()
 
@@ -127,10 +131,12 @@ def test_rows_outside_bounds_of_previous_release_fail(release_dir):
     new = manifest_of(release_dir)
     previous = copy.deepcopy(new)
     previous["release"] = "24.0.0"
-    previous["indices"]["idc_index"]["rows"] = 30  # 24 now: -20%
+    before = SERIES + SERIES // 4  # a shrink of about 20%
+    previous["indices"]["idc_index"]["rows"] = before
     report = GateReport()
     check_against_previous(new, previous, Bounds(max_shrink=0.05), set(), report)
-    assert len(report.problems) == 1 and "idc_index: rows went from 30 to 24 (-20.0%)" in report.problems[0]
+    shrink = f"-{100 * (before - SERIES) / before:.1f}%"
+    assert len(report.problems) == 1 and f"idc_index: rows went from {before} to {SERIES} ({shrink})" in report.problems[0]
     with pytest.raises(QualityGateError):
         report.raise_if_failed()
     ok = GateReport()
@@ -189,7 +195,7 @@ def test_identifier_missing_on_one_instance_fails(source_dir, tmp_path, column):
     assert re.search(rf"idc_index: {column} is NULL or empty on 1 instance in 1 series of {TABLE} "
                      rf"\(e\.g\. series {re.escape(CT)}, instance {re.escape(CT)}\.3\).*check {column} of these "
                      rf"instances in {TABLE}", msg)
-    assert "of 24 series have no" not in msg  # the published series itself would have one
+    assert f"of {SERIES} series have no" not in msg  # the published series itself would have one
 
 
 @pytest.mark.parametrize("column", ["collection_id", "PatientID", "StudyInstanceUID"])
@@ -197,7 +203,7 @@ def test_identifier_missing_on_a_whole_series_fails(source_dir, tmp_path, column
     src = broken_source(source_dir, tmp_path, lambda t: set_rows(t, column, series(t, CT), ""))
     msg = gate_failure(src, tmp_path)
     assert f"{column} is NULL or empty on 8 instances in 1 series" in msg
-    assert f"idc_index: 1 of 24 series have no {column} (e.g. SeriesInstanceUID '{CT}')" in msg
+    assert f"idc_index: 1 of {SERIES} series have no {column} (e.g. SeriesInstanceUID '{CT}')" in msg
 
 
 def test_instance_without_size_fails(source_dir, tmp_path):
@@ -212,7 +218,7 @@ def test_series_without_any_size_fails_in_the_index_too(source_dir, tmp_path):
     src = broken_source(source_dir, tmp_path, lambda t: set_rows(t, "instance_size", series(t, CT), None))
     msg = gate_failure(src, tmp_path)
     assert "instance_size is NULL, 0 or negative on 8 instances in 1 series" in msg
-    assert f"idc_index: 1 of 24 series have no series_size_MB, or a negative one (e.g. SeriesInstanceUID '{CT}')" in msg
+    assert f"idc_index: 1 of {SERIES} series have no series_size_MB, or a negative one (e.g. SeriesInstanceUID '{CT}')" in msg
 
 
 def test_series_row_without_an_instance_fails(source_dir, tmp_path):
@@ -231,7 +237,7 @@ def test_series_row_without_an_instance_fails(source_dir, tmp_path):
                        indices=("idc_index", "ct_index", "volume_geometry_index"))
     assert re.search(rf"SOPInstanceUID is NULL or empty on 1 row in 1 series of {TABLE} \(e\.g\. series "
                      rf"{re.escape(empty)}\).*reaches ct_index and volume_geometry_index; check these rows", msg)
-    assert f"idc_index: 1 of 25 series have no instance (instanceCount 0, e.g. SeriesInstanceUID '{empty}')" in msg
+    assert f"idc_index: 1 of {SERIES + 1} series have no instance (instanceCount 0, e.g. SeriesInstanceUID '{empty}')" in msg
 
 
 def test_instance_listed_twice_fails(source_dir, tmp_path):
@@ -283,12 +289,12 @@ def test_instances_without_series_uid_fail(source_dir, tmp_path):
     msg = gate_failure(src, tmp_path)
     assert re.search(rf"SeriesInstanceUID is NULL or empty on 8 instances of {TABLE} \(e\.g\. instance "
                      rf"{re.escape(CT)}\.1\); all such instances would be published as one series", msg)
-    assert "idc_index: 1 of 24 series have no SeriesInstanceUID (e.g. crdc_series_uuid '" in msg
+    assert f"idc_index: 1 of {SERIES} series have no SeriesInstanceUID (e.g. crdc_series_uuid '" in msg
 
 
 @pytest.mark.parametrize(("column", "expected"), [
-    ("instance_size", "sm_instance_index: 1 of 8 instances have no instance_size, or a negative one (e.g. SOPInstanceUID "),
-    ("crdc_instance_uuid", "sm_instance_index: 1 of 8 instances have no crdc_instance_uuid (e.g. SOPInstanceUID "),
+    ("instance_size", f"sm_instance_index: 1 of {SM_INSTANCES} instances have no instance_size, or a negative one (e.g. SOPInstanceUID "),
+    ("crdc_instance_uuid", f"sm_instance_index: 1 of {SM_INSTANCES} instances have no crdc_instance_uuid (e.g. SOPInstanceUID "),
 ])
 def test_sm_instance_without_size_or_object_key_fails(source_dir, tmp_path, column, expected):
     src = broken_source(source_dir, tmp_path, lambda t: set_rows(t, column, instance(t, f"{SLIDE}.3"), None))
@@ -359,7 +365,7 @@ def test_mixed_transfer_syntaxes_name_only_the_unknown_uid(source_dir, tmp_path)
     src = broken_source(source_dir, tmp_path,
                         lambda t: set_rows(t, "TransferSyntaxUID", instance(t, f"{SLIDE}.2"), "1.2.840.99999"))
     msg = gate_failure(src, tmp_path)
-    assert (f"idc_index: 1 of 24 series have a TransferSyntaxUID with no transfer_syntax_name: unmapped "
+    assert (f"idc_index: 1 of {SERIES} series have a TransferSyntaxUID with no transfer_syntax_name: unmapped "
             f"'1.2.840.99999' (e.g. SeriesInstanceUID '{SLIDE}'); add them to the CASE that computes "
             "transfer_syntax_name in queries/idc_index.sql") in msg
     assert "1.2.840.10008.1.2.4.50" not in msg and "1.2.840.10008.1.2.4.91" not in msg
@@ -399,7 +405,7 @@ def without_collection(source_dir, tmp_path, collection):
 
 def test_a_removed_collection_is_named_and_must_be_declared(source_dir, release_dir, tmp_path):
     src = without_collection(source_dir, tmp_path, "petct_demo")
-    kw = dict(previous=release_dir, bounds=Bounds(max_shrink=0.5))  # 4 of 24 series go: rows bounds aside
+    kw = dict(previous=release_dir, bounds=Bounds(max_shrink=0.5))  # 4 series go: rows bounds aside
     msg = gate_failure(src, tmp_path, indices=("idc_index", "collections_index"), error=CollectionRemovedError, **kw)
     assert ("idc_index: 1 collection(s) of release 25.0.0 are not in this release: 'petct_demo' (4 series); if "
             "withdrawn on purpose, declare them with --allow-removed-collection petct_demo (build-indices workflow: "
@@ -418,7 +424,7 @@ def test_removed_collection_declared_on_the_command_line(source_dir, release_dir
            "--idc-version", "25", "--index", "idc_index", "--previous", str(release_dir), "--max-shrink", "0.5"]
     done = subprocess.run([*cmd, "--out", str(tmp_path / "a")], cwd=ROOT, check=False, capture_output=True, text=True,
                           timeout=120)
-    assert done.returncode == 1 and "CollectionRemovedError" in done.stderr and "'breast_sm_demo' (3 series)" in done.stderr
+    assert done.returncode == 1 and "CollectionRemovedError" in done.stderr and f"'breast_sm_demo' ({BREAST_SERIES} series)" in done.stderr
     done = subprocess.run([*cmd, "--out", str(tmp_path / "b"), "--allow-removed-collection", "breast_sm_demo"], cwd=ROOT,
                           check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

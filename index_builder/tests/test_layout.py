@@ -54,10 +54,11 @@ def test_row_groups_are_sized_and_sorted_for_pruning(release_dir, tmp_path):
     table = pq.read_table(release_dir / "idc_index.parquet")
     path = write_index(table.replace_schema_metadata(None), spec, tmp_path / "idc_index.parquet", 25, "25.0.0", row_group_size=8)
     md = pq.ParquetFile(path).metadata
-    assert md.num_row_groups == 3
-    assert [md.row_group(i).num_rows for i in range(3)] == [8, 8, 8]
+    groups = -(-table.num_rows // 8)
+    assert groups >= 3 and md.num_row_groups == groups
+    assert [md.row_group(i).num_rows for i in range(groups - 1)] == [8] * (groups - 1)
     coll = table.schema.get_field_index("collection_id")
-    ranges = [(md.row_group(i).column(coll).statistics.min, md.row_group(i).column(coll).statistics.max) for i in range(3)]
+    ranges = [(md.row_group(i).column(coll).statistics.min, md.row_group(i).column(coll).statistics.max) for i in range(groups)]
     assert all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:]))  # sorted: row groups do not overlap
     assert md.row_group(0).sorting_columns[0].column_index == coll
     # a lookup by collection reads only the row groups whose statistics cover it

@@ -95,10 +95,19 @@ def test_trap_round_with_computed_digits_does_not_bind():
         run("SELECT ROUND(x, CAST(1 - FLOOR(LOG10(x)) AS INT64)) FROM UNNEST([0.000251234]) AS x")
 
 
-def test_remedy_scale_round_unscale_gives_two_significant_figures():
-    sql = ("SELECT ROUND(x * POW(10, 1 - FLOOR(LOG10(x)))) / POW(10, 1 - FLOOR(LOG10(x))) "
-           "FROM UNNEST([CAST(0.000251234 AS FLOAT64), 0.0049, 12.34]) AS x")
-    assert [r[0] for r in run(sql)] == [0.00025, 0.0049, 12.0]
+# ... and LOG10 of 0 (or of NaN, infinity) is an error in BigQuery, -inf (NaN) in DuckDB
+def test_trap_log10_of_zero_does_not_fail_in_duckdb():
+    assert run("SELECT LOG10(CAST(0 AS FLOAT64))") == [(float("-inf"),)]  # BigQuery: error
+
+
+def test_remedy_int_digits_and_a_guard_give_two_significant_figures():
+    # INT is BigQuery's INT64 and DuckDB's 32-bit INT, which ROUND(DOUBLE, INT) takes; the guard keeps
+    # LOG10 and the cast away from 0, NaN and infinity (sm_index.min_PixelSpacing_2sf)
+    sql = ("SELECT CASE WHEN x = 0 THEN 0 WHEN ABS(x) > 1e-300 AND ABS(x) < 1e300 "
+           "THEN ROUND(x, CAST(2 - 1 - FLOOR(LOG10(ABS(x))) AS INT)) ELSE x END "
+           "FROM UNNEST([CAST(0.000251234 AS FLOAT64), 0.0049, 12.34, -0.000487, 0, CAST('inf' AS FLOAT64)]) AS x")
+    assert [r[0] for r in run(sql)] == [0.00025, 0.0049, 12.0, -0.00049, 0.0, float("inf")]
+    assert "ROUND(s.min_spacing, CAST(2 - 1 - FLOOR(LOG10(ABS(s.min_spacing))) AS INT))" in ALL_SQL["sm_index"]
 
 
 def test_every_query_transpiles_to_a_single_duckdb_statement():
@@ -106,3 +115,26 @@ def test_every_query_transpiles_to_a_single_duckdb_statement():
     for name, sql in ALL_SQL.items():
         out = transpile_to_duckdb(sqlfile.render(sql, datasets))
         assert '"bigquery-public-data"."idc_v25"' in out or name == "clinical_index", name
+
+
+# 6. Errors that BigQuery raises at run time and DuckDB does not: a release build would stop on one row.
+def test_no_query_indexes_an_array_without_safe_offset_or_calls_error():
+    for name, sql in ALL_SQL.items():
+        code = code_of(sql)
+        assert not re.search(r"\[\s*(OFFSET|ORDINAL)\s*\(", code, re.IGNORECASE), f"{name}: use [SAFE_OFFSET(i)]"
+        assert not re.search(r"\bERROR\s*\(", code, re.IGNORECASE), f"{name}: ERROR() stops the whole job"
+
+
+def test_trap_division_by_zero_is_not_an_error_in_duckdb():
+    # BigQuery: "division by zero: 1 / 0"; the queries divide with SAFE_DIVIDE
+    assert run("SELECT 1.0 / 0.0") in ([(None,)], [(float("inf"),)])
+
+
+# 7. A decimal string cast to an integer: BigQuery's SAFE_CAST('20.0' AS INT64) is NULL, DuckDB's is 20
+def test_trap_decimal_string_to_integer_succeeds_in_duckdb():
+    assert run("SELECT SAFE_CAST('20.0' AS INT64)") == [(20,)]  # BigQuery: NULL
+
+
+def test_remedy_a_decimal_string_is_read_as_a_number_first():
+    assert run("SELECT SAFE_CAST(SAFE_CAST('20.0' AS FLOAT64) AS INT64)") == [(20,)]
+    assert "SAFE_CAST(OpticalPathSequence[SAFE_OFFSET(0)].ObjectiveLensPower AS FLOAT64)" in ALL_SQL["sm_index"]

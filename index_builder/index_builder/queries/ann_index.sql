@@ -5,9 +5,9 @@ SELECT
   -- @column SeriesInstanceUID: DICOM SeriesInstanceUID of the annotation series (joins with idc_index)
   SeriesInstanceUID,
   -- @column AnnotationCoordinateType: 2D (image coordinates) or 3D (slide coordinates) (DICOM attribute)
-  ANY_VALUE(AnnotationCoordinateType) AS AnnotationCoordinateType,
+  MIN(AnnotationCoordinateType) AS AnnotationCoordinateType,
   -- @column referenced_SeriesInstanceUID: SeriesInstanceUID of the image series the annotations apply to
-  ANY_VALUE(ReferencedSeriesSequence[SAFE_OFFSET(0)].SeriesInstanceUID) AS referenced_SeriesInstanceUID
+  MIN(ReferencedSeriesSequence[SAFE_OFFSET(0)].SeriesInstanceUID) AS referenced_SeriesInstanceUID
 FROM `{dataset}.dicom_all`
 WHERE SOPClassUID = '1.2.840.10008.5.1.4.1.1.91.1'
 GROUP BY SeriesInstanceUID

@@ -12,13 +12,9 @@ SELECT
   `column`,
   -- @column column_label: human-readable name of the column
   NULLIF(column_label, '') AS column_label,
-  -- @column values: the coded values found in the column (empty when it is not coded)
-  ARRAY(
-    SELECT AS STRUCT
-      -- @column values.option_code: a value as stored in the column
-      v.option_code AS option_code,
-      -- @column values.option_description: what the value means
-      v.option_description AS option_description
-    FROM UNNEST(`values`) AS v
-  ) AS `values`
+  -- @column values: the coded values found in the column, in the order IDC's table holds them (empty
+  --   when it is not coded)
+  -- @column values.option_code: a value as stored in the column
+  -- @column values.option_description: what the value means
+  `values`
 FROM `{clinical_dataset}.column_metadata`

@@ -6,45 +6,45 @@ SELECT
   -- @column SeriesInstanceUID: DICOM SeriesInstanceUID of the CT series (joins with idc_index)
   SeriesInstanceUID,
   -- @column ImageType: DICOM ImageType values, e.g. ORIGINAL, PRIMARY, AXIAL (of any instance)
-  ANY_VALUE(ImageType) AS ImageType,
+  ANY_VALUE(ImageType HAVING MIN SOPInstanceUID) AS ImageType,
   -- @column PixelSpacing_row_mm: spacing between rows in mm, DICOM PixelSpacing[0]
-  ANY_VALUE(PixelSpacing[SAFE_OFFSET(0)]) AS PixelSpacing_row_mm,
+  MIN(SAFE_CAST(PixelSpacing[SAFE_OFFSET(0)] AS FLOAT64)) AS PixelSpacing_row_mm,
   -- @column PixelSpacing_col_mm: spacing between columns in mm, DICOM PixelSpacing[1]
-  ANY_VALUE(PixelSpacing[SAFE_OFFSET(1)]) AS PixelSpacing_col_mm,
+  MIN(SAFE_CAST(PixelSpacing[SAFE_OFFSET(1)] AS FLOAT64)) AS PixelSpacing_col_mm,
   -- @column Rows: number of pixel rows of a slice (DICOM Rows)
-  ANY_VALUE(`Rows`) AS `Rows`,
+  MIN(`Rows`) AS `Rows`,
   -- @column Columns: number of pixel columns of a slice (DICOM Columns)
-  ANY_VALUE(`Columns`) AS `Columns`,
+  MIN(`Columns`) AS `Columns`,
   -- @column SliceThickness: nominal reconstructed slice thickness in mm (DICOM SliceThickness)
-  ANY_VALUE(SliceThickness) AS SliceThickness,
+  MIN(SAFE_CAST(SliceThickness AS FLOAT64)) AS SliceThickness,
   -- @column KVP: peak kilovoltage of the X-ray tube in kV (DICOM KVP)
-  ANY_VALUE(KVP) AS KVP,
+  MIN(SAFE_CAST(KVP AS FLOAT64)) AS KVP,
   -- @column ScanOptions: acquisition scan options, e.g. HELICAL MODE (DICOM ScanOptions)
-  ANY_VALUE(ScanOptions) AS ScanOptions,
+  ANY_VALUE(ScanOptions HAVING MIN SOPInstanceUID) AS ScanOptions,
   -- @column ConvolutionKernel: reconstruction kernel(s), vendor-specific (DICOM ConvolutionKernel)
-  ANY_VALUE(ConvolutionKernel) AS ConvolutionKernel,
+  ANY_VALUE(ConvolutionKernel HAVING MIN SOPInstanceUID) AS ConvolutionKernel,
   -- @column GantryDetectorTilt: gantry tilt in degrees (DICOM GantryDetectorTilt)
-  ANY_VALUE(GantryDetectorTilt) AS GantryDetectorTilt,
+  MIN(SAFE_CAST(GantryDetectorTilt AS FLOAT64)) AS GantryDetectorTilt,
   -- @column XRayTubeCurrent_min: lowest X-ray tube current in mA over the slices (DICOM XRayTubeCurrent)
-  CAST(MIN(XRayTubeCurrent) AS FLOAT64) AS XRayTubeCurrent_min,
+  MIN(SAFE_CAST(XRayTubeCurrent AS FLOAT64)) AS XRayTubeCurrent_min,
   -- @column XRayTubeCurrent_max: highest X-ray tube current in mA over the slices (DICOM XRayTubeCurrent)
-  CAST(MAX(XRayTubeCurrent) AS FLOAT64) AS XRayTubeCurrent_max,
+  MAX(SAFE_CAST(XRayTubeCurrent AS FLOAT64)) AS XRayTubeCurrent_max,
   -- @column FilterType: X-ray filter, e.g. BODY FILTER (DICOM FilterType)
-  ANY_VALUE(FilterType) AS FilterType,
+  MIN(FilterType) AS FilterType,
   -- @column Exposure_min: lowest exposure in mAs over the slices (DICOM Exposure)
-  CAST(MIN(Exposure) AS FLOAT64) AS Exposure_min,
+  MIN(SAFE_CAST(Exposure AS FLOAT64)) AS Exposure_min,
   -- @column Exposure_max: highest exposure in mAs over the slices (DICOM Exposure)
-  CAST(MAX(Exposure) AS FLOAT64) AS Exposure_max,
+  MAX(SAFE_CAST(Exposure AS FLOAT64)) AS Exposure_max,
   -- @column ExposureTime_min: shortest exposure time in ms over the slices (DICOM ExposureTime)
-  CAST(MIN(ExposureTime) AS FLOAT64) AS ExposureTime_min,
+  MIN(SAFE_CAST(ExposureTime AS FLOAT64)) AS ExposureTime_min,
   -- @column ExposureTime_max: longest exposure time in ms over the slices (DICOM ExposureTime)
-  CAST(MAX(ExposureTime) AS FLOAT64) AS ExposureTime_max,
+  MAX(SAFE_CAST(ExposureTime AS FLOAT64)) AS ExposureTime_max,
   -- @column DataCollectionDiameter: diameter in mm of the region data were collected over (DICOM DataCollectionDiameter)
-  ANY_VALUE(DataCollectionDiameter) AS DataCollectionDiameter,
+  MIN(SAFE_CAST(DataCollectionDiameter AS FLOAT64)) AS DataCollectionDiameter,
   -- @column ReconstructionDiameter: diameter in mm of the reconstructed field of view (DICOM ReconstructionDiameter)
-  ANY_VALUE(ReconstructionDiameter) AS ReconstructionDiameter,
+  MIN(SAFE_CAST(ReconstructionDiameter AS FLOAT64)) AS ReconstructionDiameter,
   -- @column SpiralPitchFactor: table feed per rotation over total collimation width, helical CT (DICOM SpiralPitchFactor)
-  ANY_VALUE(SpiralPitchFactor) AS SpiralPitchFactor
+  MIN(SpiralPitchFactor) AS SpiralPitchFactor
 FROM `{dataset}.dicom_all`
 WHERE SOPClassUID = '1.2.840.10008.5.1.4.1.1.2'
 GROUP BY SeriesInstanceUID

@@ -85,40 +85,40 @@ aux_series AS (
 )
 SELECT
   -- @column collection_id: short string with the identifier of the collection the series belongs to
-  ANY_VALUE(i.collection_id) AS collection_id,
+  MIN(i.collection_id) AS collection_id,
   -- @column analysis_result_id: identifier of the analysis results collection the series belongs to
   --   (see analysis_results_index), or NULL if the series is original data; select original data
   --   only with analysis_result_id IS NULL. Analysis result series share the collection_id of the
   --   collection they analyze, so a filter on collection_id alone returns both
-  ANY_VALUE(i.analysis_result_id) AS analysis_result_id,
+  MIN(i.analysis_result_id) AS analysis_result_id,
   -- @column PatientID: identifier of the patient within the collection (DICOM attribute)
-  ANY_VALUE(i.PatientID) AS PatientID,
+  MIN(i.PatientID) AS PatientID,
   -- @column SeriesInstanceUID: unique identifier of the DICOM series (DICOM attribute)
   i.SeriesInstanceUID AS SeriesInstanceUID,
   -- @column StudyInstanceUID: unique identifier of the DICOM study (DICOM attribute)
-  ANY_VALUE(i.StudyInstanceUID) AS StudyInstanceUID,
+  MIN(i.StudyInstanceUID) AS StudyInstanceUID,
   -- @column source_DOI: Digital Object Identifier of the dataset that contains the series; follow
   --   it to learn about the activity that produced the series
-  ANY_VALUE(i.source_DOI) AS source_DOI,
+  MIN(i.source_DOI) AS source_DOI,
   -- @column PatientAge: age of the subject at the time of imaging, e.g. 061Y (DICOM attribute)
-  ANY_VALUE(NULLIF(i.PatientAge, '')) AS PatientAge,
+  MIN(NULLIF(i.PatientAge, '')) AS PatientAge,
   -- @column PatientSex: subject sex (DICOM attribute)
-  ANY_VALUE(i.PatientSex) AS PatientSex,
+  MIN(i.PatientSex) AS PatientSex,
   -- @column StudyDate: date of the study, YYYY-MM-DD (de-identified) (DICOM attribute)
-  ANY_VALUE(CAST(i.StudyDate AS STRING)) AS StudyDate,
+  MIN(CAST(i.StudyDate AS STRING)) AS StudyDate,
   -- @column StudyDescription: textual description of the study content (DICOM attribute)
-  ANY_VALUE(i.StudyDescription) AS StudyDescription,
+  MIN(i.StudyDescription) AS StudyDescription,
   -- @column BodyPartExamined: body part imaged, curated by IDC (not applicable to SM). For derived
   --   series (SEG, RTSTRUCT) it reflects the source acquisition, not the segmented anatomy: see
   --   seg_index and rtstruct_index for what was segmented
-  ANY_VALUE(c.BodyPartExamined) AS BodyPartExamined,
+  MIN(c.BodyPartExamined) AS BodyPartExamined,
   -- @column Modality: acquisition modality (DICOM attribute)
-  ANY_VALUE(i.Modality) AS Modality,
+  MIN(i.Modality) AS Modality,
   -- @column SOPClassUID: SOP Class UID of the DICOM objects of the series (e.g. CT Image Storage,
   --   Segmentation Storage); more specific than Modality (DICOM attribute)
-  ANY_VALUE(i.SOPClassUID) AS SOPClassUID,
+  MIN(i.SOPClassUID) AS SOPClassUID,
   -- @column sop_class_name: human-readable name of the SOP Class, derived from SOPClassUID
-  ANY_VALUE(i.sop_class_name_) AS sop_class_name,
+  MIN(i.sop_class_name_) AS sop_class_name,
   -- @column TransferSyntaxUID: Transfer Syntax UID of the stored instances (e.g. Explicit VR Little
   --   Endian, JPEG 2000); comma-separated, sorted, when a series mixes encodings, as SM series often
   --   do (DICOM attribute)
@@ -138,31 +138,31 @@ SELECT
   --   objects; comma-separated when instances differ (DICOM attribute)
   STRING_AGG(DISTINCT CAST(i.PixelRepresentation AS STRING), ',' ORDER BY CAST(i.PixelRepresentation AS STRING)) AS PixelRepresentation,
   -- @column Manufacturer: manufacturer of the equipment that produced the series (DICOM attribute)
-  ANY_VALUE(i.Manufacturer) AS Manufacturer,
+  MIN(i.Manufacturer) AS Manufacturer,
   -- @column ManufacturerModelName: model name of the equipment that produced the series (DICOM attribute)
-  ANY_VALUE(i.ManufacturerModelName) AS ManufacturerModelName,
+  MIN(i.ManufacturerModelName) AS ManufacturerModelName,
   -- @column SeriesDate: date of the series, YYYY-MM-DD (de-identified) (DICOM attribute)
-  ANY_VALUE(CAST(i.SeriesDate AS STRING)) AS SeriesDate,
+  MIN(CAST(i.SeriesDate AS STRING)) AS SeriesDate,
   -- @column SeriesDescription: textual description of the series content (DICOM attribute)
-  ANY_VALUE(NULLIF(i.SeriesDescription, '')) AS SeriesDescription,
+  MIN(NULLIF(i.SeriesDescription, '')) AS SeriesDescription,
   -- @column SeriesNumber: series number, as stored (DICOM attribute)
-  ANY_VALUE(i.SeriesNumber) AS SeriesNumber,
+  MIN(i.SeriesNumber) AS SeriesNumber,
   -- @column instanceCount: number of instances (files) in the series
   COUNT(i.SOPInstanceUID) AS instanceCount,
   -- @column license_short_name: short name of the license that applies to the series
-  ANY_VALUE(i.license_short_name) AS license_short_name,
+  MIN(i.license_short_name) AS license_short_name,
   -- @column series_init_idc_version: IDC release in which the series first appeared (e.g. 1 for v1)
-  ANY_VALUE(a.series_init_idc_version) AS series_init_idc_version,
+  MIN(a.series_init_idc_version) AS series_init_idc_version,
   -- @column series_revised_idc_version: IDC release in which the series was last revised (e.g. 24)
-  ANY_VALUE(a.series_revised_idc_version) AS series_revised_idc_version,
+  MIN(a.series_revised_idc_version) AS series_revised_idc_version,
   -- @column aws_bucket: name of the public AWS S3 bucket that holds the series
-  ANY_VALUE(i.aws_bucket) AS aws_bucket,
+  MIN(i.aws_bucket) AS aws_bucket,
   -- @column crdc_series_uuid: identifier of this version of the series in IDC; the folder of the
   --   series in the bucket
-  ANY_VALUE(i.crdc_series_uuid) AS crdc_series_uuid,
+  MIN(i.crdc_series_uuid) AS crdc_series_uuid,
   -- @column series_aws_url: S3 URL of all files of the series, s3://<aws_bucket>/<crdc_series_uuid>/*
   --   (each instance is a separate file)
-  ANY_VALUE(CONCAT('s3://', i.aws_bucket, '/', i.crdc_series_uuid, '/*')) AS series_aws_url,
+  MIN(CONCAT('s3://', i.aws_bucket, '/', i.crdc_series_uuid, '/*')) AS series_aws_url,
   -- @column series_size_MB: total size of the series in megabytes (10^6 bytes)
   SUM(CAST(i.instance_size AS FLOAT64)) / 1000000 AS series_size_MB
 FROM instances AS i

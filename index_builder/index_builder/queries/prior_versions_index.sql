@@ -13,8 +13,10 @@ WITH all_versions AS (
     Modality,
     REGEXP_EXTRACT(gcs_url, r'^gs://([^/]+)/') AS gcs_bucket,
     crdc_series_uuid,
-    SUM(CAST(instance_size AS FLOAT64)) / 1000000 AS series_size_MB
+    ROUND(SUM(CAST(instance_size AS FLOAT64)) / 1000000, 2) AS series_size_MB
   FROM `{release_dataset}.dicom_all`
+  -- a row without a series UUID names no downloadable version (idc-index-data's NOT IN drops it too)
+  WHERE crdc_series_uuid IS NOT NULL
   GROUP BY collection_id, PatientID, SeriesInstanceUID, StudyInstanceUID, Modality, gcs_bucket, crdc_series_uuid
   -- @end-for-each
 ),
@@ -57,8 +59,9 @@ SELECT
   -- @column crdc_series_uuid: identifier of this version of the series in IDC; changes whenever the
   --   content of the series changes
   crdc_series_uuid,
-  -- @column series_size_MB: total size of this version of the series in megabytes (10^6 bytes)
-  ANY_VALUE(series_size_MB) AS series_size_MB,
+  -- @column series_size_MB: total size of this version of the series in megabytes (10^6 bytes), rounded
+  --   to 2 decimals
+  series_size_MB,
   -- @column series_aws_url: S3 URL of all files of this version, s3://<aws_bucket>/<crdc_series_uuid>/*
   CONCAT('s3://', aws_bucket, '/', crdc_series_uuid, '/*') AS series_aws_url,
   -- @column aws_bucket: public AWS S3 bucket that holds this version of the series
@@ -68,4 +71,7 @@ SELECT
   -- @column max_idc_version: last IDC release of the range; the next release revised or removed the series
   MAX(idc_version) AS max_idc_version
 FROM past_versions
-GROUP BY collection_id, PatientID, SeriesInstanceUID, StudyInstanceUID, Modality, gcs_bucket, crdc_series_uuid, aws_bucket
+-- the size is part of the version's identity, as in idc-index-data: a size that changed between
+-- releases starts a new row
+GROUP BY collection_id, PatientID, SeriesInstanceUID, StudyInstanceUID, Modality, gcs_bucket, crdc_series_uuid,
+  series_size_MB, aws_bucket

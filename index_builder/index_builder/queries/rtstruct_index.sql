@@ -20,7 +20,7 @@ rois AS (
 referenced AS (
   SELECT
     r.SeriesInstanceUID,
-    ANY_VALUE(ser.SeriesInstanceUID) AS referenced_SeriesInstanceUID
+    MIN(ser.SeriesInstanceUID) AS referenced_SeriesInstanceUID
   FROM rtstruct AS r
   CROSS JOIN UNNEST(r.ReferencedFrameOfReferenceSequence) AS frame
   CROSS JOIN UNNEST(frame.RTReferencedStudySequence) AS study
@@ -39,7 +39,7 @@ SELECT
   -- @column RTROIInterpretedTypes: distinct ROI interpreted types, e.g. GTV, ORGAN (DICOM RTROIInterpretedType)
   ARRAY_AGG(DISTINCT rois.RTROIInterpretedType IGNORE NULLS ORDER BY rois.RTROIInterpretedType) AS RTROIInterpretedTypes,
   -- @column referenced_SeriesInstanceUID: SeriesInstanceUID of the image series the structure set refers to
-  ANY_VALUE(referenced.referenced_SeriesInstanceUID) AS referenced_SeriesInstanceUID
+  MIN(referenced.referenced_SeriesInstanceUID) AS referenced_SeriesInstanceUID
 FROM rois
 LEFT JOIN referenced
   ON rois.SeriesInstanceUID = referenced.SeriesInstanceUID

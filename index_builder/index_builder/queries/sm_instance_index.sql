@@ -26,17 +26,22 @@ preparation AS (
   CROSS JOIN UNNEST(item.ConceptCodeSequence) AS term
 ),
 coded AS (
-  -- meanings and codes of a step, in the same order (by meaning, then code) so they pair up
+  -- Meanings and codes of a step in one order, so that they pair up: that of idc-index-data 25.0.5,
+  -- which sorts the strings 'meaning:scheme:value' (so 'CD31' comes before 'CD3'); meaning breaks the
+  -- tie of two terms with the same string. Upstream splits each string at its first ':' into meaning
+  -- and code, which cuts a meaning that contains ':'; here meaning and code are kept whole. A term
+  -- without meaning, scheme or value is left out (upstream's array would hold a NULL, which BigQuery
+  -- cannot return).
   SELECT
     SOPInstanceUID,
-    ARRAY_AGG(IF(kind = 'embedding', meaning, NULL) IGNORE NULLS ORDER BY meaning, code) AS embedding_meanings,
-    ARRAY_AGG(IF(kind = 'embedding', code, NULL) IGNORE NULLS ORDER BY meaning, code) AS embedding_codes,
-    ARRAY_AGG(IF(kind = 'fixative', meaning, NULL) IGNORE NULLS ORDER BY meaning, code) AS fixative_meanings,
-    ARRAY_AGG(IF(kind = 'fixative', code, NULL) IGNORE NULLS ORDER BY meaning, code) AS fixative_codes,
-    ARRAY_AGG(IF(kind = 'staining', meaning, NULL) IGNORE NULLS ORDER BY meaning, code) AS staining_meanings,
-    ARRAY_AGG(IF(kind = 'staining', code, NULL) IGNORE NULLS ORDER BY meaning, code) AS staining_codes
+    ARRAY_AGG(IF(kind = 'embedding', meaning, NULL) IGNORE NULLS ORDER BY CONCAT(meaning, ':', code), meaning) AS embedding_meanings,
+    ARRAY_AGG(IF(kind = 'embedding', code, NULL) IGNORE NULLS ORDER BY CONCAT(meaning, ':', code), meaning) AS embedding_codes,
+    ARRAY_AGG(IF(kind = 'fixative', meaning, NULL) IGNORE NULLS ORDER BY CONCAT(meaning, ':', code), meaning) AS fixative_meanings,
+    ARRAY_AGG(IF(kind = 'fixative', code, NULL) IGNORE NULLS ORDER BY CONCAT(meaning, ':', code), meaning) AS fixative_codes,
+    ARRAY_AGG(IF(kind = 'staining', meaning, NULL) IGNORE NULLS ORDER BY CONCAT(meaning, ':', code), meaning) AS staining_meanings,
+    ARRAY_AGG(IF(kind = 'staining', code, NULL) IGNORE NULLS ORDER BY CONCAT(meaning, ':', code), meaning) AS staining_codes
   FROM preparation
-  WHERE kind IS NOT NULL
+  WHERE kind IS NOT NULL AND meaning IS NOT NULL AND code IS NOT NULL
   GROUP BY SOPInstanceUID
 )
 SELECT
@@ -45,7 +50,8 @@ SELECT
   -- @column SeriesInstanceUID: DICOM SeriesInstanceUID of its series (joins with sm_index and idc_index)
   sm.SeriesInstanceUID AS SeriesInstanceUID,
   -- @column embeddingMedium_CodeMeaning: embedding medium of the specimen preparation, e.g. Paraffin wax
-  --   (SpecimenPreparationSequence items named SCT:430863003)
+  --   (SpecimenPreparationSequence items named SCT:430863003); distinct, sorted by the string
+  --   meaning:scheme:value (as idc-index-data), as are the other coded terms of the preparation
   c.embedding_meanings AS embeddingMedium_CodeMeaning,
   -- @column embeddingMedium_code_designator_value_str: embedding medium codes as CodingSchemeDesignator:CodeValue,
   --   in the order of embeddingMedium_CodeMeaning
@@ -62,7 +68,7 @@ SELECT
   c.staining_codes AS staining_usingSubstance_code_designator_value_str,
   -- @column PixelSpacing_0: spacing between rows in mm
   --   (SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing[0])
-  sm.SharedFunctionalGroupsSequence[SAFE_OFFSET(0)].PixelMeasuresSequence[SAFE_OFFSET(0)].PixelSpacing[SAFE_OFFSET(0)] AS PixelSpacing_0,
+  SAFE_CAST(sm.SharedFunctionalGroupsSequence[SAFE_OFFSET(0)].PixelMeasuresSequence[SAFE_OFFSET(0)].PixelSpacing[SAFE_OFFSET(0)] AS FLOAT64) AS PixelSpacing_0,
   -- @column ImageType: DICOM ImageType values; the third tells VOLUME (a pyramid level), LABEL,
   --   OVERVIEW or THUMBNAIL
   sm.ImageType AS ImageType,
@@ -115,11 +121,11 @@ SELECT
       -- @column optical_paths.IlluminationWaveLength: wavelength of the illumination in nm (fluorescence)
       op.IlluminationWaveLength AS IlluminationWaveLength,
       -- @column optical_paths.ObjectiveLensPower: power of the objective lens, e.g. 20
-      op.ObjectiveLensPower AS ObjectiveLensPower
+      SAFE_CAST(op.ObjectiveLensPower AS FLOAT64) AS ObjectiveLensPower
     FROM UNNEST(sm.OpticalPathSequence) AS op
   ) AS optical_paths,
   -- @column PixelSpacing_1: spacing between columns in mm (PixelSpacing[1] of the same item)
-  sm.SharedFunctionalGroupsSequence[SAFE_OFFSET(0)].PixelMeasuresSequence[SAFE_OFFSET(0)].PixelSpacing[SAFE_OFFSET(1)] AS PixelSpacing_1,
+  SAFE_CAST(sm.SharedFunctionalGroupsSequence[SAFE_OFFSET(0)].PixelMeasuresSequence[SAFE_OFFSET(0)].PixelSpacing[SAFE_OFFSET(1)] AS FLOAT64) AS PixelSpacing_1,
   -- @column Rows: rows of a tile (frame) (DICOM Rows)
   sm.`Rows` AS `Rows`,
   -- @column Columns: columns of a tile (frame) (DICOM Columns)

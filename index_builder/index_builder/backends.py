@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot
 
 from index_builder import __version__
 from index_builder.errors import BuilderError, SourceError, SqlFileError
+from index_builder.source_columns import Layout
 from index_builder.sqlfile import Datasets
 
 PUBLIC_PROJECT = "bigquery-public-data"
@@ -31,6 +33,8 @@ class Backend(Protocol):
     def estimate(self, sql: str) -> int | None: ...
 
     def fetch(self, sql: str) -> pa.Table: ...
+
+    def layout(self, table: str) -> Layout: ...
 
 
 def transpile_to_duckdb(sql: str) -> str:
@@ -70,6 +74,7 @@ class DuckDBBackend:
             )
         self.con = duckdb.connect(config={"threads": threads})
         self._attached: set[str] = set()
+        self._files: dict[str, Path] = {}  # project.dataset.table -> its parquet file
 
     def _views(self, dataset: str, directory: Path) -> None:
         project, schema = dataset.split(".", 1)
@@ -78,6 +83,7 @@ class DuckDBBackend:
             self._attached.add(project)
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(project)}.{_quote(schema)}")
         for file in sorted(directory.glob("*.parquet")):
+            self._files[f"{dataset}.{file.stem}"] = file
             path = str(file).replace("'", "''")
             self.con.execute(
                 f"CREATE OR REPLACE VIEW {_quote(project)}.{_quote(schema)}.{_quote(file.stem)} AS "
@@ -99,19 +105,49 @@ class DuckDBBackend:
         return tuple(sorted(found))
 
     def estimate(self, sql: str) -> int | None:
-        transpile_to_duckdb(sql)  # fail before running anything if a query cannot be transpiled
+        # a dry run: transpiled and bound (tables and columns resolved), not executed
+        self._run(lambda: self.con.execute("EXPLAIN " + transpile_to_duckdb(sql)))
         return None
 
+    def layout(self, table: str) -> Layout:
+        if table not in self._files:
+            raise SourceError(f"offline source {self.source} has no table {table}")
+        return _arrow_layout(pq.read_schema(self._files[table]))
+
     def fetch(self, sql: str) -> pa.Table:
+        def run() -> pa.Table:
+            rel = self.con.sql(transpile_to_duckdb(sql))
+            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+
+        return self._run(run)
+
+    def _run(self, step: Any) -> Any:
         import duckdb
 
         try:
-            rel = self.con.sql(transpile_to_duckdb(sql))
-            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+            return step()
         except duckdb.CatalogException as exc:
             raise SourceError(f"offline source {self.source} lacks a table the query reads: {exc}") from exc
+        except duckdb.BinderException as exc:
+            raise SourceError(f"offline source {self.source} lacks a column the query reads: {exc}") from exc
         except duckdb.Error as exc:
             raise SourceError(f"DuckDB failed on the transpiled query: {exc}") from exc
+
+
+def _arrow_layout(schema: pa.Schema) -> Layout:
+    layout: Layout = {"": schema.names}
+
+    def walk(prefix: str, typ: pa.DataType) -> None:
+        if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+            typ = typ.value_type
+        if pa.types.is_struct(typ):
+            layout[prefix] = [f.name for f in typ]
+            for f in typ:
+                walk(f"{prefix}.{f.name}", f.type)
+
+    for f in schema:
+        walk(f.name, f.type)
+    return layout
 
 
 def _quote(identifier: str) -> str:
@@ -171,6 +207,18 @@ class BigQueryBackend:
     def fetch(self, sql: str) -> pa.Table:
         job = self.client.query(sql, job_config=self.job_config(dry_run=False))
         return job.to_arrow()
+
+    def layout(self, table: str) -> Layout:
+        layout: Layout = {}
+
+        def walk(prefix: str, fields: Any) -> None:
+            layout[prefix] = [f.name for f in fields]
+            for f in fields:
+                if f.field_type in ("RECORD", "STRUCT"):
+                    walk(f"{prefix}.{f.name}" if prefix else f.name, f.fields)
+
+        walk("", self.client.get_table(table).schema)
+        return layout
 
 
 def _bigquery() -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from index_builder.errors import BuilderError, CostLimitError, ReleaseError, Sou
 from index_builder.gates import SOURCE_CHECKS_QUERY, Bounds, run_gates
 from index_builder.indices import INDICES
 from index_builder.manifest import read_manifest, verify_release, write_manifest
+from index_builder.source_columns import Missing, find_missing
 from index_builder.sqlfile import Datasets
 from index_builder.writer import conform, write_index
 
@@ -68,8 +69,14 @@ def resolve_version(backend: Backend, datasets: Datasets) -> int:
     return int(value)
 
 
-def render_queries(names: list[str], datasets: Datasets) -> dict[str, str]:
-    return {name: sqlfile.render(sqlfile.load(name), datasets) for name in names}
+def render_queries(names: list[str], datasets: Datasets, missing: Sequence[Missing] = ()) -> dict[str, str]:
+    queries = {}
+    for name in names:
+        sql = sqlfile.render(sqlfile.load(name), datasets)
+        for m in missing:
+            sql = m.fill(sql)
+        queries[name] = sql
+    return queries
 
 
 def reads_instances(names: list[str]) -> bool:
@@ -127,7 +134,8 @@ def build(backend: Backend, opts: BuildOptions, log: Log = print) -> Path:
     release = opts.release or f"{version}.0.0"
     log(f"building release {release} of IDC v{version} from {datasets.dataset} with {backend.name}")
 
-    queries = render_queries(opts.indices, datasets)
+    missing = find_missing(backend.layout, datasets.dataset, log)
+    queries = render_queries(opts.indices, datasets, missing)
     checks = render_queries([SOURCE_CHECKS_QUERY], datasets) if reads_instances(opts.indices) else {}
     estimate(backend, {**queries, **checks}, opts.max_bytes_billed, log)
     if opts.dry_run:

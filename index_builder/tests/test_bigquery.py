@@ -207,3 +207,23 @@ def test_live_dry_run_and_small_build(tmp_path):
     build(backend, BuildOptions(idc_version=25, out=tmp_path / "rel", indices=["version_metadata_index"]))
     assert (Path(tmp_path) / "rel" / "manifest.json").is_file()
 
+
+def test_a_missing_optional_column_is_read_as_a_typed_null_in_bigquery_sql(source_dir, tmp_path):
+    from test_source_columns import source_without
+
+    src = source_without(source_dir, tmp_path, ["PyramidUID", "OpticalPathSequence.IlluminationWaveLength"])
+    offline = DuckDBBackend(src)
+    offline.prepare(Datasets.for_release(25))
+    client = BoundaryClient(offline)
+    lines: list[str] = []
+    build(BigQueryBackend(client), BuildOptions(idc_version=25, out=tmp_path / "rel",
+                                                indices=["sm_instance_index", "ct_index"]), log=lines.append)
+    sent = {sql for sql, cfg in client.calls if not cfg.dry_run}
+    sm = next(s for s in sent if "optical_paths" in s)
+    assert "CAST(NULL AS STRING) AS `PyramidUID`" in sm and "CAST(NULL AS FLOAT64) AS `IlluminationWaveLength`" in sm
+    assert "e.`OpticalPathIdentifier` AS `OpticalPathIdentifier`" in sm  # the fields it has, by name
+    import sqlglot
+
+    sqlglot.parse_one(sm, read="bigquery")  # valid BigQuery
+    assert not any("AS `PyramidUID`" in s for s in sent if s is not sm)  # ct_index reads neither: not wrapped
+    assert sum(line.startswith("warning:") for line in lines) == 2

@@ -15,6 +15,7 @@ from index_builder.indices import INDICES
 from index_builder.manifest import read_manifest, verify_release, write_manifest
 from index_builder.source_columns import Missing, find_missing
 from index_builder.sqlfile import Datasets
+from index_builder.values import ValueBounds
 from index_builder.writer import conform, write_index
 
 Log = Callable[[str], None]
@@ -31,6 +32,7 @@ class BuildOptions:
     #: collections of the previous release that this one withdraws on purpose
     allow_removed_collections: set[str] = field(default_factory=set)
     bounds: Bounds = field(default_factory=Bounds)
+    value_bounds: ValueBounds = field(default_factory=ValueBounds)
     max_bytes_billed: int | None = None
     force: bool = False
     dry_run: bool = False  # estimate (and enforce the cap) only; run and write nothing
@@ -158,7 +160,8 @@ def build(backend: Backend, opts: BuildOptions, log: Log = print) -> Path:
         manifest = write_manifest(staging, version, release, docs)
         run_gates(staging, manifest, previous, opts.bounds, opts.allow_schema_change,
                   previous_dir=opts.previous, allow_removed_collections=opts.allow_removed_collections,
-                  source_checks=source_checks, source_table=f"{datasets.dataset}.dicom_all")
+                  source_checks=source_checks, source_table=f"{datasets.dataset}.dicom_all",
+                  value_bounds=opts.value_bounds, log=log)
         log("quality gates passed")
         verify_release(staging)
     except BaseException:

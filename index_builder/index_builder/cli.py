@@ -13,6 +13,7 @@ from index_builder import __version__
 from index_builder.errors import BuilderError
 from index_builder.gates import Bounds
 from index_builder.indices import INDICES
+from index_builder.values import ValueBounds, parse_value_bound
 
 if TYPE_CHECKING:
     from index_builder.backends import Backend
@@ -43,6 +44,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="fraction of rows/bytes an index may lose against --previous (default %(default)s)")
     b.add_argument("--max-growth", type=float, default=Bounds.max_growth,
                    help="fraction of rows/bytes an index may gain against --previous (default %(default)s)")
+    b.add_argument("--max-null-increase", type=float, default=ValueBounds.null_increase,
+                   help="value gate: how much the fraction of missing values of a column may rise against --previous "
+                        "(default %(default)s: 5 points)")
+    b.add_argument("--max-distinct-shrink", type=float, default=ValueBounds.distinct_shrink,
+                   help="value gate: fraction of its distinct values a column may lose against --previous "
+                        "(default %(default)s)")
+    b.add_argument("--max-range-factor", type=float, default=ValueBounds.range_factor,
+                   help="value gate: a numeric column may reach this many widths of its previous range "
+                        "(default %(default)s)")
+    b.add_argument("--value-bound", action="append", default=[], metavar="INDEX.COLUMN.KIND=VALUE",
+                   help="one value gate's bound for one column, KIND one of null_increase, distinct_shrink, "
+                        "range_factor; inf switches it off (repeatable)")
     b.add_argument("--force", action="store_true", help="replace --out if it exists")
     b.add_argument("--dry-run", action="store_true",
                    help="only estimate the bytes each query would scan (and apply --max-bytes-billed); run nothing")
@@ -111,6 +124,9 @@ def _build(args: argparse.Namespace) -> int:
         allow_schema_change=set(args.allow_schema_change),
         allow_removed_collections=set(args.allow_removed_collection),
         bounds=Bounds(max_shrink=args.max_shrink, max_growth=args.max_growth),
+        value_bounds=ValueBounds(null_increase=args.max_null_increase, distinct_shrink=args.max_distinct_shrink,
+                                 range_factor=args.max_range_factor,
+                                 per_column=dict(parse_value_bound(v) for v in args.value_bound)),
         max_bytes_billed=args.max_bytes_billed,
         force=args.force,
         dry_run=args.dry_run,

@@ -7,7 +7,8 @@ Three kinds, all collected into one :class:`GateReport` so that a failed build l
 * checks of the release's instance table (``queries/source_checks.sql``, :data:`SOURCE_CHECKS`):
   defects that the series-level indices hide once they aggregate ``dicom_all``;
 * checks against the previous release: rows and bytes within bounds, schema unchanged unless
-  declared, no collection removed unless declared.
+  declared, no collection removed unless declared, and each column's values within bounds
+  (:mod:`index_builder.values`).
 
 Every message names the index, how many rows are affected, one example and what to check.
 """
@@ -28,6 +29,7 @@ from sqlglot import exp
 
 from index_builder import sqlfile
 from index_builder.errors import CollectionRemovedError, QualityGateError, SchemaChangeError
+from index_builder.values import ValueBounds, check_values
 
 MAX_LISTED = 5
 #: the name of the query file with the checks of the instance table
@@ -49,6 +51,8 @@ class GateReport:
     problems: list[str] = field(default_factory=list)
     schema_problems: list[str] = field(default_factory=list)
     collection_problems: list[str] = field(default_factory=list)
+    #: the columns whose values changed since the previous release, one line each
+    value_changes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -555,6 +559,8 @@ def run_gates(
     allow_removed_collections: set[str] | frozenset[str] = frozenset(),
     source_checks: pa.Table | None = None,
     source_table: str = "dicom_all",
+    value_bounds: ValueBounds | None = None,
+    log: Callable[[str], None] = lambda line: None,
 ) -> GateReport:
     report = GateReport()
     if source_checks is not None:
@@ -566,5 +572,12 @@ def run_gates(
             check_removed_collections(
                 Path(directory), manifest, Path(previous_dir), previous, set(allow_removed_collections), report
             )
+            files = {name: Path(directory) / entry["file"] for name, entry in manifest["indices"].items()}
+            old_files = {name: Path(previous_dir) / entry["file"] for name, entry in previous["indices"].items()}
+            problems, report.value_changes = check_values(files, old_files, value_bounds or ValueBounds())
+            report.problems += problems
+            log(f"values changed since release {previous.get('release')}: {len(report.value_changes)} column(s)")
+            for line in report.value_changes:
+                log(f"  {line}")
     report.raise_if_failed()
     return report

@@ -11,14 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from idc_index import (
-    IDCClient,
-    IndexFetchError,
-    IndexFileError,
-    IndexIntegrityError,
-    UnknownIdentifierError,
-)
-from idc_index.catalog import Catalog, validate_manifest
+from idc_index import IDCClient, IndexFetchError, IndexFileError, IndexIntegrityError, UnknownIdentifierError
+from idc_index.releases.catalog import Catalog
+from idc_index.releases.files import validate_release_manifest
 
 
 def test_release_directory_from_argument_and_environment(small_release: Path, tmp_path: Path, monkeypatch) -> None:
@@ -57,7 +52,7 @@ def test_bad_release_directories_say_what_is_wrong(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"format": "other", "indices": {}}))
     with pytest.raises(IndexFileError, match="format is 'other'"):
         IDCClient(tmp_path, cache_dir=tmp_path)
-    assert validate_manifest({"format": "idc-index-release/1", "idc_version": 25, "release": "x",
+    assert validate_release_manifest({"format": "idc-index-release/1", "idc_version": 25, "release": "x",
                               "indices": {"idc_index": {"file": "../../etc/passwd"}}})
 
 

@@ -41,17 +41,18 @@ def test_every_exception_class_is_in_idc_index_errors() -> None:
     import importlib
     import pkgutil
 
-    from idc_index import errors, selection
+    from idc_index import errors
 
-    for name in ("InvalidTemplateError", "EmptySelectionError", "ManifestError"):
+    for name in ("InvalidTemplateError", "EmptySelectionError", "ManifestError", "InvalidLocationError"):
         cls = getattr(errors, name)
-        assert getattr(selection, name) is cls  # the import path of earlier versions
         assert issubclass(cls, idc_index.IDCError) and issubclass(cls, ValueError)
         assert name in errors.__all__
-    for info in pkgutil.iter_modules(idc_index.__path__):
-        if info.name.startswith("_"):
+    modules = list(pkgutil.walk_packages(idc_index.__path__, "idc_index."))
+    assert {"idc_index.query.lookup", "idc_index.download.plan", "idc_index.releases.catalog"} <= {m.name for m in modules}
+    for info in modules:
+        if info.name.rsplit(".", 1)[-1].startswith("_"):
             continue
-        module = importlib.import_module(f"idc_index.{info.name}")
+        module = importlib.import_module(info.name)
         for obj in vars(module).values():
             if isinstance(obj, type) and issubclass(obj, BaseException) and obj.__module__.startswith("idc_index"):
                 assert obj.__module__ == "idc_index.errors", f"{obj.__qualname__} in {obj.__module__}"

@@ -18,8 +18,12 @@ from conftest_download import (  # noqa: F401  (fixtures)
     prior_series,
     small_collection,
 )
-from idc_index.errors import IDCClientInsufficientDiskSpaceError, UnknownIdentifierError
-from idc_index.selection import InvalidTemplateError, ManifestError
+from idc_index.errors import (
+    IDCClientInsufficientDiskSpaceError,
+    InvalidTemplateError,
+    ManifestError,
+    UnknownIdentifierError,
+)
 from s3server import MotoS3, Series
 
 
@@ -314,8 +318,8 @@ def test_slashes_in_a_template_never_leave_the_download_directory(client, moto_s
 def test_hostile_index_values_stay_inside_the_download_directory(moto_s3: MotoS3, idc_layout, tmp_path):
     import pyarrow as pa
     from idc_index.download import download
-    from idc_index.plan import table_items
-    from idc_index.selection import parse_template, plan_table
+    from idc_index.download.destinations import parse_template, plan_table
+    from idc_index.download.plan_table import table_items
 
     s = idc_layout[0]
     hostile = {

@@ -190,7 +190,7 @@ def test_a_slide_series_larger_than_a_share_is_sharded_by_its_instances(
 def test_a_manifest_of_single_instances_downloads_them_into_their_series_folders(
     slides: list[dict], site: tuple[Path, str], moto_s3: MotoS3, tmp_path: Path
 ) -> None:
-    from idc_index.manifest import read_manifest
+    from idc_index.download.s5cmd import read_manifest
 
     client = _client(site, tmp_path / "cache")
     two = slides[:2]  # the slide and a level of the same series

@@ -26,8 +26,8 @@ from conftest_download import (  # noqa: F401  (fixtures)
 )
 from idc_index import distributed
 from idc_index.download import DownloadReport, PlanItem
+from idc_index.download.plan import Plan
 from idc_index.errors import DownloadFailedError
-from idc_index.plan import Plan
 from s3server import FaultProxy, MotoS3, Series
 from tqdm.std import tqdm as tqdm_std
 

@@ -15,9 +15,9 @@ from conftest_download import (  # noqa: F401  (fixtures)
     small_collection,
 )
 from idc_index.download import DownloadReport, PlanItem
-from idc_index.manifest import read_manifest
-from idc_index.plan import Plan
-from idc_index.sharding import parse_shard
+from idc_index.download.plan import Plan
+from idc_index.download.s5cmd import read_manifest
+from idc_index.download.sharding import parse_shard
 from s3server import MotoS3, Series
 
 
@@ -153,7 +153,7 @@ HOSTILE_VALUES = [
 def one_row_reference(template: str, row: dict) -> str:
     """The documented rule, one row at a time: each value made a safe component, folders split
     at "/", a folder that is more than one attribute made safe as a whole, empty folders dropped."""
-    from idc_index.selection import sanitize_component
+    from idc_index.download.destinations import sanitize_component
 
     folders: list[tuple[str, bool]] = []
     for folder in template.split("/"):
@@ -177,7 +177,7 @@ def one_row_reference(template: str, row: dict) -> str:
 ])
 def test_destinations_are_rendered_a_column_at_a_time_as_the_rule_says_for_one_row(template: str):
     import pyarrow as pa
-    from idc_index.selection import parse_template, render_destinations
+    from idc_index.download.destinations import parse_template, render_destinations
 
     rows = [
         {"collection_id": "c", "PatientID": a, "StudyInstanceUID": b, "Modality": a, "SeriesInstanceUID": "1.2"}

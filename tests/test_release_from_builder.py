@@ -106,7 +106,7 @@ def test_built_release_published_is_used_by_its_version(built_release: Path, sit
     IDC_RELEASES_URL): its main indices fetched and verified, the others on demand; the listing
     names both releases, the newest as current."""
     from idc_index import IDCClient
-    from idc_index.releases import list_releases
+    from idc_index.releases.published import list_releases
 
     manifest = json.loads((built_release / "manifest.json").read_text())
     monkeypatch.setenv("IDC_RELEASES_URL", site_url)
@@ -126,7 +126,7 @@ def test_built_release_published_is_used_by_its_version(built_release: Path, sit
 
 
 def test_builder_sorts_releases_as_the_client_does(tmp_path: Path) -> None:
-    from idc_index.releases import version_key
+    from idc_index.releases.published import version_key
 
     releases = ["25.0.10", "25.0.9", "25.0.0.post1", "9.0.0", "25.0.0", "26.0.0", "25.1.0"]
     probe = f"import json; from index_builder.publish import version_key; print(json.dumps(sorted({releases!r}, key=version_key)))"

@@ -25,7 +25,7 @@ from idc_index import (
     UnknownReleaseError,
 )
 from idc_index.cli import idc
-from idc_index.releases import list_releases, validate_listing
+from idc_index.releases.published import list_releases, validate_listing
 from idc_testdata import QuietHandler, Site
 
 UNREACHABLE = "http://127.0.0.1:9"

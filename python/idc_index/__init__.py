@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from importlib import metadata as _metadata
 
-from . import _core
-from .client import IDCClient
-from .download import DownloadReport
-from .errors import (
+from idc_index import _core
+from idc_index.client import IDCClient
+from idc_index.download.plan import Plan
+from idc_index.download.report import DownloadReport
+from idc_index.errors import (
     DownloadFailedError,
     IDCClientInsufficientDiskSpaceError,
     IDCError,
@@ -30,8 +31,7 @@ from .errors import (
     UnknownReleaseError,
     UnknownTableError,
 )
-from .plan import Plan
-from .result import QueryResult
+from idc_index.query.result import QueryResult
 
 try:
     __version__ = _metadata.version("idc-index")

@@ -27,16 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .catalog import DATA_DIR_ENV
-from .client import IDCClient
-from .download import ENDPOINT_ENV
-from .errors import IDCError
-from .lookup import normalize_collection
-from .selection import DOWNLOAD_HIERARCHY_DEFAULT, SOURCE_LOCATIONS
-from .selector import ANALYSIS_CHOICES
+from idc_index.client import IDCClient
+from idc_index.download.destinations import DOWNLOAD_HIERARCHY_DEFAULT
+from idc_index.download.locations import ENDPOINT_ENV, SOURCE_LOCATIONS
+from idc_index.download.selector import ANALYSIS_CHOICES
+from idc_index.errors import IDCError
+from idc_index.query.lookup import normalize_collection
+from idc_index.releases.catalog import DATA_DIR_ENV
 
 if TYPE_CHECKING:
-    from .download import DownloadReport
+    from idc_index.download.report import DownloadReport
 
 COLLECTIONS_SQL = """
 SELECT collection_id,
@@ -185,7 +185,7 @@ def fetch_index(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def version(ctx: click.Context) -> None:
     """The idc-index version and the IDC data release in use."""
-    from . import __version__
+    from idc_index import __version__
 
     client = _client(ctx)
     click.echo(f"idc-index {__version__}; IDC data {client.idc_version} ({client._catalog.source})")
@@ -195,7 +195,7 @@ def version(ctx: click.Context) -> None:
 @_format_option
 def releases(fmt: str) -> None:
     """The published index releases, and which are cached or bundled (use one with --release)."""
-    from .releases import RELEASES_URL_ENV, list_releases, releases_url
+    from idc_index.releases.published import RELEASES_URL_ENV, list_releases, releases_url
 
     rows, problem = list_releases()
     if problem:
@@ -268,9 +268,9 @@ def _set_level(log_level: str | None) -> None:
         logging.getLogger("idc_index").setLevel(log_level.upper())
 
 
-def _report(run: Callable[[], DownloadReport]) -> None:
+def _report(run: Callable[[], DownloadReport[Any]]) -> None:
     """Run a download, print its summary line, and exit non-zero when anything failed."""
-    from .errors import DownloadFailedError
+    from idc_index.errors import DownloadFailedError
 
     try:
         report = run()
@@ -366,8 +366,8 @@ _KINDS = (
 
 def _recognise(client: IDCClient, values: list[str]) -> dict[str, list[str]]:
     """Which values are which kind of identifier; raises UnknownIdentifierError for the rest."""
-    from ._sql import ident, in_list
-    from .errors import UnknownIdentifierError
+    from idc_index.errors import UnknownIdentifierError
+    from idc_index.query.sql import ident, in_list
 
     lookup = client._lookup
     left = list(dict.fromkeys(values))
@@ -474,7 +474,8 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
     `idc download-from-manifest --manifest-file DIR/shard-$SLURM_ARRAY_TASK_ID.s5cmd`."""
     from pathlib import Path
 
-    from .plan import Plan, unique_items
+    from idc_index.download.plan import Plan
+    from idc_index.download.plan_table import unique_items
 
     client = _client(ctx)
     template = dir_template or None

@@ -12,21 +12,24 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from . import _core, citations, selection, user_tables
-from ._sql import ident, in_list
-from .arguments import as_list, as_one, as_str
-from .catalog import MAIN_INDEX_FILE_STEM, Catalog
-from .citations import Citations
-from .client_download import DownloadMethods
-from .clinical import fetch_clinical_tables, read_clinical_table
-from .dicomweb import DicomwebLocator
-from .download import download_config, resolve_endpoint
-from .errors import IDCClientInsufficientDiskSpaceError, UnknownIndexError
-from .index_tables import IndexTables
-from .lookup import IndexLookup
-from .result import QueryResult
-from .selection import check_location
-from .selector import Selector
+from idc_index import _core
+from idc_index.arguments import as_list, as_one, as_str
+from idc_index.client_download import DownloadMethods
+from idc_index.download import destinations as selection
+from idc_index.download.locations import check_location, resolve_endpoint
+from idc_index.download.selector import Selector
+from idc_index.download.transfer import download_config
+from idc_index.errors import IDCClientInsufficientDiskSpaceError, UnknownIndexError
+from idc_index.query import citations, user_tables
+from idc_index.query.citations import Citations
+from idc_index.query.dicomweb import DicomwebLocator
+from idc_index.query.index_tables import IndexTables
+from idc_index.query.lookup import IndexLookup
+from idc_index.query.result import QueryResult
+from idc_index.query.sql import ident, in_list
+from idc_index.releases.catalog import Catalog
+from idc_index.releases.clinical import fetch_clinical_tables, read_clinical_table
+from idc_index.releases.files import MAIN_INDEX_FILE_STEM
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,8 +1,8 @@
 """The download methods of :class:`~idc_index.IDCClient` (idc-index 0.13's API).
 
 Every method reads straight down the same path: the bucket location is checked, the client's
-:class:`~idc_index.selector.Selector` turns the selection (or manifest) into plan items, a
-:class:`~idc_index.plan.Plan` creates the download directory and measures the disk, and the
+:class:`~idc_index.download.selector.Selector` turns the selection (or manifest) into plan items, a
+:class:`~idc_index.download.plan.Plan` creates the download directory and measures the disk, and the
 plan runs through the native downloader (:mod:`idc_index.download`). Every method returns the
 :class:`~idc_index.download.DownloadReport` (on a dry run: the plan's sizes only) and raises
 :class:`~idc_index.errors.DownloadFailedError`, carrying the report, when a file could not be
@@ -13,17 +13,18 @@ downloaded. Identifiers that match nothing raise
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .arguments import as_list
-from .download import DownloadReport, ProgressCallback, SourceLocation
-from .errors import DownloadFailedError
-from .manifest import read_manifest
-from .plan import Plan
-from .selection import DOWNLOAD_HIERARCHY_DEFAULT, check_location
-from .selector import Selector
-from .sharding import parse_shard, part_numbers
+from idc_index.arguments import as_list
+from idc_index.download.destinations import DOWNLOAD_HIERARCHY_DEFAULT
+from idc_index.download.locations import SourceLocation, check_location
+from idc_index.download.plan import Plan
+from idc_index.download.report import DownloadReport
+from idc_index.download.s5cmd import read_manifest
+from idc_index.download.selector import Selector
+from idc_index.download.sharding import parse_shard, part_numbers
+from idc_index.download.transfer import ProgressCallback
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -57,7 +58,7 @@ class DownloadMethods:
         progress_callback: ProgressCallback | None = None,
         checksums: bool = True,
         shard: str | tuple[int, int] | None = None,
-    ) -> DownloadReport:
+    ) -> DownloadReport[Plan]:
         """Download the DICOM files of a selection into ``downloadDir``.
 
         The most specific identifier given selects (crdc_series_uuid, then sopInstanceUID,
@@ -98,7 +99,7 @@ class DownloadMethods:
                 which saves CPU time on very fast links.
             shard: ``"I/N"`` or ``(I, N)``: download only part ``I`` (0 to N-1) of the
                 selection split into ``N`` parts of about equal bytes, as
-                :meth:`~idc_index.plan.Plan.shard` splits it (one part per machine or job).
+                :meth:`~idc_index.download.plan.Plan.shard` splits it (one part per machine or job).
 
         Returns:
             DownloadReport: every file on disk (``report.paths``), bytes, seconds.
@@ -140,7 +141,7 @@ class DownloadMethods:
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
         source_bucket_location: str = "aws",
         **options: Any,
-    ) -> DownloadReport:
+    ) -> DownloadReport[Plan]:
         """Download one or more series (SeriesInstanceUIDs); see :meth:`download_from_selection`
         for the options (``endpoint_url``, ``concurrency``, ``progress_callback`` too).
 
@@ -165,7 +166,7 @@ class DownloadMethods:
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
         source_bucket_location: str = "aws",
         **options: Any,
-    ) -> DownloadReport:
+    ) -> DownloadReport[Plan]:
         """Download every series of one or more studies (StudyInstanceUIDs); see
         :meth:`download_from_selection` for the options.
 
@@ -190,7 +191,7 @@ class DownloadMethods:
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
         source_bucket_location: str = "aws",
         **options: Any,
-    ) -> DownloadReport:
+    ) -> DownloadReport[Plan]:
         """Download every series of one or more patients (PatientIDs); see
         :meth:`download_from_selection` for the options.
 
@@ -215,7 +216,7 @@ class DownloadMethods:
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
         source_bucket_location: str = "aws",
         **options: Any,
-    ) -> DownloadReport:
+    ) -> DownloadReport[Plan]:
         """Download single instances (SOPInstanceUIDs) listed in ``sm_instance_index`` (fetched
         on first use). Large slides are fetched in parallel ranges. See
         :meth:`download_from_selection` for the options.
@@ -242,7 +243,7 @@ class DownloadMethods:
         source_bucket_location: str = "aws",
         analysis_results: str = "include",
         **options: Any,
-    ) -> DownloadReport:
+    ) -> DownloadReport[Plan]:
         """Download one or more whole collections (ids or portal names such as
         ``"NSCLC-Radiomics"``); see :meth:`download_from_selection` for the options.
 
@@ -267,7 +268,7 @@ class DownloadMethods:
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
         source_bucket_location: str = "aws",
         **options: Any,
-    ) -> DownloadReport:
+    ) -> DownloadReport[Plan]:
         """Download every series of one or more analysis results; see
         :meth:`download_from_selection` for the options.
 
@@ -297,7 +298,7 @@ class DownloadMethods:
         concurrency: int | None = None,
         checksums: bool = True,
         shard: str | tuple[int, int] | None = None,
-    ) -> DownloadReport:
+    ) -> DownloadReport[Plan]:
         """Download the series of an IDC portal manifest (AWS or GCS).
 
         A manifest has ``# ...`` comment lines and one ``cp s3://<bucket>/<crdc_series_uuid>/* .``
@@ -413,31 +414,22 @@ def _carry_out(
     checksums: bool,
     show_progress_bar: bool,
     progress_callback: ProgressCallback | None,
-    skipped_manifest_lines: list[tuple[int, str]] | None = None,
+    skipped_manifest_lines: Sequence[tuple[int, str]] = (),
     shard: str | tuple[int, int] | None = None,
-) -> DownloadReport:
+) -> DownloadReport[Plan]:
     """Measure the plan of ``table`` (only its part ``shard``, when given) under
-    ``download_dir``, then report it (dry run) or run it; the report (also that of a
+    ``download_dir``, then report it (dry run) or run it; its report (also that of a
     DownloadFailedError) lists ``skipped_manifest_lines``."""
     if shard is not None:
         index, count = parse_shard(shard)
         table = table.filter(part_numbers(table, count) == index)
-    plan = Plan.measure(table, download_dir, location)
+    plan = Plan.measure(table, download_dir, location, skipped_manifest_lines=skipped_manifest_lines)
     if dry_run:
-        report = plan.dry_run()
-    else:
-        try:
-            report = plan.run(
-                endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
-                show_progress_bar=show_progress_bar, progress_callback=progress_callback,
-            )
-        except DownloadFailedError as e:
-            if e.report is not None and skipped_manifest_lines:
-                e.report = replace(e.report, skipped_manifest_lines=list(skipped_manifest_lines))
-            raise
-    if skipped_manifest_lines:
-        report = replace(report, skipped_manifest_lines=list(skipped_manifest_lines))
-    return report
+        return plan.dry_run()
+    return plan.run(
+        endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
+        show_progress_bar=show_progress_bar, progress_callback=progress_callback,
+    )
 
 
 __all__ = ["DOWNLOAD_HIERARCHY_DEFAULT", "DownloadMethods"]

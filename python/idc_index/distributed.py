@@ -1,6 +1,6 @@
 """Run a download plan on a Dask cluster: one task per shard, one merged report.
 
-:func:`download` splits a :class:`~idc_index.plan.Plan` into shards of about equal bytes (more
+:func:`download` splits a :class:`~idc_index.download.plan.Plan` into shards of about equal bytes (more
 shards than workers, so that fast workers take more of them), submits one task per shard, and
 merges what the tasks return into one :class:`~idc_index.download.DownloadReport`. Each task
 rebuilds its shard on its worker and runs the native downloader there, into the same download
@@ -31,21 +31,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from .download import (
-    DownloadedFile,
-    DownloadReport,
-    FailedFile,
-    PlanItem,
-    ProgressCallback,
-    SourceLocation,
-    failure_message,
-)
-from .errors import DownloadFailedError, IDCError
+from idc_index.download.locations import SourceLocation
+from idc_index.download.report import DownloadedFile, DownloadReport, FailedFile, failure_message
+from idc_index.download.transfer import PlanItem, ProgressCallback
+from idc_index.errors import DownloadFailedError, IDCError
 
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-    from .plan import Plan
+    from idc_index.download.plan import Plan
 
 #: Shards per worker when ``shards`` is not given: more than one, so that a fast worker takes
 #: more of them; not many more, since each shard is a download of its own (its connections,
@@ -104,7 +98,7 @@ def download(
     show_progress_bar: bool = True,
     progress_callback: ProgressCallback | None = None,
     desc: str = "Downloading",
-) -> DownloadReport:
+) -> DownloadReport[Plan]:
     """Download ``plan`` on the workers of the Dask ``client`` and return one merged report.
 
     Args:
@@ -120,14 +114,14 @@ def download(
         retries: how many times Dask runs a failed shard again (a rerun skips the files
             already complete).
         endpoint_url: the S3 endpoint of every bucket (as in
-            :meth:`~idc_index.plan.Plan.run`; by default the one of the plan's
+            :meth:`~idc_index.download.plan.Plan.run`; by default the one of the plan's
             location, or ``$IDC_ENDPOINT_URL`` on the workers).
         concurrency: the concurrent transfers of each worker's download.
         checksums: verify checksums (sizes only when False), of files already present too.
         show_progress_bar: show a progress bar of the workers' bytes in the caller.
         progress_callback: ``f(done_bytes, total_bytes, "B", desc)`` with the workers' bytes,
             called in the caller as the shards progress (replaces the progress bar), as
-            :meth:`~idc_index.plan.Plan.run` calls it.
+            :meth:`~idc_index.download.plan.Plan.run` calls it.
         desc: the label of the progress bar.
 
     The merged report has every shard's files and failures, their bytes, and the wall-clock
@@ -262,7 +256,7 @@ def run_shard(
     topic: str,
     stop_name: str,
     desc: str = "Downloading",
-) -> DownloadReport:
+) -> DownloadReport[Plan]:
     """The task of one shard, on a worker: rebuild the shard's plan under ``download_dir``, run
     it, and return its report in plain values (see :func:`portable`); when files are missing,
     raise :class:`~idc_index.errors.DownloadFailedError` with that report, so that Dask runs
@@ -270,7 +264,7 @@ def run_shard(
     """
     from distributed import Event, get_worker
 
-    from .plan import Plan
+    from idc_index.download.plan import Plan
 
     worker = get_worker()
     name = str(worker.name)
@@ -303,7 +297,7 @@ def run_shard(
     return plain
 
 
-def portable(report: DownloadReport) -> DownloadReport:
+def portable(report: DownloadReport[Plan]) -> DownloadReport[Plan]:
     """The report with its files and failures as records that pickle, and no plan."""
     # The records carry the attributes of the native DownloadedFile and FailedFile, which
     # cannot be created outside the downloader or sent between processes.
@@ -334,18 +328,19 @@ def portable(report: DownloadReport) -> DownloadReport:
     )
 
 
-def report_of(shard: int, future: Future[DownloadReport], part: Plan) -> DownloadReport:
+def report_of(shard: int, future: Future[DownloadReport[Plan]], part: Plan) -> DownloadReport[Plan]:
     """The report of a finished task: its result, the report its last failure carries, or,
     when it was cancelled or raised anything else, every item of the shard failed so."""
     if future.status == "finished":
-        report: DownloadReport = future.result()
+        report: DownloadReport[Plan] = future.result()
         return report
     if future.cancelled():
         kind, reason = "cancelled", f"shard {shard} was cancelled"
     else:
         error = future.exception()
-        if isinstance(error, DownloadFailedError) and error.report is not None:
-            return error.report
+        if isinstance(error, DownloadFailedError) and isinstance(error.report, DownloadReport):
+            carried: DownloadReport[Plan] = error.report
+            return carried
         kind, reason = "shard_error", f"shard {shard} failed: {type(error).__name__}: {error}"
     failed = [
         FailureRecord(
@@ -356,7 +351,7 @@ def report_of(shard: int, future: Future[DownloadReport], part: Plan) -> Downloa
     return DownloadReport(failed=cast("list[FailedFile]", failed), cancelled=kind == "cancelled")
 
 
-def merge(reports: Sequence[DownloadReport], seconds: float, plan: Plan) -> DownloadReport:
+def merge(reports: Sequence[DownloadReport[Plan]], seconds: float, plan: Plan) -> DownloadReport[Plan]:
     """One report of the shards' reports: their files, failures and bytes; ``seconds`` is the
     wall-clock time of the whole run (not the sum of the shards' times)."""
     stopped = sorted({r.stopped for r in reports if r.stopped})

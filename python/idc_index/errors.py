@@ -8,10 +8,7 @@ keep working.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from idc_index.download import DownloadReport
+from typing import Any
 
 
 class IDCError(Exception):
@@ -142,9 +139,15 @@ class DownloadFailedError(DownloadError):
             files already present and fetches the rest.
     """
 
-    def __init__(self, message: str, report: DownloadReport | None = None) -> None:
+    # The report is typed loosely so that the exceptions depend on nothing else of the package.
+    def __init__(self, message: str, report: Any = None) -> None:
         self.report = report
         super().__init__(message)
+
+
+class InvalidLocationError(DownloadError, ValueError):
+    """A ``source_bucket_location`` other than ``"aws"`` or ``"gcs"`` (or an AWS bucket with no
+    known GCS copy)."""
 
 
 class InvalidTemplateError(IDCError, ValueError):
@@ -168,6 +171,7 @@ __all__ = [
     "IndexFetchError",
     "IndexFileError",
     "IndexIntegrityError",
+    "InvalidLocationError",
     "InvalidTemplateError",
     "ManifestError",
     "QueryCancelledError",

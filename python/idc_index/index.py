@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .client import IDCClient, logger
-from .download import AWS_ENDPOINT, GCS_ENDPOINT
-from .errors import IDCClientInsufficientDiskSpaceError
+from idc_index.client import IDCClient, logger
+from idc_index.download.locations import AWS_ENDPOINT, GCS_ENDPOINT
+from idc_index.errors import IDCClientInsufficientDiskSpaceError
 
 #: The endpoints of the AWS and GCS buckets, under their idc-index 0.13 names.
 aws_endpoint_url = AWS_ENDPOINT

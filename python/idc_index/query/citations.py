@@ -21,9 +21,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ._sql import in_list, literal, unique
-from .errors import IDCError, UnknownIdentifierError
-from .lookup import IndexLookup
+from idc_index.errors import IDCError, UnknownIdentifierError
+from idc_index.query.lookup import IndexLookup
+from idc_index.query.sql import in_list, literal, unique
 
 logger = logging.getLogger("idc_index")
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import _core
-from .errors import TableRegistrationError
+from idc_index import _core
+from idc_index.errors import TableRegistrationError
 
 #: File suffixes a path may have, and the format the core reads it as.
 FILE_FORMATS = {".parquet": "parquet", ".csv": "csv"}

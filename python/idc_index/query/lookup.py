@@ -17,15 +17,15 @@ import re
 from collections.abc import Callable, Sized
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._sql import ident, in_list, literal, unique
-from .arguments import as_list
-from .catalog import MAIN_INDEX
-from .errors import UnknownIdentifierError
+from idc_index.arguments import as_list
+from idc_index.errors import UnknownIdentifierError
+from idc_index.query.sql import ident, in_list, literal, unique
+from idc_index.releases.files import MAIN_INDEX
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from . import _core
+    from idc_index import _core
 
 T = TypeVar("T", bound=Sized)
 

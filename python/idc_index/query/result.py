@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from . import _core
+    from idc_index import _core
 
 
 #: Results with more rows than this are converted to pandas on several threads.

@@ -27,10 +27,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ._sql import ident, in_list, literal
-from .arguments import as_one
-from .errors import IndexFetchError, UnknownIdentifierError
-from .lookup import IndexLookup
+from idc_index.arguments import as_one
+from idc_index.errors import IndexFetchError, UnknownIdentifierError
+from idc_index.query.lookup import IndexLookup
+from idc_index.query.sql import ident, in_list, literal
 
 logger = logging.getLogger("idc_index")
 

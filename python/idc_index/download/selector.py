@@ -4,7 +4,7 @@ A :class:`Selector` takes what a download method was given (collection ids or po
 patients, studies, series, SOP instances, crdc_series_uuids, analysis results, or an IDC
 portal manifest), checks that every identifier exists (naming the closest ones when it does
 not), and returns the :class:`~idc_index.download.PlanItem` values to fetch, placed by the
-``dirTemplate``, as a plan table (:data:`idc_index.plan.PLAN_COLUMNS`). It also finds where
+``dirTemplate``, as a plan table (:data:`idc_index.download.plan_table.PLAN_COLUMNS`). It also finds where
 one series or instance is, for the URL getters.
 
 Example:
@@ -20,14 +20,9 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._arrow import compute
-from ._sql import ident, in_list, literal, unique
-from .arguments import as_list, as_one
-from .download import PlanItem, SourceLocation, bucket_for
-from .errors import EmptySelectionError, IDCError, ManifestError, UnknownIdentifierError
-from .lookup import IndexLookup
-from .manifest import Manifest, manifest_location
-from .selection import (
+from idc_index._arrow import compute
+from idc_index.arguments import as_list, as_one
+from idc_index.download.destinations import (
     DOWNLOAD_HIERARCHY_DEFAULT,
     SERIES_COLUMNS,
     dedupe_series,
@@ -35,6 +30,12 @@ from .selection import (
     plan_table,
     sanitize_component,
 )
+from idc_index.download.locations import SourceLocation, bucket_for
+from idc_index.download.s5cmd import Manifest, manifest_location
+from idc_index.download.transfer import PlanItem
+from idc_index.errors import EmptySelectionError, IDCError, ManifestError, UnknownIdentifierError
+from idc_index.query.lookup import IndexLookup
+from idc_index.query.sql import ident, in_list, literal, unique
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -204,7 +205,7 @@ class Selector:
         validate_manifest: bool = True,
     ) -> tuple[pa.Table, SourceLocation]:
         """The plan table of an IDC portal manifest (read by
-        :func:`~idc_index.manifest.read_manifest`), and the bucket location its lines name.
+        :func:`~idc_index.download.s5cmd.read_manifest`), and the bucket location its lines name.
 
         With ``validate_manifest`` each line's bucket must be the one the index records for its
         series; without it, the buckets are used as written.

@@ -6,7 +6,7 @@ A release comes from one of:
 - a local release directory written by ``index_builder``: parquet files plus ``manifest.json``
   (``IDC_INDEX_DATA_DIR`` or the ``data_dir`` argument), see ``docs/manifest.md``,
 - a published release (the ``release`` argument), fetched into the cache by
-  :mod:`idc_index.releases`, which is then a release directory.
+  :mod:`idc_index.releases.published`, which is then a release directory.
 
 Indices that a release lists but does not carry locally are fetched on demand from a release
 base URL (``IDC_RELEASE_BASE_URL``), checked against their expected size and sha256 where
@@ -16,118 +16,41 @@ index data; the query engine registers the files.
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import json
 import logging
 import os
-import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexFetchError, IndexFileError, IndexIntegrityError, UnknownIndexError
+from idc_index.errors import IndexFetchError, IndexFileError, UnknownIndexError
+from idc_index.releases.files import (
+    CACHE_DIR_ENV,
+    DATA_PACKAGE,
+    INDEX_NAMES,
+    MAIN_INDEX,
+    MANIFEST_NAME,
+    RELEASE_MANIFEST_NAME,
+    IndexEntry,
+    default_cache_dir,
+    download_verified,
+    file_stem,
+    index_name,
+    safe_component,
+    validate_release_manifest,
+)
+from idc_index.releases.published import main_index_stems, open_release
 
 logger = logging.getLogger("idc_index")
 
-DATA_PACKAGE = "idc_index_data"
-MANIFEST_NAME = "manifest.json"
-#: The manifest of the whole release that a data package built by index_builder also carries.
-RELEASE_MANIFEST_NAME = "release_manifest.json"
-MANIFEST_FORMAT = "idc-index-release/1"
 RELEASE_ASSETS_URL = "https://github.com/ImagingDataCommons/idc-index-data/releases/download/{release}"
 
-#: Every index of an IDC release, as idc-index names them (the main index is ``index``; its
-#: file and its other table name are ``idc_index``).
-INDEX_NAMES = (
-    "index",
-    "prior_versions_index",
-    "collections_index",
-    "analysis_results_index",
-    "version_metadata_index",
-    "clinical_index",
-    "sm_index",
-    "sm_instance_index",
-    "seg_index",
-    "ann_index",
-    "ann_group_index",
-    "contrast_index",
-    "volume_geometry_index",
-    "rtstruct_index",
-    "ct_index",
-    "mr_index",
-    "pt_index",
-)
-MAIN_INDEX = "index"
-MAIN_INDEX_FILE_STEM = "idc_index"
 
 #: The environment variables that choose the release and where its files are.
 DATA_DIR_ENV = "IDC_INDEX_DATA_DIR"
-CACHE_DIR_ENV = "IDC_INDEX_CACHE_DIR"
 RELEASE_BASE_URL_ENV = "IDC_RELEASE_BASE_URL"
-
-
-def file_stem(name: str) -> str:
-    """The file (and manifest key) name of index ``name``."""
-    return MAIN_INDEX_FILE_STEM if name == MAIN_INDEX else name
-
-
-def index_name(stem: str) -> str:
-    """The idc-index name of the index stored as ``<stem>.parquet``."""
-    return MAIN_INDEX if stem == MAIN_INDEX_FILE_STEM else stem
-
-
-@dataclass
-class IndexEntry:
-    """One index of a release."""
-
-    name: str
-    file: str
-    description: str = ""
-    path: Path | None = None
-    """The local parquet file, when the index is installed or cached."""
-    url: str | None = None
-    """Where the file is fetched from when it is not local."""
-    rows: int | None = None
-    bytes: int | None = None
-    sha256: str | None = None
-    columns: list[dict[str, Any]] | None = None
-    """Manifest columns (name, type, nullable, description, fields)."""
-    schema_file: Path | None = None
-    """A BigQuery-style ``<index>_schema.json`` (idc-index-data), read on demand."""
-
-    @property
-    def installed(self) -> bool:
-        return self.path is not None
-
-    def schema(self) -> dict[str, Any] | None:
-        """The index schema in idc-index 0.13's format: table_description and columns."""
-        if self.columns is not None:
-            return {
-                "table_description": self.description,
-                "columns": [_column_v013(c) for c in self.columns],
-            }
-        if self.schema_file is not None and self.schema_file.is_file():
-            with self.schema_file.open(encoding="utf-8") as f:
-                loaded: dict[str, Any] = json.load(f)
-            return loaded
-        return None
-
-
-def _column_v013(column: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        "name": column["name"],
-        "type": column.get("type", ""),
-        "mode": "REPEATED" if str(column.get("type", "")).startswith(("list", "large_list")) else "NULLABLE",
-        "description": column.get("description", ""),
-    }
-    if column.get("fields"):
-        out["fields"] = [_column_v013(c) for c in column["fields"]]
-    return out
 
 
 @dataclass
@@ -162,7 +85,7 @@ class Catalog:
                 ``IDC_RELEASE_BASE_URL``, else the release's published assets.
             release: a published index release (``"current"`` for the newest, or a version
                 such as ``"26.0.0"``), fetched into the cache on first use; see
-                :mod:`idc_index.releases`. Not with ``data_dir``.
+                :mod:`idc_index.releases.published`. Not with ``data_dir``.
             releases_url: where index releases are published; default ``IDC_RELEASES_URL``,
                 else IDC's bucket.
             remote: read the published ``release`` where it is: only its manifest is fetched,
@@ -178,11 +101,9 @@ class Catalog:
                 f"give either a release directory ({data_dir}) or a published release ({release!r}), not both."
             )
         data_dir = data_dir or (None if release is not None else os.environ.get(DATA_DIR_ENV)) or None
-        cache_root = Path(cache_dir or os.environ.get(CACHE_DIR_ENV) or _default_cache_dir())
+        cache_root = Path(cache_dir or os.environ.get(CACHE_DIR_ENV) or default_cache_dir())
         base_url = release_base_url or os.environ.get(RELEASE_BASE_URL_ENV) or None
         if release is not None:
-            from .releases import open_release
-
             opened = open_release(release, cache_root, releases_url, remote=remote)
             if opened.manifest is not None:
                 catalog = cls.from_manifest(opened.manifest, None, cache_root, opened.base_url)
@@ -260,7 +181,7 @@ class Catalog:
                 manifest = json.load(f)
         except (OSError, json.JSONDecodeError) as e:
             raise IndexFileError(f"cannot read {manifest_path}: {e}") from e
-        problems = validate_manifest(manifest)
+        problems = validate_release_manifest(manifest)
         if problems:
             raise IndexFileError(f"{manifest_path} is not a valid release manifest: {'; '.join(problems)}")
         catalog = cls.from_manifest(manifest, directory, cache_root, base_url)
@@ -279,7 +200,7 @@ class Catalog:
             idc_version=int(manifest["idc_version"]),
             release=release,
             source=str(directory) if directory is not None else str(base_url),
-            cache_dir=cache_root / "indices" / _safe_component(release),
+            cache_dir=cache_root / "indices" / safe_component(release),
         )
         for stem, entry in manifest["indices"].items():
             name = index_name(stem)
@@ -309,8 +230,6 @@ class Catalog:
     @property
     def main_indices(self) -> list[str]:
         """The indices a release opens with (the others are fetched on demand)."""
-        from .releases import main_index_stems
-
         return [index_name(stem) for stem in main_index_stems([file_stem(name) for name in self.indices])]
 
     # -- lookups ----------------------------------------------------------------------------
@@ -349,153 +268,6 @@ class Catalog:
         return entry.path
 
 
-def download_verified(entry: IndexEntry, destination: Path, timeout: float = 60.0) -> Path:
-    """Download ``entry.url`` to ``destination``: streamed into a temporary file beside it,
-    checked against the entry's size and sha256 (where known) and for a readable parquet
-    footer, and only then renamed. A failed or corrupt download leaves nothing behind."""
-    assert entry.url is not None
-    try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise IndexFileError(
-            f"cannot create the index cache directory {destination.parent}: {e}. "
-            "Set IDC_INDEX_CACHE_DIR to a writable directory."
-        ) from e
-    partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
-    logger.info("Fetching index %s from %s", entry.name, entry.url)
-    try:
-        size, digest = _download(entry.url, partial, timeout)
-        _verify(entry, partial, size, digest)
-        os.replace(partial, destination)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return destination
-
-
-def check_remote_file(entry: IndexEntry, timeout: float = 30.0) -> str:
-    """The URL of an index read where it is published, once a HEAD request shows it there with
-    the size its manifest states.
-
-    Raises:
-        IndexFetchError: no URL is known, the server cannot be reached, or it does not serve the file.
-        IndexIntegrityError: the file's size is not the manifest's.
-    """
-    if entry.url is None:
-        raise IndexFetchError(f"index {entry.name!r} has no URL to read it from; open the release without remote=True.")
-    request = urllib.request.Request(entry.url, method="HEAD", headers={"User-Agent": "idc-index"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-    except urllib.error.HTTPError as e:
-        raise IndexFetchError(
-            f"index {entry.name!r} is not served at {entry.url}: HTTP {e.code} {e.reason}. Check that the "
-            "release is published there (IDC_RELEASES_URL), or open it without remote=True."
-        ) from e
-    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as e:
-        raise IndexFetchError(
-            f"could not reach {entry.url}: {getattr(e, 'reason', e)}. Remote queries need the network; "
-            "open the release without remote=True to query a cached copy."
-        ) from e
-    if entry.bytes is not None and length is not None and int(length) != entry.bytes:
-        raise IndexIntegrityError(
-            f"index {entry.name!r} at {entry.url} is {length} bytes, its release's manifest says {entry.bytes}: "
-            "the file was replaced or damaged. Open the release without remote=True to fetch and verify it."
-        )
-    return entry.url
-
-
-def validate_manifest(manifest: Any) -> list[str]:
-    """What is wrong with a release manifest (empty when it is valid)."""
-    if not isinstance(manifest, dict):
-        return ["the top level is not an object"]
-    problems = []
-    if manifest.get("format") != MANIFEST_FORMAT:
-        problems.append(f"format is {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
-    if not isinstance(manifest.get("idc_version"), int):
-        problems.append("idc_version is missing or not an integer")
-    if not isinstance(manifest.get("release"), str) or not manifest.get("release"):
-        problems.append("release is missing or not a string")
-    indices = manifest.get("indices")
-    if not isinstance(indices, dict) or not indices:
-        problems.append("indices is missing or empty")
-        return problems
-    for stem, entry in indices.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
-            problems.append(f"index {stem!r} has no file name")
-        elif Path(entry["file"]).name != entry["file"]:
-            problems.append(f"index {stem!r} file {entry['file']!r} is not a plain file name")
-    return problems
-
-
-def _download(url: str, partial: Path, timeout: float) -> tuple[int, str]:
-    sha = hashlib.sha256()
-    size = 0
-    request = urllib.request.Request(url, headers={"User-Agent": "idc-index"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, partial.open("wb") as out:
-            while chunk := response.read(1 << 20):
-                sha.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-    except urllib.error.HTTPError as e:
-        raise IndexFetchError(
-            f"fetching {url} failed: HTTP {e.code} {e.reason}. Check that the release is "
-            "published there, or set IDC_RELEASE_BASE_URL to a mirror that has it."
-        ) from e
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-        reason = getattr(e, "reason", e)
-        raise IndexFetchError(
-            f"could not reach {url}: {reason}. Check the network connection, or set "
-            "IDC_RELEASE_BASE_URL to a reachable mirror."
-        ) from e
-    except http.client.HTTPException as e:
-        raise IndexFetchError(
-            f"fetching {url} failed: the server cut the download short ({type(e).__name__}). "
-            "Nothing was cached; try again."
-        ) from e
-    except OSError as e:
-        raise IndexFileError(f"cannot write {partial}: {e}. Set IDC_INDEX_CACHE_DIR to a writable directory with free space.") from e
-    return size, sha.hexdigest()
-
-
-def _verify(entry: IndexEntry, partial: Path, size: int, digest: str) -> None:
-    if entry.bytes is not None and size != entry.bytes:
-        raise IndexIntegrityError(
-            f"index {entry.name!r} from {entry.url} is {size} bytes, expected {entry.bytes}: "
-            "the download was truncated or the file was replaced. Nothing was cached; try again."
-        )
-    if entry.sha256 is not None and digest != entry.sha256.lower():
-        raise IndexIntegrityError(
-            f"index {entry.name!r} from {entry.url} has sha256 {digest}, expected "
-            f"{entry.sha256}: the file is corrupt or not the published one. Nothing was cached."
-        )
-    if not _looks_like_parquet(partial):
-        raise IndexIntegrityError(
-            f"{entry.url} did not return a parquet file (no readable parquet footer). "
-            "Nothing was cached; check IDC_RELEASE_BASE_URL."
-        )
-
-
-def _looks_like_parquet(path: Path) -> bool:
-    """Whether the file starts and ends as parquet and its footer (the file metadata) reads."""
-    size = path.stat().st_size
-    if size < 12:
-        return False
-    with path.open("rb") as f:
-        head = f.read(4)
-        f.seek(size - 4)
-        if head != b"PAR1" or f.read(4) != b"PAR1":
-            return False
-    import pyarrow.parquet as pq
-
-    try:
-        pq.read_metadata(path)
-    except (OSError, ValueError):  # pyarrow's errors for a footer that is not parquet metadata
-        return False
-    return True
-
-
 def _schema_description(schema_file: Path) -> str:
     if not schema_file.is_file():
         return ""
@@ -506,20 +278,3 @@ def _schema_description(schema_file: Path) -> str:
         return ""
 
 
-def _default_cache_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("idc-index", "IDC"))
-
-
-def _safe_component(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", text) or "release"
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in 1 MiB blocks."""
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            sha.update(block)
-    return sha.hexdigest()

@@ -16,8 +16,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .download import PlanItem, download
-from .errors import DownloadFailedError, IDCError, IndexFileError
+from idc_index.download.transfer import PlanItem, download
+from idc_index.errors import DownloadFailedError, IDCError, IndexFileError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -3,11 +3,12 @@
 A ``dirTemplate`` names the folders under the download directory; each row's values are made
 into safe path components, so nothing is ever written outside it. The rows' AWS bucket names
 are mapped to the bucket location chosen (``"aws"`` or ``"gcs"``). Nothing here queries the
-indices (:mod:`idc_index.selector` does) or transfers bytes (:mod:`idc_index.download` does).
+indices (:mod:`idc_index.download.selector` does) or transfers bytes (:mod:`idc_index.download.transfer`
+does).
 
 Example:
     >>> import pyarrow as pa
-    >>> from idc_index.selection import parse_template, render_destinations
+    >>> from idc_index.download.destinations import parse_template, render_destinations
     >>> tokens = parse_template("%collection_id/%Modality_%SeriesInstanceUID")
     >>> rows = pa.table({"collection_id": ["c"], "Modality": ["CT"], "SeriesInstanceUID": ["1.2"]})
     >>> render_destinations(tokens, rows).to_pylist()
@@ -21,20 +22,16 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
-from ._arrow import compute
-from .download import SourceLocation, bucket_for
-from .errors import EmptySelectionError, InvalidTemplateError, ManifestError
-from .manifest import ManifestLine, manifest_location, parse_manifest
-from .plan import check_disk_space, first_rows, format_size, free_bytes, plan_schema, present_bytes
+from idc_index._arrow import compute
+from idc_index.download.locations import SourceLocation, bucket_for
+from idc_index.download.plan_table import first_rows, plan_schema
+from idc_index.errors import InvalidTemplateError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 #: The ``dirTemplate`` of idc-index 0.13: one folder per collection, patient, study and series.
 DOWNLOAD_HIERARCHY_DEFAULT = "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID"
-
-#: The bucket locations a download can read from.
-SOURCE_LOCATIONS: tuple[SourceLocation, ...] = ("aws", "gcs")
 
 #: The index columns a ``dirTemplate`` may name (as in idc-index 0.13).
 TEMPLATE_ATTRIBUTES = ("PatientID", "collection_id", "Modality", "StudyInstanceUID", "SeriesInstanceUID")
@@ -56,18 +53,6 @@ SERIES_COLUMNS = (
 _MAX_COMPONENT_BYTES = 200
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]')
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
-
-
-def check_location(source_bucket_location: str) -> SourceLocation:
-    """``source_bucket_location`` as a bucket location, once checked.
-
-    Raises:
-        ValueError: it is neither ``"aws"`` nor ``"gcs"``.
-    """
-    for location in SOURCE_LOCATIONS:
-        if source_bucket_location == location:
-            return location
-    raise ValueError(f"source_bucket_location must be 'aws' or 'gcs', not {source_bucket_location!r}")
 
 
 # -- templates and paths -------------------------------------------------------------------------
@@ -228,7 +213,7 @@ def _single_attribute(folder: Folder) -> bool:
 
 # -- plan tables -------------------------------------------------------------------------------
 def plan_table(rows: pa.Table, tokens: list[Token] | None, location: SourceLocation) -> pa.Table:
-    """The plan items (see :data:`idc_index.plan.PLAN_COLUMNS`) of series rows, or of instance
+    """The plan items (see :data:`idc_index.download.plan_table.PLAN_COLUMNS`) of series rows, or of instance
     rows when ``rows`` has ``crdc_instance_uuid``.
 
     A series is one prefix item (``<bucket>/<crdc_series_uuid>/*``) into its folder, sized from
@@ -284,23 +269,10 @@ def dedupe_series(rows: pa.Table) -> pa.Table:
 __all__ = [
     "DOWNLOAD_HIERARCHY_DEFAULT",
     "SERIES_COLUMNS",
-    "SOURCE_LOCATIONS",
     "TEMPLATE_ATTRIBUTES",
-    # Defined in idc_index.errors, idc_index.manifest and idc_index.plan; importable from here too.
-    "EmptySelectionError",
-    "InvalidTemplateError",
-    "ManifestError",
-    "ManifestLine",
-    "check_disk_space",
-    "check_location",
     "dedupe_series",
-    "format_size",
-    "free_bytes",
-    "manifest_location",
-    "parse_manifest",
     "parse_template",
     "plan_table",
-    "present_bytes",
     "render_destinations",
     "safe_components",
     "sanitize_component",

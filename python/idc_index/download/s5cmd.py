@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._arrow import compute
-from .download import GCS_BUCKETS, SourceLocation
-from .errors import ManifestError
+from idc_index._arrow import compute
+from idc_index.download.locations import GCS_BUCKETS, SourceLocation
+from idc_index.errors import ManifestError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -147,13 +147,13 @@ def manifest_location(lines: Sequence[ManifestLine]) -> SourceLocation:
 
 
 def manifest_commands(table: pa.Table) -> list[str]:
-    """The s5cmd copy command of each item of a plan table (:data:`idc_index.plan.PLAN_COLUMNS`):
+    """The s5cmd copy command of each item of a plan table (:data:`idc_index.download.plan_table.PLAN_COLUMNS`):
     ``cp s3://<bucket>/<prefix>* <folder>/`` for a series, ``cp s3://<bucket>/<key> <file>`` for
     one object; destinations are quoted for a shell where they need it.
 
     Example:
         >>> from idc_index.download import PlanItem
-        >>> from idc_index.plan import items_table
+        >>> from idc_index.download.plan_table import items_table
         >>> manifest_commands(items_table([PlanItem.series("idc-open-data", "0a1b", "c/my p")]))
         ["cp s3://idc-open-data/0a1b/* 'c/my p/'"]
     """

@@ -19,11 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
-from .catalog import MAIN_INDEX, MAIN_INDEX_FILE_STEM, Catalog, IndexEntry, check_remote_file
-from .errors import IndexFetchError, SQLError
+from idc_index.errors import IndexFetchError, SQLError
+from idc_index.releases.catalog import Catalog
+from idc_index.releases.files import MAIN_INDEX, MAIN_INDEX_FILE_STEM, IndexEntry, check_remote_file
 
 if TYPE_CHECKING:
-    from . import _core
+    from idc_index import _core
 
 
 class _Layout(TypedDict):

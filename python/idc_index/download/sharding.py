@@ -4,7 +4,7 @@ The parts are for machines (or jobs) that each download one of them. Items are t
 first (ties broken by bucket, prefix or key, and destination) and each goes to the part that
 holds the fewest bytes so far (ties: the lowest part number), so the same items and number of
 parts always give the same parts, whatever order the items came in. The items are the rows of
-a plan table (:data:`idc_index.plan.PLAN_COLUMNS`); the ordering is done on whole columns.
+a plan table (:data:`idc_index.download.plan_table.PLAN_COLUMNS`); the ordering is done on whole columns.
 
 A series is one item and stays whole: its size comes from the index (``series_size_MB``).
 Only a series larger than a part's share, and only when its instances can be listed with their
@@ -22,8 +22,9 @@ import heapq
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from ._arrow import compute
-from .download import PlanItem
+from idc_index._arrow import compute
+from idc_index.download.plan_table import items_table, table_items
+from idc_index.download.transfer import PlanItem
 
 if TYPE_CHECKING:
     import numpy as np
@@ -122,8 +123,6 @@ def split_large_series(table: pa.Table, n: int, instances: InstanceSource) -> pa
     instances (when ``instances`` knows them), each with its series' collection_id."""
     import pyarrow as pa
     pc = compute()
-
-    from .plan import items_table, table_items
 
     share = (pc.sum(table["size"]).as_py() or 0) / n
     large = pc.and_(pc.is_valid(table["prefix"]), pc.greater(pc.fill_null(table["size"], 0), share))

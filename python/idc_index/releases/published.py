@@ -31,18 +31,20 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from .catalog import (
+from idc_index.errors import IndexFileError, ReleaseFetchError, UnknownReleaseError
+from idc_index.releases.files import (
+    CACHE_DIR_ENV,
     DATA_PACKAGE,
     MAIN_INDEX_FILE_STEM,
     MANIFEST_NAME,
     IndexEntry,
-    _safe_component,
+    default_cache_dir,
     download_verified,
     file_sha256,
     index_name,
-    validate_manifest,
+    safe_component,
+    validate_release_manifest,
 )
-from .errors import IndexFileError, ReleaseFetchError, UnknownReleaseError
 
 logger = logging.getLogger("idc_index")
 
@@ -102,7 +104,7 @@ def version_key(release: str) -> tuple[tuple[int, ...], str]:
 
 # -- the cache ------------------------------------------------------------------------------
 def cached_release_dir(cache_root: Path, release: str) -> Path:
-    return cache_root / "indices" / _safe_component(release)
+    return cache_root / "indices" / safe_component(release)
 
 
 def _cached_manifest(directory: Path) -> dict[str, Any] | None:
@@ -111,7 +113,7 @@ def _cached_manifest(directory: Path) -> dict[str, Any] | None:
         manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if validate_manifest(manifest):
+    if validate_release_manifest(manifest):
         return None
     main = manifest["indices"].get(MAIN_INDEX_FILE_STEM)
     if not isinstance(main, dict):
@@ -130,7 +132,7 @@ def cached_releases(cache_root: Path) -> dict[str, int]:
         return found
     for directory in root.iterdir():
         manifest = _cached_manifest(directory) if directory.is_dir() else None
-        if manifest is not None and directory.name == _safe_component(str(manifest["release"])):
+        if manifest is not None and directory.name == safe_component(str(manifest["release"])):
             found[str(manifest["release"])] = int(manifest["idc_version"])
     return found
 
@@ -204,10 +206,8 @@ def list_releases(cache_dir: str | os.PathLike[str] | None = None, url: str | No
                   timeout: float = 30.0) -> tuple[list[ReleaseInfo], str | None]:
     """Every release that is published, cached or bundled, oldest first, and why the published
     ones could not be listed (None when they were)."""
-    from .catalog import CACHE_DIR_ENV, _default_cache_dir
-
     base = releases_url(url)
-    cache_root = Path(cache_dir or os.environ.get(CACHE_DIR_ENV) or _default_cache_dir())
+    cache_root = Path(cache_dir or os.environ.get(CACHE_DIR_ENV) or default_cache_dir())
     rows: dict[str, ReleaseInfo] = {}
     problem = None
     try:
@@ -294,7 +294,7 @@ def open_release(
             f"there is no index release {release!r} at {base} ({manifest_url} is not published). "
             f"Available: {_available(base, cache_root)}. `idc releases` lists them."
         )
-    problems = validate_manifest(manifest)
+    problems = validate_release_manifest(manifest)
     if problems:
         raise ReleaseFetchError(f"{manifest_url} is not a valid release manifest: {'; '.join(problems)}.")
     name = str(manifest["release"])

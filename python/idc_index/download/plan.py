@@ -1,0 +1,236 @@
+"""A download plan: its items measured on disk, split into shards, written as a manifest, run.
+
+A :class:`Plan` is the plan items of a selection under one download directory, held as one
+Arrow table (:attr:`Plan.table`, columns :data:`~idc_index.download.plan_table.PLAN_COLUMNS`)
+so that a plan of a million series is built, measured and split without a Python object per
+item: the directory is resolved and created once, the bytes the items hold, those already
+present and the free space are measured once. :meth:`Plan.run` checks the space and runs the
+items through the native downloader (:func:`idc_index.download.transfer.download`), which
+returns the one report of the run, the plan in it. A plan can be written as an s5cmd manifest
+(:meth:`Plan.to_manifest`) and split into parts of about equal bytes (:meth:`Plan.shard`, see
+:mod:`idc_index.download.sharding`), each a plan that runs on its own.
+
+Example:
+    >>> plan = Plan.measure(items, "data", "aws")  # doctest: +SKIP
+    >>> plan.bytes_needed, plan.fits  # doctest: +SKIP
+    (1234567, True)
+    >>> report = plan.shard(4)[0].run(show_progress_bar=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from idc_index._arrow import compute
+from idc_index.download.disk import check_disk_space, format_size, free_bytes, present_bytes
+from idc_index.download.locations import SourceLocation
+from idc_index.download.plan_table import items_table, plan_schema, table_items
+from idc_index.download.report import DownloadReport, PlanSummary
+from idc_index.download.s5cmd import write_manifest
+from idc_index.download.sharding import InstanceSource, check_count, shard_tables, split_large_series
+from idc_index.download.transfer import PlanItem, ProgressCallback, download
+from idc_index.errors import IDCError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+logger = logging.getLogger("idc_index")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Plan items to fetch from one bucket location into one download directory, measured.
+
+    The counts and bytes of :attr:`summary` are also attributes of the plan (``plan.series``,
+    ``plan.bytes_total``, ``plan.bytes_needed``, ``plan.fits``, ...).
+    """
+
+    #: The items, one row each (columns :data:`PLAN_COLUMNS`).
+    table: pa.Table = field(repr=False)
+    #: The download directory, resolved and existing.
+    root: Path
+    #: ``"aws"`` or ``"gcs"``: where the items' buckets are.
+    location: SourceLocation
+    #: Counts and bytes: total, already present, free on the disk.
+    summary: PlanSummary
+    #: Where :meth:`shard` finds the instances of a series larger than a share (None: nowhere).
+    instance_source: InstanceSource | None = field(default=None, repr=False, compare=False)
+    #: ``(line number, text)`` of the lines of the manifest the plan was made from that were
+    #: skipped as not copy commands; every report of the plan lists them.
+    skipped_manifest_lines: tuple[tuple[int, str], ...] = ()
+
+    @classmethod
+    def measure(
+        cls,
+        items: pa.Table | Sequence[PlanItem],
+        download_dir: str | os.PathLike[str],
+        location: SourceLocation,
+        collections: Sequence[str | None] = (),
+        instance_source: InstanceSource | None = None,
+        skipped_manifest_lines: Sequence[tuple[int, str]] = (),
+    ) -> Plan:
+        """Create ``download_dir`` (if needed) and measure what ``items`` need there.
+
+        ``items`` is a plan table (columns :data:`PLAN_COLUMNS`) or a sequence of
+        :class:`~idc_index.download.PlanItem`, with ``collections`` giving each one's
+        collection_id (empty when not known). ``instance_source`` is where :meth:`shard` finds
+        the instances of a large series.
+
+        Raises:
+            IDCError: the download directory cannot be created.
+        """
+        import pyarrow as pa
+        pc = compute()
+
+        table = items.cast(plan_schema()) if isinstance(items, pa.Table) else items_table(items, collections)
+        root = Path(download_dir).expanduser()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise IDCError(f"the download directory {root} cannot be created: {e}; choose another one") from e
+        summary = PlanSummary(
+            series=table.num_rows - table["prefix"].null_count,
+            instances=table.num_rows - table["key"].null_count,
+            bytes_total=pc.sum(table["size"]).as_py() or 0,
+            bytes_present=present_bytes(root, table),
+            bytes_free=free_bytes(root),
+        )
+        logger.info(
+            "Disk size needed: %s (%s already present); available: %s",
+            format_size(summary.bytes_total), format_size(summary.bytes_present), format_size(summary.bytes_free),
+        )
+        return cls(table, root, location, summary, instance_source, tuple(skipped_manifest_lines))
+
+    @functools.cached_property
+    def items(self) -> tuple[PlanItem, ...]:
+        """The items as :class:`~idc_index.download.PlanItem` values, in the order of :attr:`table`
+        (made on first use: a Python object per item)."""
+        return tuple(table_items(self.table))
+
+    @property
+    def collections(self) -> tuple[str | None, ...]:
+        """The collection_id of each item (None where not known), in the order of :attr:`table`."""
+        return tuple(self.table["collection_id"].to_pylist())
+
+    # The summary's counts and bytes, read from the plan itself.
+    @property
+    def series(self) -> int:
+        """Series prefixes in the plan."""
+        return self.summary.series
+
+    @property
+    def instances(self) -> int:
+        """Single objects in the plan."""
+        return self.summary.instances
+
+    @property
+    def bytes_total(self) -> int:
+        """Bytes the plan holds (series sizes from the index, so close estimates)."""
+        return self.summary.bytes_total
+
+    @property
+    def bytes_present(self) -> int:
+        """Bytes of it already on disk (not fetched again)."""
+        return self.summary.bytes_present
+
+    @property
+    def bytes_free(self) -> int:
+        """Free bytes on the disk of the download directory."""
+        return self.summary.bytes_free
+
+    @property
+    def bytes_needed(self) -> int:
+        """Bytes still to fetch."""
+        return self.summary.bytes_needed
+
+    @property
+    def fits(self) -> bool:
+        """Whether the bytes still to fetch fit on the disk."""
+        return self.summary.fits
+
+    def to_manifest(self, path: str | os.PathLike[str], comment: str | None = None) -> Path:
+        """Write the plan as an s5cmd manifest: ``cp s3://<bucket>/<crdc_series_uuid>/* <folder>/``
+        per series (``cp s3://<bucket>/<key> <file>`` per single object), destinations relative
+        to the directory s5cmd runs in. ``s5cmd run`` and
+        :meth:`~idc_index.IDCClient.download_from_manifest` read it (the latter: series only).
+
+        Raises:
+            ManifestError: the file cannot be written.
+        """
+        comments = [comment] if comment else []
+        comments.append(
+            f"{self.series} series, {self.instances} instances, {self.bytes_total} bytes "
+            f"({format_size(self.bytes_total)}) from {self.location.upper()}"
+        )
+        return write_manifest(path, self.table, comments)
+
+    def shard(self, n: int, *, instances: InstanceSource | None = None) -> list[Plan]:
+        """Split the plan into ``n`` plans of about equal bytes, each run on its own
+        (:meth:`run`, or its manifest on another machine); every item is in exactly one.
+
+        Items go largest first to the part with the fewest bytes so far, so the same plan and
+        ``n`` always give the same parts. Series stay whole (their sizes come from the index);
+        a series larger than ``1/n`` of the plan is split into its instances only when
+        ``instances`` gives them (a callable from a series item to its instance items); by
+        default the plan's own :attr:`instance_source` (a client's plan looks in
+        ``sm_instance_index``, fetched on first need). Otherwise it stays whole and its part
+        is larger.
+
+        Raises:
+            ValueError: ``n`` is less than 1, or larger than the number of items (ask for at
+                most that many parts).
+        """
+        check_count(self.table.num_rows, n)  # before any instance is looked up
+        source = instances or self.instance_source
+        table = self.table if source is None else split_large_series(self.table, n, source)
+        return [Plan.measure(part, self.root, self.location, instance_source=source) for part in shard_tables(table, n)]
+
+    def dry_run(self) -> DownloadReport[Plan]:
+        """The report of a run that transfers nothing: the measurements only."""
+        report = DownloadReport(plan=self, dry_run=True, skipped_manifest_lines=list(self.skipped_manifest_lines))
+        logger.info("%s. Rerun with dry_run=False to download the files.", report.summary())
+        return report
+
+    def run(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        concurrency: int | None = None,
+        checksums: bool = True,
+        show_progress_bar: bool = True,
+        progress_callback: ProgressCallback | None = None,
+        desc: str = "Downloading",
+    ) -> DownloadReport[Plan]:
+        """Download the items and return the report, its ``plan`` set to this plan.
+
+        ``checksums`` applies to the files already present too (sizes only when False). A
+        ``progress_callback`` replaces the progress bar.
+
+        Raises:
+            IDCClientInsufficientDiskSpaceError: the bytes still missing do not fit on the disk.
+            DownloadFailedError: some files could not be downloaded (its report carries the plan).
+        """
+        check_disk_space(self.root, self.summary.bytes_needed, self.summary.bytes_free)
+        return download(
+            self.items,
+            self.root,
+            endpoint_url=endpoint_url,
+            source_bucket_location=self.location,
+            concurrency=concurrency,
+            checksums=checksums,
+            verify_existing=checksums,
+            show_progress_bar=show_progress_bar and progress_callback is None,
+            progress_callback=progress_callback,
+            desc=desc,
+            plan=self,
+            skipped_manifest_lines=self.skipped_manifest_lines,
+        )
+
+
+__all__ = ["Plan"]

@@ -1,0 +1,259 @@
+"""The native downloader, started and watched: endpoints, buckets, settings, progress, Ctrl-C.
+
+A download is a list of :class:`PlanItem`: a series prefix (``<crdc_series_uuid>/``) that is
+listed and fetched into a directory, or one object key fetched to a file path. The Rust core
+does the transfer (bounded concurrency, parallel ranges for large objects, retries, size and
+checksum verification, temp file + rename); this module starts it (:func:`start_download`),
+shows progress, forwards Ctrl-C as a cancel and builds the one
+:class:`~idc_index.download.DownloadReport` of the run from the core's ``TransferReport``.
+
+Endpoints: ``source_bucket_location="aws"`` (``https://s3.amazonaws.com``, the default) or
+``"gcs"`` (``https://storage.googleapis.com``, its S3-compatible API); the environment variable
+``IDC_ENDPOINT_URL`` or the ``endpoint_url`` argument point every bucket at one S3-compatible
+endpoint instead (mirrors, proxies, tests). An explicit argument wins over the variable.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Union
+
+from idc_index import _core
+from idc_index.download.locations import resolve_endpoint
+from idc_index.download.report import DownloadReport, P, failure_message
+from idc_index.errors import DownloadError, DownloadFailedError
+
+logger = logging.getLogger(__name__)
+
+#: The suffix of a file being written (``.<name>.idc-partial``); such a file is never complete.
+PARTIAL_SUFFIX = _core.PARTIAL_SUFFIX
+
+#: ``progress_callback(done, total, unit, desc)``: ``done`` and ``total`` in ``unit`` ("B").
+ProgressCallback = Callable[[int, int, str, str], None]
+
+
+#: One unit of a download: a series prefix (listed, then fetched into a folder) or one object
+#: key (fetched to a file). See :class:`idc_index._core.PlanItem`.
+PlanItem = _core.PlanItem
+#: A reading of a running download's counters.
+DownloadProgress = _core.DownloadProgress
+
+
+Item = Union[PlanItem, Mapping[str, Any]]
+
+
+def _plan_items(items: Iterable[Item]) -> list[PlanItem]:
+    out = []
+    for it in items:
+        if isinstance(it, PlanItem):
+            out.append(it)
+        elif isinstance(it, Mapping):
+            out.append(PlanItem(**it))
+        else:
+            raise DownloadError(f"a plan item must be a PlanItem or a mapping, not {type(it).__name__}")
+    return out
+
+
+def download_config(endpoint: str, **settings: Any) -> _core.DownloadConfig:
+    """The core's settings for a download from ``endpoint``; a misspelt setting names the known ones."""
+    try:
+        return _core.DownloadConfig(endpoint, **settings)
+    except TypeError as e:
+        known = sorted(p for p in inspect.signature(_core.DownloadConfig).parameters if p != "endpoint")
+        unknown = sorted(set(settings) - set(known))
+        if not unknown:
+            raise DownloadError(f"invalid download setting: {e}") from None
+        raise DownloadError(
+            f"unknown download setting(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        ) from None
+
+
+class Download:
+    """A running download: poll it, cancel it, wait for its report.
+
+    Start one with :func:`start_download`; :func:`download` runs one to the end with a
+    progress bar and Ctrl-C handling.
+    """
+
+    def __init__(self, handle: _core.DownloadHandle) -> None:
+        self._handle = handle
+
+    def progress(self) -> DownloadProgress:
+        return self._handle.progress()
+
+    def cancel(self) -> None:
+        """Stop the transfer; no partial file is left under a final name. Returns at once."""
+        self._handle.cancel()
+
+    def done(self) -> bool:
+        return self._handle.done()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds (forever when None) without holding the GIL; True once finished."""
+        return self._handle.wait(timeout)
+
+    def report(
+        self, plan: P | None = None, skipped_manifest_lines: Sequence[tuple[int, str]] = ()
+    ) -> DownloadReport[P] | None:
+        """The report once finished (with ``plan`` and ``skipped_manifest_lines`` in it), else None."""
+        r = self._handle.report()
+        return None if r is None else DownloadReport.of(r, plan, skipped_manifest_lines)
+
+    def run(
+        self,
+        *,
+        show_progress_bar: bool = True,
+        quiet: bool = False,
+        progress_callback: ProgressCallback | None = None,
+        desc: str = "Downloading",
+        poll_interval: float = 0.1,
+        plan: P | None = None,
+        skipped_manifest_lines: Sequence[tuple[int, str]] = (),
+    ) -> DownloadReport[P]:
+        """Wait for the end, showing a tqdm bar (unless ``quiet`` or not ``show_progress_bar``)
+        and calling ``progress_callback(done_bytes, total_bytes, "B", desc)`` whenever the
+        counters move. Ctrl-C (or an exception from the callback) cancels the download, waits
+        for it to clean up, and propagates. The report carries ``plan`` and ``skipped_manifest_lines``."""
+        bar = None
+        if show_progress_bar and not quiet:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1000, desc=desc, dynamic_ncols=True)
+        last: tuple[int, int] | None = None
+
+        def tick() -> None:
+            nonlocal last
+            p = self.progress()
+            if (p.bytes_done, p.bytes_total) == last:
+                return
+            last = (p.bytes_done, p.bytes_total)
+            if bar is not None:
+                if bar.total != p.bytes_total:
+                    bar.total = p.bytes_total
+                bar.n = p.bytes_done
+                bar.set_postfix_str(f"{p.files_finished}/{p.files_total} files", refresh=False)
+                bar.refresh()
+            if progress_callback is not None:
+                progress_callback(p.bytes_done, p.bytes_total, "B", desc)
+
+        try:
+            while not self.wait(poll_interval):
+                tick()
+            tick()
+        except BaseException:
+            self.cancel()
+            # Let the transfer remove its partial files; a second Ctrl-C stops waiting.
+            self.wait(30.0)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        report = self.report(plan, skipped_manifest_lines)
+        if report is None:  # pragma: no cover - wait() returned True, so the report exists
+            raise DownloadError("the download finished without a report; run it again")
+        return report
+
+
+def start_download(
+    items: Iterable[Item],
+    destination_root: str | os.PathLike[str],
+    *,
+    endpoint_url: str | None = None,
+    source_bucket_location: str = "aws",
+    concurrency: int | None = None,
+    resume: bool = True,
+    verify_existing: bool = True,
+    checksums: bool = True,
+    fsync: bool = False,
+    **tuning: Any,
+) -> Download:
+    """Start downloading ``items`` under ``destination_root`` and return at once.
+
+    ``checksums=False`` checks sizes only, not the checksum the bucket states. ``tuning``
+    passes the core's finer settings through: ``list_concurrency``, ``part_size``,
+    ``multipart_threshold``, ``max_large_files``, ``ranges_per_file``, ``max_attempts``,
+    ``retry_max_seconds``, ``stall_timeout``, ``connect_timeout``.
+    """
+    config = download_config(
+        resolve_endpoint(endpoint_url, source_bucket_location),
+        concurrency=concurrency,
+        fsync=fsync,
+        resume=resume,
+        verify_existing=verify_existing,
+        checksums=checksums,
+        **tuning,
+    )
+    handle = _core.start_download(_plan_items(items), os.fspath(destination_root), config)
+    return Download(handle)
+
+
+def download(
+    items: Iterable[Item],
+    destination_root: str | os.PathLike[str],
+    *,
+    endpoint_url: str | None = None,
+    source_bucket_location: str = "aws",
+    concurrency: int | None = None,
+    resume: bool = True,
+    verify_existing: bool = True,
+    checksums: bool = True,
+    fsync: bool = False,
+    show_progress_bar: bool = True,
+    quiet: bool = False,
+    progress_callback: ProgressCallback | None = None,
+    desc: str = "Downloading",
+    raise_on_failure: bool = True,
+    plan: P | None = None,
+    skipped_manifest_lines: Sequence[tuple[int, str]] = (),
+    **tuning: Any,
+) -> DownloadReport[P]:
+    """Download ``items`` under ``destination_root`` and return the report.
+
+    Files already present with the right size (and MD5, when the listing states one) are
+    skipped when ``resume`` is on, so a rerun after a failure or a kill fetches only the rest.
+    Raises :class:`~idc_index.errors.DownloadFailedError` (carrying the report) when any file
+    failed or the run was cancelled or stopped, unless ``raise_on_failure`` is False;
+    :class:`~idc_index.errors.DownloadError` when the download cannot start. ``plan`` and
+    ``skipped_manifest_lines`` go into the report as they are (a :class:`~idc_index.Plan` runs
+    itself this way).
+    """
+    started = time.monotonic()
+    handle = start_download(
+        items,
+        destination_root,
+        endpoint_url=endpoint_url,
+        source_bucket_location=source_bucket_location,
+        concurrency=concurrency,
+        resume=resume,
+        verify_existing=verify_existing,
+        checksums=checksums,
+        fsync=fsync,
+        **tuning,
+    )
+    report = handle.run(
+        show_progress_bar=show_progress_bar, quiet=quiet, progress_callback=progress_callback, desc=desc, plan=plan,
+        skipped_manifest_lines=skipped_manifest_lines,
+    )
+    logger.debug("download finished in %.2f s: %s", time.monotonic() - started, report.summary())
+    if not quiet:
+        logger.info("%s", report.summary())
+    if not report.ok and raise_on_failure:
+        raise DownloadFailedError(failure_message(report), report)
+    return report
+
+
+__all__ = [
+    "PARTIAL_SUFFIX",
+    "Download",
+    "DownloadProgress",
+    "Item",
+    "PlanItem",
+    "ProgressCallback",
+    "download",
+    "download_config",
+    "start_download",
+]

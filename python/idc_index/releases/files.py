@@ -1,0 +1,299 @@
+"""The files of an index release: their names, one index's entry, and fetching one into the cache.
+
+The vocabulary that a release's ``manifest.json`` (docs/manifest.md), the catalog of the release
+in use (:mod:`~idc_index.releases.catalog`) and the published releases
+(:mod:`~idc_index.releases.published`) share, and the one way an index file is fetched: streamed
+into a temporary file, checked against its size, sha256 and parquet footer, then renamed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import logging
+import os
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from idc_index.errors import IndexFetchError, IndexFileError, IndexIntegrityError
+
+logger = logging.getLogger("idc_index")
+
+#: Where fetched indices are cached (default: the user cache directory).
+CACHE_DIR_ENV = "IDC_INDEX_CACHE_DIR"
+
+DATA_PACKAGE = "idc_index_data"
+
+MANIFEST_NAME = "manifest.json"
+
+#: The manifest of the whole release that a data package built by index_builder also carries.
+RELEASE_MANIFEST_NAME = "release_manifest.json"
+
+MANIFEST_FORMAT = "idc-index-release/1"
+
+#: Every index of an IDC release, as idc-index names them (the main index is ``index``; its
+#: file and its other table name are ``idc_index``).
+INDEX_NAMES = (
+    "index",
+    "prior_versions_index",
+    "collections_index",
+    "analysis_results_index",
+    "version_metadata_index",
+    "clinical_index",
+    "sm_index",
+    "sm_instance_index",
+    "seg_index",
+    "ann_index",
+    "ann_group_index",
+    "contrast_index",
+    "volume_geometry_index",
+    "rtstruct_index",
+    "ct_index",
+    "mr_index",
+    "pt_index",
+)
+
+#: The idc-index name of the main index, and the stem of its file.
+MAIN_INDEX = "index"
+
+MAIN_INDEX_FILE_STEM = "idc_index"
+
+def file_stem(name: str) -> str:
+    """The file (and manifest key) name of index ``name``."""
+    return MAIN_INDEX_FILE_STEM if name == MAIN_INDEX else name
+
+def index_name(stem: str) -> str:
+    """The idc-index name of the index stored as ``<stem>.parquet``."""
+    return MAIN_INDEX if stem == MAIN_INDEX_FILE_STEM else stem
+
+@dataclass
+class IndexEntry:
+    """One index of a release."""
+
+    name: str
+    file: str
+    description: str = ""
+    path: Path | None = None
+    """The local parquet file, when the index is installed or cached."""
+    url: str | None = None
+    """Where the file is fetched from when it is not local."""
+    rows: int | None = None
+    bytes: int | None = None
+    sha256: str | None = None
+    columns: list[dict[str, Any]] | None = None
+    """Manifest columns (name, type, nullable, description, fields)."""
+    schema_file: Path | None = None
+    """A BigQuery-style ``<index>_schema.json`` (idc-index-data), read on demand."""
+
+    @property
+    def installed(self) -> bool:
+        return self.path is not None
+
+    def schema(self) -> dict[str, Any] | None:
+        """The index schema in idc-index 0.13's format: table_description and columns."""
+        if self.columns is not None:
+            return {
+                "table_description": self.description,
+                "columns": [_column_v013(c) for c in self.columns],
+            }
+        if self.schema_file is not None and self.schema_file.is_file():
+            with self.schema_file.open(encoding="utf-8") as f:
+                loaded: dict[str, Any] = json.load(f)
+            return loaded
+        return None
+
+def _column_v013(column: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "name": column["name"],
+        "type": column.get("type", ""),
+        "mode": "REPEATED" if str(column.get("type", "")).startswith(("list", "large_list")) else "NULLABLE",
+        "description": column.get("description", ""),
+    }
+    if column.get("fields"):
+        out["fields"] = [_column_v013(c) for c in column["fields"]]
+    return out
+
+def download_verified(entry: IndexEntry, destination: Path, timeout: float = 60.0) -> Path:
+    """Download ``entry.url`` to ``destination``: streamed into a temporary file beside it,
+    checked against the entry's size and sha256 (where known) and for a readable parquet
+    footer, and only then renamed. A failed or corrupt download leaves nothing behind."""
+    assert entry.url is not None
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise IndexFileError(
+            f"cannot create the index cache directory {destination.parent}: {e}. "
+            "Set IDC_INDEX_CACHE_DIR to a writable directory."
+        ) from e
+    partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
+    logger.info("Fetching index %s from %s", entry.name, entry.url)
+    try:
+        size, digest = _download(entry.url, partial, timeout)
+        _verify(entry, partial, size, digest)
+        os.replace(partial, destination)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return destination
+
+def check_remote_file(entry: IndexEntry, timeout: float = 30.0) -> str:
+    """The URL of an index read where it is published, once a HEAD request shows it there with
+    the size its manifest states.
+
+    Raises:
+        IndexFetchError: no URL is known, the server cannot be reached, or it does not serve the file.
+        IndexIntegrityError: the file's size is not the manifest's.
+    """
+    if entry.url is None:
+        raise IndexFetchError(f"index {entry.name!r} has no URL to read it from; open the release without remote=True.")
+    request = urllib.request.Request(entry.url, method="HEAD", headers={"User-Agent": "idc-index"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+    except urllib.error.HTTPError as e:
+        raise IndexFetchError(
+            f"index {entry.name!r} is not served at {entry.url}: HTTP {e.code} {e.reason}. Check that the "
+            "release is published there (IDC_RELEASES_URL), or open it without remote=True."
+        ) from e
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as e:
+        raise IndexFetchError(
+            f"could not reach {entry.url}: {getattr(e, 'reason', e)}. Remote queries need the network; "
+            "open the release without remote=True to query a cached copy."
+        ) from e
+    if entry.bytes is not None and length is not None and int(length) != entry.bytes:
+        raise IndexIntegrityError(
+            f"index {entry.name!r} at {entry.url} is {length} bytes, its release's manifest says {entry.bytes}: "
+            "the file was replaced or damaged. Open the release without remote=True to fetch and verify it."
+        )
+    return entry.url
+
+def validate_release_manifest(manifest: Any) -> list[str]:
+    """What is wrong with a release manifest (empty when it is valid)."""
+    if not isinstance(manifest, dict):
+        return ["the top level is not an object"]
+    problems = []
+    if manifest.get("format") != MANIFEST_FORMAT:
+        problems.append(f"format is {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+    if not isinstance(manifest.get("idc_version"), int):
+        problems.append("idc_version is missing or not an integer")
+    if not isinstance(manifest.get("release"), str) or not manifest.get("release"):
+        problems.append("release is missing or not a string")
+    indices = manifest.get("indices")
+    if not isinstance(indices, dict) or not indices:
+        problems.append("indices is missing or empty")
+        return problems
+    for stem, entry in indices.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+            problems.append(f"index {stem!r} has no file name")
+        elif Path(entry["file"]).name != entry["file"]:
+            problems.append(f"index {stem!r} file {entry['file']!r} is not a plain file name")
+    return problems
+
+def _download(url: str, partial: Path, timeout: float) -> tuple[int, str]:
+    sha = hashlib.sha256()
+    size = 0
+    request = urllib.request.Request(url, headers={"User-Agent": "idc-index"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response, partial.open("wb") as out:
+            while chunk := response.read(1 << 20):
+                sha.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+    except urllib.error.HTTPError as e:
+        raise IndexFetchError(
+            f"fetching {url} failed: HTTP {e.code} {e.reason}. Check that the release is "
+            "published there, or set IDC_RELEASE_BASE_URL to a mirror that has it."
+        ) from e
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+        reason = getattr(e, "reason", e)
+        raise IndexFetchError(
+            f"could not reach {url}: {reason}. Check the network connection, or set "
+            "IDC_RELEASE_BASE_URL to a reachable mirror."
+        ) from e
+    except http.client.HTTPException as e:
+        raise IndexFetchError(
+            f"fetching {url} failed: the server cut the download short ({type(e).__name__}). "
+            "Nothing was cached; try again."
+        ) from e
+    except OSError as e:
+        raise IndexFileError(f"cannot write {partial}: {e}. Set IDC_INDEX_CACHE_DIR to a writable directory with free space.") from e
+    return size, sha.hexdigest()
+
+def _verify(entry: IndexEntry, partial: Path, size: int, digest: str) -> None:
+    if entry.bytes is not None and size != entry.bytes:
+        raise IndexIntegrityError(
+            f"index {entry.name!r} from {entry.url} is {size} bytes, expected {entry.bytes}: "
+            "the download was truncated or the file was replaced. Nothing was cached; try again."
+        )
+    if entry.sha256 is not None and digest != entry.sha256.lower():
+        raise IndexIntegrityError(
+            f"index {entry.name!r} from {entry.url} has sha256 {digest}, expected "
+            f"{entry.sha256}: the file is corrupt or not the published one. Nothing was cached."
+        )
+    if not _looks_like_parquet(partial):
+        raise IndexIntegrityError(
+            f"{entry.url} did not return a parquet file (no readable parquet footer). "
+            "Nothing was cached; check IDC_RELEASE_BASE_URL."
+        )
+
+def _looks_like_parquet(path: Path) -> bool:
+    """Whether the file starts and ends as parquet and its footer (the file metadata) reads."""
+    size = path.stat().st_size
+    if size < 12:
+        return False
+    with path.open("rb") as f:
+        head = f.read(4)
+        f.seek(size - 4)
+        if head != b"PAR1" or f.read(4) != b"PAR1":
+            return False
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except (OSError, ValueError):  # pyarrow's errors for a footer that is not parquet metadata
+        return False
+    return True
+
+def default_cache_dir() -> Path:
+    """The user cache directory of idc-index (``IDC_INDEX_CACHE_DIR`` overrides it)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("idc-index", "IDC"))
+
+def safe_component(text: str) -> str:
+    """``text`` as one safe directory name (a release version in the cache)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text) or "release"
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+__all__ = [
+    "CACHE_DIR_ENV",
+    "DATA_PACKAGE",
+    "INDEX_NAMES",
+    "MAIN_INDEX",
+    "MAIN_INDEX_FILE_STEM",
+    "MANIFEST_FORMAT",
+    "MANIFEST_NAME",
+    "RELEASE_MANIFEST_NAME",
+    "IndexEntry",
+    "check_remote_file",
+    "default_cache_dir",
+    "download_verified",
+    "file_sha256",
+    "file_stem",
+    "index_name",
+    "safe_component",
+    "validate_release_manifest",
+]

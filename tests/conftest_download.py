@@ -4,7 +4,8 @@ seeded with an IDC-like layout of real series, and a fault-injecting proxy in fr
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -81,6 +82,18 @@ def files_on_disk(root: Path) -> dict[Path, int]:
             except FileNotFoundError:
                 pass
     return out
+
+
+def wait_until(seen: Callable[[], bool], limit: float = 60.0) -> bool:
+    """Whether ``seen()`` holds, looked at every 20 ms until it does. ``limit`` (seconds) only
+    keeps a run in which it never holds from hanging: assert on what ``seen`` looks at, never
+    on how long it took."""
+    deadline = time.monotonic() + limit
+    while not seen():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def assert_complete_or_absent(root: Path, expected: dict[Path, bytes]) -> None:

@@ -6,7 +6,8 @@
   whose series come from the real index (idc-index-data's ``idc_index.parquet``).
 - :class:`FaultProxy`: an HTTP/1.1 proxy on 127.0.0.1 that forwards to the server and, for the
   keys it is told about, answers 503 SlowDown, resets the connection, truncates or corrupts the
-  body, stalls, or trickles bytes slowly.
+  body, stalls, or trickles bytes slowly, and counts how each trickled response ended (the
+  whole body sent, or cut off by the client closing the connection).
 """
 
 from __future__ import annotations
@@ -177,6 +178,10 @@ class FaultProxy:
         self._next: dict[str, deque[str]] = defaultdict(deque)
         self._always: dict[str, str] = {}
         self.requests: dict[str, int] = defaultdict(int)
+        #: Trickled responses: how many began, and how those that ended did: "sent" (the whole
+        #: body went out), "cut" (the client closed the connection first), "stopped" (by stop()).
+        self.trickles_started = 0
+        self.trickles_ended: dict[str, int] = defaultdict(int)
         self._stop = threading.Event()
         proxy = self
 
@@ -224,6 +229,17 @@ class FaultProxy:
         self._stop.set()
         self._server.shutdown()
         self._server.server_close()
+
+    @property
+    def trickling(self) -> int:
+        """How many trickled responses are still being sent."""
+        with self._lock:
+            return self.trickles_started - sum(self.trickles_ended.values())
+
+    def cut_trickles(self) -> int:
+        """How many trickled responses ended with the client closing the connection."""
+        with self._lock:
+            return self.trickles_ended["cut"]
 
     def _take_fault(self, key: str) -> str | None:
         with self._lock:
@@ -283,14 +299,23 @@ class FaultProxy:
             return
         if fault == "trickle" and resp.status in (200, 206):
             step = self.trickle_bytes
+            with self._lock:
+                self.trickles_started += 1
+            outcome = "sent"
             try:
                 for i in range(0, len(body), step):
+                    if i:
+                        time.sleep(0.05)
                     if self._stop.is_set():
+                        outcome = "stopped"
                         break
                     h.wfile.write(body[i : i + step])
                     h.wfile.flush()
-                    time.sleep(0.05)
             except OSError:
+                outcome = "cut"
                 h.close_connection = True
+            finally:
+                with self._lock:
+                    self.trickles_ended[outcome] += 1
             return
         h.wfile.write(body)

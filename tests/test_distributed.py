@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -132,6 +132,15 @@ def test_a_worker_killed_mid_run_still_ends_with_the_complete_tree(
     assert not any(p.name.endswith(".idc-partial") for p in files_on_disk(tmp_path / "data"))
 
 
+def _interrupt_when(seen: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Ctrl-C in the main thread as soon as ``seen()`` holds (or after ``timeout``, so that a run in
+    which it never holds fails on its assertions instead of hanging)."""
+    deadline = time.monotonic() + timeout
+    while not seen() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    _thread.interrupt_main()
+
+
 def test_ctrl_c_cancels_the_shards_and_stops_their_transfers(
     client, workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path
 ):
@@ -141,22 +150,24 @@ def test_ctrl_c_cancels_the_shards_and_stops_their_transfers(
             for key in s.objects:
                 proxy.fault_always(key, "trickle")
         plan = client.plan_download(tmp_path / "p", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")
-        timer = threading.Timer(1.5, _thread.interrupt_main)
-        timer.start()
+        # Ctrl-C once the shards' transfers are seen running (the proxy has answered requests of at least
+        # two objects), however long the workers take to start them: never on a timer that may fire first.
+        watcher = threading.Thread(target=_interrupt_when, args=(lambda: len(proxy.requests) >= 2,), daemon=True)
+        watcher.start()
         with pytest.raises(KeyboardInterrupt):
             distributed.download(
                 plan, tmp_path / "data", client=workers, shards=4, concurrency=2, endpoint_url=proxy.endpoint,
                 show_progress_bar=False,
             )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(workers.processing().values()):
-            time.sleep(0.1)
+        # What stopped: the shard tasks, and their transfers, which the server saw cut off mid-body
+        # (looked at until seen, for at most a minute, so that a failing run does not hang).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (any(workers.processing().values()) or proxy.trickling):
+            time.sleep(0.05)
         assert not any(workers.processing().values())
-        time.sleep(0.5)  # the transfers have stopped: nothing more arrives
-        before = files_on_disk(tmp_path / "data")
-        time.sleep(1.0)
-        assert files_on_disk(tmp_path / "data") == before
-        assert len(before) < sum(len(s.objects) for s in small_collection)
+        assert proxy.trickling == 0, f"{proxy.trickling} transfers still running after Ctrl-C"
+        assert proxy.cut_trickles() > 0
+        assert len(files_on_disk(tmp_path / "data")) < sum(len(s.objects) for s in small_collection)
     finally:
         proxy.stop()
 

@@ -4,6 +4,7 @@ S3 server for what a shard downloads)."""
 
 from __future__ import annotations
 
+import re
 import statistics
 from pathlib import Path
 
@@ -144,31 +145,59 @@ def test_a_plan_from_a_manifest(client, small_collection: list[Series], tmp_path
     assert {i.prefix for i in plan.items} == {s.crdc_series_uuid + "/" for s in small_collection[:4]}
 
 
-HOSTILE_VALUES = [
-    "plain-1.2.3", "..", ".", "", None, "a/b", "C:\\x", "con", "CON.txt", "lpt1", "x.", "  y  ", "\x00z",
-    "ünïcödé", "e\u0301", "a" * 300, "é" * 150, "with space", "tab\there", "quote'd", "ok_name-1",
-]
+#: Values a row may hold, each with the path component it becomes, written out by hand from the rule:
+#: separators, control characters and ``<>:"|?*`` become "_", the ends are stripped of spaces
+#: (and the end of dots), "", "." and ".." (and NULL) become "_", names Windows reserves get a
+#: leading "_", text is NFC and at most 200 bytes of UTF-8.
+SAFE_COMPONENT = {
+    "plain-1.2.3": "plain-1.2.3",
+    "..": "_",
+    ".": "_",
+    "": "_",
+    None: "_",
+    "a/b": "a_b",
+    "C:\\x": "C__x",
+    "con": "_con",
+    "CON.txt": "_CON.txt",
+    "lpt1": "_lpt1",
+    "x.": "x",
+    "  y  ": "y",
+    "\x00z": "_z",
+    "\u00fcn\u00efc\u00f6d\u00e9": "\u00fcn\u00efc\u00f6d\u00e9",
+    "e\u0301": "\u00e9",
+    "a" * 300: "a" * 200,
+    "\u00e9" * 150: "\u00e9" * 100,
+    "with space": "with space",
+    "tab\there": "tab_here",
+    "quote'd": "quote'd",
+    "ok_name-1": "ok_name-1",
+}
+HOSTILE_VALUES = list(SAFE_COMPONENT)
+#: The components of the other values of the rows below (plain names, kept as they are).
+COMPONENT = {**SAFE_COMPONENT, "c": "c", "1.2": "1.2"}
+
+
+@pytest.mark.parametrize("value", [v for v in HOSTILE_VALUES if v is not None], ids=lambda v: ascii(v)[:24])
+def test_each_value_becomes_the_component_written_out_for_it(value: str):
+    from idc_index.download.destinations import sanitize_component
+
+    assert sanitize_component(value) == SAFE_COMPONENT[value]
 
 
 def one_row_reference(template: str, row: dict) -> str:
-    """The documented rule, one row at a time: each value made a safe component, folders split
-    at "/", a folder that is more than one attribute made safe as a whole, empty folders dropped."""
-    from idc_index.download.destinations import sanitize_component
-
-    folders: list[tuple[str, bool]] = []
+    """The documented rule, one row at a time, restated without the code under test: each value
+    becomes its component of COMPONENT, folders are split at "/" and empty ones dropped, and
+    a folder of more than one attribute or literal is made safe as a whole, which for these
+    values (all safe already, joined by "_" or "-") only cuts it to 200 bytes of UTF-8."""
+    folders: list[str] = []
     for folder in template.split("/"):
         if not folder:
             continue
-        text, attributes, literal_only = folder, 0, True
-        for name in ("collection_id", "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "Modality"):
-            if f"%{name}" in text:
-                value = row.get(name)
-                text = text.replace(f"%{name}", sanitize_component("" if value is None else value))
-                attributes += 1
-                literal_only = False
-        single = attributes == 1 and folder.startswith("%") and folder[1:] in row
-        folders.append((text if single else sanitize_component(text), literal_only))
-    return "/".join(text for text, _ in folders)
+        parts = re.split(r"%(collection_id|PatientID|StudyInstanceUID|SeriesInstanceUID|Modality)", folder)
+        # re.split alternates literal text and attribute names: [text, name, text, name, text].
+        text = "".join(COMPONENT[row[p]] if i % 2 else p for i, p in enumerate(parts))
+        folders.append(text.encode()[:200].decode(errors="ignore"))
+    return "/".join(folders)
 
 
 @pytest.mark.parametrize("template", [
@@ -187,6 +216,33 @@ def test_destinations_are_rendered_a_column_at_a_time_as_the_rule_says_for_one_r
     assert rendered == [one_row_reference(template, r) for r in rows]
     for path in rendered:
         assert not path.startswith("/") and ".." not in path.split("/") and "//" not in path
+
+
+def _row(**values: str | None) -> dict[str, str | None]:
+    return {"collection_id": "c", "PatientID": "p", "StudyInstanceUID": "s", "Modality": "CT",
+            "SeriesInstanceUID": "1.2", **values}
+
+
+@pytest.mark.parametrize(("template", "row", "path"), [
+    ("%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID",
+     _row(PatientID="..", StudyInstanceUID="a/b", Modality="con"), "c/_/a_b/_con_1.2"),
+    ("%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID",
+     _row(PatientID="\x00z", StudyInstanceUID=None, Modality="e\u0301"), "c/_z/_/\u00e9_1.2"),
+    ("//%Modality//-/%SeriesInstanceUID/", _row(Modality=None), "_/-/1.2"),
+    ("%PatientID-%Modality", _row(PatientID="  y  ", Modality="x."), "y-x"),
+    ("%PatientID-%Modality", _row(PatientID="\u00e9" * 150, Modality="CT"), "\u00e9" * 100),
+    ("%PatientID-%Modality", _row(PatientID="a" * 150, Modality="b" * 100), "a" * 150 + "-" + "b" * 49),
+    ("-/%PatientID", _row(PatientID="C:\\x"), "-/C__x"),
+    ("_-", _row(), "_-"),
+    ("%Modality_", _row(Modality="lpt1"), "_lpt1_"),
+], ids=["dots-slash-reserved", "nul-null-nfc", "null-empty-folders", "spaces-trailing-dot", "multibyte-cut",
+        "joined-cut", "windows-drive", "literal-only", "reserved-joined"])
+def test_destinations_of_rows_with_hostile_values_are_the_paths_written_out(template: str, row: dict, path: str):
+    import pyarrow as pa
+    from idc_index.download.destinations import parse_template, render_destinations
+
+    rows = pa.Table.from_pylist([row, _row()])
+    assert render_destinations(parse_template(template), rows).to_pylist()[0] == path
 
 
 def test_a_manifest_quotes_only_the_destinations_a_shell_would_split(tmp_path: Path):

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from idc_testdata import QuietHandler
 
@@ -23,6 +24,10 @@ def _builder(cwd: Path, *args: str) -> str:
     out = subprocess.run([sys.executable, "-m", "index_builder", *args], check=False, capture_output=True, text=True, cwd=cwd)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def _manifest(release: Path) -> dict:
+    return json.loads((release / "manifest.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +47,11 @@ def test_client_queries_every_index_of_a_built_release(built_release: Path, tmp_
     overview = client.indices_overview
     assert all(info["installed"] for info in overview.values()), overview.keys()
     assert len(overview) == 17
-    for name in overview:
-        assert client.sql(f"SELECT COUNT(*) AS n FROM {name}").column("n")[0] >= 0
+    # Every index has the rows of its file, counted by pyarrow from the file's footer.
+    files = {stem: built_release / entry["file"] for stem, entry in _manifest(built_release)["indices"].items()}
+    rows = {"index" if stem == "idc_index" else stem: pq.read_metadata(path).num_rows for stem, path in files.items()}
+    assert set(overview) == set(rows)
+    assert {name: client.sql(f"SELECT COUNT(*) AS n FROM {name}").column("n")[0] for name in overview} == rows
     collections = client.get_collections()
     assert collections
     patients = client.get_patients(collections[0], outputFormat="list")
@@ -57,7 +65,13 @@ def test_client_queries_every_index_of_a_built_release(built_release: Path, tmp_
     assert joined == client.sql("SELECT COUNT(*) AS n FROM sm_instance_index").column("n")[0] > 0
     schema = client.get_index_schema("sm_instance_index")
     assert all(c["description"] for c in schema["columns"])
-    assert client._engine.wait_optimized("index") is not None
+    # The main index is rewritten into the client's cache, with the built file's rows, and read from there.
+    optimized = client._engine.wait_optimized("index")
+    assert optimized is not None and Path(optimized).parent.is_relative_to(tmp_path), optimized
+    assert client._engine.table_path("index") == optimized
+    uids = pq.read_table(files["idc_index"], columns=["SeriesInstanceUID"]).column(0).to_pylist()
+    assert sorted(pq.read_table(optimized, columns=["SeriesInstanceUID"]).column(0).to_pylist()) == sorted(uids)
+    assert client.sql("SELECT COUNT(*) AS n FROM index").column("n")[0] == rows["index"]
     assert client.get_series_size(series[0]["SeriesInstanceUID"]) == series[0]["series_size_MB"]
 
 

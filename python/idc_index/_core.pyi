@@ -1,7 +1,7 @@
 """The native core of idc-index (Rust: DataFusion query engine and S3 downloader)."""
 
 from os import PathLike
-from typing import Any, final
+from typing import Any, Literal, final
 
 __all__ = [
     "AWS_ENDPOINT",
@@ -22,28 +22,41 @@ __all__ = [
     "start_download",
 ]
 
-BUILD_PROFILE: str
+#: How the extension was compiled: "debug" is slow (queries run many times slower).
+BUILD_PROFILE: Literal["debug", "optimized"]
 
 # PyO3 classes cannot be subclassed unless declared `subclass`.
 
 @final
 class Engine:
-    def __init__(self) -> None: ...
+    """One DataFusion session with the IDC indices registered as tables."""
+
+    def __init__(self) -> None:
+        """A session with no table registered."""
     def register_parquet(
         self, name: str, path: str | PathLike[str], aliases: list[str] = ...
-    ) -> None: ...
-    def register_remote_parquet(self, name: str, url: str, aliases: list[str] = ...) -> None: ...
-    def declare_key(self, name: str, columns: list[str]) -> None: ...
-    def register_arrow(self, name: str, data: object) -> None: ...
-    def register_file(self, name: str, path: str | PathLike[str], format: str) -> None: ...
-    def unregister_table(self, name: str) -> None: ...
-    def user_table_names(self) -> list[str]: ...
-    def sql(self, sql: str) -> QueryResult: ...
-    def translate(self, sql: str) -> str: ...
-    def table_names(self) -> list[str]: ...
-    def table_path(self, name: str) -> str | None: ...
-    def memory_held(self) -> dict[str, int]: ...
-    def table_columns(self, name: str) -> list[str] | None: ...
+    ) -> None:
+        """Register a parquet file as table `name` (and `aliases`); reads only its footer."""
+    def register_remote_parquet(self, name: str, url: str, aliases: list[str] = ...) -> None:
+        """Register the parquet file at an http(s) `url` as table `name` (and `aliases`)."""
+    def declare_key(self, name: str, columns: list[str]) -> None:
+        """Declare each of `columns` a key of index `name` (unique, never NULL)."""
+    def register_arrow(self, name: str, data: object) -> None:
+        """Register the rows of `data` (any object with `__arrow_c_stream__`) as the user's table `name`."""
+    def register_file(self, name: str, path: str | PathLike[str], format: Literal["parquet", "csv"]) -> None:
+        """Register a parquet or CSV file (`format` "parquet" or "csv") as the user's table `name`."""
+    def unregister_table(self, name: str) -> None:
+        """Remove the user's table `name`."""
+    def user_table_names(self) -> list[str]:
+        """The user's registered tables, sorted."""
+    def sql(self, sql: str) -> QueryResult:
+        """Run one read-only SQL statement; the GIL is released while it runs and Ctrl-C stops it."""
+    def table_names(self) -> list[str]:
+        """Registered index names, sorted."""
+    def table_path(self, name: str) -> str | None:
+        """The parquet file that table `name` reads now, or None."""
+    def memory_held(self) -> dict[str, int]:
+        """The indices held in memory as Arrow, and their bytes."""
     def start_optimize(
         self,
         name: str,
@@ -54,42 +67,63 @@ class Engine:
         page_rows: int,
         compression: str,
         metadata: list[tuple[str, str]],
-    ) -> None: ...
-    def wait_optimized(self, name: str) -> str | None: ...
+    ) -> None:
+        """Start rewriting table `name` into `dst` in the background; the table then reads the new file."""
+    def wait_optimized(self, name: str) -> str | None:
+        """Wait for the background rewrite of `name`; the new file's path, or None when there is none."""
 
 @final
 class QueryResult:
+    """The rows of a query, held as Arrow record batches in the core."""
+
     @property
-    def num_rows(self) -> int: ...
+    def num_rows(self) -> int:
+        """The number of rows."""
     @property
-    def column_names(self) -> list[str]: ...
+    def column_names(self) -> list[str]:
+        """The names of the columns, in order."""
     def __len__(self) -> int: ...
-    def to_pylist(self) -> list[dict[str, Any]]: ...
-    def column(self, name: str) -> list[Any]: ...
-    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def to_pylist(self) -> list[dict[str, Any]]:
+        """The rows as a list of dicts (column name -> Python value)."""
+    def column(self, name: str) -> list[Any]:
+        """One column as a list of Python values."""
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The rows as an Arrow C stream capsule (the Arrow PyCapsule interface), without a copy."""
 
 # Downloader (idc_core::download)
 
+#: The AWS endpoint of the IDC buckets.
 AWS_ENDPOINT: str
+#: The GCS endpoint (S3-compatible XML API) of the IDC buckets.
 GCS_ENDPOINT: str
+#: The suffix of the temporary name a file is written under until it is complete.
 PARTIAL_SUFFIX: str
 
 @final
 class PlanItem:
+    """One unit of a download: a series prefix (into a folder) or one object key (to a file)."""
+
     @property
-    def bucket(self) -> str: ...
+    def bucket(self) -> str:
+        """The bucket the objects are read from."""
     @property
-    def destination(self) -> str: ...
+    def destination(self) -> str:
+        """The folder (prefix) or file (key), relative to the download directory or inside it."""
     @property
-    def prefix(self) -> str | None: ...
+    def prefix(self) -> str | None:
+        """The prefix listed and fetched (a series), or None for a single object."""
     @property
-    def key(self) -> str | None: ...
+    def key(self) -> str | None:
+        """The key of the single object, or None for a prefix."""
     @property
-    def size(self) -> int | None: ...
+    def size(self) -> int | None:
+        """The object's size in bytes (a key) or the expected total (a prefix), if known."""
     @property
-    def series_instance_uid(self) -> str | None: ...
+    def series_instance_uid(self) -> str | None:
+        """The series identity copied into the report."""
     @property
-    def sop_instance_uid(self) -> str | None: ...
+    def sop_instance_uid(self) -> str | None:
+        """The instance identity copied into the report."""
     def __new__(
         cls,
         bucket: str,
@@ -99,7 +133,8 @@ class PlanItem:
         size: int | None = None,
         series_instance_uid: str | None = None,
         sop_instance_uid: str | None = None,
-    ) -> PlanItem: ...
+    ) -> PlanItem:
+        """An item with exactly one of `prefix` and `key`."""
     @classmethod
     def series(
         cls,
@@ -109,7 +144,8 @@ class PlanItem:
         *,
         size: int | None = None,
         series_instance_uid: str | None = None,
-    ) -> PlanItem: ...
+    ) -> PlanItem:
+        """Every object of one series: `<bucket>/<crdc_series_uuid>/*` into the folder `destination`."""
     @classmethod
     def instance(
         cls,
@@ -120,13 +156,15 @@ class PlanItem:
         size: int | None = None,
         series_instance_uid: str | None = None,
         sop_instance_uid: str | None = None,
-    ) -> PlanItem: ...
-    def with_bucket(self, bucket: str) -> PlanItem: ...
+    ) -> PlanItem:
+        """One object `<bucket>/<key>` written to the file `destination`."""
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
 class DownloadConfig:
+    """How a download runs; every setting left as None keeps the core's default."""
+
     def __new__(
         cls,
         endpoint: str,
@@ -145,105 +183,173 @@ class DownloadConfig:
         resume: bool | None = None,
         verify_existing: bool | None = None,
         checksums: bool | None = None,
-    ) -> DownloadConfig: ...
+    ) -> DownloadConfig:
+        """Settings for `endpoint`; those out of range are refused when the download starts."""
 
 @final
 class DownloadProgress:
+    """A reading of a running download's counters."""
+
     @property
-    def bytes_done(self) -> int: ...
+    def bytes_done(self) -> int:
+        """Bytes received, plus the size of files found already present."""
     @property
-    def bytes_total(self) -> int: ...
+    def bytes_total(self) -> int:
+        """Bytes of every file known so far (grows while listings are pending)."""
     @property
-    def files_downloaded(self) -> int: ...
+    def files_downloaded(self) -> int:
+        """Files written by this run."""
     @property
-    def files_skipped(self) -> int: ...
+    def files_skipped(self) -> int:
+        """Files found already present and complete."""
     @property
-    def files_failed(self) -> int: ...
+    def files_failed(self) -> int:
+        """Files that failed."""
     @property
-    def files_total(self) -> int: ...
+    def files_total(self) -> int:
+        """Files known so far (grows while listings are pending)."""
     @property
-    def listings_pending(self) -> int: ...
+    def listings_pending(self) -> int:
+        """Series not listed yet; while non-zero, the totals still grow."""
     @property
-    def files_finished(self) -> int: ...
+    def files_finished(self) -> int:
+        """Files finished either way."""
     def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class DownloadedFile:
+    """A file that is at its destination, complete and verified."""
+
     @property
-    def path(self) -> str: ...
+    def path(self) -> str:
+        """Where the file is."""
     @property
-    def bucket(self) -> str: ...
+    def bucket(self) -> str:
+        """The bucket it was read from."""
     @property
-    def key(self) -> str: ...
+    def key(self) -> str:
+        """The object key."""
     @property
-    def size(self) -> int: ...
+    def size(self) -> int:
+        """Its size in bytes."""
     @property
-    def status(self) -> str: ...
+    def status(self) -> Literal["downloaded", "already_present"]:
+        """Downloaded by this run, or found complete and left alone."""
     @property
-    def verification(self) -> str: ...
+    def verification(self) -> Literal["crc32c", "crc32", "crc64nvme", "md5", "size"]:
+        """How it was checked: a checksum the server stated, or its size only."""
     @property
-    def series_instance_uid(self) -> str | None: ...
+    def series_instance_uid(self) -> str | None:
+        """The series identity given in the plan."""
     @property
-    def sop_instance_uid(self) -> str | None: ...
+    def sop_instance_uid(self) -> str | None:
+        """The instance identity given in the plan."""
     def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class FailedFile:
+    """A file (or a whole series prefix, when its listing failed) that is not on disk."""
+
     @property
-    def bucket(self) -> str: ...
+    def bucket(self) -> str:
+        """The bucket it was read from."""
     @property
-    def key(self) -> str: ...
+    def key(self) -> str:
+        """The object key, or the prefix when the listing itself failed."""
     @property
-    def path(self) -> str | None: ...
+    def path(self) -> str | None:
+        """Where it would have been written, when known."""
     @property
-    def kind(self) -> str: ...
+    def kind(
+        self,
+    ) -> Literal[
+        "not_found",
+        "access_denied",
+        "http",
+        "network",
+        "integrity",
+        "local_io",
+        "disk_full",
+        "unsafe_path",
+        "protocol",
+        "cancelled",
+        "not_attempted",
+        "internal",
+    ]:
+        """What kind of failure it was."""
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> str:
+        """What happened and what to do, for a person."""
     @property
-    def attempts(self) -> int: ...
+    def attempts(self) -> int:
+        """The requests made for it."""
     @property
-    def series_instance_uid(self) -> str | None: ...
+    def series_instance_uid(self) -> str | None:
+        """The series identity given in the plan."""
     @property
-    def sop_instance_uid(self) -> str | None: ...
+    def sop_instance_uid(self) -> str | None:
+        """The instance identity given in the plan."""
     def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class TransferReport:
+    """What the core reports at the end of a transfer."""
+
     @property
-    def files(self) -> list[DownloadedFile]: ...
+    def files(self) -> list[DownloadedFile]:
+        """Every file written or already present, sorted by path."""
     @property
-    def failed(self) -> list[FailedFile]: ...
+    def failed(self) -> list[FailedFile]:
+        """Every failure, sorted by bucket and key."""
     @property
-    def bytes_downloaded(self) -> int: ...
+    def bytes_downloaded(self) -> int:
+        """Bytes received by this run."""
     @property
-    def bytes_present(self) -> int: ...
+    def bytes_present(self) -> int:
+        """Bytes of the files found already present."""
     @property
-    def seconds(self) -> float: ...
+    def seconds(self) -> float:
+        """How long the transfer took."""
     @property
-    def cancelled(self) -> bool: ...
+    def cancelled(self) -> bool:
+        """Whether the caller cancelled the download."""
     @property
-    def stopped(self) -> str | None: ...
+    def stopped(self) -> str | None:
+        """Why the run stopped early on its own (the disk is full), if it did."""
 
 @final
 class ListedObject:
+    """One object of a listing."""
+
     @property
-    def key(self) -> str: ...
+    def key(self) -> str:
+        """The object key."""
     @property
-    def size(self) -> int: ...
-    @property
-    def etag(self) -> str | None: ...
+    def size(self) -> int:
+        """Its size in bytes."""
     def __eq__(self, value: object, /) -> bool: ...
 
 def start_download(
     items: list[PlanItem],
     root: str | PathLike[str],
     config: DownloadConfig,
-) -> DownloadHandle: ...
-def list_objects(bucket: str, prefix: str, config: DownloadConfig) -> list[ListedObject]: ...
+) -> DownloadHandle:
+    """Start downloading `items` under `root` as `config` says; returns at once with a handle."""
+
+def list_objects(bucket: str, prefix: str, config: DownloadConfig) -> list[ListedObject]:
+    """List every object under `prefix` of `bucket` at `config`'s endpoint; nothing is downloaded."""
+
 @final
 class DownloadHandle:
-    def progress(self) -> DownloadProgress: ...
-    def cancel(self) -> None: ...
-    def done(self) -> bool: ...
-    def wait(self, timeout: float | None = None) -> bool: ...
-    def report(self) -> TransferReport | None: ...
+    """A running download: poll it, wait for it without the GIL, cancel it, read its report."""
+
+    def progress(self) -> DownloadProgress:
+        """The counters right now (totals grow while listings are pending)."""
+    def cancel(self) -> None:
+        """Stop the download; returns at once."""
+    def done(self) -> bool:
+        """Whether the download has finished (completed, failed, or cancelled)."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to `timeout` seconds (forever when None) for the end; whether it has finished."""
+    def report(self) -> TransferReport | None:
+        """The report once finished, else None."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from idc_index import _core
 from idc_index.errors import TableRegistrationError
 
 #: File suffixes a path may have, and the format the core reads it as.
-FILE_FORMATS = {".parquet": "parquet", ".csv": "csv"}
+FILE_FORMATS: dict[str, Literal["parquet", "csv"]] = {".parquet": "parquet", ".csv": "csv"}
 
 _ACCEPTED = (
     "a pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, any object with "

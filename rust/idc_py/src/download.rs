@@ -110,14 +110,6 @@ impl PlanItem {
         )
     }
 
-    /// The same item from another bucket (the same objects in another provider's bucket).
-    fn with_bucket(&self, bucket: String) -> Self {
-        Self {
-            bucket,
-            ..self.clone()
-        }
-    }
-
     fn __repr__(&self) -> String {
         let (what, name) = match (&self.prefix, &self.key) {
             (Some(p), _) => ("prefix", p),
@@ -507,7 +499,6 @@ impl DownloadHandle {
 struct ListedObject {
     key: String,
     size: u64,
-    etag: Option<String>,
 }
 
 /// List every object under `prefix` of `bucket` at `config`'s endpoint (with the downloader's
@@ -531,7 +522,6 @@ fn list_objects(
         .map(|o| ListedObject {
             key: o.key,
             size: o.size,
-            etag: o.etag,
         })
         .collect())
 }

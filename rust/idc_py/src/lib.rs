@@ -118,11 +118,6 @@ impl Engine {
         Ok(QueryResult { out })
     }
 
-    /// The SQL text as DataFusion receives it, after the DuckDB-compatible rewrite.
-    fn translate(&self, sql: &str) -> String {
-        self.inner.translate(sql)
-    }
-
     /// Registered table names, sorted.
     fn table_names(&self) -> Vec<String> {
         self.inner.table_names()
@@ -136,13 +131,6 @@ impl Engine {
     /// The indices held in memory as Arrow, and their bytes.
     fn memory_held(&self) -> std::collections::BTreeMap<String, usize> {
         self.inner.memory_held()
-    }
-
-    /// Column names of index or user table `name`, or None.
-    fn table_columns(&self, name: &str) -> Option<Vec<String>> {
-        self.inner
-            .table_schema(name)
-            .map(|s| s.fields().iter().map(|f| f.name().clone()).collect())
     }
 
     /// Start rewriting table `name` into `dst` (sorted, small row groups, bloom filters) in the

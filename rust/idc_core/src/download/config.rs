@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::error::DownloadError;
 use super::retry::RetryPolicy;
-use super::DownloadError;
 
 /// How a download runs. [`DownloadConfig::new`] gives the defaults.
 #[derive(Clone, Debug)]
@@ -33,9 +33,11 @@ pub struct DownloadConfig {
     pub stall_timeout: Duration,
     /// fsync each file before renaming it into place. Default off.
     pub fsync: bool,
-    /// Skip files already present with the right size (and MD5 when known). Default on.
+    /// Skip files already present with the right size (and the right checksum, when one is
+    /// known and `verify_existing` is on). Default on.
     pub resume: bool,
-    /// When resuming, compare the MD5 of present files with the listing's ETag. Default on.
+    /// When resuming, check present files against the checksum stated for the object (the
+    /// listing's ETag MD5, or what a HEAD states). Default on.
     pub verify_existing: bool,
     /// Check downloaded bytes against the checksum the server states. Off, only sizes are
     /// checked (as s5cmd does). Default on.

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::retry::{classify_status, is_disk_full, ErrorClass};
+use super::classify::{classify_status, ErrorClass};
+use super::disk::{free_space, is_disk_full};
 
 /// The kind of a per-file failure in a report (stable strings for Python: [`FailureKind::as_str`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,6 +80,9 @@ pub(crate) enum Failure {
     Protocol(String),
     Cancelled,
 }
+
+/// A failure with the number of requests made for the file.
+pub(crate) type Failed = (Failure, u32);
 
 impl Failure {
     pub fn io(doing: &str, path: &std::path::Path, err: std::io::Error) -> Self {
@@ -184,7 +188,7 @@ impl Failure {
             Failure::Mismatch(m) => format!("{uri}: {m}"),
             Failure::Changed(m) => format!("{uri} changed while it was downloaded ({m}); run the download again"),
             Failure::Io { doing, path, err } if is_disk_full(err) => {
-                let free = super::fsutil::free_space(path)
+                let free = free_space(path)
                     .map(|b| format!(" ({} free)", human_bytes(b)))
                     .unwrap_or_default();
                 format!(

@@ -6,21 +6,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::FutureExt;
-use reqwest::header::CONTENT_LENGTH;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::failure::Failure;
+use super::failure::{Failed, Failure};
 use super::fsutil::{blocking, remove_temp};
-use super::http::{header_u64, CHECKSUM_MODE};
+use super::head::head;
 use super::job::Job;
 use super::plan::temp_path;
 use super::report::FileStatus;
 use super::state::Ctx;
-use super::verify::{self, Expected, Verification};
+use super::verify::{self, Verification};
 use super::{ranged, whole};
-
-/// A failure with the number of requests made for the file.
-pub(crate) type Failed = (Failure, u32);
 
 /// The task of one file: never panics out, always records one outcome.
 pub(crate) async fn run(ctx: Arc<Ctx>, job: Arc<Job>, permit: OwnedSemaphorePermit, large: bool) {
@@ -109,23 +105,4 @@ async fn already_present(ctx: &Ctx, job: &Job) -> Option<(u64, Verification)> {
     };
     job.size_known(&ctx.progress, size);
     Some((size, verification))
-}
-
-/// What a HEAD (asking for the stated checksums) says of the object: its length and checksums.
-pub(crate) async fn head(ctx: &Ctx, job: &Job) -> Result<Expected, Failure> {
-    let url = ctx.http.endpoint.object_url(&job.id.bucket, &job.id.key);
-    let got = ctx
-        .cfg
-        .retry
-        .run(&ctx.cancel, || async {
-            let req = ctx.http.client.head(&url);
-            let resp = ctx
-                .http
-                .send(req.header(CHECKSUM_MODE.0, CHECKSUM_MODE.1))
-                .await?;
-            let len = header_u64(resp.headers(), CONTENT_LENGTH);
-            job.expected(resp.headers(), len, ctx.cfg.checksums)
-        })
-        .await;
-    got.outcome
 }

@@ -1,6 +1,7 @@
 //! Local file operations of the downloader: temporary files and their rename into place,
-//! directories checked to stay inside the root, positional writes, preallocation, free space.
-//! All of them block, so async callers run them through [`blocking`].
+//! directories checked to stay inside the root, positional writes, preallocation.
+//! The synchronous ones block, so async callers run them through [`blocking`] (`open_temp`
+//! and [`PositionalWriter`] do so themselves).
 
 use std::fs::File;
 use std::io;
@@ -192,39 +193,6 @@ pub fn preallocate(file: &File, len: u64) -> io::Result<()> {
     file.set_len(len)
 }
 
-/// Bytes available to this user on the file system holding `path` (or its nearest existing
-/// ancestor), when the platform tells.
-pub fn free_space(path: &Path) -> Option<u64> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let mut p = Some(path);
-        while let Some(dir) = p {
-            if dir.exists() {
-                let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-                let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-                // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out pointer.
-                let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
-                if rc != 0 {
-                    return None;
-                }
-                // SAFETY: statvfs succeeded and filled `st`.
-                let st = unsafe { st.assume_init() };
-                // The field types differ between platforms (u32 on some 32-bit ones).
-                #[allow(clippy::unnecessary_cast)]
-                return Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64));
-            }
-            p = dir.parent();
-        }
-        None
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
-}
-
 /// Write all of `bufs`, one after the other, at `offset` without moving a shared file position:
 /// the received pieces go to the file as they are, with no copy into a staging buffer.
 pub fn write_all_vectored_at(file: &File, bufs: &[Bytes], offset: u64) -> io::Result<()> {
@@ -359,6 +327,5 @@ mod tests {
         let mut back = [0u8; 4];
         read_exact_at(&File::open(&path).unwrap(), &mut back, 3).unwrap();
         assert_eq!(&back, b"lowo");
-        assert!(free_space(&dir.path().join("not/yet/there")).unwrap() > 0);
     }
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::error::DownloadError;
 use super::progress::ProgressSnapshot;
 use super::report::Report;
 use super::state::Ctx;
-use super::DownloadError;
 
 /// Set when the transfer's task ends (or is dropped), for threads outside the runtime.
 #[derive(Default)]
@@ -95,7 +95,8 @@ impl DownloadHandle {
         *done
     }
 
-    /// Wait for the end of the download and return its report.
+    /// Wait for the end of the download and return its report; [`DownloadError::Lost`] when
+    /// the transfer ended without one (the process forked or the runtime stopped).
     pub async fn wait(&self) -> Result<&Report, DownloadError> {
         let mut done = self.done.clone();
         while !*done.borrow_and_update() {

@@ -7,9 +7,9 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName};
 
 use super::config::DownloadConfig;
+use super::error::DownloadError;
 use super::failure::Failure;
 use super::s3::{parse_error, Endpoint};
-use super::DownloadError;
 
 /// Error bodies larger than this are not read.
 const MAX_ERROR_BODY: usize = 64 << 10;

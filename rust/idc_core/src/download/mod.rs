@@ -2,12 +2,17 @@
 //! destination) becomes verified files on disk.
 //!
 //! ```text
-//! start(plan, config) -> DownloadHandle      spawns the transfer on the process runtime
+//! start(plan, config) -> Result<DownloadHandle, DownloadError>
+//!                                            checks the plan and the settings, spawns the
+//!                                            transfer on the process runtime
 //! handle.progress()   -> ProgressSnapshot    bytes and files, lock-free, at any time
 //! handle.cancel()                            stops within about a second; nothing partial is
 //!                                            left under a final name
-//! handle.wait().await -> &Report             every file written or already present, every
-//!                                            failure with its reason, bytes, seconds
+//! handle.wait().await -> Result<&Report, DownloadError>
+//!                                            every file written or already present, every
+//!                                            failure with its reason, bytes, seconds; `Lost`
+//!                                            when the transfer ended without a report
+//! list(bucket, prefix, config).await         one listing on its own, nothing written
 //! ```
 //!
 //! How a download flows, module by module:
@@ -18,23 +23,31 @@
 //!   under `concurrency` requests (large objects under `max_large_files`).
 //! - `file`: one job: skip it when already present and complete (resume), create its
 //!   directory, fetch it (`whole`: one GET, small bodies in memory; `ranged`: parallel Range
-//!   requests into a preallocated file, MD5 followed in order by `inorder`), and record it.
+//!   requests into a preallocated file, MD5 and CRC64NVME hashed in order by `inorder`), and
+//!   record it. `head` asks for an object's size and checksums (a present object planned
+//!   without its size; the full-object checksum a ranged fetch is checked against).
 //! - [`verify`]: sizes and the digests the server states, computed as bytes stream;
-//!   [`retry`]: which failures are retried and the backoff loop; [`failure`]: what a failure
-//!   reads as; [`fsutil`]: temporary files, rename into place, directories, positional writes.
+//!   [`classify`]: which failures are transient, permanent or fatal; [`retry`]: the backoff
+//!   loop; [`failure`]: what a failure reads as; [`fsutil`]: temporary files, rename into
+//!   place, directories, positional writes; [`disk`]: a full disk and its free space.
 //! - `state`: what the tasks share (settings, `http`, limits, cancel, outcomes);
-//!   [`progress`]: the live counters; [`report`]: the outcome; `handle`: the caller's side.
+//!   [`progress`]: the live counters; [`report`]: the outcome; `handle`: the caller's side;
+//!   `error`: why a download could not start.
 //!
 //! Endpoints are addressed path-style (`<endpoint>/<bucket>/<key>`), anonymously. A file is
 //! written as `.<name>.idc-partial` next to its destination and renamed only once its size and
 //! stated digests match. Transient failures are retried with backoff; a full disk stops the
 //! run; every other failure is reported per file.
 
+pub mod classify;
 pub mod config;
+pub mod disk;
+mod error;
 pub mod failure;
 mod file;
 pub mod fsutil;
 mod handle;
+mod head;
 mod http;
 mod inorder;
 mod job;
@@ -53,10 +66,10 @@ mod whole;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 pub use config::DownloadConfig;
+pub use error::DownloadError;
 pub use failure::FailureKind;
 pub use handle::DownloadHandle;
 pub use plan::{PlanItem, Source, PARTIAL_SUFFIX};
@@ -69,29 +82,6 @@ pub use verify::Verification;
 pub const AWS_ENDPOINT: &str = "https://s3.amazonaws.com";
 /// The GCS endpoint (S3-compatible XML API) of the IDC buckets.
 pub const GCS_ENDPOINT: &str = "https://storage.googleapis.com";
-
-/// Why a download could not start (per-file problems are in the [`Report`] instead).
-#[derive(Debug, Error)]
-pub enum DownloadError {
-    /// A setting is out of range.
-    #[error("invalid download setting: {0}")]
-    Config(String),
-    /// Plan items that cannot be downloaded as given (bad bucket, destination outside the root...).
-    #[error("invalid download plan: {0}")]
-    Plan(String),
-    /// The destination root cannot be created or used.
-    #[error("{0}")]
-    Destination(String),
-    /// The HTTP client could not be set up.
-    #[error("the HTTP client could not start: {0}")]
-    Client(String),
-    /// The transfer ended without a report (the process forked or the runtime stopped).
-    #[error("the download stopped without a report (the process forked or is shutting down); run it again")]
-    Lost,
-    /// A listing on its own ([`list`]) failed after its retries.
-    #[error("{0}")]
-    List(String),
-}
 
 /// List every object under `prefix` of `bucket` at `config.endpoint`, with the downloader's
 /// retries and its V2-then-V1 listing; nothing is written (`config.root` is not used).

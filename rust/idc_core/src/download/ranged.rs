@@ -13,9 +13,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::failure::Failure;
-use super::file::{self, Failed};
+use super::failure::{Failed, Failure};
 use super::fsutil::{blocking, open_temp, rename_into_place, PositionalWriter, WRITE_BLOCK};
+use super::head::head;
 use super::inorder::InOrderHash;
 use super::job::Job;
 use super::progress::Counted;
@@ -69,9 +69,7 @@ async fn stated(ctx: &Ctx, job: &Job) -> Expected {
     if !ctx.cfg.checksums {
         return job.listed.clone().without_checksums();
     }
-    file::head(ctx, job)
-        .await
-        .unwrap_or_else(|_| job.listed.clone())
+    head(ctx, job).await.unwrap_or_else(|_| job.listed.clone())
 }
 
 async fn fetch_once(

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::classify::ErrorClass;
 use super::config::DownloadConfig;
 use super::failure::{Failure, FailureKind};
 use super::fsutil;
@@ -17,7 +18,6 @@ use super::http::Http;
 use super::job::FileId;
 use super::progress::Progress;
 use super::report::{FailedFile, FileRecord, FileStatus, Report};
-use super::retry::ErrorClass;
 use super::verify::Verification;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

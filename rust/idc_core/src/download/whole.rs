@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use reqwest::header::CONTENT_LENGTH;
 
-use super::failure::Failure;
-use super::file::Failed;
+use super::failure::{Failed, Failure};
 use super::fsutil::{self, blocking, open_temp, rename_into_place, PositionalWriter, WRITE_BLOCK};
 use super::http::{header_u64, CHECKSUM_MODE};
 use super::job::Job;

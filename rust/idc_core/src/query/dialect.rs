@@ -208,13 +208,12 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
     out
 }
 
-/// Whether `sql` compares one of `columns` with `=` or `IN` (a lookup by identifier).
-pub fn is_identifier_lookup(sql: &str, columns: &[&str]) -> bool {
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
-        return false;
-    };
+/// Whether the SQL of `tokens` compares one of `columns` with `=` or `IN` (a lookup by
+/// identifier).
+pub fn is_identifier_lookup(tokens: &[TokenWithSpan], columns: &[&str]) -> bool {
     let tokens: Vec<&Token> = tokens
         .iter()
+        .map(|t| &t.token)
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
     tokens.windows(2).any(|pair| match pair {
@@ -487,6 +486,12 @@ mod tests {
     #[test]
     fn identifier_lookups_are_recognised() {
         let ids = ["SeriesInstanceUID", "StudyInstanceUID"];
+        let is_identifier_lookup = |sql: &str, ids: &[&str]| {
+            let tokens = Tokenizer::new(&GenericDialect {}, sql)
+                .tokenize_with_location()
+                .unwrap();
+            is_identifier_lookup(&tokens, ids)
+        };
         assert!(is_identifier_lookup(
             r#"SELECT * FROM index WHERE "SeriesInstanceUID" = '1.2'"#,
             &ids

@@ -24,12 +24,15 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::ParserError;
+use datafusion::sql::sqlparser::tokenizer::{TokenWithSpan, Tokenizer};
 use futures::{StreamExt, TryStreamExt};
 use tokio::task::JoinHandle;
 
@@ -344,30 +347,30 @@ impl Engine {
         read(&self.tables).get(name).map(|t| t.path())
     }
 
-    /// `sql` as it is handed to DataFusion (see [`dialect::rewrite`]).
-    pub fn translate(&self, sql: &str) -> String {
-        dialect::rewrite(sql, &read(&self.names))
-    }
-
     /// Run one read-only statement and collect its rows.
     pub async fn sql(&self, sql: &str) -> Result<QueryOutput> {
-        let sql = self.translate(sql);
-        check_read_only(&sql)?;
+        // The DuckDB-style rewrite works on the user's text; the rewritten text is tokenised
+        // and parsed once (its tokens serve the lookup check too), and planned from the parse.
+        let sql = dialect::rewrite(sql, &read(&self.names));
+        let tokens = tokenize(&sql)?;
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
         // Late materialisation pays off when a filter keeps a handful of rows (a lookup by
         // identifier) and costs a third more on scans that keep many.
+        let pushdown_filters = dialect::is_identifier_lookup(&tokens, IDENTIFIER_COLUMNS);
         let mut state = self.ctx.state();
+        let recursion_limit = state.config().options().sql_parser.recursion_limit.get();
+        let statement = parse_read_only(&sql, tokens, recursion_limit)?;
         state
             .config_mut()
             .options_mut()
             .execution
             .parquet
-            .pushdown_filters = dialect::is_identifier_lookup(&sql, IDENTIFIER_COLUMNS);
+            .pushdown_filters = pushdown_filters;
         let plan = state
-            .create_logical_plan(&sql)
+            .statement_to_plan(statement)
             .await
             .map_err(|e| self.explain(e.into()))?;
         options.verify_plan(&plan)?;
@@ -516,23 +519,39 @@ fn path_string(path: &Path) -> Result<String> {
     })
 }
 
-/// Refuse anything but one query: idc-index reads the indices, it never changes them, and it
-/// reads no file that was not registered as an index.
-fn check_read_only(sql: &str) -> Result<()> {
-    let statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
+/// The tokens of `sql`, as the parser reads them.
+fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>> {
+    Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize_with_location()
+        .map_err(|e| DataFusionError::from(ParserError::from(e)).into())
+}
+
+/// Parse the `tokens` of `sql` into its one statement, refusing anything but one query:
+/// idc-index reads the indices, it never changes them, and it reads no file that was not
+/// registered as an index.
+fn parse_read_only(
+    sql: &str,
+    tokens: Vec<TokenWithSpan>,
+    recursion_limit: usize,
+) -> Result<DFStatement> {
+    let mut statements = DFParserBuilder::new(tokens)
+        .with_dialect(&GenericDialect {})
+        .with_recursion_limit(recursion_limit)
+        .build()?
+        .parse_statements()?;
     if statements.len() > 1 {
         return Err(CoreError::ReadOnly(format!(
             "sql_query runs one statement at a time; this text holds {}. Send them one by one.",
             statements.len()
         )));
     }
-    let Some(statement) = statements.front() else {
+    let Some(statement) = statements.pop_front() else {
         return Err(CoreError::Sql(
             "the SQL text is empty: write a SELECT query".into(),
         ));
     };
-    if is_read_only(statement) {
-        return Ok(());
+    if is_read_only(&statement) {
+        return Ok(statement);
     }
     let verb: Vec<&str> = sql.split_whitespace().take(3).collect();
     Err(CoreError::ReadOnly(format!(

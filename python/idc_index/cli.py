@@ -30,10 +30,10 @@ import click
 from idc_index.client import IDCClient
 from idc_index.download.destinations import DOWNLOAD_HIERARCHY_DEFAULT
 from idc_index.download.locations import ENDPOINT_ENV, SOURCE_LOCATIONS
-from idc_index.download.selector import ANALYSIS_CHOICES
 from idc_index.errors import IDCError
 from idc_index.query.lookup import normalize_collection
 from idc_index.releases.catalog import DATA_DIR_ENV
+from idc_index.selection import ANALYSIS_RESULTS
 
 if TYPE_CHECKING:
     from idc_index.download.report import DownloadReport
@@ -296,7 +296,7 @@ def _report(run: Callable[[], DownloadReport[Any]]) -> None:
 @click.option("--sop-instance-uid", multiple=True, help="SOPInstanceUID(s) of slide microscopy instances to select.")
 @click.option("--crdc-series-uuid", multiple=True, help="crdc_series_uuid(s) to select (earlier releases too).")
 @click.option("--analysis-result-id", multiple=True, help="Keep only the series of these analysis result(s).")
-@click.option("--analysis-results", type=click.Choice(ANALYSIS_CHOICES, case_sensitive=False),
+@click.option("--analysis-results", type=click.Choice(ANALYSIS_RESULTS, case_sensitive=False),
               default="include", show_default=True,
               help="Download analysis-result series too (include), not (exclude), or only them (only).")
 @click.option("--source-bucket-location", type=click.Choice(SOURCE_LOCATIONS), default="aws", show_default=True,

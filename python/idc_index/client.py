@@ -30,6 +30,7 @@ from idc_index.query.sql import ident, in_list
 from idc_index.releases.catalog import Catalog
 from idc_index.releases.clinical import fetch_clinical_tables, read_clinical_table
 from idc_index.releases.files import MAIN_INDEX_FILE_STEM
+from idc_index.selection import Selection
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -624,9 +625,11 @@ class IDCClient(DownloadMethods):
             >>> client.citations_from_selection(collection_id="rider_pilot")
             ['Armato III, S. G., ... https://doi.org/10.7937/...']
         """
-        return self._citations.for_selection(
-            collection_id, patientId, studyInstanceUID, seriesInstanceUID, citation_format, self.DOI_RESOLVER_URL
+        selection = Selection.of(
+            collection_id=collection_id, patientId=patientId, studyInstanceUID=studyInstanceUID,
+            seriesInstanceUID=seriesInstanceUID,
         )
+        return self._citations.for_selection(selection, citation_format, self.DOI_RESOLVER_URL)
 
     def citations_from_manifest(self, manifestFile: str, citation_format: str = CITATION_FORMAT_APA) -> list[Any]:
         """The publications to cite for the series of an IDC portal manifest.

@@ -16,7 +16,6 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from idc_index.arguments import as_list
 from idc_index.download.destinations import DOWNLOAD_HIERARCHY_DEFAULT
 from idc_index.download.locations import SourceLocation, check_location
 from idc_index.download.plan import Plan
@@ -25,6 +24,7 @@ from idc_index.download.s5cmd import read_manifest
 from idc_index.download.selector import Selector
 from idc_index.download.sharding import parse_shard, part_numbers
 from idc_index.download.transfer import ProgressCallback
+from idc_index.selection import Selection
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -98,8 +98,10 @@ class DownloadMethods:
                 False checks sizes only, of downloaded files and of files already present,
                 which saves CPU time on very fast links.
             shard: ``"I/N"`` or ``(I, N)``: download only part ``I`` (0 to N-1) of the
-                selection split into ``N`` parts of about equal bytes, as
-                :meth:`~idc_index.download.plan.Plan.shard` splits it (one part per machine or job).
+                selection split into ``N`` parts of about equal bytes, whole series to the
+                lightest part (one part per machine or job). Unlike
+                :meth:`~idc_index.download.plan.Plan.shard`, a series larger than a part is
+                not split into its instances.
 
         Returns:
             DownloadReport: every file on disk (``report.paths``), bytes, seconds.
@@ -117,13 +119,57 @@ class DownloadMethods:
             ['data/RIDER-1007893286/CT_1.3.6.1.4.1.9328.50.1.../0a1b....dcm']
         """
         del quiet, use_s5cmd_sync  # resume is always on; the downloader prints nothing itself
-        location = check_location(source_bucket_location)
-        table = self._selector.selection_table(
-            location=location, collection_id=collection_id, patientId=patientId,
-            studyInstanceUID=studyInstanceUID, seriesInstanceUID=seriesInstanceUID, sopInstanceUID=sopInstanceUID,
-            crdc_series_uuid=crdc_series_uuid, analysis_result_id=analysis_result_id,
-            analysis_results=analysis_results, dirTemplate=dirTemplate,
+        selection = Selection.of(
+            collection_id=collection_id, patientId=patientId, studyInstanceUID=studyInstanceUID,
+            seriesInstanceUID=seriesInstanceUID, sopInstanceUID=sopInstanceUID, crdc_series_uuid=crdc_series_uuid,
+            analysis_result_id=analysis_result_id, analysis_results=analysis_results,
         )
+        return self._download(
+            selection, downloadDir, dry_run=dry_run, show_progress_bar=show_progress_bar, dirTemplate=dirTemplate,
+            source_bucket_location=source_bucket_location, endpoint_url=endpoint_url, concurrency=concurrency,
+            progress_callback=progress_callback, checksums=checksums, shard=shard,
+        )
+
+    def _download_one_level(
+        self,
+        argument: str,
+        value: object,
+        downloadDir: str | os.PathLike[str],
+        dry_run: bool,
+        show_progress_bar: bool,
+        dirTemplate: str | None,
+        source_bucket_location: str,
+        analysis_results: str = "include",
+        analysis_result_id: object = None,
+        **options: Any,
+    ) -> DownloadReport[Plan]:
+        """The ``download_dicom_series`` kind of method: ``value`` of ``argument`` is the selection
+        (None is refused, not taken as no selection); ``options`` as :meth:`download_from_selection`."""
+        given = {"analysis_result_id": analysis_result_id, argument: value}
+        selection = Selection.of(**given, analysis_results=analysis_results, required=argument)
+        return self._download(
+            selection, downloadDir, dry_run=dry_run, show_progress_bar=show_progress_bar, dirTemplate=dirTemplate,
+            source_bucket_location=source_bucket_location, **options,
+        )
+
+    def _download(
+        self,
+        selection: Selection,
+        downloadDir: str | os.PathLike[str],
+        *,
+        dry_run: bool,
+        show_progress_bar: bool,
+        dirTemplate: str | None,
+        source_bucket_location: str,
+        endpoint_url: str | None = None,
+        concurrency: int | None = None,
+        progress_callback: ProgressCallback | None = None,
+        checksums: bool = True,
+        shard: str | tuple[int, int] | None = None,
+    ) -> DownloadReport[Plan]:
+        """Download a checked selection: the one path of every selection download method."""
+        location = check_location(source_bucket_location)
+        table = self._selector.selection_table(selection, location=location, dirTemplate=dirTemplate)
         return _carry_out(
             table, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
             checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
@@ -148,11 +194,10 @@ class DownloadMethods:
         Examples:
             >>> client.download_dicom_series("1.3.6.1.4.1.14519.5.2.1.6279.6001.1...", "data")
         """
-        as_list(seriesInstanceUID, "seriesInstanceUID")  # None is refused, not taken as no selection
-        return self.download_from_selection(
-            downloadDir, dry_run=dry_run, seriesInstanceUID=seriesInstanceUID, quiet=quiet,
-            show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
-            source_bucket_location=source_bucket_location, **options,
+        del quiet, use_s5cmd_sync
+        return self._download_one_level(
+            "seriesInstanceUID", seriesInstanceUID, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location,
+            **options,
         )
 
     def download_dicom_studies(
@@ -173,11 +218,10 @@ class DownloadMethods:
         Examples:
             >>> client.download_dicom_studies("1.3.6.1.4.1.14519.5.2.1.6279.6001.2...", "data")
         """
-        as_list(studyInstanceUID, "studyInstanceUID")  # None is refused, not taken as no selection
-        return self.download_from_selection(
-            downloadDir, dry_run=dry_run, studyInstanceUID=studyInstanceUID, quiet=quiet,
-            show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
-            source_bucket_location=source_bucket_location, **options,
+        del quiet, use_s5cmd_sync
+        return self._download_one_level(
+            "studyInstanceUID", studyInstanceUID, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location,
+            **options,
         )
 
     def download_dicom_patients(
@@ -198,11 +242,10 @@ class DownloadMethods:
         Examples:
             >>> client.download_dicom_patients(["LUNG1-001", "LUNG1-002"], "data")
         """
-        as_list(patientId, "patientId")  # None is refused, not taken as no selection
-        return self.download_from_selection(
-            downloadDir, dry_run=dry_run, patientId=patientId, quiet=quiet,
-            show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
-            source_bucket_location=source_bucket_location, **options,
+        del quiet, use_s5cmd_sync
+        return self._download_one_level(
+            "patientId", patientId, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location,
+            **options,
         )
 
     def download_dicom_instance(
@@ -224,11 +267,10 @@ class DownloadMethods:
         Examples:
             >>> client.download_dicom_instance("1.3.6.1.4.1.5962.99.1.3206...", "slides")
         """
-        as_list(sopInstanceUID, "sopInstanceUID")  # None is refused, not taken as no selection
-        return self.download_from_selection(
-            downloadDir, dry_run=dry_run, sopInstanceUID=sopInstanceUID, quiet=quiet,
-            show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
-            source_bucket_location=source_bucket_location, **options,
+        del quiet, use_s5cmd_sync
+        return self._download_one_level(
+            "sopInstanceUID", sopInstanceUID, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location,
+            **options,
         )
 
     def download_collection(
@@ -250,11 +292,10 @@ class DownloadMethods:
         Examples:
             >>> client.download_collection("rider_pilot", "data", dry_run=True).plan.bytes_total
         """
-        as_list(collection_id, "collection_id")  # None is refused, not taken as no selection
-        return self.download_from_selection(
-            downloadDir, dry_run=dry_run, collection_id=collection_id, quiet=quiet,
-            show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
-            source_bucket_location=source_bucket_location, analysis_results=analysis_results, **options,
+        del quiet, use_s5cmd_sync
+        return self._download_one_level(
+            "collection_id", collection_id, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location, analysis_results=analysis_results,
+            **options,
         )
 
     def download_analysis_result(
@@ -275,11 +316,10 @@ class DownloadMethods:
         Examples:
             >>> client.download_analysis_result("nlst_sybil", "data", dry_run=True)
         """
-        as_list(analysis_result_id, "analysis_result_id")  # None is refused, not taken as no selection
-        return self.download_from_selection(
-            downloadDir, dry_run=dry_run, analysis_result_id=analysis_result_id, quiet=quiet,
-            show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dirTemplate,
-            source_bucket_location=source_bucket_location, **options,
+        del quiet, use_s5cmd_sync
+        return self._download_one_level(
+            "analysis_result_id", analysis_result_id, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location,
+            **options,
         )
 
     def download_from_manifest(
@@ -339,7 +379,7 @@ class DownloadMethods:
         del quiet, use_s5cmd_sync
         manifest = read_manifest(manifestFile)
         table, location = self._selector.manifest_table(
-            manifest, dirTemplate=dirTemplate, validate_manifest=validate_manifest
+            manifest, dirTemplate=dirTemplate, check_buckets=validate_manifest
         )
         return _carry_out(
             table, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
@@ -384,22 +424,20 @@ class DownloadMethods:
             >>> [part.bytes_total for part in plan.shard(4)]
             [...]
         """
-        given = [collection_id, patientId, studyInstanceUID, seriesInstanceUID, sopInstanceUID, crdc_series_uuid,
-                 analysis_result_id]
+        selection = Selection.of(
+            collection_id=collection_id, patientId=patientId, studyInstanceUID=studyInstanceUID,
+            seriesInstanceUID=seriesInstanceUID, sopInstanceUID=sopInstanceUID, crdc_series_uuid=crdc_series_uuid,
+            analysis_result_id=analysis_result_id, analysis_results=analysis_results,
+        )
         if manifestFile is not None:
-            if any(v is not None for v in given):
+            if selection.names_identifiers:
                 raise ValueError("Give either a selection or manifestFile, not both.")
             table, location = self._selector.manifest_table(
-                read_manifest(manifestFile), dirTemplate=dirTemplate, validate_manifest=validate_manifest,
+                read_manifest(manifestFile), dirTemplate=dirTemplate, check_buckets=validate_manifest,
             )
         else:
             location = check_location(source_bucket_location)
-            table = self._selector.selection_table(
-                location=location, collection_id=collection_id, patientId=patientId,
-                studyInstanceUID=studyInstanceUID, seriesInstanceUID=seriesInstanceUID,
-                sopInstanceUID=sopInstanceUID, crdc_series_uuid=crdc_series_uuid,
-                analysis_result_id=analysis_result_id, analysis_results=analysis_results, dirTemplate=dirTemplate,
-            )
+            table = self._selector.selection_table(selection, location=location, dirTemplate=dirTemplate)
         return Plan.measure(table, downloadDir, location, instance_source=self._selector.series_instances)
 
 

@@ -3,7 +3,7 @@
 A :class:`Plan` is the plan items of a selection under one download directory, held as one
 Arrow table (:attr:`Plan.table`, columns :data:`~idc_index.download.plan_table.PLAN_COLUMNS`)
 so that a plan of a million series is built, measured and split without a Python object per
-item: the directory is resolved and created once, the bytes the items hold, those already
+item (a run still hands the core one :class:`~idc_index.download.PlanItem` per item): the directory is resolved and created once, the bytes the items hold, those already
 present and the free space are measured once. :meth:`Plan.run` checks the space and runs the
 items through the native downloader (:func:`idc_index.download.transfer.download`), which
 returns the one report of the run, the plan in it. A plan can be written as an s5cmd manifest

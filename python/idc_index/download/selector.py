@@ -9,7 +9,7 @@ one series or instance is, for the URL getters.
 
 Example:
     >>> selector = Selector(IndexLookup(engine, "v25"), client.fetch_index)  # doctest: +SKIP
-    >>> table = selector.selection_table(collection_id="rider_pilot", location="aws")  # doctest: +SKIP
+    >>> table = selector.selection_table(Selection.of(collection_id="rider_pilot"), location="aws")  # doctest: +SKIP
     >>> table["prefix"][0]  # doctest: +SKIP
     <pyarrow.StringScalar: '0a1b.../'>
 """
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from idc_index._arrow import compute
-from idc_index.arguments import as_list, as_one
+from idc_index.arguments import as_one
 from idc_index.download.destinations import (
     DOWNLOAD_HIERARCHY_DEFAULT,
     SERIES_COLUMNS,
@@ -36,14 +36,12 @@ from idc_index.download.transfer import PlanItem
 from idc_index.errors import EmptySelectionError, IDCError, ManifestError, UnknownIdentifierError
 from idc_index.query.lookup import IndexLookup
 from idc_index.query.sql import ident, in_list, literal, unique
+from idc_index.selection import Selection
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 logger = logging.getLogger("idc_index")
-
-#: The values of the ``analysis_results`` option.
-ANALYSIS_CHOICES = ("include", "exclude", "only")
 
 
 def _columns(alias: str = "") -> str:
@@ -66,18 +64,7 @@ class Selector:
 
     # -- selections ----------------------------------------------------------------------------
     def selection_table(
-        self,
-        *,
-        location: SourceLocation,
-        collection_id: str | list[str] | None = None,
-        patientId: str | list[str] | None = None,
-        studyInstanceUID: str | list[str] | None = None,
-        seriesInstanceUID: str | list[str] | None = None,
-        sopInstanceUID: str | list[str] | None = None,
-        crdc_series_uuid: str | list[str] | None = None,
-        analysis_result_id: str | list[str] | None = None,
-        analysis_results: str = "include",
-        dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
+        self, selection: Selection, *, location: SourceLocation, dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT
     ) -> pa.Table:
         """The plan table of a selection in the buckets at ``location``.
 
@@ -89,51 +76,28 @@ class Selector:
             InvalidTemplateError: a ``dirTemplate`` that is not attributes and separators.
             UnknownIdentifierError: an identifier that matches nothing (with the closest ones).
             EmptySelectionError: the analysis-result options leave nothing.
-            ValueError: no selection, or an unknown ``analysis_results``.
+            ValueError: no selection.
         """
         tokens = parse_template(dirTemplate)
-        rows = self._selection_rows(
-            collection_id, patientId, studyInstanceUID, seriesInstanceUID, sopInstanceUID, crdc_series_uuid,
-            analysis_result_id, analysis_results,
-        )
+        rows = self._selection_rows(selection)
         if not rows.num_rows:
-            raise EmptySelectionError(_empty_message(analysis_result_id, analysis_results))
+            raise EmptySelectionError(_empty_message(selection))
         return plan_table(rows, tokens, location)
 
-    def _selection_rows(
-        self,
-        collection_id: str | list[str] | None,
-        patientId: str | list[str] | None,
-        studyInstanceUID: str | list[str] | None,
-        seriesInstanceUID: str | list[str] | None,
-        sopInstanceUID: str | list[str] | None,
-        crdc_series_uuid: str | list[str] | None,
-        analysis_result_id: str | list[str] | None,
-        analysis_results: str,
-    ) -> pa.Table:
+    def _selection_rows(self, selection: Selection) -> pa.Table:
         """The series rows of a selection, or its instance rows (with ``crdc_instance_uuid``)."""
-        for value, argument in (
-            (collection_id, "collection_id"), (patientId, "patientId"), (studyInstanceUID, "studyInstanceUID"),
-            (seriesInstanceUID, "seriesInstanceUID"), (sopInstanceUID, "sopInstanceUID"),
-            (crdc_series_uuid, "crdc_series_uuid"), (analysis_result_id, "analysis_result_id"),
-        ):
-            if value is not None:
-                as_list(value, argument)  # every identifier given is checked, used or not
-        analysis = self._analysis_filter(analysis_result_id, analysis_results)
-        if crdc_series_uuid is not None:
-            uuids = as_list(crdc_series_uuid, "crdc_series_uuid")
+        analysis = self._analysis_filter(selection)
+        if selection.crdc_series_uuid:
+            uuids = list(selection.crdc_series_uuid)
             rows = self._series_by_crdc(uuids)
             self._require_crdc(uuids, set(rows["crdc_series_uuid"].to_pylist()))
             if analysis:
                 rows = self._series_by_crdc(uuids, analysis)
             return rows
-        if sopInstanceUID is not None:
-            sops = as_list(sopInstanceUID, "sopInstanceUID")
-            return self._instance_rows(sops, analysis_result_id, analysis_results)
-        given = [v is not None for v in (collection_id, patientId, studyInstanceUID, seriesInstanceUID)]
-        level: tuple[str, list[str]] | None = None
-        if any(given):
-            level = self._lookup.selection_level(collection_id, patientId, studyInstanceUID, seriesInstanceUID)
+        if selection.sopInstanceUID:
+            return self._instance_rows(selection)
+        level = self._lookup.selection_level(selection)
+        if level is not None:
             where = in_list(*level)
         elif analysis:
             where = "TRUE"
@@ -148,22 +112,19 @@ class Selector:
         if level is not None:
             # The rows show which identifiers exist; only when some are absent (or filtered out
             # by the analysis options) is the index asked, to name them and their closest matches.
-            import pyarrow.compute as pc
-
             column, values = level
-            found = set(pc.unique(rows[column]).to_pylist())
+            found = set(compute().unique(rows[column]).to_pylist())
             if any(v not in found for v in values):
                 self._lookup.require(column, values)
         return rows
 
-    def _instance_rows(
-        self, sops: list[str], analysis_result_id: str | list[str] | None, analysis_results: str
-    ) -> pa.Table:
+    def _instance_rows(self, selection: Selection) -> pa.Table:
         """Instance rows (from ``sm_instance_index``, fetched if needed) with their series' columns."""
+        sops = list(selection.sopInstanceUID)
         self._fetch_index("sm_instance_index")
         self._lookup.require("SOPInstanceUID", sops, table="sm_instance_index")
         cond = f'i."SOPInstanceUID" IN ({", ".join(literal(v) for v in sops)})'
-        analysis = self._analysis_filter(analysis_result_id, analysis_results, 's."SeriesInstanceUID"')
+        analysis = self._analysis_filter(selection, 's."SeriesInstanceUID"')
         if analysis:
             cond += " AND " + analysis
         return self._lookup.table(
@@ -172,25 +133,17 @@ class Selector:
                 WHERE {cond}"""
         )
 
-    def _analysis_filter(
-        self, analysis_result_id: str | list[str] | None, analysis_results: str, column: str = '"SeriesInstanceUID"'
-    ) -> str | None:
+    def _analysis_filter(self, selection: Selection, column: str = '"SeriesInstanceUID"') -> str | None:
         """A condition on ``column`` (a SeriesInstanceUID) for the analysis-result options, or None."""
-        if analysis_results not in ANALYSIS_CHOICES:
-            raise ValueError(
-                f"analysis_results must be one of 'include', 'exclude' or 'only', not {analysis_results!r}"
-            )
         clauses = []
-        if analysis_result_id is not None:
-            if analysis_results == "exclude":
-                raise ValueError("analysis_result_id cannot be used when analysis_results is 'exclude'")
-            ids = as_list(analysis_result_id, "analysis_result_id")
+        if selection.analysis_result_id:
+            ids = list(selection.analysis_result_id)
             self._lookup.require("analysis_result_id", ids)
             clauses.append(
                 f'{column} IN (SELECT "SeriesInstanceUID" FROM index WHERE {in_list("analysis_result_id", ids)})'
             )
-        if analysis_results in ("exclude", "only"):
-            op = "NOT IN" if analysis_results == "exclude" else "IN"
+        if selection.analysis_results in ("exclude", "only"):
+            op = "NOT IN" if selection.analysis_results == "exclude" else "IN"
             clauses.append(
                 f'{column} {op} (SELECT "SeriesInstanceUID" FROM index WHERE analysis_result_id IS NOT NULL)'
             )
@@ -202,12 +155,12 @@ class Selector:
         manifest: Manifest,
         *,
         dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT,
-        validate_manifest: bool = True,
+        check_buckets: bool = True,
     ) -> tuple[pa.Table, SourceLocation]:
         """The plan table of an IDC portal manifest (read by
         :func:`~idc_index.download.s5cmd.read_manifest`), and the bucket location its lines name.
 
-        With ``validate_manifest`` each line's bucket must be the one the index records for its
+        With ``check_buckets`` each line's bucket must be the one the index records for its
         series; without it, the buckets are used as written.
 
         Raises:
@@ -241,7 +194,7 @@ class Selector:
         # Each item's series: its bucket as the index records it, and as its manifest line names it.
         series = pc.list_element(pc.split_pattern(pc.coalesce(table["prefix"], table["key"]), "/", max_splits=1), 0)
         pairs = list(zip(series.to_pylist(), table["bucket"].to_pylist()))
-        if not validate_manifest:
+        if not check_buckets:
             written: dict[str | None, str] = {line.crdc_series_uuid: line.bucket for line in lines}
             buckets = [written.get(u, b) for u, b in pairs]
             return table.set_column(0, "bucket", pa.array(buckets, pa.string())), location
@@ -374,21 +327,22 @@ class Selector:
         return bucket_for(row["aws_bucket"], location), f"{row['crdc_series_uuid']}/{row['crdc_instance_uuid']}.dcm"
 
 
-def _empty_message(analysis_result_id: str | list[str] | None, analysis_results: str) -> str:
+def _empty_message(selection: Selection) -> str:
     """Why a selection left nothing to download."""
-    if analysis_results == "exclude":
+    if selection.analysis_results == "exclude":
         return (
             "All series in the selection belong to analysis results, nothing left to download with "
             "analysis_results='exclude'."
         )
-    if analysis_results == "only":
+    if selection.analysis_results == "only":
         return (
             "None of the series in the selection belong to analysis results, nothing left to download "
             "with analysis_results='only'."
         )
-    if analysis_result_id is not None:
-        return f"No series from analysis_result_id {analysis_result_id} found in the selection."
+    if selection.analysis_result_id:
+        ids = list(selection.analysis_result_id)
+        return f"No series from analysis_result_id {ids[0] if len(ids) == 1 else ids} found in the selection."
     return "The selection has no series to download."
 
 
-__all__ = ["ANALYSIS_CHOICES", "Selector"]
+__all__ = ["Selector"]

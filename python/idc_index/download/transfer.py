@@ -213,7 +213,7 @@ def download(
 ) -> DownloadReport[P]:
     """Download ``items`` under ``destination_root`` and return the report.
 
-    Files already present with the right size (and MD5, when the listing states one) are
+    Files already present with the right size (and checksum, when the listing states one) are
     skipped when ``resume`` is on, so a rerun after a failure or a kill fetches only the rest.
     Raises :class:`~idc_index.errors.DownloadFailedError` (carrying the report) when any file
     failed or the run was cancelled or stopped, unless ``raise_on_failure`` is False;

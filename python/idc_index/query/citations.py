@@ -6,7 +6,7 @@ Turtle). When the resolver cannot be reached, the citation texts the indices rec
 offline too.
 
 Example:
-    >>> Citations(lookup).for_selection(collection_id="rider_pilot")  # doctest: +SKIP
+    >>> Citations(lookup).for_selection(Selection.of(collection_id="rider_pilot"))  # doctest: +SKIP
     ['Armato III, S. G., ... https://doi.org/10.7937/...', 'Fedorov, A., ...']
 """
 
@@ -24,6 +24,7 @@ from typing import Any
 from idc_index.errors import IDCError, UnknownIdentifierError
 from idc_index.query.lookup import IndexLookup
 from idc_index.query.sql import in_list, literal, unique
+from idc_index.selection import Selection
 
 logger = logging.getLogger("idc_index")
 
@@ -60,10 +61,7 @@ class Citations:
 
     def for_selection(
         self,
-        collection_id: str | list[str] | None = None,
-        patientId: str | list[str] | None = None,
-        studyInstanceUID: str | list[str] | None = None,
-        seriesInstanceUID: str | list[str] | None = None,
+        selection: Selection,
         citation_format: str = CITATION_FORMAT_APA,
         resolver_url: str = DOI_RESOLVER_URL,
     ) -> list[Any]:
@@ -72,8 +70,12 @@ class Citations:
 
         Raises:
             UnknownIdentifierError: an identifier that matches nothing (with the closest ones).
+            ValueError: the selection names no collection, patient, study or series.
         """
-        column, values = self._lookup.selection_level(collection_id, patientId, studyInstanceUID, seriesInstanceUID)
+        level = self._lookup.selection_level(selection)
+        if level is None:
+            raise ValueError("Give a selection: collection_id, patientId, studyInstanceUID or seriesInstanceUID.")
+        column, values = level
         self._lookup.require(column, values)
         where = in_list(column, values)
         dois = [
@@ -120,7 +122,7 @@ class Citations:
         )
         if not current:
             return []
-        return self.for_selection(seriesInstanceUID=current, citation_format=citation_format, resolver_url=resolver_url)
+        return self.for_selection(Selection.of(seriesInstanceUID=current), citation_format, resolver_url)
 
     def _citations(self, dois: list[str], citation_format: str, resolver_url: str) -> list[Any]:
         """The citation of each DOI: from the resolver while it answers, else from the indices."""

@@ -21,6 +21,7 @@ from idc_index.arguments import as_list
 from idc_index.errors import UnknownIdentifierError
 from idc_index.query.sql import ident, in_list, literal, unique
 from idc_index.releases.files import MAIN_INDEX
+from idc_index.selection import Selection
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -178,34 +179,17 @@ class IndexLookup:
         return self._collection_map
 
     # -- selections --------------------------------------------------------------------------
-    def selection_level(
-        self,
-        collection_id: str | list[str] | None,
-        patientId: str | list[str] | None,
-        studyInstanceUID: str | list[str] | None,
-        seriesInstanceUID: str | list[str] | None,
-    ) -> tuple[str, list[str]]:
-        """The column and values of the most specific level given (as idc-index 0.13 applies
-        them). Every level given must be a string or a list of strings; collection ids are
-        resolved (portal names too) and checked, identifiers are not.
-
-        Raises:
-            TypeError: a level that is not a string or a list of strings.
-            ValueError: no level given.
-        """
-        levels = (
-            ("SeriesInstanceUID", seriesInstanceUID, "seriesInstanceUID"),
-            ("StudyInstanceUID", studyInstanceUID, "studyInstanceUID"),
-            ("PatientID", patientId, "patientId"),
-            ("collection_id", collection_id, "collection_id"),
-        )
-        given = [(column, as_list(value, argument)) for column, value, argument in levels if value is not None]
-        if not given:
-            raise ValueError("Give a selection: collection_id, patientId, studyInstanceUID or seriesInstanceUID.")
-        column, values = given[0]
+    def selection_level(self, selection: Selection) -> tuple[str, list[str]] | None:
+        """The column and values of the most specific level of ``selection`` (as idc-index 0.13
+        applies them), collection ids resolved (portal names too) and checked; None when it names
+        no level."""
+        level = selection.level()
+        if level is None:
+            return None
+        column, values = level
         if column == "collection_id":
-            return column, self.collection_ids(values)
-        return column, values
+            return column, self.collection_ids(list(values))
+        return column, list(values)
 
 
 __all__ = ["WHERE_TO_LOOK", "IndexLookup", "normalize_collection"]

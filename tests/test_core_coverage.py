@@ -33,6 +33,7 @@ TEST_HOOKS = {
     "Engine.table_path": "which file an index reads (the optimised copy or the release's)",
     "Engine.user_table_names": "what the engine holds after unregister_table",
     "Engine.memory_held": "the memory benchmark (tests/benchmarks/memory_probe.py)",
+    "Engine.wait_optimized": "tests wait for the optimised copy before they check it (clients never wait)",
 }
 
 

@@ -67,8 +67,9 @@ class Engine:
         page_rows: int,
         compression: str,
         metadata: list[tuple[str, str]],
+        delay_seconds: float = 0.0,
     ) -> None:
-        """Start rewriting table `name` into `dst` in the background; the table then reads the new file."""
+        """Start rewriting table `name` into `dst` in the background after `delay_seconds`; the table then reads the new file."""
     def wait_optimized(self, name: str) -> str | None:
         """Wait for the background rewrite of `name`; the new file's path, or None when there is none."""
 

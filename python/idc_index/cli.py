@@ -57,7 +57,7 @@ _LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 def _client(ctx: click.Context) -> IDCClient:
     if ctx.obj is None:
         ctx.obj = IDCClient(data_dir=ctx.meta.get("data_dir"), release=ctx.meta.get("release"),
-                            remote=ctx.meta.get("remote", False))
+                            remote=ctx.meta.get("remote", False), optimize_index=ctx.meta.get("optimize_index"))
     return ctx.obj  # type: ignore[no-any-return]
 
 
@@ -119,11 +119,17 @@ class _Group(click.Group):
          "its files each command needs, instead of downloading it.",
 )
 @click.option(
+    "--optimize-index/--no-optimize-index", default=None,
+    help="Write (once per cache, in the background) a copy of the main index laid out for fast lookups. "
+         "Default: on, unless IDC_INDEX_OPTIMIZE=0.",
+)
+@click.option(
     "--log-level", type=click.Choice(_LOG_LEVELS, case_sensitive=False),
     default="warning", show_default=True, help="How much idc-index logs to stderr.",
 )
 @click.pass_context
-def idc(ctx: click.Context, data_dir: str | None, release: str | None, remote: bool, log_level: str) -> None:
+def idc(ctx: click.Context, data_dir: str | None, release: str | None, remote: bool, optimize_index: bool | None,
+        log_level: str) -> None:
     """Search NCI Imaging Data Commons (IDC) from the command line."""
     if remote and release is None:
         raise click.UsageError("--remote reads a published release: give --release current (or a version).")
@@ -132,6 +138,7 @@ def idc(ctx: click.Context, data_dir: str | None, release: str | None, remote: b
     ctx.meta["data_dir"] = data_dir
     ctx.meta["release"] = release
     ctx.meta["remote"] = remote
+    ctx.meta["optimize_index"] = optimize_index
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("idc_index").setLevel(log_level.upper())
 

@@ -23,7 +23,7 @@ from idc_index.errors import IDCClientInsufficientDiskSpaceError, UnknownIndexEr
 from idc_index.query import citations, user_tables
 from idc_index.query.citations import Citations
 from idc_index.query.dicomweb import DicomwebLocator
-from idc_index.query.index_tables import IndexTables
+from idc_index.query.index_tables import IndexTables, optimize_from_env
 from idc_index.query.lookup import IndexLookup
 from idc_index.query.result import QueryResult
 from idc_index.query.sql import ident, in_list
@@ -69,9 +69,11 @@ class IDCClient(DownloadMethods):
             Default: ``IDC_INDEX_CACHE_DIR``, else the user cache directory.
         release_base_url: where optional indices are fetched from. Default:
             ``IDC_RELEASE_BASE_URL``, else the release's published assets.
-        optimize_index: write (once, in the background) a copy of the main index sorted along
-            the IDC hierarchy with small row groups and bloom filters, which makes lookups by
-            identifier fast. On by default.
+        optimize_index: write (once per cache, in the background, in bounded memory) a copy of
+            the main index sorted along the IDC hierarchy with small row groups and bloom
+            filters, which makes lookups by identifier fast. The process does not wait for it:
+            one that ends first leaves it for the next. Default: ``IDC_INDEX_OPTIMIZE`` (``0``
+            turns it off), else on.
         release: use a published index release instead of the bundled one: ``"current"`` (the
             newest) or a version such as ``"26.0.0"``. Its manifest and main indices are
             downloaded once, verified and cached; later clients use the cache without the
@@ -127,14 +129,15 @@ class IDCClient(DownloadMethods):
         *,
         cache_dir: str | os.PathLike[str] | None = None,
         release_base_url: str | None = None,
-        optimize_index: bool = True,
+        optimize_index: bool | None = None,
         release: str | None = None,
         releases_url: str | None = None,
         remote: bool = False,
     ) -> None:
         self._catalog = Catalog.resolve(data_dir, cache_dir, release_base_url, release, releases_url, remote)
         self._engine = _core.Engine()
-        self._tables = IndexTables(self._engine, self._catalog, optimize_index=optimize_index, remote=remote)
+        optimize = optimize_index if optimize_index is not None else optimize_from_env()
+        self._tables = IndexTables(self._engine, self._catalog, optimize_index=optimize, remote=remote)
         self.idc_version = f"v{self._catalog.idc_version}"
         self.indices_data_dir = str(self._catalog.cache_dir)
         self.clinical_data_dir: str | None = None

@@ -48,3 +48,56 @@ def test_startup(benchmark, client, cache_dir: Path) -> None:
             "ratio_v013_over_ours": theirs / ours,
         }
     )
+
+
+FIRST_RUN = """
+import json, time
+t = time.perf_counter()
+from idc_index import IDCClient
+c = IDCClient()
+c.get_collections()
+client_s = time.perf_counter() - t
+series = c.sql_query("SELECT SeriesInstanceUID FROM index ORDER BY SeriesInstanceUID LIMIT 1")["SeriesInstanceUID"][0]
+t = time.perf_counter()
+c.get_series_size(series)
+lookup_s = time.perf_counter() - t
+print(json.dumps({"client_and_getter_s": client_s, "lookup_s": lookup_s, "series": series}))
+"""
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of a whole process, and its stdout."""
+    import os
+    import resource
+    import time
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, **env})
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_maxrss / 1024, out.stdout
+
+
+def test_first_run(benchmark, tmp_path: Path) -> None:
+    """A fresh container: an empty IDC_INDEX_CACHE_DIR for every round, the bundled index."""
+    rounds: list[dict[str, float]] = []
+
+    def first_run() -> None:
+        cache = tmp_path / f"cache{len(rounds)}"
+        env = {"IDC_INDEX_CACHE_DIR": str(cache)}
+        wall, cpu, peak, out = _timed([sys.executable, "-c", FIRST_RUN], env)
+        probe = json.loads(out)
+        cache_cli = tmp_path / f"cli{len(rounds)}"
+        cli = [sys.executable, "-m", "idc_index.cli", "download", probe["series"], "--download-dir",
+               str(tmp_path / "dl"), "--dry-run", "True"]
+        cli_wall, cli_cpu, _, _ = _timed(cli, {"IDC_INDEX_CACHE_DIR": str(cache_cli)})
+        rounds.append({"process_s": wall, "process_cpu_s": cpu, "client_and_getter_s": probe["client_and_getter_s"],
+                       "lookup_s": probe["lookup_s"], "cli_dry_run_s": cli_wall, "cli_dry_run_cpu_s": cli_cpu,
+                       "peak_rss_mb": peak})
+
+    benchmark.pedantic(first_run, rounds=3, iterations=1)
+    for key in rounds[0]:
+        benchmark.extra_info[key] = statistics.median(r[key] for r in rounds)
+    benchmark.extra_info["peak_rss_mb"] = max(r["peak_rss_mb"] for r in rounds)  # of any child process so far

@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-import atexit
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
@@ -60,6 +60,19 @@ INDEX_KEYS = {
 }
 
 
+#: Seconds a client lives before the optimised copy is started: a command that is done by then
+#: (most CLI commands, a short script) pays nothing for it; a notebook or a download writes it.
+OPTIMIZE_DELAY_SECONDS = 3.0
+
+#: ``0`` (or ``false``, ``no``, ``off``) turns the optimised copy of the main index off.
+OPTIMIZE_ENV = "IDC_INDEX_OPTIMIZE"
+
+
+def optimize_from_env() -> bool:
+    """Whether ``IDC_INDEX_OPTIMIZE`` leaves the optimised copy on (the default)."""
+    return os.environ.get(OPTIMIZE_ENV, "").strip().lower() not in ("0", "false", "no", "off")
+
+
 class IndexTables:
     """Registers the indices of ``catalog`` in ``engine`` (see the module's documentation)."""
 
@@ -83,13 +96,14 @@ class IndexTables:
             with ThreadPoolExecutor(max_workers=len(at_urls)) as pool:
                 list(pool.map(self._register_remote, at_urls))
         if optimized is not None and main_path is not None and main_path != optimized:
-            # Finish the rewrite before the interpreter exits (once per cache), so that a
-            # short-lived process leaves a complete copy for the next one.
-            atexit.register(engine.wait_optimized, MAIN_INDEX)
+            # Started after a delay, so that a one-shot command never pays for it, and not waited
+            # for: a process that ends first leaves a partial file and a lock that the next one
+            # sees are abandoned (the writer is gone), and it starts again.
             engine.start_optimize(
                 MAIN_INDEX,
                 str(optimized),
                 metadata=[("idc_index.release", catalog.release), ("idc_index.layout", MAIN_INDEX_LAYOUT_VERSION)],
+                delay_seconds=OPTIMIZE_DELAY_SECONDS,
                 **MAIN_INDEX_LAYOUT,
             )
 
@@ -138,4 +152,4 @@ def _aliases(name: str) -> list[str]:
     return [MAIN_INDEX_FILE_STEM] if name == MAIN_INDEX else []
 
 
-__all__ = ["INDEX_KEYS", "MAIN_INDEX_LAYOUT", "MAIN_INDEX_LAYOUT_VERSION", "IndexTables"]
+__all__ = ["INDEX_KEYS", "MAIN_INDEX_LAYOUT", "MAIN_INDEX_LAYOUT_VERSION", "OPTIMIZE_ENV", "IndexTables", "optimize_from_env"]

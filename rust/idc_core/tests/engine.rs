@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::arrow::array::{Array, AsArray, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -262,7 +263,9 @@ fn optimised_rewrite_keeps_every_row_and_swaps_in() {
         compression: "lz4_raw".into(),
         metadata: vec![("idc_index.layout".into(), "test".into())],
     };
-    engine.start_optimize("index", dst.clone(), layout).unwrap();
+    engine
+        .start_optimize("index", dst.clone(), layout, Duration::ZERO)
+        .unwrap();
     let outcome = rt.block_on(engine.wait_optimized("index")).unwrap();
     assert_eq!(outcome, OptimizeOutcome::Swapped(dst.clone()));
     assert_eq!(
@@ -377,7 +380,7 @@ fn a_live_writer_is_left_alone_and_a_dead_ones_leftovers_are_taken_over() {
     // this very process holds the lock: another writer is at work
     std::fs::write(&lock, std::process::id().to_string()).unwrap();
     engine
-        .start_optimize("index", dst.clone(), small_layout())
+        .start_optimize("index", dst.clone(), small_layout(), Duration::ZERO)
         .unwrap();
     assert_eq!(
         rt.block_on(engine.wait_optimized("index")).unwrap(),
@@ -390,7 +393,7 @@ fn a_live_writer_is_left_alone_and_a_dead_ones_leftovers_are_taken_over() {
     let partial = out.join(".idc_index.parquet.4000000000.partial");
     std::fs::write(&partial, b"half a file").unwrap();
     engine
-        .start_optimize("index", dst.clone(), small_layout())
+        .start_optimize("index", dst.clone(), small_layout(), Duration::ZERO)
         .unwrap();
     assert_eq!(
         rt.block_on(engine.wait_optimized("index")).unwrap(),

@@ -8,6 +8,7 @@ mod wait;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use pyo3::prelude::*;
 
@@ -134,8 +135,8 @@ impl Engine {
     }
 
     /// Start rewriting table `name` into `dst` (sorted, small row groups, bloom filters) in the
-    /// background; the table switches to the new file when it is complete.
-    #[pyo3(signature = (name, dst, sort_by, bloom_filter_columns, row_group_rows, page_rows, compression, metadata))]
+    /// background, `delay_seconds` from now; the table switches to the new file when it is complete.
+    #[pyo3(signature = (name, dst, sort_by, bloom_filter_columns, row_group_rows, page_rows, compression, metadata, delay_seconds=0.0))]
     #[allow(clippy::too_many_arguments)]
     fn start_optimize(
         &self,
@@ -147,7 +148,13 @@ impl Engine {
         page_rows: usize,
         compression: String,
         metadata: Vec<(String, String)>,
+        delay_seconds: f64,
     ) -> PyResult<()> {
+        let delay = Duration::try_from_secs_f64(delay_seconds).map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "delay_seconds must be 0 or more, got {delay_seconds}"
+            ))
+        })?;
         let layout = Layout {
             sort_by,
             bloom_filter_columns,
@@ -157,7 +164,7 @@ impl Engine {
             metadata,
         };
         self.inner
-            .start_optimize(name, dst, layout)
+            .start_optimize(name, dst, layout, delay)
             .map_err(errors::query_error)
     }
 

@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::metadata::KeyValue;
@@ -36,6 +38,9 @@ pub struct Layout {
     /// Key-value metadata written into the file footer.
     pub metadata: Vec<(String, String)>,
 }
+
+/// Memory the rewrite's sort may hold before it spills to temporary files.
+const SORT_MEMORY: usize = 160 * 1024 * 1024;
 
 /// How long a lock file of another writer is respected before it counts as abandoned.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -128,8 +133,14 @@ fn remove_partials(dir: &Path, file: &str) {
 }
 
 async fn write_locked(src: &str, dst: &Path, tmp: &Path, layout: &Layout) -> Result<()> {
-    // A session of its own: the user's session keeps its settings and its memory.
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
+    // A session of its own: the user's session keeps its settings and its memory. Its sort holds
+    // at most SORT_MEMORY and spills sorted runs to temporary files beyond it (then merges
+    // them), so that rewriting the million-row main index does not hold it all in memory.
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(SORT_MEMORY)))
+        .build_arc()?;
+    let ctx =
+        SessionContext::new_with_config_rt(SessionConfig::new().with_target_partitions(1), runtime);
     let df = ctx.read_parquet(src, ParquetReadOptions::default()).await?;
     let order = layout
         .sort_by

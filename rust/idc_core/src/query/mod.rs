@@ -15,6 +15,7 @@ mod user_table;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -412,7 +413,16 @@ impl Engine {
 
     /// Rewrite table `name` into `dst` with `layout` in the background; once written and
     /// checked, the table reads the new file. A file already at `dst` is used as is.
-    pub fn start_optimize(&self, name: &str, dst: PathBuf, layout: Layout) -> Result<()> {
+    ///
+    /// The rewrite starts after `delay`: a process that ends sooner (a one-shot command) leaves
+    /// it to a longer one and pays nothing for it.
+    pub fn start_optimize(
+        &self,
+        name: &str,
+        dst: PathBuf,
+        layout: Layout,
+        delay: Duration,
+    ) -> Result<()> {
         let table = read(&self.tables)
             .get(name)
             .cloned()
@@ -421,6 +431,7 @@ impl Engine {
         let ctx = self.ctx.clone();
         let budget = Arc::clone(&self.resident_budget);
         let job = crate::runtime::get().spawn(async move {
+            tokio::time::sleep(delay).await;
             if !dst.is_file() && !layout::write(&src, &dst, &layout).await? {
                 return Ok(OptimizeOutcome::Busy);
             }

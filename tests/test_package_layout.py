@@ -95,6 +95,6 @@ def test_the_folders_follow_the_flow():
     for name, targets in edges.items():
         if name.startswith(("idc_index.query", "idc_index.releases")):
             assert not {t for t in targets if t.startswith("idc_index.download.")} - {
-                "idc_index.download.transfer", "idc_index.download.report"}, (name, targets)
+                "idc_index.download.transfer", "idc_index.download.report", "idc_index.download.plan_table"}, (name, targets)
         if name.startswith(("idc_index.query", "idc_index.releases", "idc_index.download")):
             assert not targets & {"idc_index.client", "idc_index.client_download", "idc_index.cli"}, (name, targets)

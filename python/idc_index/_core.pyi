@@ -331,11 +331,11 @@ class ListedObject:
     def __eq__(self, value: object, /) -> bool: ...
 
 def start_download(
-    items: list[PlanItem],
+    plan: object,
     root: str | PathLike[str],
     config: DownloadConfig,
 ) -> DownloadHandle:
-    """Start downloading `items` under `root` as `config` says; returns at once with a handle."""
+    """Start downloading the items of `plan` (a plan's Arrow table: any object with `__arrow_c_stream__`) under `root` as `config` says; returns at once with a handle."""
 
 def list_objects(bucket: str, prefix: str, config: DownloadConfig) -> list[ListedObject]:
     """List every object under `prefix` of `bucket` at `config`'s endpoint; nothing is downloaded."""

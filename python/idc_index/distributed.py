@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from idc_index.download.locations import SourceLocation
+from idc_index.download.plan_table import PlanItem
 from idc_index.download.report import DownloadedFile, DownloadReport, FailedFile, failure_message
-from idc_index.download.transfer import PlanItem, ProgressCallback
+from idc_index.download.transfer import ProgressCallback
 from idc_index.errors import DownloadFailedError, IDCError
 
 if TYPE_CHECKING:

@@ -61,3 +61,68 @@ def test_idc_plan_command_all_of_idc(benchmark, client, cache_dir: Path, tmp_pat
 
     benchmark.pedantic(run, rounds=3, iterations=1)
     benchmark.extra_info.update(min(runs, key=lambda r: r["wall_s"]))
+
+
+HAND_OVER = r"""
+import http.server, json, resource, sys, threading, time
+from idc_index import IDCClient
+from idc_index.download import download_config
+from idc_index.download.plan_table import table_items
+from idc_index import _core
+
+first = {}
+class EmptyListings(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        first.setdefault("t", time.perf_counter())
+        body = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/'
+                b'2006-03-01/"><IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>')
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:
+            pass
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EmptyListings)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+client = IDCClient(optimize_index=False)
+plan = client.plan_download(sys.argv[2], collection_id=client.get_collections())
+planned_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+started = time.perf_counter()
+if sys.argv[1] == "objects":  # what a run did before: one PlanItem object per item
+    table_items(plan.table)
+    result = {"objects_s": time.perf_counter() - started}
+else:
+    config = download_config(f"http://127.0.0.1:{server.server_address[1]}", concurrency=4)
+    handle = _core.start_download(plan.table, sys.argv[2], config)
+    while "t" not in first:
+        time.sleep(0.001)
+    result = {"to_first_request_s": first["t"] - started}
+    handle.cancel()
+    handle.wait(60)
+result.update(items=plan.table.num_rows, planned_peak_mb=planned_peak,
+              peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(json.dumps(result))
+"""
+
+
+def test_a_whole_idc_plan_reaches_the_core(benchmark, client, tmp_path: Path) -> None:
+    """From the call until the core has accepted the plan of all of IDC and issued its first
+    request (to a local server that answers every listing with an empty page), with the plan's
+    table handed over through the Arrow C stream; beside it, what building one PlanItem object per
+    item cost, as a run did before."""
+    runs: dict[str, list[dict[str, float]]] = {"arrow": [], "objects": []}
+
+    def run() -> None:
+        for mode, results in runs.items():
+            out = subprocess.run([sys.executable, "-c", HAND_OVER, mode, str(tmp_path / "data")], check=True,
+                                 capture_output=True, text=True)
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    benchmark.pedantic(run, rounds=2, iterations=1)
+    for mode, results in runs.items():
+        best = min(results, key=lambda r: r.get("to_first_request_s", r.get("objects_s", 0.0)))
+        benchmark.extra_info.update({f"{mode}_{k}": v for k, v in best.items()})

@@ -32,11 +32,11 @@ from idc_index.download.locations import (
     bucket_for,
     resolve_endpoint,
 )
+from idc_index.download.plan_table import PlanItem
 from idc_index.download.report import DownloadedFile, DownloadReport, FailedFile, PlanSummary, failure_message
 from idc_index.download.transfer import (
     Download,
     DownloadProgress,
-    PlanItem,
     ProgressCallback,
     download,
     download_config,

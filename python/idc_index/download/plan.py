@@ -3,7 +3,7 @@
 A :class:`Plan` is the plan items of a selection under one download directory, held as one
 Arrow table (:attr:`Plan.table`, columns :data:`~idc_index.download.plan_table.PLAN_COLUMNS`)
 so that a plan of a million series is built, measured and split without a Python object per
-item (a run still hands the core one :class:`~idc_index.download.PlanItem` per item): the directory is resolved and created once, the bytes the items hold, those already
+item (a run hands the core the table itself, through the Arrow C stream): the directory is resolved and created once, the bytes the items hold, those already
 present and the free space are measured once. :meth:`Plan.run` checks the space and runs the
 items through the native downloader (:func:`idc_index.download.transfer.download`), which
 returns the one report of the run, the plan in it. A plan can be written as an s5cmd manifest
@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING
 from idc_index._arrow import compute
 from idc_index.download.disk import check_disk_space, format_size, free_bytes, present_bytes
 from idc_index.download.locations import SourceLocation
-from idc_index.download.plan_table import items_table, plan_schema, table_items
+from idc_index.download.plan_table import PlanItem, items_table, plan_schema, table_items
 from idc_index.download.report import DownloadReport, PlanSummary
 from idc_index.download.s5cmd import write_manifest
 from idc_index.download.sharding import InstanceSource, check_count, shard_tables, split_large_series
-from idc_index.download.transfer import PlanItem, ProgressCallback, download
+from idc_index.download.transfer import ProgressCallback, download
 from idc_index.errors import IDCError
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ class Plan:
         """
         check_disk_space(self.root, self.summary.bytes_needed, self.summary.bytes_free)
         return download(
-            self.items,
+            self.table,
             self.root,
             endpoint_url=endpoint_url,
             source_bucket_location=self.location,

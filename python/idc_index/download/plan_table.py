@@ -14,11 +14,15 @@ import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from idc_index import _core
 from idc_index._arrow import compute
-from idc_index.download.transfer import PlanItem
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+#: One unit of a download, one row of a plan table: a series prefix (listed, then fetched into a
+#: folder) or one object key (fetched to a file). See :class:`idc_index._core.PlanItem`.
+PlanItem = _core.PlanItem
 
 #: The columns of a plan's table: ``bucket``, ``prefix`` (a series, ``<crdc_series_uuid>/``) or
 #: ``key`` (one object), ``size`` (bytes, null when not known), ``destination`` (relative to the
@@ -84,4 +88,4 @@ def table_items(table: pa.Table) -> list[PlanItem]:
 
 
 
-__all__ = ["PLAN_COLUMNS", "first_rows", "items_table", "plan_schema", "table_items", "unique_items"]
+__all__ = ["PLAN_COLUMNS", "PlanItem", "first_rows", "items_table", "plan_schema", "table_items", "unique_items"]

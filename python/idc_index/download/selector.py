@@ -31,8 +31,8 @@ from idc_index.download.destinations import (
     sanitize_component,
 )
 from idc_index.download.locations import SourceLocation, bucket_for
+from idc_index.download.plan_table import PlanItem
 from idc_index.download.s5cmd import Manifest, manifest_location
-from idc_index.download.transfer import PlanItem
 from idc_index.errors import EmptySelectionError, IDCError, ManifestError, UnknownIdentifierError
 from idc_index.query.lookup import IndexLookup
 from idc_index.query.sql import ident, in_list, literal, unique

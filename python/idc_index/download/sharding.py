@@ -23,8 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from idc_index._arrow import compute
-from idc_index.download.plan_table import items_table, table_items
-from idc_index.download.transfer import PlanItem
+from idc_index.download.plan_table import PlanItem, items_table, table_items
 
 if TYPE_CHECKING:
     import numpy as np

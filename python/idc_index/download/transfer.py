@@ -1,7 +1,9 @@
 """The native downloader, started and watched: endpoints, buckets, settings, progress, Ctrl-C.
 
-A download is a list of :class:`PlanItem`: a series prefix (``<crdc_series_uuid>/``) that is
-listed and fetched into a directory, or one object key fetched to a file path. The Rust core
+A download is a plan table (:mod:`~idc_index.download.plan_table`), or a list of
+:class:`~idc_index.download.PlanItem`: a series prefix (``<crdc_series_uuid>/``) that is listed
+and fetched into a directory, or one object key fetched to a file path. The core reads the
+table through the Arrow C stream, with no Python object per item. The Rust core
 does the transfer (bounded concurrency, parallel ranges for large objects, retries, size and
 checksum verification, temp file + rename); this module starts it (:func:`start_download`),
 shows progress, forwards Ctrl-C as a cancel and builds the one
@@ -20,12 +22,16 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from idc_index import _core
 from idc_index.download.locations import resolve_endpoint
+from idc_index.download.plan_table import PlanItem, items_table, plan_schema
 from idc_index.download.report import DownloadReport, P, failure_message
 from idc_index.errors import DownloadError, DownloadFailedError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +42,20 @@ PARTIAL_SUFFIX = _core.PARTIAL_SUFFIX
 ProgressCallback = Callable[[int, int, str, str], None]
 
 
-#: One unit of a download: a series prefix (listed, then fetched into a folder) or one object
-#: key (fetched to a file). See :class:`idc_index._core.PlanItem`.
-PlanItem = _core.PlanItem
 #: A reading of a running download's counters.
 DownloadProgress = _core.DownloadProgress
 
 
 Item = Union[PlanItem, Mapping[str, Any]]
+
+
+def _plan_table(items: pa.Table | Iterable[Item]) -> pa.Table:
+    """The plan table the core reads: ``items`` when it is one, else the table of the items."""
+    import pyarrow as pa
+
+    if isinstance(items, pa.Table):
+        return items.cast(plan_schema())
+    return items_table(_plan_items(items))
 
 
 def _plan_items(items: Iterable[Item]) -> list[PlanItem]:
@@ -159,7 +171,7 @@ class Download:
 
 
 def start_download(
-    items: Iterable[Item],
+    items: pa.Table | Iterable[Item],
     destination_root: str | os.PathLike[str],
     *,
     endpoint_url: str | None = None,
@@ -187,12 +199,12 @@ def start_download(
         checksums=checksums,
         **tuning,
     )
-    handle = _core.start_download(_plan_items(items), os.fspath(destination_root), config)
+    handle = _core.start_download(_plan_table(items), os.fspath(destination_root), config)
     return Download(handle)
 
 
 def download(
-    items: Iterable[Item],
+    items: pa.Table | Iterable[Item],
     destination_root: str | os.PathLike[str],
     *,
     endpoint_url: str | None = None,

@@ -16,7 +16,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from idc_index.download.transfer import PlanItem, download
+from idc_index.download.plan_table import PlanItem
+from idc_index.download.transfer import download
 from idc_index.errors import DownloadFailedError, IDCError, IndexFileError
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use idc_core::download::{self as core, Source};
+use idc_core::download as core;
 
 use crate::errors::{download_error, DownloadError};
 use crate::wait;
@@ -122,23 +122,6 @@ impl PlanItem {
             self.destination,
             self.size.map_or("None".to_string(), |s| s.to_string())
         )
-    }
-}
-
-impl PlanItem {
-    fn to_core(&self) -> core::PlanItem {
-        let source = match (&self.prefix, &self.key) {
-            (Some(p), _) => Source::Prefix(p.clone()),
-            (None, k) => Source::Object(k.clone().unwrap_or_default()),
-        };
-        core::PlanItem {
-            bucket: self.bucket.clone(),
-            source,
-            destination: PathBuf::from(&self.destination),
-            size: self.size,
-            series_instance_uid: self.series_instance_uid.clone(),
-            sop_instance_uid: self.sop_instance_uid.clone(),
-        }
     }
 }
 
@@ -418,14 +401,17 @@ impl From<&core::Report> for TransferReport {
     }
 }
 
-/// Start downloading `items` under `root` as `config` says; returns at once with a handle.
+/// Start downloading the items of `plan` under `root` as `config` says; returns at once with a
+/// handle. `plan` is a plan's Arrow table (any object with `__arrow_c_stream__`), read through
+/// the Arrow C stream: no Python object per item.
 #[pyfunction]
 fn start_download(
-    items: Vec<PyRef<'_, PlanItem>>,
+    plan: &Bound<'_, PyAny>,
     root: PathBuf,
     config: &DownloadConfig,
 ) -> PyResult<DownloadHandle> {
-    let plan = items.iter().map(|i| i.to_core()).collect();
+    let (_, batches) = crate::arrow_py::import_stream(plan)?;
+    let plan = crate::plan_table::plan_items(&batches)?;
     let mut cfg = config.inner.clone();
     cfg.root = root;
     let handle = core::start(plan, cfg).map_err(download_error)?;

@@ -4,6 +4,7 @@
 mod arrow_py;
 mod download;
 mod errors;
+mod plan_table;
 mod wait;
 
 use std::path::PathBuf;

@@ -162,6 +162,11 @@ def test_lasting_faults_are_reported_with_their_reason(
     assert len(report.files) == len(s.objects) - 2
     assert_complete_or_absent(tmp_path, expected_files(tmp_path, [s]))
     assert not [p for p in files_on_disk(tmp_path) if p.name.endswith(".idc-partial")]
+    # The downloader's records travel between processes as they are (Dask workers return them).
+    import pickle
+
+    assert pickle.loads(pickle.dumps(report.files)) == report.files
+    assert pickle.loads(pickle.dumps(report.failed)) == report.failed
 
 
 def test_cancel_stops_the_transfers_and_leaves_no_partial_file(

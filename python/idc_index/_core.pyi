@@ -3,6 +3,8 @@
 from os import PathLike
 from typing import Any, Literal, final
 
+from typing_extensions import TypeAlias
+
 __all__ = [
     "AWS_ENDPOINT",
     "BUILD_PROFILE",
@@ -221,6 +223,23 @@ class DownloadProgress:
 class DownloadedFile:
     """A file that is at its destination, complete and verified."""
 
+    def __new__(
+        cls,
+        path: str,
+        bucket: str,
+        key: str,
+        size: int,
+        status: Literal["downloaded", "already_present"],
+        verification: Literal["crc32c", "crc32", "crc64nvme", "md5", "size"],
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+    ) -> DownloadedFile:
+        """A record of a file on disk (as a report holds it: made by the downloader, or unpickled)."""
+    def __getnewargs__(
+        self,
+    ) -> tuple[str, str, str, int, str, str, str | None, str | None]:
+        """Pickle support (Dask sends reports between processes): the arguments of `new`."""
+
     @property
     def path(self) -> str:
         """Where the file is."""
@@ -247,9 +266,42 @@ class DownloadedFile:
         """The instance identity given in the plan."""
     def __eq__(self, value: object, /) -> bool: ...
 
+_FailureKind: TypeAlias = Literal[
+    "not_found",
+    "access_denied",
+    "http",
+    "network",
+    "integrity",
+    "local_io",
+    "disk_full",
+    "unsafe_path",
+    "protocol",
+    "cancelled",
+    "not_attempted",
+    "internal",
+    "shard_error",
+]
+
 @final
 class FailedFile:
     """A file (or a whole series prefix, when its listing failed) that is not on disk."""
+
+    def __new__(
+        cls,
+        bucket: str,
+        key: str,
+        path: str | None,
+        kind: _FailureKind,
+        reason: str,
+        attempts: int = 0,
+        series_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+    ) -> FailedFile:
+        """A record of a file not on disk (as a report holds it: made by the downloader, by the caller for work that never reached it, or unpickled)."""
+    def __getnewargs__(
+        self,
+    ) -> tuple[str, str, str | None, str, str, int, str | None, str | None]:
+        """Pickle support (Dask sends reports between processes): the arguments of `new`."""
 
     @property
     def bucket(self) -> str:
@@ -261,22 +313,7 @@ class FailedFile:
     def path(self) -> str | None:
         """Where it would have been written, when known."""
     @property
-    def kind(
-        self,
-    ) -> Literal[
-        "not_found",
-        "access_denied",
-        "http",
-        "network",
-        "integrity",
-        "local_io",
-        "disk_full",
-        "unsafe_path",
-        "protocol",
-        "cancelled",
-        "not_attempted",
-        "internal",
-    ]:
+    def kind(self) -> _FailureKind:
         """What kind of failure it was."""
     @property
     def reason(self) -> str:

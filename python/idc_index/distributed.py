@@ -28,12 +28,12 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from idc_index.download.locations import SourceLocation
 from idc_index.download.plan_table import PlanItem
-from idc_index.download.report import DownloadedFile, DownloadReport, FailedFile, failure_message
+from idc_index.download.report import DownloadReport, FailedFile, failure_message
 from idc_index.download.transfer import ProgressCallback
 from idc_index.errors import DownloadFailedError, IDCError
 
@@ -54,36 +54,6 @@ PROGRESS_SECONDS = 0.25
 #: A plan item as plain values: bucket, destination, prefix, key, size, SeriesInstanceUID,
 #: SOPInstanceUID (native plan items do not leave their process).
 Row = tuple[str, str, "str | None", "str | None", "int | None", "str | None", "str | None"]
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    """A file on disk, as a worker reported it: the attributes of a
-    :data:`~idc_index.download.DownloadedFile`."""
-
-    path: str
-    bucket: str
-    key: str
-    size: int
-    status: str
-    verification: str
-    series_instance_uid: str | None = None
-    sop_instance_uid: str | None = None
-
-
-@dataclass(frozen=True)
-class FailureRecord:
-    """A file (or series) not on disk, as a worker reported it: the attributes of a
-    :data:`~idc_index.download.FailedFile`."""
-
-    bucket: str
-    key: str
-    path: str | None
-    kind: str
-    reason: str
-    attempts: int = 0
-    series_instance_uid: str | None = None
-    sop_instance_uid: str | None = None
 
 
 def download(
@@ -299,34 +269,9 @@ def run_shard(
 
 
 def portable(report: DownloadReport[Plan]) -> DownloadReport[Plan]:
-    """The report with its files and failures as records that pickle, and no plan."""
-    # The records carry the attributes of the native DownloadedFile and FailedFile, which
-    # cannot be created outside the downloader or sent between processes.
-    return DownloadReport(
-        files=cast(
-            "list[DownloadedFile]",
-            [
-                FileRecord(
-                    f.path, f.bucket, f.key, f.size, f.status, f.verification, f.series_instance_uid, f.sop_instance_uid
-                )
-                for f in report.files
-            ],
-        ),
-        failed=cast(
-            "list[FailedFile]",
-            [
-                FailureRecord(
-                    f.bucket, f.key, f.path, f.kind, f.reason, f.attempts, f.series_instance_uid, f.sop_instance_uid
-                )
-                for f in report.failed
-            ],
-        ),
-        bytes_downloaded=report.bytes_downloaded,
-        bytes_present=report.bytes_present,
-        seconds=report.seconds,
-        cancelled=report.cancelled,
-        stopped=report.stopped,
-    )
+    """The report without its plan (whose table and instance source stay on the worker); its
+    files and failures are the downloader's records, which pickle."""
+    return replace(report, plan=None)
 
 
 def report_of(shard: int, future: Future[DownloadReport[Plan]], part: Plan) -> DownloadReport[Plan]:
@@ -335,6 +280,7 @@ def report_of(shard: int, future: Future[DownloadReport[Plan]], part: Plan) -> D
     if future.status == "finished":
         report: DownloadReport[Plan] = future.result()
         return report
+    kind: Literal["cancelled", "shard_error"]
     if future.cancelled():
         kind, reason = "cancelled", f"shard {shard} was cancelled"
     else:
@@ -344,12 +290,12 @@ def report_of(shard: int, future: Future[DownloadReport[Plan]], part: Plan) -> D
             return carried
         kind, reason = "shard_error", f"shard {shard} failed: {type(error).__name__}: {error}"
     failed = [
-        FailureRecord(
+        FailedFile(
             i.bucket, i.prefix or i.key or "", i.destination, kind, reason, 0, i.series_instance_uid, i.sop_instance_uid
         )
         for i in part.items
     ]
-    return DownloadReport(failed=cast("list[FailedFile]", failed), cancelled=kind == "cancelled")
+    return DownloadReport(failed=failed, cancelled=kind == "cancelled")
 
 
 def merge(reports: Sequence[DownloadReport[Plan]], seconds: float, plan: Plan) -> DownloadReport[Plan]:
@@ -368,4 +314,4 @@ def merge(reports: Sequence[DownloadReport[Plan]], seconds: float, plan: Plan) -
     )
 
 
-__all__ = ["FailureRecord", "FileRecord", "download"]
+__all__ = ["download"]

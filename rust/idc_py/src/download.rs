@@ -303,8 +303,94 @@ pub struct DownloadedFile {
     sop_instance_uid: Option<String>,
 }
 
+/// The values of `DownloadedFile.status`, `.verification` and `FailedFile.kind` (a failure the
+/// caller records itself, such as a Dask shard that died, is `shard_error`).
+const STATUSES: &[&str] = &["downloaded", "already_present"];
+const VERIFICATIONS: &[&str] = &["crc32c", "crc32", "crc64nvme", "md5", "size"];
+const KINDS: &[&str] = &[
+    "not_found",
+    "access_denied",
+    "http",
+    "network",
+    "integrity",
+    "local_io",
+    "disk_full",
+    "unsafe_path",
+    "protocol",
+    "cancelled",
+    "not_attempted",
+    "internal",
+    "shard_error",
+];
+
+fn one_of(value: &str, values: &[&'static str], what: &str) -> PyResult<&'static str> {
+    values
+        .iter()
+        .find(|v| **v == value)
+        .copied()
+        .ok_or_else(|| {
+            DownloadError::new_err(format!(
+                "{what} must be one of {}, not {value:?}",
+                values.join(", ")
+            ))
+        })
+}
+
 #[pymethods]
 impl DownloadedFile {
+    /// A record of a file on disk (as a report holds it: made by the downloader, or unpickled).
+    #[new]
+    #[pyo3(signature = (path, bucket, key, size, status, verification, series_instance_uid = None,
+                        sop_instance_uid = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        path: String,
+        bucket: String,
+        key: String,
+        size: u64,
+        status: &str,
+        verification: &str,
+        series_instance_uid: Option<String>,
+        sop_instance_uid: Option<String>,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            path,
+            bucket,
+            key,
+            size,
+            status: one_of(status, STATUSES, "status")?,
+            verification: one_of(verification, VERIFICATIONS, "verification")?,
+            series_instance_uid,
+            sop_instance_uid,
+        })
+    }
+
+    /// Pickle support (Dask sends reports between processes): the arguments of `new`.
+    #[allow(clippy::type_complexity)]
+    fn __getnewargs__(
+        &self,
+    ) -> (
+        String,
+        String,
+        String,
+        u64,
+        &'static str,
+        &'static str,
+        Option<String>,
+        Option<String>,
+    ) {
+        (
+            self.path.clone(),
+            self.bucket.clone(),
+            self.key.clone(),
+            self.size,
+            self.status,
+            self.verification,
+            self.series_instance_uid.clone(),
+            self.sop_instance_uid.clone(),
+        )
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "DownloadedFile(path={:?}, size={}, status={:?}, verification={:?})",
@@ -337,7 +423,8 @@ pub struct FailedFile {
     key: String,
     path: Option<String>,
     /// `not_found`, `access_denied`, `http`, `network`, `integrity`, `local_io`, `disk_full`,
-    /// `unsafe_path`, `protocol`, `cancelled`, `not_attempted` or `internal`.
+    /// `unsafe_path`, `protocol`, `cancelled`, `not_attempted`, `internal`, or `shard_error`
+    /// (recorded by the caller for a shard of a distributed download that never reported).
     kind: &'static str,
     /// What happened and what to do, for a person.
     reason: String,
@@ -348,6 +435,60 @@ pub struct FailedFile {
 
 #[pymethods]
 impl FailedFile {
+    /// A record of a file not on disk (as a report holds it: made by the downloader, by the
+    /// caller for work that never reached it, or unpickled).
+    #[new]
+    #[pyo3(signature = (bucket, key, path, kind, reason, attempts = 0, series_instance_uid = None,
+                        sop_instance_uid = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        bucket: String,
+        key: String,
+        path: Option<String>,
+        kind: &str,
+        reason: String,
+        attempts: u32,
+        series_instance_uid: Option<String>,
+        sop_instance_uid: Option<String>,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            bucket,
+            key,
+            path,
+            kind: one_of(kind, KINDS, "kind")?,
+            reason,
+            attempts,
+            series_instance_uid,
+            sop_instance_uid,
+        })
+    }
+
+    /// Pickle support (Dask sends reports between processes): the arguments of `new`.
+    #[allow(clippy::type_complexity)]
+    fn __getnewargs__(
+        &self,
+    ) -> (
+        String,
+        String,
+        Option<String>,
+        &'static str,
+        String,
+        u32,
+        Option<String>,
+        Option<String>,
+    ) {
+        (
+            self.bucket.clone(),
+            self.key.clone(),
+            self.path.clone(),
+            self.kind,
+            self.reason.clone(),
+            self.attempts,
+            self.series_instance_uid.clone(),
+            self.sop_instance_uid.clone(),
+        )
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "FailedFile(key={:?}, kind={:?}, reason={:?})",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,3 +238,55 @@ def test_idc_releases_and_idc_release(server: Site, tmp_path: Path) -> None:
     unknown = runner.invoke(idc, ["--release", "9.9.9", "collections"], env=env)
     assert unknown.exit_code == 1
     assert "Available: 25.0.1, 26.0.0" in unknown.stderr
+
+
+def _listing(site: Path, **change) -> bytes:
+    listing = json.loads((site / "releases.json").read_text())
+    listing.update(change)
+    return json.dumps(listing).encode()
+
+
+def _manifest_with(site: Path, index: str, field: str, value) -> bytes:
+    manifest = json.loads((site / "current" / "release_artifacts" / "manifest.json").read_text())
+    manifest["indices"][index][field] = value
+    return json.dumps(manifest).encode()
+
+
+@pytest.mark.parametrize(
+    ("document", "names"),
+    [
+        (lambda site: _listing(site, current=["26.0.0"]), r"current is \['26.0.0'\], not a release string"),
+        (lambda site: _listing(site, releases=[{"release": "26.0.0", "idc_version": [26]}]),
+         r"release '26.0.0' idc_version is \[26\], not an integer"),
+        (lambda site: b"[" * 200_000 + b"]" * 200_000, "nested too deeply"),
+    ],
+    ids=["current-a-list", "idc_version-a-list", "nested"],
+)
+def test_a_hostile_listing_is_refused_naming_the_url_and_the_field(
+    server: Site, site: Path, tmp_path: Path, document, names
+) -> None:
+    server.faults["/releases.json"] = document(site)
+    listed = CliRunner().invoke(idc, ["releases"], env={"IDC_RELEASES_URL": server.url, "IDC_INDEX_CACHE_DIR": str(tmp_path)})
+    assert listed.exit_code == 0 and "Traceback" not in listed.output, listed.output  # the bundled release is listed
+    assert re.search(f"cannot list the published releases: {re.escape(server.url)}/releases.json .*{names}",
+                     listed.stderr), listed.stderr
+
+
+@pytest.mark.parametrize(
+    ("document", "names"),
+    [
+        (lambda site: _manifest_with(site, "collections_index", "sha256", 12),
+         "index 'collections_index' sha256 is 12, not 64 hexadecimal digits"),
+        (lambda site: _manifest_with(site, "idc_index", "bytes", "many"), "index 'idc_index' bytes is 'many', not a count"),
+        (lambda site: b"{\"a\":" * 200_000 + b"1" + b"}" * 200_000, "nested too deeply"),
+    ],
+    ids=["sha256-a-number", "bytes-a-string", "nested"],
+)
+def test_a_hostile_manifest_is_refused_naming_the_url_and_the_field(
+    server: Site, site: Path, tmp_path: Path, document, names
+) -> None:
+    server.faults["/current/release_artifacts/manifest.json"] = document(site)
+    with pytest.raises(ReleaseFetchError, match=names) as info:
+        IDCClient(release="current", releases_url=server.url, cache_dir=tmp_path)
+    assert f"{server.url}/current/release_artifacts/manifest.json" in str(info.value)
+    assert not _files(tmp_path / "indices")  # nothing cached

@@ -38,6 +38,7 @@ from idc_index.releases.files import (
     download_verified,
     file_stem,
     index_name,
+    read_json,
     safe_component,
     validate_release_manifest,
 )
@@ -177,9 +178,8 @@ class Catalog:
                 "`python -m index_builder build`."
             )
         try:
-            with manifest_path.open(encoding="utf-8") as f:
-                manifest = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
+            manifest = read_json(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
             raise IndexFileError(f"cannot read {manifest_path}: {e}") from e
         problems = validate_release_manifest(manifest)
         if problems:

@@ -173,13 +173,14 @@ def check_remote_file(entry: IndexEntry, timeout: float = 30.0) -> str:
     return entry.url
 
 def validate_release_manifest(manifest: Any) -> list[str]:
-    """What is wrong with a release manifest (empty when it is valid)."""
+    """What is wrong with a release manifest (empty when it is valid): every field it is read
+    for, with the JSON type it must have."""
     if not isinstance(manifest, dict):
         return ["the top level is not an object"]
     problems = []
     if manifest.get("format") != MANIFEST_FORMAT:
         problems.append(f"format is {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
-    if not isinstance(manifest.get("idc_version"), int):
+    if not _is_int(manifest.get("idc_version")):
         problems.append("idc_version is missing or not an integer")
     if not isinstance(manifest.get("release"), str) or not manifest.get("release"):
         problems.append("release is missing or not a string")
@@ -190,9 +191,36 @@ def validate_release_manifest(manifest: Any) -> list[str]:
     for stem, entry in indices.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
             problems.append(f"index {stem!r} has no file name")
-        elif Path(entry["file"]).name != entry["file"]:
+            continue
+        if Path(entry["file"]).name != entry["file"]:
             problems.append(f"index {stem!r} file {entry['file']!r} is not a plain file name")
+        for field in ("rows", "bytes"):
+            if entry.get(field) is not None and not (_is_int(entry[field]) and entry[field] >= 0):
+                problems.append(f"index {stem!r} {field} is {entry[field]!r}, not a count")
+        sha = entry.get("sha256")
+        if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-fA-F]{64}", sha)):
+            problems.append(f"index {stem!r} sha256 is {sha!r}, not 64 hexadecimal digits")
+        if entry.get("description") is not None and not isinstance(entry["description"], str):
+            problems.append(f"index {stem!r} description is not a string")
+        columns = entry.get("columns")
+        if columns is not None and not (isinstance(columns, list) and all(
+                isinstance(c, dict) and isinstance(c.get("name"), str) for c in columns)):
+            problems.append(f"index {stem!r} columns is not a list of objects with a name")
     return problems
+
+
+def read_json(text: str | bytes) -> Any:
+    """A JSON document, or ValueError for anything that is not one, however it fails (a syntax
+    error, or nesting too deep to read)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("it is nested too deeply to be a JSON document idc-index reads") from None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
 
 def _download(url: str, partial: Path, timeout: float) -> tuple[int, str]:
     sha = hashlib.sha256()
@@ -294,6 +322,7 @@ __all__ = [
     "file_sha256",
     "file_stem",
     "index_name",
+    "read_json",
     "safe_component",
     "validate_release_manifest",
 ]

@@ -42,6 +42,7 @@ from idc_index.releases.files import (
     download_verified,
     file_sha256,
     index_name,
+    read_json,
     safe_component,
     validate_release_manifest,
 )
@@ -110,7 +111,7 @@ def cached_release_dir(cache_root: Path, release: str) -> Path:
 def _cached_manifest(directory: Path) -> dict[str, Any] | None:
     """The manifest of a complete cached release in ``directory``, else None."""
     try:
-        manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+        manifest = read_json((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if validate_release_manifest(manifest):
@@ -165,7 +166,7 @@ def _get_json(url: str, timeout: float) -> Any:
         reason = getattr(e, "reason", e)
         raise ReleaseFetchError(f"could not reach {url}: {reason}.") from e
     try:
-        document = json.loads(body)
+        document = read_json(body)
     except ValueError as e:
         raise ReleaseFetchError(f"{url} is not JSON ({e}): check {RELEASES_URL_ENV}.") from e
     if document is None:
@@ -195,10 +196,20 @@ def validate_listing(listing: Any) -> list[str]:
     if listing.get("format") != LISTING_FORMAT:
         problems.append(f"format is {listing.get('format')!r}, expected {LISTING_FORMAT!r}")
     releases = listing.get("releases")
+    current = listing.get("current")
+    if current is not None and not isinstance(current, str):
+        problems.append(f"current is {current!r}, not a release string")
     if not isinstance(releases, list) or not all(isinstance(r, dict) and isinstance(r.get("release"), str) for r in releases):
         problems.append("releases is not a list of objects with a release string")
-    elif listing.get("current") is not None and listing["current"] not in {r["release"] for r in releases}:
-        problems.append(f"current {listing['current']!r} is not one of the releases")
+        return problems
+    for r in releases:
+        version = r.get("idc_version")
+        if version is not None and not (isinstance(version, int) and not isinstance(version, bool)):
+            problems.append(f"release {r['release']!r} idc_version is {version!r}, not an integer")
+        if r.get("files_sha256") is not None and not isinstance(r["files_sha256"], str):
+            problems.append(f"release {r['release']!r} files_sha256 is not a string")
+    if isinstance(current, str) and current not in {r["release"] for r in releases}:
+        problems.append(f"current {current!r} is not one of the releases")
     return problems
 
 

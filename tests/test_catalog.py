@@ -72,6 +72,36 @@ def test_fetch_from_server_verifies_caches_and_reuses_offline(
     offline.fetch_index("sm_index")  # already installed: no network
 
 
+def test_a_cached_index_cut_short_is_removed_and_fetched_again(
+    small_release: Path, http_server: str, tmp_path: Path, caplog
+) -> None:
+    client = IDCClient(small_release, cache_dir=tmp_path, release_base_url=http_server, optimize_index=False)
+    client.fetch_index("sm_index")
+    n = client.sql("SELECT COUNT(*) AS n FROM sm_index").column("n")
+    cached = tmp_path / "indices" / "25.0.0-small" / "sm_index.parquet"
+    whole = cached.read_bytes()
+    cached.write_bytes(whole[: len(whole) * 2 // 3])  # a crash or a full disk cut it short
+    with caplog.at_level("WARNING", logger="idc_index"):
+        again = IDCClient(small_release, cache_dir=tmp_path, release_base_url=http_server, optimize_index=False)
+    assert "sm_index.parquet is damaged (not whole); it was removed" in caplog.text
+    assert not cached.exists() and not again.indices_overview["sm_index"]["installed"]
+    again.fetch_index("sm_index")
+    assert again.sql("SELECT COUNT(*) AS n FROM sm_index").column("n") == n
+    assert cached.read_bytes() == whole
+
+
+def test_an_optimised_copy_cut_short_is_written_again(small_release: Path, tmp_path: Path, caplog) -> None:
+    first = IDCClient(small_release, cache_dir=tmp_path)
+    copy = Path(first._engine.wait_optimized("index"))
+    expected = first.sql("SELECT COUNT(*) AS n FROM index").column("n")
+    copy.write_bytes(copy.read_bytes()[:1000])
+    with caplog.at_level("WARNING", logger="idc_index"):
+        again = IDCClient(small_release, cache_dir=tmp_path)
+    assert "is damaged; it was removed and will be written again" in caplog.text
+    assert again.sql("SELECT COUNT(*) AS n FROM index").column("n") == expected  # the shipped file answers
+    assert again._engine.wait_optimized("index") == str(copy) and copy.stat().st_size > 1000
+
+
 def _serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     import functools
 

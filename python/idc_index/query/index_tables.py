@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,10 +22,13 @@ from typing import TYPE_CHECKING, TypedDict
 
 from idc_index.errors import IndexFetchError, SQLError
 from idc_index.releases.catalog import Catalog
-from idc_index.releases.files import MAIN_INDEX, MAIN_INDEX_FILE_STEM, IndexEntry, check_remote_file
+from idc_index.releases.files import MAIN_INDEX, MAIN_INDEX_FILE_STEM, IndexEntry, check_remote_file, has_parquet_ends
 
 if TYPE_CHECKING:
     from idc_index import _core
+
+
+logger = logging.getLogger("idc_index")
 
 
 class _Layout(TypedDict):
@@ -83,7 +87,11 @@ class IndexTables:
         main_path = catalog.entry(MAIN_INDEX).path
         optimized = self._optimized_copy(main_path) if optimize_index and main_path else None
         if optimized is not None and optimized.is_file():
-            main_path = optimized
+            if has_parquet_ends(optimized):
+                main_path = optimized
+            else:  # cut short (a full disk, a copy): removed, to be written again
+                logger.warning("the optimised copy %s is damaged; it was removed and will be written again", optimized)
+                optimized.unlink(missing_ok=True)
         opened_with = set(catalog.main_indices) if remote else set()
         at_urls = []
         for entry in catalog.indices.values():

@@ -37,6 +37,7 @@ from idc_index.releases.files import (
     default_cache_dir,
     download_verified,
     file_stem,
+    has_parquet_ends,
     index_name,
     read_json,
     safe_component,
@@ -221,11 +222,18 @@ class Catalog:
         return catalog
 
     def _adopt_cached_files(self) -> None:
-        """Indices fetched earlier for this release are installed too."""
+        """Indices fetched earlier for this release are installed too; a cached file that is not
+        whole (cut short by a crash or a full disk) is removed, to be fetched again on demand."""
         for entry in self.indices.values():
             cached = self.cache_dir / entry.file
-            if entry.path is None and cached.is_file() and (entry.bytes is None or cached.stat().st_size == entry.bytes):
+            if entry.path is not None or not cached.is_file():
+                continue
+            if (entry.bytes is None or cached.stat().st_size == entry.bytes) and has_parquet_ends(cached):
                 entry.path = cached
+            else:
+                logger.warning("the cached index %s is damaged (not whole); it was removed and will be fetched again",
+                               cached)
+                cached.unlink(missing_ok=True)
 
     @property
     def main_indices(self) -> list[str]:

@@ -269,16 +269,27 @@ def _verify(entry: IndexEntry, partial: Path, size: int, digest: str) -> None:
             "Nothing was cached; check IDC_RELEASE_BASE_URL."
         )
 
+def has_parquet_ends(path: Path) -> bool:
+    """Whether the file starts and ends as a parquet file, with a footer that fits in it: a
+    file cut short fails this. Reads 12 bytes."""
+    try:
+        size = path.stat().st_size
+        if size < 12:
+            return False
+        with path.open("rb") as f:
+            head = f.read(4)
+            f.seek(size - 8)
+            tail = f.read(8)
+    except OSError:
+        return False
+    footer = int.from_bytes(tail[:4], "little")
+    return head == b"PAR1" and tail[4:] == b"PAR1" and footer + 12 <= size
+
+
 def _looks_like_parquet(path: Path) -> bool:
     """Whether the file starts and ends as parquet and its footer (the file metadata) reads."""
-    size = path.stat().st_size
-    if size < 12:
+    if not has_parquet_ends(path):
         return False
-    with path.open("rb") as f:
-        head = f.read(4)
-        f.seek(size - 4)
-        if head != b"PAR1" or f.read(4) != b"PAR1":
-            return False
     import pyarrow.parquet as pq
 
     try:
@@ -321,6 +332,7 @@ __all__ = [
     "download_verified",
     "file_sha256",
     "file_stem",
+    "has_parquet_ends",
     "index_name",
     "read_json",
     "safe_component",

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,6 +93,32 @@ class _SiteHandler(QuietHandler):
         fault = server.faults.get(self.path)  # type: ignore[attr-defined]
         if fault == "missing":
             self.send_error(404)
+            return
+        if fault == "endless":  # no Content-Length and no end: the file's bytes, then zeros (64 MiB at most)
+            data = Path(self.translate_path(self.path)).read_bytes()
+            self.send_response(200)
+            self.end_headers()
+            try:
+                self.wfile.write(data)
+                for _ in range(64):
+                    self.wfile.write(bytes(1 << 20))
+            except OSError:  # the client stopped reading
+                pass
+            self.close_connection = True
+            return
+        if isinstance(fault, tuple) and fault[0] == "trickle":  # one byte at a time, 20 a second, 3 s at most
+            data = fault[1]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                for i in range(min(len(data), 60)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass
+            self.close_connection = True
             return
         if fault is not None:
             data = fault if isinstance(fault, bytes) else Path(self.translate_path(self.path)).read_bytes()
@@ -290,3 +317,35 @@ def test_a_hostile_manifest_is_refused_naming_the_url_and_the_field(
         IDCClient(release="current", releases_url=server.url, cache_dir=tmp_path)
     assert f"{server.url}/current/release_artifacts/manifest.json" in str(info.value)
     assert not _files(tmp_path / "indices")  # nothing cached
+
+
+def test_an_index_served_without_an_end_is_refused_at_its_stated_size(server: Site, tmp_path: Path) -> None:
+    for release in ("current", "26.0.0"):
+        server.faults[f"/{release}/release_artifacts/sm_index.parquet"] = "endless"
+    client = IDCClient(release="current", releases_url=server.url, cache_dir=tmp_path)
+    with pytest.raises(IndexIntegrityError, match=r"sm_index.parquet sent more than the \d+ bytes it can hold"):
+        client.fetch_index("sm_index")
+    cached = _files(tmp_path / "indices")
+    assert not [f for f in cached if "sm_index" in f]  # no partial file, nothing cached
+
+
+def test_a_manifest_that_trickles_is_refused_at_its_deadline(
+    server: Site, site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from idc_index.releases import published
+
+    monkeypatch.setattr(published, "JSON_DEADLINE_SECONDS", 1.0)
+    manifest = (site / "current" / "release_artifacts" / "manifest.json").read_bytes()
+    server.faults["/current/release_artifacts/manifest.json"] = ("trickle", manifest)
+    with pytest.raises(ReleaseFetchError, match=r"manifest.json did not arrive within 1 s"):
+        IDCClient(release="current", releases_url=server.url, cache_dir=tmp_path)
+
+
+def test_a_listing_larger_than_any_is_refused(
+    server: Site, site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from idc_index.releases import published
+
+    monkeypatch.setattr(published, "MAX_JSON_BYTES", 100)
+    listed = CliRunner().invoke(idc, ["releases"], env={"IDC_RELEASES_URL": server.url, "IDC_INDEX_CACHE_DIR": str(tmp_path)})
+    assert listed.exit_code == 0 and "releases.json is larger than 100 bytes" in listed.stderr, listed.output

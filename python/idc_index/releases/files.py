@@ -26,6 +26,9 @@ logger = logging.getLogger("idc_index")
 
 #: Where fetched indices are cached (default: the user cache directory).
 CACHE_DIR_ENV = "IDC_INDEX_CACHE_DIR"
+#: The most bytes an index file of unknown size may have (the largest, the main index, is about
+#: 100 MB); a file whose manifest states its size may have exactly that many.
+MAX_INDEX_BYTES = 8 << 30
 
 DATA_PACKAGE = "idc_index_data"
 
@@ -133,7 +136,7 @@ def download_verified(entry: IndexEntry, destination: Path, timeout: float = 60.
     partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
     logger.info("Fetching index %s from %s", entry.name, entry.url)
     try:
-        size, digest = _download(entry.url, partial, timeout)
+        size, digest = _download(entry.url, partial, timeout, entry.bytes if entry.bytes is not None else MAX_INDEX_BYTES)
         _verify(entry, partial, size, digest)
         os.replace(partial, destination)
     except BaseException:
@@ -222,15 +225,23 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _download(url: str, partial: Path, timeout: float) -> tuple[int, str]:
+def _download(url: str, partial: Path, timeout: float, limit: int) -> tuple[int, str]:
+    """Stream ``url`` into ``partial``; at most ``limit`` bytes are accepted (a server that sends
+    more, or never ends, is refused), and ``timeout`` seconds without a byte end it."""
     sha = hashlib.sha256()
     size = 0
     request = urllib.request.Request(url, headers={"User-Agent": "idc-index"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response, partial.open("wb") as out:
-            while chunk := response.read(1 << 20):
+            while chunk := response.read(min(1 << 20, limit + 1 - size)):
                 sha.update(chunk)
                 size += len(chunk)
+                if size > limit:
+                    raise IndexIntegrityError(
+                        f"{url} sent more than the {limit} bytes it can hold (the release's manifest size, or "
+                        f"{MAX_INDEX_BYTES} when it states none): the server is not serving the index file. "
+                        "Nothing was cached; check IDC_RELEASE_BASE_URL."
+                    )
                 out.write(chunk)
     except urllib.error.HTTPError as e:
         raise IndexFetchError(
@@ -251,6 +262,7 @@ def _download(url: str, partial: Path, timeout: float) -> tuple[int, str]:
     except OSError as e:
         raise IndexFileError(f"cannot write {partial}: {e}. Set IDC_INDEX_CACHE_DIR to a writable directory with free space.") from e
     return size, sha.hexdigest()
+
 
 def _verify(entry: IndexEntry, partial: Path, size: int, digest: str) -> None:
     if entry.bytes is not None and size != entry.bytes:
@@ -325,6 +337,7 @@ __all__ = [
     "MAIN_INDEX_FILE_STEM",
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
+    "MAX_INDEX_BYTES",
     "RELEASE_MANIFEST_NAME",
     "IndexEntry",
     "check_remote_file",

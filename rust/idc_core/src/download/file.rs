@@ -12,14 +12,22 @@ use super::failure::{Failed, Failure};
 use super::fsutil::{blocking, remove_temp};
 use super::head::head;
 use super::job::Job;
+use super::limit::Permit;
 use super::plan::temp_path;
 use super::report::FileStatus;
 use super::state::Ctx;
 use super::verify::{self, Verification};
 use super::{ranged, whole};
 
+/// The place a file holds while it runs: a large object's (its ranges take request places
+/// of their own), or one request's.
+pub(crate) enum FilePermit {
+    Large(#[allow(dead_code)] OwnedSemaphorePermit),
+    Request(#[allow(dead_code)] Permit),
+}
+
 /// The task of one file: never panics out, always records one outcome.
-pub(crate) async fn run(ctx: Arc<Ctx>, job: Arc<Job>, permit: OwnedSemaphorePermit, large: bool) {
+pub(crate) async fn run(ctx: Arc<Ctx>, job: Arc<Job>, permit: FilePermit, large: bool) {
     let started = Instant::now();
     let outcome = AssertUnwindSafe(process(&ctx, &job, permit, large))
         .catch_unwind()
@@ -47,7 +55,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, job: Arc<Job>, permit: OwnedSemaphorePerm
 async fn process(
     ctx: &Arc<Ctx>,
     job: &Arc<Job>,
-    permit: OwnedSemaphorePermit,
+    permit: FilePermit,
     large: bool,
 ) -> Result<(u64, FileStatus, Verification), Failed> {
     if ctx.cfg.resume && job.maybe_present {

@@ -20,7 +20,9 @@
 //!   destination root (nothing is written outside it) and deduplicated.
 //! - `schedule`: the run. Objects become jobs at once; prefixes are listed (`list`, over
 //!   [`s3`]'s URLs and XML) under `list_concurrency` and become one job per object. Jobs run
-//!   under `concurrency` requests (large objects under `max_large_files`).
+//!   under `limit`'s requests in flight, which grow while the completion rate grows and halve
+//!   when the server throttles, never above `concurrency` (large objects under
+//!   `max_large_files`).
 //! - `file`: one job: skip it when already present and complete (resume), create its
 //!   directory, fetch it (`whole`: one GET, small bodies in memory; `ranged`: parallel Range
 //!   requests into a preallocated file, MD5 and CRC64NVME hashed in order by `inorder`), and
@@ -51,6 +53,7 @@ mod head;
 mod http;
 mod inorder;
 mod job;
+mod limit;
 mod list;
 pub mod plan;
 pub mod progress;
@@ -72,6 +75,7 @@ pub use config::DownloadConfig;
 pub use error::DownloadError;
 pub use failure::FailureKind;
 pub use handle::DownloadHandle;
+pub use limit::ConcurrencyStats;
 pub use plan::{PlanItem, Source, PARTIAL_SUFFIX};
 pub use progress::ProgressSnapshot;
 pub use report::{FailedFile, FileRecord, FileStatus, Report};

@@ -18,6 +18,7 @@ use super::fsutil::{blocking, open_temp, rename_into_place, PositionalWriter, WR
 use super::head::head;
 use super::inorder::InOrderHash;
 use super::job::Job;
+use super::limit::{Limiter, Permit};
 use super::progress::Counted;
 use super::state::Ctx;
 use super::verify::{self, Algorithm, Checksum, Computed, Expected, Hasher, Verification};
@@ -197,10 +198,15 @@ async fn fetch_parts(
         };
         let (ctx, job, cancel) = (Arc::clone(ctx), Arc::clone(job), cancel.clone());
         set.spawn(async move {
+            let (c, j, r) = (&ctx, &job, &range);
             let got = ctx
                 .cfg
                 .retry
-                .run(&cancel, || fetch_part(&ctx, &job, &range, size))
+                .run(&cancel, || async move {
+                    let got = fetch_part(c, j, r, size).await;
+                    c.requests.observe(&got);
+                    got
+                })
                 .await;
             drop(permits);
             (i, got.outcome, got.attempts)
@@ -222,11 +228,8 @@ async fn fetch_parts(
 async fn acquire(
     cancel: &CancellationToken,
     window: &Arc<Semaphore>,
-    requests: &Arc<Semaphore>,
-) -> Option<(
-    tokio::sync::OwnedSemaphorePermit,
-    tokio::sync::OwnedSemaphorePermit,
-)> {
+    requests: &Arc<Limiter>,
+) -> Option<(tokio::sync::OwnedSemaphorePermit, Permit)> {
     if cancel.is_cancelled() {
         return None;
     }
@@ -238,7 +241,7 @@ async fn acquire(
     let permit = tokio::select! {
         biased;
         _ = cancel.cancelled() => return None,
-        p = Arc::clone(requests).acquire_owned() => p.ok()?,
+        p = requests.acquire() => p.ok()?,
     };
     Some((slot, permit))
 }

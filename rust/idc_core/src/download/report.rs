@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::failure::FailureKind;
+use super::limit::ConcurrencyStats;
 use super::verify::Verification;
 
 /// How a listed file ended up on disk.
@@ -67,6 +68,8 @@ pub struct Report {
     pub cancelled: bool,
     /// Why the run stopped early on its own (the disk is full), if it did.
     pub stopped: Option<String>,
+    /// What the limit of requests in flight did: where it started, its peak, its decreases.
+    pub concurrency: ConcurrencyStats,
 }
 
 impl Report {
@@ -81,6 +84,7 @@ impl Report {
         seconds: f64,
         cancelled: bool,
         stopped: Option<String>,
+        concurrency: ConcurrencyStats,
     ) -> Report {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         failed.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
@@ -99,6 +103,7 @@ impl Report {
             seconds,
             cancelled,
             stopped,
+            concurrency,
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::task::JoinSet;
 
 use super::failure::Failure;
-use super::file;
+use super::file::{self, FilePermit};
 use super::fsutil::blocking;
 use super::job::{FileId, Job};
 use super::list::list_prefix;
@@ -33,11 +33,11 @@ pub(crate) async fn run(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>) -> Report {
             .listed
             .size
             .is_some_and(|s| s > ctx.cfg.multipart_threshold);
-        let sem = if large { &ctx.large } else { &ctx.requests };
         let permit = tokio::select! {
             biased;
             _ = ctx.cancel.cancelled() => None,
-            p = Arc::clone(sem).acquire_owned() => p.ok(),
+            p = Arc::clone(&ctx.large).acquire_owned(), if large => p.ok().map(FilePermit::Large),
+            p = ctx.requests.acquire(), if !large => p.ok().map(FilePermit::Request),
         };
         match permit {
             Some(permit) => {

@@ -16,6 +16,7 @@ use super::failure::{Failure, FailureKind};
 use super::fsutil;
 use super::http::Http;
 use super::job::FileId;
+use super::limit::Limiter;
 use super::progress::Progress;
 use super::report::{FailedFile, FileRecord, FileStatus, Report};
 use super::verify::Verification;
@@ -39,8 +40,9 @@ pub(crate) struct Ctx {
     pub progress: Arc<Progress>,
     pub cancel: CancellationToken,
     pub user_cancelled: AtomicBool,
-    /// Requests in flight (whole objects and ranges).
-    pub requests: Arc<Semaphore>,
+    /// Requests in flight (whole objects and ranges), as many as the network takes, at most
+    /// `concurrency`.
+    pub requests: Arc<Limiter>,
     /// Large objects in progress.
     pub large: Arc<Semaphore>,
     /// Listings in flight.
@@ -54,7 +56,7 @@ pub(crate) struct Ctx {
 impl Ctx {
     pub fn new(cfg: DownloadConfig, http: Http, root: PathBuf, progress: Arc<Progress>) -> Self {
         Self {
-            requests: Arc::new(Semaphore::new(cfg.concurrency)),
+            requests: Limiter::new(cfg.concurrency),
             large: Arc::new(Semaphore::new(cfg.max_large_files)),
             lists: Arc::new(Semaphore::new(cfg.list_concurrency)),
             cfg,
@@ -189,6 +191,7 @@ impl Ctx {
             started.elapsed().as_secs_f64(),
             self.user_cancelled.load(Ordering::SeqCst),
             lock(&self.fatal).clone(),
+            self.requests.stats(),
         )
     }
 }

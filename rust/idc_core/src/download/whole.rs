@@ -32,11 +32,15 @@ pub(crate) async fn fetch(
     job: &Job,
     temp: &Path,
 ) -> Result<(u64, Verification), Failed> {
-    let url = ctx.http.endpoint.object_url(&job.id.bucket, &job.id.key);
+    let url = &ctx.http.endpoint.object_url(&job.id.bucket, &job.id.key);
     let got = ctx
         .cfg
         .retry
-        .run(&ctx.cancel, || attempt(ctx, job, &url, temp))
+        .run(&ctx.cancel, || async move {
+            let got = attempt(ctx, job, url, temp).await;
+            ctx.requests.observe(&got);
+            got
+        })
         .await;
     let attempts = got.attempts;
     let (body, size, v) = got.outcome.map_err(|f| (f, attempts))?;

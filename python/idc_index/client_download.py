@@ -197,8 +197,8 @@ class DownloadMethods:
         """
         del quiet, use_s5cmd_sync
         return self._download_one_level(
-            "seriesInstanceUID", seriesInstanceUID, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location,
-            **options,
+            "seriesInstanceUID", seriesInstanceUID, downloadDir, dry_run, show_progress_bar, dirTemplate,
+            source_bucket_location, **options,
         )
 
     def download_dicom_studies(
@@ -221,8 +221,8 @@ class DownloadMethods:
         """
         del quiet, use_s5cmd_sync
         return self._download_one_level(
-            "studyInstanceUID", studyInstanceUID, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location,
-            **options,
+            "studyInstanceUID", studyInstanceUID, downloadDir, dry_run, show_progress_bar, dirTemplate,
+            source_bucket_location, **options,
         )
 
     def download_dicom_patients(
@@ -245,8 +245,8 @@ class DownloadMethods:
         """
         del quiet, use_s5cmd_sync
         return self._download_one_level(
-            "patientId", patientId, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location,
-            **options,
+            "patientId", patientId, downloadDir, dry_run, show_progress_bar, dirTemplate,
+            source_bucket_location, **options,
         )
 
     def download_dicom_instance(
@@ -270,8 +270,8 @@ class DownloadMethods:
         """
         del quiet, use_s5cmd_sync
         return self._download_one_level(
-            "sopInstanceUID", sopInstanceUID, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location,
-            **options,
+            "sopInstanceUID", sopInstanceUID, downloadDir, dry_run, show_progress_bar, dirTemplate,
+            source_bucket_location, **options,
         )
 
     def download_collection(
@@ -295,8 +295,8 @@ class DownloadMethods:
         """
         del quiet, use_s5cmd_sync
         return self._download_one_level(
-            "collection_id", collection_id, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location, analysis_results=analysis_results,
-            **options,
+            "collection_id", collection_id, downloadDir, dry_run, show_progress_bar, dirTemplate,
+            source_bucket_location, analysis_results=analysis_results, **options,
         )
 
     def download_analysis_result(
@@ -319,8 +319,8 @@ class DownloadMethods:
         """
         del quiet, use_s5cmd_sync
         return self._download_one_level(
-            "analysis_result_id", analysis_result_id, downloadDir, dry_run, show_progress_bar, dirTemplate, source_bucket_location,
-            **options,
+            "analysis_result_id", analysis_result_id, downloadDir, dry_run, show_progress_bar, dirTemplate,
+            source_bucket_location, **options,
         )
 
     def download_from_manifest(

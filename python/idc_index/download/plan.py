@@ -2,12 +2,13 @@
 
 A :class:`Plan` is the plan items of a selection under one download directory, held as one
 Arrow table (:attr:`Plan.table`, columns :data:`~idc_index.download.plan_table.PLAN_COLUMNS`)
-so that a plan of a million series is built, measured and split without a Python object per
-item (a run hands the core the table itself, through the Arrow C stream): the directory is resolved and created once, the bytes the items hold, those already
-present and the free space are measured once. :meth:`Plan.run` checks the space and runs the
-items through the native downloader (:func:`idc_index.download.transfer.download`), which
-returns the one report of the run, the plan in it. A plan can be written as an s5cmd manifest
-(:meth:`Plan.to_manifest`) and split into parts of about equal bytes (:meth:`Plan.shard`, see
+so that a plan of a million series is built, measured, split and run without a Python object
+per item (a run hands the core the table itself, through the Arrow C stream): the directory is
+resolved and created once, the bytes the items hold, those already present and the free space
+are measured once. :meth:`Plan.run` checks the space and runs the items through the native
+downloader (:func:`idc_index.download.transfer.download`), which returns the one report of the
+run, the plan in it. A plan can be written as an s5cmd manifest (:meth:`Plan.to_manifest`) and
+split into parts of about equal bytes (:meth:`Plan.shard`, see
 :mod:`idc_index.download.sharding`), each a plan that runs on its own.
 
 Example:

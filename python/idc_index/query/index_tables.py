@@ -160,4 +160,11 @@ def _aliases(name: str) -> list[str]:
     return [MAIN_INDEX_FILE_STEM] if name == MAIN_INDEX else []
 
 
-__all__ = ["INDEX_KEYS", "MAIN_INDEX_LAYOUT", "MAIN_INDEX_LAYOUT_VERSION", "OPTIMIZE_ENV", "IndexTables", "optimize_from_env"]
+__all__ = [
+    "INDEX_KEYS",
+    "MAIN_INDEX_LAYOUT",
+    "MAIN_INDEX_LAYOUT_VERSION",
+    "OPTIMIZE_ENV",
+    "IndexTables",
+    "optimize_from_env",
+]

@@ -3,11 +3,11 @@
 Only the columns the queries (ours and idc-index-data's) read, typed as IDC's DICOM export types
 them, so that an offline build fails where BigQuery would:
 
-* the value representations: DA as DATE, TM as TIME, DT as TIMESTAMP, DS, FL and FD as FLOAT64, IS,
-  US, UL and SL as INT64, the text VRs as STRING (the Cloud Healthcare API's DICOM schema). Where
-  the tables IDC publishes show a different type, theirs wins: SeriesNumber (IS) is a STRING, as
-  idc-index-data's idc_index passes it through untouched and publishes a string, and so is
-  version_metadata.version_timestamp;
+* the value representations: DA as DATE, TM as TIME, DT as TIMESTAMP, FL and FD as FLOAT64, US,
+  UL and SL as INT64, the text VRs as STRING, and the decimal and integer strings (DS, IS) as
+  STRING too: idc-index-data publishes SeriesNumber (an IS it passes through untouched) as a
+  string, and its SQL SAFE_CASTs every DS and IS it reads as a number (and no FL or FD);
+  version_metadata.version_timestamp is a STRING as well;
 * an attribute whose multiplicity can exceed 1 (ImageType, PixelSpacing, SeriesType, ...) is a
   repeated field, a sequence (SQ) a repeated record;
 * a repeated field is never NULL: a missing one is ``[]``, at every depth (:func:`as_exported`).

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
-from idc_index._arrow import compute
+from idc_index._arrow import compute, repeat, scalar, strings
 from idc_index.download.locations import SourceLocation, bucket_for
 from idc_index.download.plan_table import first_rows, plan_schema
 from idc_index.errors import InvalidTemplateError
@@ -141,27 +141,26 @@ def render_destinations(tokens: list[Token] | None, rows: pa.Table) -> Column:
         >>> render_destinations(parse_template("%PatientID/%Modality"), rows).to_pylist()
         ['.._x/CT', 'p1/_']
     """
-    import pyarrow as pa
     pc = compute()
 
     if tokens is None:
-        return pa.array([""] * rows.num_rows, pa.string())
+        return repeat("", rows.num_rows)
     components: list[Column | str] = []
     for folder in _folders(tuple(tokens)):
         if not any(is_attr for is_attr, _ in folder):
             if folder:  # literal text only: the same folder for every row
                 components.append(sanitize_component("".join(text for _, text in folder)))
             continue
-        parts = [safe_components(rows[text]) if is_attr else text for is_attr, text in folder]
-        joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
+        parts = [safe_components(rows[text]) if is_attr else scalar(text) for is_attr, text in folder]
+        joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, scalar(""))
         # A folder that is one attribute's value was made safe above already.
         components.append(joined if _single_attribute(folder) else safe_components(joined))
     if all(isinstance(c, str) for c in components):
-        return pa.array(["/".join(str(c) for c in components)] * rows.num_rows, pa.string())
+        return repeat("/".join(str(c) for c in components), rows.num_rows)
     # No component is empty: a value renders as at least "_", and empty folders were dropped.
     if len(components) == 1:
         return components[0]
-    return pc.binary_join_element_wise(*components, "/")
+    return pc.binary_join_element_wise(*(scalar(c) if isinstance(c, str) else c for c in components), scalar("/"))
 
 
 def safe_components(values: Column) -> Column:
@@ -172,7 +171,7 @@ def safe_components(values: Column) -> Column:
 
     text = pc.cast(values, pa.string())
     if text.null_count:
-        text = pc.fill_null(text, "")
+        text = pc.fill_null(text, scalar(""))
     plain = pc.and_(
         pc.match_substring_regex(text, "^" + _PLAIN.pattern + "$"),
         pc.invert(pc.or_(pc.ends_with(text, "."), pc.match_substring_regex(text, _WINDOWS_RESERVED.pattern,
@@ -183,7 +182,7 @@ def safe_components(values: Column) -> Column:
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     others = pc.unique(text.filter(pc.invert(plain)))
-    fixed = pa.array([sanitize_component(v) for v in others.to_pylist()], pa.string())
+    fixed = strings([sanitize_component(v) for v in others.to_pylist()])
     return pc.if_else(plain, text, fixed.take(pc.index_in(text, value_set=others)))
 
 
@@ -231,23 +230,25 @@ def plan_table(rows: pa.Table, tokens: list[Token] | None, location: SourceLocat
     folder = render_destinations(tokens, rows)
     buckets = pc.cast(rows["aws_bucket"], pa.string())
     names = pc.unique(buckets)
-    bucket = pa.array([bucket_for(b, location) for b in names.to_pylist()], pa.string()).take(
+    bucket = strings([bucket_for(b, location) for b in names.to_pylist()]).take(
         pc.index_in(buckets, value_set=names)
     )
     uuid = pc.cast(rows["crdc_series_uuid"], pa.string())
     sop = pc.cast(rows["SOPInstanceUID"], pa.string()) if "SOPInstanceUID" in rows.column_names else None
     if "crdc_instance_uuid" in rows.column_names:
         instance = pc.cast(rows["crdc_instance_uuid"], pa.string())
-        name = safe_components(pc.binary_join_element_wise(instance, ".dcm", ""))
+        dcm, empty, slash = scalar(".dcm"), scalar(""), scalar("/")
+        name = safe_components(pc.binary_join_element_wise(instance, dcm, empty))
         prefix = pa.nulls(n, pa.string())
-        key = pc.binary_join_element_wise(uuid, "/", instance, ".dcm", "")
-        destination = pc.if_else(pc.equal(folder, ""), name, pc.binary_join_element_wise(folder, name, "/"))
+        key = pc.binary_join_element_wise(uuid, slash, instance, dcm, empty)
+        destination = pc.if_else(pc.equal(folder, empty), name, pc.binary_join_element_wise(folder, name, slash))
         size = pc.cast(rows["instance_size"], pa.int64())
     else:
-        prefix = pc.binary_join_element_wise(uuid, "/", "")
+        prefix = pc.binary_join_element_wise(uuid, scalar("/"), scalar(""))
         key = pa.nulls(n, pa.string())
-        destination = pc.if_else(pc.equal(folder, ""), ".", folder)
-        size = pc.cast(pc.round(pc.multiply(pc.cast(rows["series_size_MB"], pa.float64()), 1e6)), pa.int64())
+        destination = pc.if_else(pc.equal(folder, scalar("")), scalar("."), folder)
+        megabytes = pc.cast(rows["series_size_MB"], pa.float64())
+        size = pc.cast(pc.round(pc.multiply(megabytes, scalar(1e6))), pa.int64())
     columns = {
         "bucket": bucket,
         "prefix": prefix,

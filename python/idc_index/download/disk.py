@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from idc_index._arrow import compute
+from idc_index._arrow import compute, scalar, strings
 from idc_index.arguments import shorten
 from idc_index.download.transfer import PARTIAL_SUFFIX
 from idc_index.errors import IDCClientInsufficientDiskSpaceError
@@ -37,8 +37,6 @@ def present_bytes(root: Path, table: pa.Table) -> int:
     up to their sum). Only items whose first folder exists in ``root`` are looked at, so a
     plan measured against an unrelated or empty directory costs one listing.
     """
-    import pyarrow as pa
-
     pc = compute()
     try:
         entries = os.listdir(root)
@@ -46,8 +44,8 @@ def present_bytes(root: Path, table: pa.Table) -> int:
         return 0
     if not entries:
         return 0
-    first = pc.list_element(pc.split_pattern(table["destination"], "/", max_splits=1), 0)
-    table = table.filter(pc.is_in(first, value_set=pa.array([*entries, "."], pa.string())))
+    first = pc.list_element(pc.split_pattern(table["destination"], "/", max_splits=1), scalar(0))
+    table = table.filter(pc.is_in(first, value_set=strings([*entries, "."])))
     credited = 0
     per_dir: dict[str, int] = defaultdict(int)
     columns = (table[name].to_pylist() for name in ("key", "size", "destination"))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from idc_index import _core
-from idc_index._arrow import compute
+from idc_index._arrow import arange, compute, int64s, scalar, strings
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -53,20 +53,46 @@ def items_table(items: Sequence[PlanItem], collections: Sequence[str | None] = (
         "SeriesInstanceUID": [i.series_instance_uid for i in items],
         "SOPInstanceUID": [i.sop_instance_uid for i in items],
     }
-    return pa.table(columns, schema=plan_schema())
+    arrays = {name: int64s(values) if name == "size" else strings(values) for name, values in columns.items()}
+    return pa.table(arrays, schema=plan_schema())
 
 
 def first_rows(rows: pa.Table, keys: Sequence[str]) -> pa.Table:
-    """``rows`` without those whose ``keys`` repeat an earlier row's (the first one wins)."""
+    """``rows`` without those whose ``keys`` repeat an earlier row's (the first one wins; NULL
+    equals NULL).
+
+    Computed with hash lookups on whole columns, not ``Table.group_by``: that one runs in
+    pyarrow's query engine (``pyarrow.acero``), whose import imports pandas.
+    """
+    pc = compute()
+
+    n = rows.num_rows
+    if not n or not keys:
+        return rows
+    first = None  # of each row, the position of the first row with the same keys so far
+    for name in keys:
+        position = _first_positions(rows[name])
+        if first is not None:
+            position = _first_positions(pc.add(pc.multiply(first, scalar(n)), position))
+        first = position
+    keep = pc.equal(first, arange(n))
+    if pc.all(keep).as_py():
+        return rows
+    return rows.filter(keep)
+
+
+def _first_positions(values: Any) -> Any:
+    """Of each value, the position (int64) of its first occurrence in ``values``; NULL equals NULL.
+
+    ``index_in`` looks each value up in ``values`` themselves, where a repeated value maps to its
+    first occurrence.
+    """
     import pyarrow as pa
     pc = compute()
 
-    numbered = rows.append_column("__position", pa.array(range(rows.num_rows), pa.int64()))
-    first = numbered.group_by(list(keys), use_threads=False).aggregate([("__position", "min")])
-    if first.num_rows == rows.num_rows:
-        return rows
-    positions = first["__position_min"]
-    return rows.take(positions.take(pc.sort_indices(positions)))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return pc.cast(pc.index_in(values, value_set=values), pa.int64())
 
 
 def unique_items(tables: Sequence[pa.Table]) -> pa.Table:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from idc_index._arrow import compute
+from idc_index._arrow import compute, scalar, strings
 from idc_index.download.locations import GCS_BUCKETS, SourceLocation
 from idc_index.errors import ManifestError
 
@@ -157,19 +157,21 @@ def manifest_commands(table: pa.Table) -> list[str]:
         >>> manifest_commands(items_table([PlanItem.series("idc-open-data", "0a1b", "c/my p")]))
         ["cp s3://idc-open-data/0a1b/* 'c/my p/'"]
     """
-    import pyarrow as pa
     pc = compute()
 
     series = pc.is_valid(table["prefix"])
-    source = pc.if_else(series, pc.binary_join_element_wise(table["prefix"], "*", ""), table["key"])
-    folder = pc.binary_join_element_wise(pc.utf8_rtrim(table["destination"], "/"), "/", "")
+    empty, slash = scalar(""), scalar("/")
+    source = pc.if_else(series, pc.binary_join_element_wise(table["prefix"], scalar("*"), empty), table["key"])
+    folder = pc.binary_join_element_wise(pc.utf8_rtrim(table["destination"], "/"), slash, empty)
     target = pc.if_else(series, folder, table["destination"])
     # shlex.quote leaves a word of these characters as it is, and quotes anything else.
     plain = pc.match_substring_regex(target, r"^[\w@%+=:,./-]+$")
     if pc.all(plain).as_py() is False:
         quoted = [t if ok else shlex.quote(t) for t, ok in zip(target.to_pylist(), plain.to_pylist())]
-        target = pa.array(quoted, pa.string())
-    commands: list[str] = pc.binary_join_element_wise("cp s3://", table["bucket"], "/", source, " ", target, "").to_pylist()
+        target = strings(quoted)
+    commands: list[str] = pc.binary_join_element_wise(
+        scalar("cp s3://"), table["bucket"], slash, source, scalar(" "), target, empty
+    ).to_pylist()
     return commands
 
 

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from idc_index._arrow import compute
+from idc_index._arrow import compute, scalar, strings
 from idc_index.arguments import as_one
 from idc_index.download.destinations import (
     DOWNLOAD_HIERARCHY_DEFAULT,
@@ -183,7 +183,7 @@ class Selector:
         self._require_crdc(uuids, set(rows["crdc_series_uuid"].to_pylist()), described)
         # Whole series, then single instances of the series not fetched whole.
         whole = unique([line.crdc_series_uuid for line in lines if line.instance_file is None])
-        listed_whole = pc.is_in(rows["crdc_series_uuid"], pa.array(whole, pa.string()))
+        listed_whole = pc.is_in(rows["crdc_series_uuid"], strings(whole))
         parts = [plan_table(rows.filter(listed_whole), tokens, location)]
         fetched_whole = set(whole)
         single = unique([f"{line.crdc_series_uuid}/{line.instance_file}" for line in lines
@@ -192,12 +192,14 @@ class Selector:
             parts.append(plan_table(self._instances_of_keys(single, rows), tokens, location))
         table = pa.concat_tables(parts)
         # Each item's series: its bucket as the index records it, and as its manifest line names it.
-        series = pc.list_element(pc.split_pattern(pc.coalesce(table["prefix"], table["key"]), "/", max_splits=1), 0)
+        series = pc.list_element(
+            pc.split_pattern(pc.coalesce(table["prefix"], table["key"]), "/", max_splits=1), scalar(0)
+        )
         pairs = list(zip(series.to_pylist(), table["bucket"].to_pylist()))
         if not check_buckets:
             written: dict[str | None, str] = {line.crdc_series_uuid: line.bucket for line in lines}
             buckets = [written.get(u, b) for u, b in pairs]
-            return table.set_column(0, "bucket", pa.array(buckets, pa.string())), location
+            return table.set_column(0, "bucket", strings(buckets)), location
         recorded = dict(pairs)
         wrong = [
             f"line {line.number}: s3://{line.bucket}/{line.crdc_series_uuid} (IDC has it in s3://{bucket})"
@@ -220,14 +222,14 @@ class Selector:
 
         series_uuids, instance_uuids = zip(*(key.removesuffix(".dcm").split("/", 1) for key in keys))
         instances = pa.table({
-            "crdc_series_uuid": pa.array(series_uuids, pa.string()),
-            "crdc_instance_uuid": pa.array(instance_uuids, pa.string()),
+            "crdc_series_uuid": strings(series_uuids),
+            "crdc_instance_uuid": strings(instance_uuids),
         })
         known_types: dict[str, pa.DataType] = {
             "crdc_instance_uuid": pa.string(), "instance_size": pa.int64(), "SOPInstanceUID": pa.string(),
         }
         known_schema = pa.schema(known_types)
-        known = known_schema.empty_table()
+        known = pa.Table.from_batches([], schema=known_schema)  # Schema.empty_table() imports pandas
         if self._lookup.has_table("sm_instance_index"):
             known = self._lookup.table(
                 f"""SELECT crdc_instance_uuid, instance_size, "SOPInstanceUID" FROM sm_instance_index
@@ -236,8 +238,20 @@ class Selector:
         series = series_rows.select(list(SERIES_COLUMNS)).cast(
             pa.schema([pa.field(c, pa.float64() if c == "series_size_MB" else pa.string()) for c in SERIES_COLUMNS])
         )
-        return (instances.join(series, "crdc_series_uuid", join_type="inner")
-                .join(known, "crdc_instance_uuid", join_type="left outer"))
+        # Joined by lookups, not Table.join (pyarrow's query engine, whose import imports pandas):
+        # the series rows have one row per crdc_series_uuid and sm_instance_index one per
+        # crdc_instance_uuid, so each instance meets at most one of each, and keeps its order.
+        pc = compute()
+        at = pc.index_in(instances["crdc_series_uuid"], value_set=series["crdc_series_uuid"])
+        found = pc.is_valid(at)
+        instances, at = instances.filter(found), at.filter(found)
+        for name in series.column_names:
+            if name != "crdc_series_uuid":
+                instances = instances.append_column(series.field(name), series[name].take(at))
+        at = pc.index_in(instances["crdc_instance_uuid"], value_set=known["crdc_instance_uuid"])
+        for name in ("instance_size", "SOPInstanceUID"):
+            instances = instances.append_column(known.field(name), known[name].take(at))
+        return instances
 
     def _series_by_crdc(self, uuids: list[str], extra: str | None = None) -> pa.Table:
         """Series rows of ``crdc_series_uuid`` values: the current release first, then earlier

@@ -22,7 +22,7 @@ import heapq
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from idc_index._arrow import compute
+from idc_index._arrow import arange, compute, int64s, scalar, to_numpy
 from idc_index.download.plan_table import PlanItem, items_table, table_items
 
 if TYPE_CHECKING:
@@ -62,11 +62,11 @@ def part_numbers(table: pa.Table, n: int) -> np.ndarray:
     pc = compute()
 
     check_count(table.num_rows, n)
-    sizes = pc.fill_null(table["size"], 0)
+    sizes = pc.fill_null(table["size"], scalar(0))
     order = pc.sort_indices(
         pa.table({
             "size": sizes,
-            "name": pc.coalesce(table["prefix"], table["key"], ""),
+            "name": pc.coalesce(table["prefix"], table["key"], scalar("")),
             "bucket": table["bucket"].combine_chunks(),
             "destination": table["destination"].combine_chunks(),
         }),
@@ -74,7 +74,7 @@ def part_numbers(table: pa.Table, n: int) -> np.ndarray:
                    ("destination", "ascending")],
     )
     parts = np.empty(table.num_rows, dtype=np.int64)
-    parts[order.to_numpy()] = balance(sizes.take(order).to_pylist(), n)
+    parts[to_numpy(order)] = balance(sizes.take(order).to_pylist(), n)
     return parts
 
 
@@ -89,7 +89,7 @@ def shard_tables(table: pa.Table, n: int) -> list[pa.Table]:
 
     parts = part_numbers(table, n)
     # One take into part order (a stable sort keeps each part's rows in order), then slices.
-    grouped = table.take(np.argsort(parts, kind="stable"))
+    grouped = table.take(int64s(np.argsort(parts, kind="stable")))
     counts = np.bincount(parts, minlength=n).tolist()
     starts = [0, *np.cumsum(counts).tolist()[:-1]]
     return [grouped.slice(start, count) for start, count in zip(starts, counts)]
@@ -124,11 +124,11 @@ def split_large_series(table: pa.Table, n: int, instances: InstanceSource) -> pa
     pc = compute()
 
     share = (pc.sum(table["size"]).as_py() or 0) / n
-    large = pc.and_(pc.is_valid(table["prefix"]), pc.greater(pc.fill_null(table["size"], 0), share))
+    large = pc.and_(pc.is_valid(table["prefix"]), pc.greater(pc.fill_null(table["size"], scalar(0)), scalar(share)))
     positions = pc.indices_nonzero(large).to_pylist()
     if not positions:
         return table
-    rows = table.take(positions)
+    rows = table.take(int64s(positions))
     series_items = table_items(rows)
     replaced: list[int] = []
     pieces = []
@@ -139,7 +139,7 @@ def split_large_series(table: pa.Table, n: int, instances: InstanceSource) -> pa
             pieces.append(items_table(parts, [collection] * len(parts)))
     if not replaced:
         return table
-    keep = pc.invert(pc.is_in(pa.array(range(table.num_rows)), value_set=pa.array(replaced)))
+    keep = pc.invert(pc.is_in(arange(table.num_rows), value_set=int64s(replaced)))
     return pa.concat_tables([table.filter(keep), *pieces])
 
 

@@ -3,6 +3,8 @@ line, and the exit status."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,29 @@ def test_download_recognises_series_patients_collections_and_uuids(run, idc_layo
     out = run("download", SMALL_COLLECTION, "--download-dir", str(tmp_path / "c"), "--dry-run", "True")
     assert out.exit_code == 0 and f"dry run: {len(small_collection)} series" in out.output
     assert files_on_disk(tmp_path / "c") == {}
+
+
+def test_a_dry_run_prints_the_sizes_and_creates_nothing(run, small_collection, tmp_path):
+    from idc_index.units import format_size
+
+    target = tmp_path / "new" / "data"
+    out = run("download", SMALL_COLLECTION, "--download-dir", str(target), "--dry-run", "True")
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    needed = [line for line in lines if line.startswith("Disk size needed: ")]
+    available = [line for line in lines if line.startswith("Disk size available: ")]
+    assert len(needed) == 1 and len(available) == 1, out.output
+    assert re.fullmatch(r"Disk size needed: \d+(\.\d+)? (B|kB|MB|GB|TB)", needed[0]), needed
+    assert re.match(r"Disk size available: \d+(\.\d+)? (B|kB|MB|GB|TB) \(on the disk of ", available[0]), available
+    assert "Dry run. Not downloading files. Rerun with --dry-run False to download the files." in lines
+    assert lines[-1].startswith(f"dry run: {len(small_collection)} series, ")
+    assert re.search(r"\d (B|kB|MB|GB|TB) in total", lines[-1]), lines[-1]
+    assert not (tmp_path / "new").exists()
+
+    plan = run("plan", SMALL_COLLECTION, "--shards", "2", "--out", str(tmp_path / "plan"))
+    assert plan.exit_code == 0 and re.search(r"2 shard\(s\)$", plan.output.strip()), plan.output
+    whole = re.search(r"series, (\d+(\.\d+)? (B|kB|MB|GB|TB)) in 2 shard", plan.output)
+    assert whole and whole.group(1) == format_size(json.loads((tmp_path / "plan" / "plan.json").read_text())["bytes"])
 
 
 def test_download_of_an_unknown_value_fails_before_any_transfer(run, idc_layout, tmp_path):

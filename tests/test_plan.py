@@ -277,5 +277,5 @@ def test_a_report_shows_as_one_line_whatever_its_size(client, tmp_path):
     dry = client.download_collection(SMALL_COLLECTION, tmp_path, dry_run=True)
     assert repr(dry) == f"DownloadReport({dry.summary()})"
     many = DownloadReport(failed=[FailedFile("b", f"k{i}", None, "not_found", "gone") for i in range(5000)])
-    assert repr(many) == "DownloadReport(0 files downloaded (0.0 MB in 0.0 s, 0.0 MB/s), 0 already present, " \
+    assert repr(many) == "DownloadReport(0 files downloaded (0 B in 0.0 s), 0 already present, " \
                          "5000 failed (5000 not_found))"

@@ -277,7 +277,8 @@ def _set_level(log_level: str | None) -> None:
 
 
 def _report(run: Callable[[], DownloadReport[Any]]) -> None:
-    """Run a download, print its summary line, and exit non-zero when anything failed."""
+    """Run a download, print its summary line (after the sizes, for a dry run), and exit non-zero
+    when anything failed."""
     from idc_index.errors import DownloadFailedError
 
     try:
@@ -303,6 +304,13 @@ def _report(run: Callable[[], DownloadReport[Any]]) -> None:
 @click.option("--series-instance-uid", multiple=True, help="SeriesInstanceUID(s) to select.")
 @click.option("--sop-instance-uid", multiple=True, help="SOPInstanceUID(s) of slide microscopy instances to select.")
 @click.option("--crdc-series-uuid", multiple=True, help="crdc_series_uuid(s) to select (earlier releases too).")
+    if report.dry_run and report.plan is not None:
+        from idc_index.download.plan import DRY_RUN_NOTE
+
+        # What the Python API logs (and idc-index 0.13 printed), on the terminal whatever --log-level.
+        for line in report.plan.space_lines():
+            click.echo(line)
+        click.echo(DRY_RUN_NOTE.replace("dry_run=False", "--dry-run False"))
 @click.option("--analysis-result-id", multiple=True, help="Keep only the series of these analysis result(s).")
 @click.option("--analysis-results", type=click.Choice(ANALYSIS_RESULTS, case_sensitive=False),
               default="include", show_default=True,
@@ -500,6 +508,7 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
                                               source_bucket_location=source_bucket_location, **selection))
         whole = parts[0]
         if len(parts) > 1:
+    from idc_index.units import format_size
             whole = Plan.measure(unique_items([p.table for p in parts]), ".", whole.location)
     try:
         pieces = whole.shard(shards)
@@ -517,9 +526,9 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
         summary["parts"].append({"index": index, "manifest": name, "series": piece.series,
                                  "instances": piece.instances, "bytes": piece.bytes_total})
         click.echo(f"{out / name}: {piece.series} series, {piece.instances} instances, "
-                   f"{piece.bytes_total / 1e9:.2f} GB")
+                   f"{format_size(piece.bytes_total)}")
     (out / "plan.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    click.echo(f"{out / 'plan.json'}: {whole.series} series, {whole.bytes_total / 1e9:.2f} GB in {shards} shard(s)")
+    click.echo(f"{out / 'plan.json'}: {whole.series} series, {format_size(whole.bytes_total)} in {shards} shard(s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

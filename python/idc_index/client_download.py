@@ -4,7 +4,8 @@ Every method reads straight down the same path: the bucket location is checked, 
 :class:`~idc_index.download.selector.Selector` turns the selection (or manifest) into plan items, a
 :class:`~idc_index.download.plan.Plan` creates the download directory and measures the disk, and the
 plan runs through the native downloader (:mod:`idc_index.download`). Every method returns the
-:class:`~idc_index.download.DownloadReport` (on a dry run: the plan's sizes only) and raises
+:class:`~idc_index.download.DownloadReport` (on a dry run: the plan's sizes only, logged as
+idc-index 0.13 logged them, and nothing created on disk) and raises
 :class:`~idc_index.errors.DownloadFailedError`, carrying the report, when a file could not be
 downloaded. Identifiers that match nothing raise
 :class:`~idc_index.errors.UnknownIdentifierError` before anything is transferred.
@@ -16,6 +17,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from idc_index._arrow import bools
 from idc_index.download.destinations import DOWNLOAD_HIERARCHY_DEFAULT
 from idc_index.download.locations import SourceLocation, check_location
 from idc_index.download.plan import Plan
@@ -70,7 +72,8 @@ class DownloadMethods:
             downloadDir: the directory to download into (created if needed). Nothing is ever
                 written outside it, whatever the template or the index values contain.
             dry_run: only measure: return a report whose ``plan`` has the total size, the bytes
-                already present and the free space (even when it does not fit).
+                already present and the free space (even when it does not fit), and log them
+                (INFO) as idc-index 0.13 did. Nothing is created, not even ``downloadDir``.
             collection_id: collection id(s), or the collection names the IDC portal shows.
             patientId: PatientID(s).
             studyInstanceUID: StudyInstanceUID(s).
@@ -461,8 +464,11 @@ def _carry_out(
     DownloadFailedError) lists ``skipped_manifest_lines``."""
     if shard is not None:
         index, count = parse_shard(shard)
-        table = table.filter(part_numbers(table, count) == index)
-    plan = Plan.measure(table, download_dir, location, skipped_manifest_lines=skipped_manifest_lines)
+        table = table.filter(bools(part_numbers(table, count) == index))
+    # A dry run creates nothing, not even the download directory.
+    plan = Plan.measure(
+        table, download_dir, location, skipped_manifest_lines=skipped_manifest_lines, create=not dry_run
+    )
     if dry_run:
         return plan.dry_run()
     return plan.run(

@@ -1,8 +1,6 @@
-"""The disk under a download: free space, bytes of a plan already there, sizes for a person.
+"""The disk under a download: free space, bytes of a plan already there, whether it fits.
 
-Example:
-    >>> format_size(1_234_567)
-    '1.23 MB'
+Sizes are shown with :func:`idc_index.units.format_size`.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from idc_index._arrow import compute, scalar, strings
 from idc_index.arguments import shorten
 from idc_index.download.transfer import PARTIAL_SUFFIX
 from idc_index.errors import IDCClientInsufficientDiskSpaceError
+from idc_index.units import format_size
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -72,19 +71,6 @@ def present_bytes(root: Path, table: pa.Table) -> int:
     return credited
 
 
-def format_size(n: float) -> str:
-    """``n`` bytes for a person: ``12.3 MB``, ``1.20 GB``.
-
-    Example:
-        >>> format_size(1_234_567)
-        '1.23 MB'
-    """
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{int(n)} B"
-
-
 def check_disk_space(root: Path, needed: int, free: int) -> None:
     """Raise IDCClientInsufficientDiskSpaceError when ``needed`` bytes exceed ``free``."""
     if needed > free:
@@ -98,4 +84,4 @@ def check_disk_space(root: Path, needed: int, free: int) -> None:
 
 
 
-__all__ = ["check_disk_space", "format_size", "free_bytes", "present_bytes"]
+__all__ = ["check_disk_space", "free_bytes", "present_bytes"]

@@ -4,12 +4,13 @@ A :class:`Plan` is the plan items of a selection under one download directory, h
 Arrow table (:attr:`Plan.table`, columns :data:`~idc_index.download.plan_table.PLAN_COLUMNS`)
 so that a plan of a million series is built, measured, split and run without a Python object
 per item (a run hands the core the table itself, through the Arrow C stream): the directory is
-resolved and created once, the bytes the items hold, those already present and the free space
-are measured once. :meth:`Plan.run` checks the space and runs the items through the native
-downloader (:func:`idc_index.download.transfer.download`), which returns the one report of the
-run, the plan in it. A plan can be written as an s5cmd manifest (:meth:`Plan.to_manifest`) and
-split into parts of about equal bytes (:meth:`Plan.shard`, see
-:mod:`idc_index.download.sharding`), each a plan that runs on its own.
+created once (by the time the plan runs; a dry run creates nothing), the bytes the items hold,
+those already present and the free space are measured once. :meth:`Plan.run` checks the space
+and runs the items through the native downloader (:func:`idc_index.download.transfer.download`),
+which returns the one report of the run, the plan in it. A plan can be written as an s5cmd
+manifest (:meth:`Plan.to_manifest`) and split into parts of about equal bytes
+(:meth:`Plan.shard`, see :mod:`idc_index.download.sharding`), each a plan that runs on its own.
+``repr(plan)`` is one line (counts, size, destination) and a notebook shows a small table.
 
 Example:
     >>> plan = Plan.measure(items, "data", "aws")  # doctest: +SKIP
@@ -29,8 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from idc_index._arrow import compute
+from idc_index._display import fields_table, rows_table
 from idc_index.arguments import shorten
-from idc_index.download.disk import check_disk_space, format_size, free_bytes, present_bytes
+from idc_index.download.disk import check_disk_space, free_bytes, present_bytes
 from idc_index.download.locations import SourceLocation
 from idc_index.download.plan_table import PlanItem, items_table, plan_schema, table_items
 from idc_index.download.report import DownloadReport, PlanSummary
@@ -38,11 +40,17 @@ from idc_index.download.s5cmd import write_manifest
 from idc_index.download.sharding import InstanceSource, check_count, shard_tables, split_large_series
 from idc_index.download.transfer import ProgressCallback, download
 from idc_index.errors import IDCError
+from idc_index.units import format_size
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 logger = logging.getLogger("idc_index")
+
+#: What idc-index 0.13 logged after the sizes on a dry run (its words).
+DRY_RUN_NOTE = "Dry run. Not downloading files. Rerun with dry_run=False to download the files."
+#: The items a notebook's table of a plan lists.
+HTML_ITEMS = 10
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,8 @@ class Plan:
 
     #: The items, one row each (columns :data:`PLAN_COLUMNS`).
     table: pa.Table = field(repr=False)
-    #: The download directory, resolved and existing.
+    #: The download directory (created by :meth:`measure`, except for a dry run's plan, whose
+    #: directory is created when it runs).
     root: Path
     #: ``"aws"`` or ``"gcs"``: where the items' buckets are.
     location: SourceLocation
@@ -76,8 +85,13 @@ class Plan:
         collections: Sequence[str | None] = (),
         instance_source: InstanceSource | None = None,
         skipped_manifest_lines: Sequence[tuple[int, str]] = (),
+        *,
+        create: bool = True,
     ) -> Plan:
         """Create ``download_dir`` (if needed) and measure what ``items`` need there.
+
+        With ``create=False`` (a dry run) nothing is created: the free space is that of the
+        nearest existing parent, and :meth:`run` creates the directory.
 
         ``items`` is a plan table (columns :data:`PLAN_COLUMNS`) or a sequence of
         :class:`~idc_index.download.PlanItem`, with ``collections`` giving each one's
@@ -92,13 +106,8 @@ class Plan:
 
         table = items.cast(plan_schema()) if isinstance(items, pa.Table) else items_table(items, collections)
         root = Path(download_dir).expanduser()
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            reason = e.strerror or type(e).__name__
-            raise IDCError(
-                f"the download directory {shorten(root)} cannot be created: {reason}; choose another one"
-            ) from e
+        if create:
+            _create(root)
         summary = PlanSummary(
             series=table.num_rows - table["prefix"].null_count,
             instances=table.num_rows - table["key"].null_count,
@@ -106,11 +115,56 @@ class Plan:
             bytes_present=present_bytes(root, table),
             bytes_free=free_bytes(root),
         )
-        logger.info(
-            "Disk size needed: %s (%s already present); available: %s",
-            format_size(summary.bytes_total), format_size(summary.bytes_present), format_size(summary.bytes_free),
+        logger.debug(
+            "plan of %d items measured under %s: %s in total, %s already present, %s free",
+            table.num_rows, shorten(root), format_size(summary.bytes_total), format_size(summary.bytes_present),
+            format_size(summary.bytes_free),
         )
         return cls(table, root, location, summary, instance_source, tuple(skipped_manifest_lines))
+
+    def __repr__(self) -> str:
+        """One short line, whatever the number of items: counts, size, destination; the items
+        are in :attr:`table` (or :attr:`items`)."""
+        n = self.instances
+        what = f"{self.series} series" + (f", {n} instance{'' if n == 1 else 's'}" if n else "")
+        return (
+            f"Plan({self.table.num_rows} items: {what}; {format_size(self.bytes_total)} in total, "
+            f"{format_size(self.bytes_needed)} to fetch; into {shorten(self.root, 80)} from {self.location.upper()})"
+        )
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks: counts, sizes, destination, and the first
+        :data:`HTML_ITEMS` items."""
+        fields = [
+            ("items", f"{self.table.num_rows}"),
+            ("series", f"{self.series}"),
+            ("instances", f"{self.instances}"),
+            ("in total", format_size(self.bytes_total)),
+            ("already present", format_size(self.bytes_present)),
+            ("to fetch", format_size(self.bytes_needed)),
+            ("free on disk", format_size(self.bytes_free) + ("" if self.fits else " (not enough)")),
+            ("destination", str(self.root)),
+            ("from", self.location.upper()),
+        ]
+        if self.skipped_manifest_lines:
+            fields.append(("manifest lines skipped", f"{len(self.skipped_manifest_lines)}"))
+        head = self.table.slice(0, HTML_ITEMS)
+        columns = ("bucket", "prefix", "key", "destination", "size")
+        rows = [
+            [format_size(row[c]) if c == "size" and row[c] is not None else row[c] or "" for c in columns]
+            for row in head.select(list(columns)).to_pylist()
+        ]
+        more = self.table.num_rows - head.num_rows
+        note = f"and {more} more (plan.table holds them all)" if more else None
+        return fields_table("Plan", fields) + rows_table(columns, rows, caption="items", note=note)
+
+    def space_lines(self) -> list[str]:
+        """What idc-index 0.13 said of the disk before a download: the size needed and the
+        space available (``Disk size needed: 26.4 TB``, ``Disk size available: 1.20 TB``)."""
+        needed = f"Disk size needed: {format_size(self.bytes_needed)}"
+        if self.bytes_present:
+            needed += f" ({format_size(self.bytes_total)} in total, {format_size(self.bytes_present)} already present)"
+        return [needed, f"Disk size available: {format_size(self.bytes_free)} (on the disk of {shorten(self.root)})"]
 
     @functools.cached_property
     def items(self) -> tuple[PlanItem, ...]:
@@ -194,12 +248,18 @@ class Plan:
         check_count(self.table.num_rows, n)  # before any instance is looked up
         source = instances or self.instance_source
         table = self.table if source is None else split_large_series(self.table, n, source)
-        return [Plan.measure(part, self.root, self.location, instance_source=source) for part in shard_tables(table, n)]
+        return [
+            Plan.measure(part, self.root, self.location, instance_source=source, create=False)
+            for part in shard_tables(table, n)
+        ]
 
     def dry_run(self) -> DownloadReport[Plan]:
-        """The report of a run that transfers nothing: the measurements only."""
+        """The report of a run that transfers nothing: the measurements only. Logs (INFO, on the
+        ``idc_index`` logger) what idc-index 0.13 did: the size needed, the space available, and
+        :data:`DRY_RUN_NOTE`."""
         report = DownloadReport(plan=self, dry_run=True, skipped_manifest_lines=list(self.skipped_manifest_lines))
-        logger.info("%s. Rerun with dry_run=False to download the files.", report.summary())
+        for line in [*self.space_lines(), DRY_RUN_NOTE]:
+            logger.info("%s", line)
         return report
 
     def run(
@@ -223,7 +283,10 @@ class Plan:
         """
         check_disk_space(self.root, self.summary.bytes_needed, self.summary.bytes_free)
         return download(
+        for line in self.space_lines():
+            logger.info("%s", line)
             self.table,
+        _create(self.root)
             self.root,
             endpoint_url=endpoint_url,
             source_bucket_location=self.location,
@@ -238,4 +301,17 @@ class Plan:
         )
 
 
-__all__ = ["Plan"]
+def _create(root: Path) -> None:
+    """Create the download directory ``root`` (and its parents) if it does not exist.
+
+    Raises:
+        IDCError: it cannot be created (the message says why, with the path shortened).
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise IDCError(f"the download directory {shorten(root)} cannot be created: {reason}; choose another one") from e
+
+
+__all__ = ["DRY_RUN_NOTE", "Plan"]

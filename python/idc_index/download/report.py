@@ -8,7 +8,11 @@ manifest lines skipped while planning it, and raised with
 Example:
     >>> report = client.download_collection("rider_pilot", "data")  # doctest: +SKIP
     >>> report.summary()  # doctest: +SKIP
-    '36 files downloaded (18.9 MB in 2.1 s, 9.0 MB/s), 0 already present, 0 failed; checked by crc32c: 36'
+    '36 files downloaded (18.9 MB in 2.1 s, 9.00 MB/s), 0 already present, 0 failed; checked by crc32c: 36'
+
+Whatever the number of files, ``repr(report)`` is that one line and a notebook shows a small
+table (``_repr_html_``) with the first failures only; the full lists are ``report.files`` and
+``report.failed``.
 """
 
 from __future__ import annotations
@@ -19,11 +23,20 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from idc_index import _core
+from idc_index._display import fields_table, rows_table
+from idc_index.arguments import shorten
+from idc_index.units import format_size
 
 #: A file that is at its destination, complete and verified.
 DownloadedFile = _core.DownloadedFile
 #: A file (or a whole series prefix, when its listing failed) that is not on disk.
 FailedFile = _core.FailedFile
+
+#: The failures a notebook's table of a report lists; the rest are counted ("and N more").
+HTML_FAILURES = 10
+#: The failures an exception's message lists, and the characters of each reason it shows.
+MESSAGE_FAILURES = 3
+REASON_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,14 @@ class PlanSummary:
     def fits(self) -> bool:
         """Whether the bytes still to fetch fit on the disk."""
         return self.bytes_needed <= self.bytes_free
+
+    def __repr__(self) -> str:
+        """The counts, and the sizes in human units (the exact bytes are the attributes)."""
+        return (
+            f"PlanSummary({self.series} series, {self.instances} instances; {format_size(self.bytes_total)} in total, "
+            f"{format_size(self.bytes_present)} already present, {format_size(self.bytes_needed)} to fetch, "
+            f"{format_size(self.bytes_free)} free)"
+        )
 
 
 class Measured(Protocol):
@@ -117,6 +138,48 @@ class DownloadReport(Generic[P]):
         return not self.failed and not self.cancelled and self.stopped is None
 
     @property
+    def _repr_html_(self) -> str:
+        """A small table for notebooks: counts, bytes, seconds, and the first
+        :data:`HTML_FAILURES` failures with their reasons (then "and N more")."""
+        if self.dry_run and self.plan is not None:
+            p = self.plan.summary
+            fields = [
+                ("series", f"{p.series}"),
+                ("instances", f"{p.instances}"),
+                ("in total", format_size(p.bytes_total)),
+                ("already present", format_size(p.bytes_present)),
+                ("to fetch", format_size(p.bytes_needed)),
+                ("free on disk", format_size(p.bytes_free) + ("" if p.fits else " (not enough)")),
+            ]
+            return fields_table("DownloadReport (dry run: nothing transferred)", fields + self._html_notes())
+        downloaded, present = self._counts()
+        rate = self._rate()
+        fields = [
+            ("downloaded", f"{downloaded} files, {format_size(self.bytes_downloaded)}"),
+            ("already present", f"{present} files, {format_size(self.bytes_present)}"),
+            ("failed", f"{len(self.failed)} files" + self._failure_kinds()),
+            ("seconds", f"{self.seconds:.1f} s" + (f" ({rate})" if rate else "")),
+        ]
+        if self.cancelled:
+            fields.append(("cancelled", "yes"))
+        if self.stopped:
+            fields.append(("stopped", self.stopped))
+        table = fields_table("DownloadReport", fields + self._html_notes())
+        if not self.failed:
+            return table
+        first = self.failed[:HTML_FAILURES]
+        rows = [[f.path or f"s3://{f.bucket}/{f.key}", f.kind, f.reason] for f in first]
+        more = len(self.failed) - len(first)
+        note = f"and {more} more (report.failed lists them all)" if more else None
+        return table + rows_table(["file", "kind", "reason"], rows, caption="failures", note=note)
+
+    def _html_notes(self) -> list[tuple[str, str]]:
+        lines = self.skipped_manifest_lines
+        if not lines:
+            return []
+        numbers = ", ".join(str(number) for number, _ in lines[:10]) + (", ..." if len(lines) > 10 else "")
+        return [("manifest lines skipped", f"{len(lines)} (lines {numbers})")]
+
     def downloaded(self) -> list[DownloadedFile]:
         return [f for f in self.files if f.status == "downloaded"]
 
@@ -142,28 +205,26 @@ class DownloadReport(Generic[P]):
             if p.instances and not p.series:
                 what = f"{p.instances} instances"
             line = (
-                f"dry run: {what}, {p.bytes_total / 1e6:.1f} MB in total, {p.bytes_present / 1e6:.1f} MB already "
-                f"present, {p.bytes_needed / 1e6:.1f} MB to fetch, {p.bytes_free / 1e6:.1f} MB free on disk"
+                f"dry run: {what}, {format_size(p.bytes_total)} in total, {format_size(p.bytes_present)} already "
+                f"present, {format_size(p.bytes_needed)} to fetch, {format_size(p.bytes_free)} free on disk"
             )
             if not p.fits:
                 line += " (not enough free space)"
             return line
-        mb = self.bytes_downloaded / 1e6
-        rate = mb / self.seconds if self.seconds > 0 else 0.0
+        downloaded, present = self._counts()
+        rate = self._rate()
         line = (
-            f"{len(self.downloaded)} files downloaded ({mb:.1f} MB in {self.seconds:.1f} s, {rate:.1f} MB/s), "
-            f"{len(self.skipped)} already present, {len(self.failed)} failed"
+            f"{downloaded} files downloaded ({format_size(self.bytes_downloaded)} in {self.seconds:.1f} s"
+            f"{', ' + rate if rate else ''}), {present} already present, {len(self.failed)} failed"
         )
-        if self.failed:
-            kinds = Counter(f.kind for f in self.failed)
-            line += " (" + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + ")"
-        if self.downloaded:
-            checks = Counter(f.verification for f in self.downloaded)
+        line += self._failure_kinds()
+        if downloaded:
+            checks = Counter(f.verification for f in self.files if f.status == "downloaded")
             line += "; checked by " + ", ".join(f"{k}: {n}" for k, n in checks.most_common())
         if self.cancelled:
             line += "; cancelled"
         if self.stopped:
-            line += f"; stopped: {self.stopped}"
+            line += f"; stopped: {shorten(self.stopped, REASON_CHARS)}"
         return line
 
     def _skipped_lines_note(self) -> str:
@@ -172,24 +233,43 @@ class DownloadReport(Generic[P]):
             return ""
         numbers = ", ".join(str(number) for number, _ in lines[:10]) + (", ..." if len(lines) > 10 else "")
         if len(lines) == 1:
+    def _counts(self) -> tuple[int, int]:
+        """Files downloaded, files already present."""
+        statuses = Counter(f.status for f in self.files)
+        return statuses["downloaded"], statuses["already_present"]
+
+    def _rate(self) -> str:
+        """Bytes per second while downloading ("" when nothing was downloaded)."""
+        if self.bytes_downloaded <= 0 or self.seconds <= 0:
+            return ""
+        return f"{format_size(self.bytes_downloaded / self.seconds)}/s"
+
+    def _failure_kinds(self) -> str:
+        """`` (3 not_found, 1 http)``: the kinds of failure, most frequent first ("" if none)."""
+        if not self.failed:
+            return ""
+        kinds = Counter(f.kind for f in self.failed)
+        return " (" + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + ")"
+
             return f"; 1 manifest line skipped as not a copy command (line {numbers})"
         return f"; {len(lines)} manifest lines skipped as not copy commands (lines {numbers})"
 
 
 def failure_message(report: DownloadReport[Any]) -> str:
-    """What went wrong in a report, for an exception: counts, kinds, the first reasons, what to do."""
+    """What went wrong in a report, for an exception: counts, kinds, the first reasons, what to
+    do; a few lines whatever the number of failures (each reason clipped to :data:`REASON_CHARS`)."""
     if report.stopped:
-        head = f"The download stopped early: {report.stopped}"
+        head = f"The download stopped early: {shorten(report.stopped, REASON_CHARS)}"
     elif report.cancelled:
         head = "The download was cancelled"
     else:
         head = "The download did not complete"
     lines = [f"{head}. {report.summary()}."]
     real = [f for f in report.failed if f.kind not in ("cancelled", "not_attempted")]
-    for f in real[:3]:
-        lines.append(f"  - {f.reason}")
-    if len(real) > 3:
-        lines.append(f"  ... and {len(real) - 3} more (see the report attribute of this exception)")
+    for f in real[:MESSAGE_FAILURES]:
+        lines.append(f"  - {shorten(f.reason, REASON_CHARS)}")
+    if len(real) > MESSAGE_FAILURES:
+        lines.append(f"  ... and {len(real) - MESSAGE_FAILURES} more (see the report attribute of this exception)")
     lines.append("Run the same download again to fetch what is missing: files already present are skipped.")
     return "\n".join(lines)
 

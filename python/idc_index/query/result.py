@@ -1,8 +1,15 @@
-"""Query results: Arrow-native, converted only when asked."""
+"""Query results: Arrow-native, converted only when asked.
+
+A result shows its first rows (``repr``, and an HTML table in notebooks), read from the
+Arrow batches: at most :data:`PREVIEW_ROWS` rows and a bounded number of columns, each value
+clipped, whatever the size of the result.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from idc_index._display import rows_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -13,6 +20,11 @@ if TYPE_CHECKING:
 
 #: Results with more rows than this are converted to pandas on several threads.
 _THREADED_ROWS = 10_000
+#: The rows a preview shows (``repr`` and the notebook table).
+PREVIEW_ROWS = 10
+#: The columns a preview shows at most: the first and the last ones, "…" between them.
+TEXT_COLUMNS = 6
+HTML_COLUMNS = 20
 
 
 class QueryResult:
@@ -48,7 +60,57 @@ class QueryResult:
         return self._core.num_rows
 
     def __repr__(self) -> str:
-        return f"QueryResult({self.num_rows} rows; columns: {', '.join(self.column_names)})"
+        """The shape and the first :data:`PREVIEW_ROWS` rows, as a text table (values clipped,
+        at most :data:`TEXT_COLUMNS` columns)."""
+        header, rows = self._preview(TEXT_COLUMNS)
+        lines = [f"QueryResult: {self._shape()}", *(text_table(header, rows) if header else [])]
+        if self.num_rows > len(rows):
+            lines.append(f"… {self.num_rows - len(rows)} more rows (to_arrow(), to_pandas() for all)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """An HTML table of the first :data:`PREVIEW_ROWS` rows (at most :data:`HTML_COLUMNS`
+        columns), with the number of rows; every value escaped."""
+        header, rows = self._preview(HTML_COLUMNS)
+        note = self._shape()
+        if self.num_rows > len(rows):
+            note += f"; the first {len(rows)} shown"
+        return rows_table(header, rows, note=note)
+
+    def _shape(self) -> str:
+        n, m = self.num_rows, len(self.column_names)
+        return f"{n} row{'' if n == 1 else 's'} × {m} column{'' if m == 1 else 's'}"
+
+    def _preview(self, max_columns: int) -> tuple[list[str], list[list[Any]]]:
+        """The header and the first rows of the preview; the middle columns of a wide result
+        are one column "…"."""
+        names = self.column_names
+        head = self._head(PREVIEW_ROWS)
+        if len(names) <= max_columns:
+            picked = list(range(len(names)))
+        else:
+            first = (max_columns + 1) // 2
+            picked = [*range(first), -1, *range(len(names) - (max_columns - first), len(names))]
+        columns = [head.column(i).to_pylist() if i >= 0 else ["…"] * head.num_rows for i in picked]
+        header = [names[i] if i >= 0 else "…" for i in picked]
+        return header, [list(row) for row in zip(*columns)] if columns else []
+
+    def _head(self, n: int) -> pa.Table:
+        """The first ``n`` rows, read from the first Arrow batches (not the whole result)."""
+        import pyarrow as pa
+
+        if self._table is not None:
+            return self._table.slice(0, n)
+        reader = pa.RecordBatchReader.from_stream(self._core)
+        batches, rows = [], 0
+        while rows < n:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            batches.append(batch.slice(0, n - rows))
+            rows += batches[-1].num_rows
+        return pa.Table.from_batches(batches, schema=reader.schema)
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         if self._table is not None:

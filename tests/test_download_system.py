@@ -94,6 +94,40 @@ def test_a_killed_run_leaves_nothing_that_looks_complete_and_a_rerun_finishes(
     assert_complete_or_absent(tmp_path, expected)
 
 
+def test_two_processes_downloading_one_directory_both_succeed(
+    proxy: FaultProxy, moto_s3: MotoS3, idc_layout: list[Series], tmp_path: Path
+) -> None:
+    # A rerun started while the first run still goes, or overlapping shards: the same files,
+    # one directory, at the same time. The large file (streamed to its temporary file) is sent
+    # slowly, so that both write it at once.
+    series = [*idc_layout[:2], idc_layout[-1]]
+    keys = [k for s in series for k in s.objects]
+    proxy.trickle_bytes = 1 << 20
+    (big_key,) = idc_layout[-1].objects
+    proxy.fault_always(big_key, "trickle")
+    expected = expected_files(tmp_path, series)
+    (big,) = (p for p in expected if len(expected[p]) == max(map(len, expected.values())))
+    runs = [child(proxy.endpoint, tmp_path, series, concurrency=len(keys)) for _ in range(2)]
+    try:
+        # Both are writing the large file: the second under a temporary name of its own.
+        both = wait_until(
+            lambda: len([p for p in files_on_disk(tmp_path) if p.name.startswith(f".{big.name}.")
+                         and p.name.endswith(".idc-partial")]) == 2
+        )
+        outputs = [p.communicate(timeout=300) for p in runs]
+    finally:
+        for p in runs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert both, "the two runs never wrote the same file at once"
+    for (stdout, stderr), p in zip(outputs, runs):
+        assert p.returncode == 0, stderr[-2000:]
+        assert "finished" in stdout and " 0 failed" in stdout, stdout
+    assert files_on_disk(tmp_path) == {p: len(d) for p, d in expected.items()}, "one file each, nothing else"
+    assert_complete_or_absent(tmp_path, expected)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="a console Ctrl-C cannot be sent to a child process on Windows")
 def test_ctrl_c_stops_a_download_before_its_end(proxy: FaultProxy, idc_layout: list[Series], tmp_path: Path) -> None:
     series = idc_layout[:3]

@@ -186,8 +186,11 @@ class DownloadConfig:
         resume: bool | None = None,
         verify_existing: bool | None = None,
         checksums: bool | None = None,
+        max_bandwidth: int | None = None,
     ) -> DownloadConfig:
-        """Settings for `endpoint`; those out of range are refused when the download starts."""
+        """Settings for `endpoint`; those out of range are refused when the download starts.
+        `max_bandwidth` is the most bytes per second all response bodies together bring (at
+        least 1024; None: no limit)."""
 
 @final
 class DownloadProgress:
@@ -230,7 +233,7 @@ class DownloadedFile:
         key: str,
         size: int,
         status: Literal["downloaded", "already_present"],
-        verification: Literal["crc32c", "crc32", "crc64nvme", "md5", "size"],
+        verification: Literal["crc32c", "crc32", "crc64nvme", "md5", "sha256", "size"],
         series_instance_uid: str | None = None,
         sop_instance_uid: str | None = None,
     ) -> DownloadedFile:
@@ -256,7 +259,7 @@ class DownloadedFile:
     def status(self) -> Literal["downloaded", "already_present"]:
         """Downloaded by this run, or found complete and left alone."""
     @property
-    def verification(self) -> Literal["crc32c", "crc32", "crc64nvme", "md5", "size"]:
+    def verification(self) -> Literal["crc32c", "crc32", "crc64nvme", "md5", "sha256", "size"]:
         """How it was checked: a checksum the server stated, or its size only."""
     @property
     def series_instance_uid(self) -> str | None:
@@ -354,6 +357,10 @@ class TransferReport:
     @property
     def stopped(self) -> str | None:
         """Why the run stopped early on its own (the disk is full), if it did."""
+    @property
+    def concurrency(self) -> dict[str, int]:
+        """What the limit of requests in flight did: the user's `cap`, the `start`, the `peak`
+        and `lowest` reached, the `last`, and how many `decreases` (halvings) it made."""
 
 @final
 class ListedObject:

@@ -3,6 +3,7 @@
 //! and `ListedObject` out. The transfer runs on the core's runtime; Python only polls, so the
 //! GIL is never held while bytes move.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -151,7 +152,7 @@ impl DownloadConfig {
         endpoint, *, concurrency = None, list_concurrency = None, part_size = None,
         multipart_threshold = None, max_large_files = None, ranges_per_file = None,
         max_attempts = None, retry_max_seconds = None, stall_timeout = None, connect_timeout = None,
-        fsync = None, resume = None, verify_existing = None, checksums = None
+        fsync = None, resume = None, verify_existing = None, checksums = None, max_bandwidth = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -170,6 +171,7 @@ impl DownloadConfig {
         resume: Option<bool>,
         verify_existing: Option<bool>,
         checksums: Option<bool>,
+        max_bandwidth: Option<u64>,
     ) -> PyResult<Self> {
         let mut c = core::DownloadConfig::new(endpoint, PathBuf::from("."));
         fn set<T>(field: &mut T, v: Option<T>) {
@@ -206,6 +208,7 @@ impl DownloadConfig {
         set(&mut c.resume, resume);
         set(&mut c.verify_existing, verify_existing);
         set(&mut c.checksums, checksums);
+        c.max_bandwidth = max_bandwidth;
         Ok(Self { inner: c })
     }
 
@@ -215,7 +218,7 @@ impl DownloadConfig {
             "DownloadConfig(endpoint={:?}, concurrency={}, list_concurrency={}, part_size={}, \
              multipart_threshold={}, max_large_files={}, ranges_per_file={}, max_attempts={}, \
              retry_max_seconds={}, stall_timeout={}, connect_timeout={}, fsync={}, resume={}, \
-             verify_existing={}, checksums={})",
+             verify_existing={}, checksums={}, max_bandwidth={})",
             c.endpoint,
             c.concurrency,
             c.list_concurrency,
@@ -231,6 +234,8 @@ impl DownloadConfig {
             c.resume,
             c.verify_existing,
             c.checksums,
+            c.max_bandwidth
+                .map_or("None".to_string(), |b| b.to_string()),
         )
     }
 }
@@ -297,7 +302,8 @@ pub struct DownloadedFile {
     size: u64,
     /// `"downloaded"` by this run, or `"already_present"` (found complete, left alone).
     status: &'static str,
-    /// How it was checked: `"crc32c"`, `"crc32"`, `"crc64nvme"`, `"md5"`, or `"size"`.
+    /// How it was checked: `"crc32c"`, `"crc32"`, `"crc64nvme"`, `"md5"`, `"sha256"` (one the
+    /// plan stated), or `"size"`.
     verification: &'static str,
     series_instance_uid: Option<String>,
     sop_instance_uid: Option<String>,
@@ -306,7 +312,7 @@ pub struct DownloadedFile {
 /// The values of `DownloadedFile.status`, `.verification` and `FailedFile.kind` (a failure the
 /// caller records itself, such as a Dask shard that died, is `shard_error`).
 const STATUSES: &[&str] = &["downloaded", "already_present"];
-const VERIFICATIONS: &[&str] = &["crc32c", "crc32", "crc64nvme", "md5", "size"];
+const VERIFICATIONS: &[&str] = &["crc32c", "crc32", "crc64nvme", "md5", "sha256", "size"];
 const KINDS: &[&str] = &[
     "not_found",
     "access_denied",
@@ -526,6 +532,9 @@ pub struct TransferReport {
     cancelled: bool,
     /// Why the run stopped early on its own (the disk is full), if it did.
     stopped: Option<String>,
+    /// What the limit of requests in flight did: `cap`, `start`, `peak`, `lowest`, `last`,
+    /// `decreases`.
+    concurrency: BTreeMap<&'static str, u64>,
 }
 
 impl From<&core::Report> for TransferReport {
@@ -538,6 +547,17 @@ impl From<&core::Report> for TransferReport {
             seconds: r.seconds,
             cancelled: r.cancelled,
             stopped: r.stopped.clone(),
+            concurrency: {
+                let c = &r.concurrency;
+                BTreeMap::from([
+                    ("cap", c.cap as u64),
+                    ("start", c.start as u64),
+                    ("peak", c.peak as u64),
+                    ("lowest", c.lowest as u64),
+                    ("last", c.last as u64),
+                    ("decreases", u64::from(c.decreases)),
+                ])
+            },
         }
     }
 }

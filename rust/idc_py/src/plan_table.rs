@@ -30,7 +30,38 @@ fn text(column: &StringArray, row: usize) -> Option<String> {
     column.is_valid(row).then(|| column.value(row).to_string())
 }
 
-/// The plan items of `batches`, in order.
+/// The string column `name` of `batch` when the table has it (all nulls when it has not).
+fn optional_strings(batch: &RecordBatch, name: &str) -> PyResult<Option<StringArray>> {
+    match batch.column_by_name(name) {
+        Some(_) => strings(batch, name).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn optional_text(column: &Option<StringArray>, row: usize) -> Option<String> {
+    column.as_ref().and_then(|c| text(c, row))
+}
+
+/// 64 hexadecimal digits as the 32 bytes of a SHA-256.
+fn sha256(hex: &str, row: usize) -> PyResult<[u8; 32]> {
+    let bad = || {
+        DownloadError::new_err(format!(
+            "row {row} of the plan table has sha256 {hex:?}, not 64 hexadecimal digits"
+        ))
+    };
+    if hex.len() != 64 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// The plan items of `batches`, in order. Besides the plan columns, a table may have `url` (a
+/// file at a plain URL, instead of a bucket's `prefix` or `key`) and `sha256` (the content's
+/// SHA-256 in hexadecimal, checked instead of the server's checksum).
 pub fn plan_items(batches: &[RecordBatch]) -> PyResult<Vec<core::PlanItem>> {
     let mut items = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
     for batch in batches {
@@ -40,6 +71,8 @@ pub fn plan_items(batches: &[RecordBatch]) -> PyResult<Vec<core::PlanItem>> {
         let destination = strings(batch, "destination")?;
         let series = strings(batch, "SeriesInstanceUID")?;
         let sop = strings(batch, "SOPInstanceUID")?;
+        let url = optional_strings(batch, "url")?;
+        let sha = optional_strings(batch, "sha256")?;
         let size_column = batch.column_by_name("size").ok_or_else(|| {
             DownloadError::new_err("the plan table has no column \"size\"; give a plan's table")
         })?;
@@ -50,17 +83,23 @@ pub fn plan_items(batches: &[RecordBatch]) -> PyResult<Vec<core::PlanItem>> {
         })?;
         let sizes = sizes.as_primitive::<Int64Type>();
         for row in 0..batch.num_rows() {
-            let Some(bucket) = text(&bucket, row) else {
-                return Err(DownloadError::new_err(format!(
-                    "row {row} of the plan table has no bucket"
-                )));
-            };
-            let source = match (text(&prefix, row), text(&key, row)) {
-                (Some(p), None) => Source::Prefix(p),
-                (None, Some(k)) => Source::Object(k),
-                _ => {
+            let (bucket, source) = match (
+                text(&bucket, row),
+                text(&prefix, row),
+                text(&key, row),
+                optional_text(&url, row),
+            ) {
+                (_, None, None, Some(u)) => (String::new(), Source::Url(u)),
+                (None, ..) => {
                     return Err(DownloadError::new_err(format!(
-                        "row {row} of the plan table (bucket {bucket:?}) needs exactly one of 'prefix' (a series) \
+                        "row {row} of the plan table has no bucket"
+                    )))
+                }
+                (Some(b), Some(p), None, None) => (b, Source::Prefix(p)),
+                (Some(b), None, Some(k), None) => (b, Source::Object(k)),
+                (Some(b), ..) => {
+                    return Err(DownloadError::new_err(format!(
+                        "row {row} of the plan table (bucket {b:?}) needs exactly one of 'prefix' (a series) \
                          and 'key' (one object)"
                     )))
                 }
@@ -81,6 +120,9 @@ pub fn plan_items(batches: &[RecordBatch]) -> PyResult<Vec<core::PlanItem>> {
                 size,
                 series_instance_uid: text(&series, row),
                 sop_instance_uid: text(&sop, row),
+                sha256: optional_text(&sha, row)
+                    .map(|h| sha256(&h, row))
+                    .transpose()?,
             });
         }
     }

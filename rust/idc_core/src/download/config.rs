@@ -44,6 +44,9 @@ pub struct DownloadConfig {
     /// Check downloaded bytes against the checksum the server states. Off, only sizes are
     /// checked (as s5cmd does). Default on.
     pub checksums: bool,
+    /// The most bytes per second every response body together may bring (a shared link);
+    /// `None`, the default, sets no limit.
+    pub max_bandwidth: Option<u64>,
     pub user_agent: String,
 }
 
@@ -65,6 +68,7 @@ impl DownloadConfig {
             resume: true,
             verify_existing: true,
             checksums: true,
+            max_bandwidth: None,
             user_agent: format!("idc-index/{}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -99,6 +103,9 @@ impl DownloadConfig {
                 "multipart_threshold ({}) must not be smaller than part_size ({})",
                 self.multipart_threshold, self.part_size
             )));
+        }
+        if let Some(rate) = self.max_bandwidth {
+            within("max_bandwidth", rate, 1024, u64::MAX)?;
         }
         if self.retry.max_attempts == 0 {
             return Err(DownloadError::Config(

@@ -154,21 +154,42 @@ impl Failure {
         }
     }
 
-    /// What happened, for a person; `uri` names the object and `endpoint` the server.
-    pub fn describe(&self, uri: &str, endpoint: &str) -> String {
+    /// What happened, for a person; `uri` names the object and `endpoint` the server (`None`
+    /// for a file at a plain URL, which names its server itself).
+    pub fn describe(&self, uri: &str, endpoint: Option<&str>) -> String {
+        let from = endpoint.map(|e| format!(" from {e}")).unwrap_or_default();
+        let server = endpoint.unwrap_or("the server");
         match self {
-            Failure::Status { status: 404, code, .. } => format!(
-                "{uri} was not found at {endpoint} (HTTP 404{}); check the bucket and the source location \
-                 (AWS or GCS) or the endpoint",
-                code.as_deref().map(|c| format!(" {c}")).unwrap_or_default()
-            ),
-            Failure::Status { status: 403, code, .. } => format!(
-                "access to {uri} was denied by {endpoint} (HTTP 403{}); IDC buckets are public, so the bucket \
-                 name or the endpoint is probably wrong",
-                code.as_deref().map(|c| format!(" {c}")).unwrap_or_default()
-            ),
-            Failure::Status { status, code, message } => {
-                let mut s = format!("{endpoint} answered HTTP {status} for {uri}");
+            Failure::Status {
+                status: 404, code, ..
+            } => {
+                let code = code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+                match endpoint {
+                    Some(e) => format!(
+                        "{uri} was not found at {e} (HTTP 404{code}); check the bucket and the source location \
+                         (AWS or GCS) or the endpoint"
+                    ),
+                    None => format!("{uri} was not found (HTTP 404{code})"),
+                }
+            }
+            Failure::Status {
+                status: 403, code, ..
+            } => {
+                let code = code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+                match endpoint {
+                    Some(e) => format!(
+                        "access to {uri} was denied by {e} (HTTP 403{code}); IDC buckets are public, so the bucket \
+                         name or the endpoint is probably wrong"
+                    ),
+                    None => format!("access to {uri} was denied (HTTP 403{code})"),
+                }
+            }
+            Failure::Status {
+                status,
+                code,
+                message,
+            } => {
+                let mut s = format!("{server} answered HTTP {status} for {uri}");
                 if let Some(c) = code {
                     s.push_str(&format!(" ({c}"));
                     if let Some(m) = message {
@@ -178,15 +199,22 @@ impl Failure {
                 }
                 s
             }
-            Failure::Network(m) => format!("network error reading {uri} from {endpoint}: {m}"),
+            Failure::Network(m) => format!("network error reading {uri}{from}: {m}"),
             Failure::Stalled(d) => {
-                format!("no data for {:.1} s while reading {uri} from {endpoint} (stalled)", d.as_secs_f64())
+                format!(
+                    "no data for {:.1} s while reading {uri}{from} (stalled)",
+                    d.as_secs_f64()
+                )
             }
             Failure::Truncated { got, want } => {
-                format!("the connection closed after {got} of {want} bytes of {uri} (truncated body)")
+                format!(
+                    "the connection closed after {got} of {want} bytes of {uri} (truncated body)"
+                )
             }
             Failure::Mismatch(m) => format!("{uri}: {m}"),
-            Failure::Changed(m) => format!("{uri} changed while it was downloaded ({m}); run the download again"),
+            Failure::Changed(m) => {
+                format!("{uri} changed while it was downloaded ({m}); run the download again")
+            }
             Failure::Io { doing, path, err } if is_disk_full(err) => {
                 let free = free_space(path)
                     .map(|b| format!(" ({} free)", human_bytes(b)))
@@ -208,9 +236,11 @@ impl Failure {
                     path.display()
                 )
             }
-            Failure::Io { doing, path, err } => format!("error while {doing} {}: {err}", path.display()),
+            Failure::Io { doing, path, err } => {
+                format!("error while {doing} {}: {err}", path.display())
+            }
             Failure::Unsafe(m) => m.clone(),
-            Failure::Protocol(m) => format!("unexpected answer from {endpoint} for {uri}: {m}"),
+            Failure::Protocol(m) => format!("unexpected answer from {server} for {uri}: {m}"),
             Failure::Cancelled => format!("{uri}: cancelled before it completed"),
         }
     }
@@ -252,7 +282,9 @@ mod tests {
         };
         assert_eq!(nf.class(), ErrorClass::Permanent);
         assert_eq!(nf.kind(), FailureKind::NotFound);
-        assert!(nf.describe("s3://b/k", "http://h").contains("not found"));
+        assert!(nf
+            .describe("s3://b/k", Some("http://h"))
+            .contains("not found"));
         assert_eq!(
             Failure::Truncated { got: 1, want: 2 }.class(),
             ErrorClass::Transient
@@ -270,7 +302,9 @@ mod tests {
         );
         assert_eq!(full.class(), ErrorClass::Fatal);
         assert_eq!(full.kind(), FailureKind::DiskFull);
-        assert!(full.describe("s3://b/k", "e").contains("free some space"));
+        assert!(full
+            .describe("s3://b/k", Some("e"))
+            .contains("free some space"));
         let denied = Failure::io(
             "creating",
             std::path::Path::new("/x"),
@@ -278,7 +312,7 @@ mod tests {
         );
         assert_eq!(denied.class(), ErrorClass::Permanent);
         assert!(denied
-            .describe("u", "e")
+            .describe("u", Some("e"))
             .contains("choose a download directory you can write to"));
         let ro = Failure::io(
             "creating",
@@ -287,7 +321,7 @@ mod tests {
         );
         assert_eq!(ro.kind(), FailureKind::LocalIo);
         assert!(ro
-            .describe("u", "e")
+            .describe("u", Some("e"))
             .contains("choose a download directory you can write to"));
     }
 

@@ -9,7 +9,7 @@ use futures::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::failure::{Failed, Failure};
-use super::fsutil::{blocking, remove_temp};
+use super::fsutil::blocking;
 use super::head::head;
 use super::job::Job;
 use super::limit::Permit;
@@ -77,10 +77,6 @@ async fn process(
             r
         }
     };
-    if result.is_err() {
-        let t = temp.clone();
-        let _ = blocking(move || remove_temp(&t)).await;
-    }
     result.map(|(size, v)| (size, FileStatus::Downloaded, v))
 }
 

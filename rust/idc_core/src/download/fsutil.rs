@@ -1,16 +1,18 @@
 //! Local file operations of the downloader: temporary files and their rename into place,
 //! directories checked to stay inside the root, positional writes, preallocation.
-//! The synchronous ones block, so async callers run them through [`blocking`] (`open_temp`
-//! and [`PositionalWriter`] do so themselves).
+//! The synchronous ones block, so async callers run them through [`blocking`]
+//! ([`TempFile::open`] and [`PositionalWriter`] do so themselves).
 
 use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::failure::Failure;
+use super::plan::PARTIAL_SUFFIX;
 
 /// Writes are handed to the blocking pool in blocks of this size.
 pub(crate) const WRITE_BLOCK: usize = 4 << 20;
@@ -26,54 +28,146 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })
 }
 
-/// Create the temporary file afresh: a leftover of a killed run is replaced, and an existing
-/// symbolic link under the temporary name is removed rather than followed.
-pub(crate) fn create_temp(temp: &Path) -> Result<File, Failure> {
-    let create = || {
-        std::fs::OpenOptions::new()
+/// A temporary file this run writes, held under an exclusive lock until it is renamed into
+/// place or, when dropped unrenamed, removed.
+///
+/// Several processes may write the same destination at once (a rerun started while the first
+/// still runs, overlapping job-array shards). Each claims the temporary name
+/// `.<name>.idc-partial` by locking the file it creates there. A file found under that name
+/// whose lock can be taken is a killed run's leftover and is replaced; one that is locked
+/// belongs to a live writer, and this run writes under a name of its own
+/// (`.<name>.<pid>-<n>.idc-partial`) instead. Each writer renames only its own file, after
+/// verifying it, so the destination ends as one complete file whichever rename comes last.
+pub(crate) struct TempFile {
+    pub path: PathBuf,
+    pub file: Arc<File>,
+    renamed: bool,
+}
+
+impl TempFile {
+    /// Claim the temporary file `temp` (from [`temp_path`](super::plan::temp_path)), with
+    /// `preallocate` bytes reserved. Blocks: run it through [`blocking`].
+    pub fn create(temp: &Path, preallocate: Option<u64>) -> Result<Self, Failure> {
+        let (path, file) = claim(temp)?;
+        let claimed = Self {
+            path,
+            file: Arc::new(file),
+            renamed: false,
+        };
+        if let Some(len) = preallocate {
+            self::preallocate(&claimed.file, len)
+                .map_err(|e| Failure::io("allocating space for", &claimed.path, e))?;
+        }
+        Ok(claimed)
+    }
+
+    /// [`TempFile::create`] on a blocking thread.
+    pub async fn open(temp: &Path, preallocate: Option<u64>) -> Result<Self, Failure> {
+        let t = temp.to_path_buf();
+        blocking(move || Self::create(&t, preallocate)).await
+    }
+
+    /// Make the verified file the final one (after an fsync when asked), still holding the
+    /// lock, so that no other writer can take the name for a leftover meanwhile. Blocks.
+    pub fn rename_into_place(mut self, fsync: bool, dest: &Path) -> Result<(), Failure> {
+        if fsync {
+            self.file
+                .sync_all()
+                .map_err(|e| Failure::io("flushing", &self.path, e))?;
+        }
+        std::fs::rename(&self.path, dest)
+            .map_err(|e| Failure::io("renaming the finished download to", dest, e))?;
+        self.renamed = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.renamed {
+            // Ours alone (it is locked, or has a name of its own): nobody else's work is lost.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The temporary name to write and its file, locked.
+fn claim(temp: &Path) -> Result<(PathBuf, File), Failure> {
+    for _ in 0..2 {
+        match create_locked(temp) {
+            Ok(Some(file)) => return Ok((temp.to_path_buf(), file)),
+            // Created, but another writer locked it first (it took the file for a leftover
+            // and is replacing it): leave the name to it.
+            Ok(None) => break,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if !replace_leftover(temp) {
+                    break;
+                }
+            }
+            Err(e) => return Err(Failure::io("creating", temp, e)),
+        }
+    }
+    let own = own_name(temp);
+    match create_locked(&own) {
+        Ok(Some(file)) => Ok((own, file)),
+        Ok(None) => Err(Failure::Protocol(format!(
+            "{} is locked by another process although this process just created it",
+            own.display()
+        ))),
+        Err(e) => Err(Failure::io("creating", &own, e)),
+    }
+}
+
+/// A new file at `path` with this process's exclusive lock on it, or `None` when another
+/// process locked it first.
+fn create_locked(path: &Path) -> io::Result<Option<File>> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    Ok(try_lock(&file).then_some(file))
+}
+
+/// Remove what is under `temp` if it is a killed run's leftover: a file whose lock can be
+/// taken, or anything that is not a regular file (a symbolic link is removed, never
+/// followed). False when a live writer holds it, or it cannot be removed.
+fn replace_leftover(temp: &Path) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(temp) else {
+        // Gone meanwhile: try the name again.
+        return true;
+    };
+    if meta.is_file() {
+        let Ok(file) = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .create_new(true)
             .open(temp)
-    };
-    match create() {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            std::fs::remove_file(temp).map_err(|e| Failure::io("removing", temp, e))?;
-            create()
+        else {
+            return false;
+        };
+        if !try_lock(&file) {
+            return false;
         }
-        other => other,
+        // Removed while locked, so that no writer that opened it meanwhile can take it too.
+        let removed = std::fs::remove_file(temp).is_ok();
+        drop(file);
+        return removed;
     }
-    .map_err(|e| Failure::io("creating", temp, e))
+    std::fs::remove_file(temp).is_ok()
 }
 
-/// [`create_temp`], with `preallocate` bytes reserved, on a blocking thread.
-pub(crate) async fn open_temp(temp: &Path, preallocate: Option<u64>) -> Result<Arc<File>, Failure> {
-    let t = temp.to_path_buf();
-    blocking(move || {
-        let f = create_temp(&t)?;
-        if let Some(len) = preallocate {
-            self::preallocate(&f, len).map_err(|e| Failure::io("allocating space for", &t, e))?;
-        }
-        Ok(Arc::new(f))
-    })
-    .await
+fn try_lock(file: &File) -> bool {
+    file.try_lock().is_ok()
 }
 
-/// Make the verified temporary file the final one (after an fsync when asked).
-pub(crate) fn rename_into_place<F: std::borrow::Borrow<File>>(
-    file: F,
-    fsync: bool,
-    temp: &Path,
-    dest: &Path,
-) -> Result<(), Failure> {
-    if fsync {
-        file.borrow()
-            .sync_all()
-            .map_err(|e| Failure::io("flushing", temp, e))?;
-    }
-    drop(file);
-    std::fs::rename(temp, dest)
-        .map_err(|e| Failure::io("renaming the finished download to", dest, e))
+/// `.<name>.<pid>-<n>.idc-partial` beside `temp` (`.<name>.idc-partial`): a name no other
+/// process and no other file of this process uses.
+fn own_name(temp: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = temp.file_name().unwrap_or_default().to_string_lossy();
+    let stem = name.strip_suffix(PARTIAL_SUFFIX).unwrap_or(&name);
+    temp.with_file_name(format!("{stem}.{}-{n}{PARTIAL_SUFFIX}", std::process::id()))
 }
 
 /// Write the pieces of `data` to a fresh temporary file and rename it to `dest`, in one
@@ -84,17 +178,10 @@ pub(crate) fn write_new(
     temp: &Path,
     dest: &Path,
 ) -> Result<(), Failure> {
-    let f = create_temp(temp)?;
-    write_all_vectored_at(&f, data, 0).map_err(|e| Failure::io("writing", temp, e))?;
-    rename_into_place(f, fsync, temp, dest)
-}
-
-/// Remove a temporary file if it is there.
-pub(crate) fn remove_temp(temp: &Path) -> Result<(), Failure> {
-    match std::fs::remove_file(temp) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Failure::io("removing", temp, e)),
-        _ => Ok(()),
-    }
+    let claimed = TempFile::create(temp, None)?;
+    write_all_vectored_at(&claimed.file, data, 0)
+        .map_err(|e| Failure::io("writing", &claimed.path, e))?;
+    claimed.rename_into_place(fsync, dest)
 }
 
 /// Create `dir` and check that, symbolic links resolved, it is still inside `root` (canonical).
@@ -304,6 +391,87 @@ impl PositionalWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_live_writers_temporary_file_is_left_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join(".x.dcm.idc-partial");
+        let first = TempFile::create(&temp, None).unwrap();
+        assert_eq!(first.path, temp);
+        let second = TempFile::create(&temp, None).unwrap();
+        assert_ne!(second.path, temp);
+        let name = second
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.starts_with(".x.dcm.") && name.ends_with(PARTIAL_SUFFIX),
+            "{name}"
+        );
+        write_all_at(&first.file, b"first", 0).unwrap();
+        write_all_at(&second.file, b"second", 0).unwrap();
+        // Each renames its own file; the last rename wins, and nothing else is left.
+        first
+            .rename_into_place(false, &dir.path().join("x.dcm"))
+            .unwrap();
+        second
+            .rename_into_place(false, &dir.path().join("x.dcm"))
+            .unwrap();
+        assert_eq!(names(dir.path()), ["x.dcm"]);
+        assert_eq!(std::fs::read(dir.path().join("x.dcm")).unwrap(), b"second");
+    }
+
+    #[test]
+    fn a_dropped_temporary_file_removes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join(".x.dcm.idc-partial");
+        let first = TempFile::create(&temp, None).unwrap();
+        let second = TempFile::create(&temp, None).unwrap();
+        let own = second.path.clone();
+        drop(second);
+        assert!(!own.exists());
+        assert!(temp.exists(), "the live writer's file stays");
+        drop(first);
+        assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_killed_runs_leftover_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join(".x.dcm.idc-partial");
+        std::fs::write(&temp, b"left by a killed run").unwrap();
+        let claimed = TempFile::create(&temp, Some(3)).unwrap();
+        assert_eq!(claimed.path, temp);
+        assert_eq!(std::fs::metadata(&temp).unwrap().len(), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_at_the_temporary_name_is_removed_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, b"keep").unwrap();
+        let temp = dir.path().join(".x.dcm.idc-partial");
+        std::os::unix::fs::symlink(&target, &temp).unwrap();
+        let claimed = TempFile::create(&temp, None).unwrap();
+        assert_eq!(claimed.path, temp);
+        assert!(!std::fs::symlink_metadata(&temp)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    }
 
     #[test]
     fn preallocate_and_write_ranges() {

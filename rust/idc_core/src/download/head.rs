@@ -11,7 +11,7 @@ use super::verify::Expected;
 
 /// What a HEAD (asking for the stated checksums) says of the object: its length and checksums.
 pub(crate) async fn head(ctx: &Ctx, job: &Job) -> Result<Expected, Failure> {
-    let url = ctx.http.endpoint.object_url(&job.id.bucket, &job.id.key);
+    let url = job.id.url(&ctx.http.endpoint);
     let got = ctx
         .cfg
         .retry

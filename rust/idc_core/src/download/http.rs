@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName};
 use super::config::DownloadConfig;
 use super::error::DownloadError;
 use super::failure::Failure;
+use super::rate::RateLimit;
 use super::s3::{parse_error, Endpoint};
 
 /// Error bodies larger than this are not read.
@@ -22,6 +23,8 @@ pub(crate) struct Http {
     pub stall: Duration,
     /// The server answered ListObjectsV2 with V1 (or not at all): list with V1 from now on.
     pub lists_v1: AtomicBool,
+    /// The bandwidth limit every body shares, when one is set.
+    rate: Option<RateLimit>,
 }
 
 impl Http {
@@ -41,6 +44,7 @@ impl Http {
             client,
             stall: config.stall_timeout,
             lists_v1: AtomicBool::new(false),
+            rate: config.max_bandwidth.map(RateLimit::new),
         })
     }
 
@@ -66,15 +70,20 @@ impl Http {
         })
     }
 
-    /// The next piece of a response body (`None` at its end), or a stall or network failure.
+    /// The next piece of a response body (`None` at its end), or a stall or network failure;
+    /// paced by the bandwidth limit, when one is set.
     pub async fn next_chunk(
         &self,
         resp: &mut reqwest::Response,
     ) -> Result<Option<bytes::Bytes>, Failure> {
-        tokio::time::timeout(self.stall, resp.chunk())
+        let chunk = tokio::time::timeout(self.stall, resp.chunk())
             .await
             .map_err(|_| Failure::Stalled(self.stall))?
-            .map_err(Failure::network)
+            .map_err(Failure::network)?;
+        if let (Some(rate), Some(c)) = (&self.rate, &chunk) {
+            rate.take(c.len()).await;
+        }
+        Ok(chunk)
     }
 
     /// Read a whole (small) body, giving up on stalls and on bodies over `limit`.

@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, ETAG};
 use super::failure::Failure;
 use super::plan::PlanItem;
 use super::progress::Progress;
+use super::s3::Endpoint;
 use super::verify::{
     md5_from_etag, parse_amz_checksum, parse_goog_hash, Expected, AMZ_CHECKSUM_HEADERS,
 };
@@ -16,8 +17,9 @@ use super::verify::{
 /// Which object a file is, and the DICOM identities its report carries.
 #[derive(Clone, Debug)]
 pub(crate) struct FileId {
+    /// Empty for a file at a plain URL ([`Source::Url`](super::plan::Source::Url)).
     pub bucket: Arc<str>,
-    /// The object key (or the prefix of a listing).
+    /// The object key (or the prefix of a listing), or the URL when there is no bucket.
     pub key: String,
     pub series: Option<Arc<str>>,
     pub sop: Option<Arc<str>>,
@@ -34,9 +36,20 @@ impl FileId {
         }
     }
 
-    /// `s3://bucket/key`, for messages.
+    /// `s3://bucket/key`, or the URL, for messages.
     pub fn uri(&self) -> String {
+        if self.bucket.is_empty() {
+            return self.key.clone();
+        }
         format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// Where the object is fetched from.
+    pub fn url(&self, endpoint: &Endpoint) -> String {
+        if self.bucket.is_empty() {
+            return self.key.clone();
+        }
+        endpoint.object_url(&self.bucket, &self.key)
     }
 }
 

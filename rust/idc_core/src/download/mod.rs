@@ -30,15 +30,19 @@
 //!   without its size; the full-object checksum a ranged fetch is checked against).
 //! - [`verify`]: sizes and the digests the server states, computed as bytes stream;
 //!   [`classify`]: which failures are transient, permanent or fatal; [`retry`]: the backoff
-//!   loop; [`failure`]: what a failure reads as; [`fsutil`]: temporary files, rename into
-//!   place, directories, positional writes; [`disk`]: a full disk and its free space.
+//!   loop; [`failure`]: what a failure reads as; [`fsutil`]: temporary files claimed under a
+//!   lock, rename into place, directories, positional writes; [`disk`]: a full disk and its
+//!   free space.
+//! - `http`: the one client, error statuses read, bodies read with a stall timeout and paced
+//!   by `rate`'s bandwidth limit when one is set.
 //! - `state`: what the tasks share (settings, `http`, limits, cancel, outcomes);
 //!   [`progress`]: the live counters; [`report`]: the outcome; `handle`: the caller's side;
 //!   `error`: why a download could not start.
 //!
-//! Endpoints are addressed path-style (`<endpoint>/<bucket>/<key>`), anonymously. A file is
-//! written as `.<name>.idc-partial` next to its destination and renamed only once its size and
-//! stated digests match. Transient failures are retried with backoff; a full disk stops the
+//! Endpoints are addressed path-style (`<endpoint>/<bucket>/<key>`), anonymously; a
+//! [`Source::Url`] item is fetched at its own URL. A file is written as `.<name>.idc-partial`
+//! next to its destination (locked while written: another live writer of the same file writes
+//! under a name of its own) and renamed only once its size and stated digests match. Transient failures are retried with backoff; a full disk stops the
 //! run; every other failure is reported per file.
 
 pub mod classify;
@@ -58,6 +62,7 @@ mod list;
 pub mod plan;
 pub mod progress;
 mod ranged;
+mod rate;
 pub mod report;
 pub mod retry;
 pub mod s3;
@@ -106,7 +111,10 @@ pub async fn list(
     )
     .await;
     listing.outcome.map_err(|f| {
-        DownloadError::List(f.describe(&format!("s3://{bucket}/{prefix}"), http.endpoint.base()))
+        DownloadError::List(f.describe(
+            &format!("s3://{bucket}/{prefix}"),
+            Some(http.endpoint.base()),
+        ))
     })
 }
 
@@ -131,7 +139,7 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
     let progress = Arc::new(progress::Progress::default());
     for r in &resolved {
         match r.item.source {
-            Source::Object(_) => progress.planned_object(r.item.size),
+            Source::Object(_) | Source::Url(_) => progress.planned_object(r.item.size),
             Source::Prefix(_) => progress.planned_prefix(r.item.size.unwrap_or(0)),
         }
     }

@@ -13,6 +13,9 @@ pub enum Source {
     /// One object (an instance: `<crdc_series_uuid>/<crdc_instance_uuid>.dcm`).
     /// The destination is the file path.
     Object(String),
+    /// One file at a plain `http(s)://` URL, not in a bucket (a published index file); the
+    /// item's bucket is empty. The destination is the file path.
+    Url(String),
 }
 
 /// One unit of a download plan.
@@ -31,13 +34,17 @@ pub struct PlanItem {
     pub series_instance_uid: Option<String>,
     /// Copied into the report (meaningful for object items).
     pub sop_instance_uid: Option<String>,
+    /// The file's SHA-256, for an object or URL whose content the plan knows (a release
+    /// manifest states it for each index file): checked instead of what the server states.
+    pub sha256: Option<[u8; 32]>,
 }
 
 impl PlanItem {
-    /// `s3://bucket/prefix-or-key`, for messages.
+    /// `s3://bucket/prefix-or-key`, or the URL, for messages.
     pub fn uri(&self) -> String {
         match &self.source {
             Source::Prefix(p) | Source::Object(p) => format!("s3://{}/{}", self.bucket, p),
+            Source::Url(url) => url.clone(),
         }
     }
 }
@@ -83,11 +90,23 @@ pub(crate) fn resolve(
 }
 
 fn resolve_one(item: &PlanItem, root: &Path, canon_root: &Path) -> Result<PathBuf, String> {
-    check_bucket(&item.bucket)?;
     let (key, is_prefix) = match &item.source {
         Source::Prefix(p) => (p, true),
         Source::Object(k) => (k, false),
+        Source::Url(url) => {
+            check_url(url)?;
+            if !item.bucket.is_empty() {
+                return Err(format!(
+                    "{url}: a URL item has no bucket, not {:?}",
+                    item.bucket
+                ));
+            }
+            let dest =
+                inside_root(root, &item.destination, false).map_err(|e| format!("{url}: {e}"))?;
+            return Ok(canon_root.join(dest.strip_prefix(root).unwrap_or(&dest)));
+        }
     };
+    check_bucket(&item.bucket)?;
     if key.is_empty() || key.starts_with('/') {
         return Err(format!(
             "{}: an empty or absolute key or prefix would list or name the whole bucket",
@@ -205,6 +224,24 @@ pub fn relative_name(prefix: &str, key: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// A URL the client fetches as it is: `http://` or `https://`, a host, nothing that would
+/// make the request line ambiguous (white space, control characters) and no fragment.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.and_then(|r| r.split(['/', '?']).next()).unwrap_or("");
+    if host.is_empty()
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        || url.contains('#')
+    {
+        return Err(format!(
+            "{url:?} is not a URL to fetch; give one like 'https://example.org/releases/v1/index.parquet'"
+        ));
+    }
+    Ok(())
+}
+
 /// Bucket names that can be put in a URL path as they are: S3's rules (3-63 characters,
 /// lower-case letters, digits, dots, hyphens; underscores for legacy buckets).
 pub fn check_bucket(bucket: &str) -> Result<(), String> {
@@ -307,6 +344,28 @@ mod tests {
             assert!(relative_name("s/", bad).is_err(), "{bad}");
         }
         assert!(relative_name("s/", "t/x").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        for ok in [
+            "https://example.org/v1/idc_index.parquet",
+            "http://127.0.0.1:8000/f.parquet",
+            "https://github.com/o/r/releases/download/v1/x.parquet?raw=1",
+        ] {
+            check_url(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "ftp://h/f",
+            "https://",
+            "https:///f",
+            "http://h/a b",
+            "http://h/f#x",
+            "s3://b/k",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

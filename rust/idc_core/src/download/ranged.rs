@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::failure::{Failed, Failure};
-use super::fsutil::{blocking, open_temp, rename_into_place, PositionalWriter, WRITE_BLOCK};
+use super::fsutil::{blocking, PositionalWriter, TempFile, WRITE_BLOCK};
 use super::head::head;
 use super::inorder::InOrderHash;
 use super::job::Job;
@@ -80,19 +80,20 @@ async fn fetch_once(
     temp: &Path,
     size: u64,
 ) -> Result<(u64, Verification), Failed> {
-    let file = open_temp(temp, Some(size)).await.map_err(|f| (f, 0))?;
+    let claimed = TempFile::open(temp, Some(size)).await.map_err(|f| (f, 0))?;
+    let (file, temp) = (&claimed.file, claimed.path.as_path());
     let algorithm = known.cheapest();
     let part_checksum = algorithm.filter(|a| a.combinable());
     let in_order = algorithm.filter(|a| !a.combinable()).map(|a| {
         Arc::new(InOrderHash::start(
-            Arc::clone(&file),
+            Arc::clone(file),
             temp.to_path_buf(),
             size,
             a,
         ))
     });
     let (parts, attempts) =
-        fetch_parts(ctx, job, &file, in_order.clone(), part_checksum, temp, size).await?;
+        fetch_parts(ctx, job, file, in_order.clone(), part_checksum, temp, size).await?;
     let mut expected = known.clone();
     for p in &parts {
         expected
@@ -111,7 +112,7 @@ async fn fetch_once(
         let hasher = match (in_order, expected.cheapest()) {
             (Some(h), _) => Some(h),
             (None, Some(a)) => {
-                let h = InOrderHash::start(Arc::clone(&file), temp.to_path_buf(), size, a);
+                let h = InOrderHash::start(Arc::clone(file), temp.to_path_buf(), size, a);
                 h.written(0, size);
                 Some(Arc::new(h))
             }
@@ -128,8 +129,8 @@ async fn fetch_once(
     };
     let v = verify::check(&expected, &computed).map_err(|m| (Failure::Mismatch(m), attempts))?;
     let fsync = ctx.cfg.fsync;
-    let (t, d) = (temp.to_path_buf(), job.path.clone());
-    blocking(move || rename_into_place(file, fsync, &t, &d))
+    let dest = job.path.clone();
+    blocking(move || claimed.rename_into_place(fsync, &dest))
         .await
         .map_err(|f| (f, attempts))?;
     Ok((size, v))
@@ -260,7 +261,7 @@ fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
 
 async fn fetch_part(ctx: &Ctx, job: &Job, range: &Range, size: u64) -> Result<Part, Failure> {
     let (start, end) = (range.start, range.end);
-    let url = ctx.http.endpoint.object_url(&job.id.bucket, &job.id.key);
+    let url = job.id.url(&ctx.http.endpoint);
     let req = ctx
         .http
         .client

@@ -59,9 +59,10 @@ async fn produce(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>, tx: mpsc::Sender<Arc<Jo
     for ResolvedItem { item, destination } in plan {
         while lists.try_join_next().is_some() {}
         match &item.source {
-            Source::Object(key) => {
+            Source::Object(key) | Source::Url(key) => {
                 let listed = Expected {
                     size: item.size,
+                    sha256: item.sha256,
                     ..Default::default()
                 };
                 let id = FileId::of(&item, key.clone());

@@ -125,7 +125,8 @@ impl Ctx {
                 ),
             },
             f => {
-                let mut reason = f.describe(&uri, self.http.endpoint.base());
+                let endpoint = (!id.bucket.is_empty()).then(|| self.http.endpoint.base());
+                let mut reason = f.describe(&uri, endpoint);
                 if attempts > 1 {
                     let secs = elapsed
                         .map(|e| format!(" over {:.1} s", e.as_secs_f64()))

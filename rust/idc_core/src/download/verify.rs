@@ -1,10 +1,13 @@
 //! What a downloaded object must match: its size always, and one checksum the server states,
 //! the cheapest to compute of those stated: CRC32C (`x-goog-hash` of GCS,
 //! `x-amz-checksum-crc32c` of S3), CRC32, CRC64NVME, then MD5 (the ETag of a single-part upload,
-//! or `x-goog-hash`). Checksums are computed as the bytes stream, so verifying costs no second read.
+//! or `x-goog-hash`). A SHA-256 that the plan states (a release manifest's, for an index file)
+//! is checked instead of any of those. Checksums are computed as the bytes stream, so
+//! verifying costs no second read.
 
 use base64::Engine as _;
 use md5::{Digest, Md5};
+use sha2::Sha256;
 
 /// The checksums a server may state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,6 +16,7 @@ pub enum Algorithm {
     Crc32,
     Crc64Nvme,
     Md5,
+    Sha256,
 }
 
 impl Algorithm {
@@ -30,6 +34,7 @@ pub enum Checksum {
     Crc32(u32),
     Crc64Nvme(u64),
     Md5([u8; 16]),
+    Sha256([u8; 32]),
 }
 
 /// The properties an object is known to have, gathered from its listing and response headers.
@@ -40,6 +45,8 @@ pub struct Expected {
     pub crc32c: Option<u32>,
     pub crc32: Option<u32>,
     pub crc64nvme: Option<u64>,
+    /// Stated only by a plan that knows the content (never by a server's headers).
+    pub sha256: Option<[u8; 32]>,
 }
 
 impl Expected {
@@ -67,6 +74,7 @@ impl Expected {
         one(&mut self.crc32c, other.crc32c, "CRC32C")?;
         one(&mut self.crc32, other.crc32, "CRC32")?;
         one(&mut self.crc64nvme, other.crc64nvme, "CRC64NVME")?;
+        one(&mut self.sha256, other.sha256, "SHA-256")?;
         Ok(())
     }
 
@@ -76,13 +84,18 @@ impl Expected {
         self.crc32c = None;
         self.crc32 = None;
         self.crc64nvme = None;
+        self.sha256 = None;
         self
     }
 
-    /// The stated checksum that is cheapest to compute: CRC32C and CRC32 run at many GB/s per
-    /// core with the processor's instructions, CRC64NVME close to that, MD5 at a few hundred MB/s.
+    /// The checksum to compute: a SHA-256 the plan states (it names the content the plan
+    /// wants, where a server's checksum only shows the transfer was whole), else the stated
+    /// checksum that is cheapest to compute: CRC32C and CRC32 run at many GB/s per core with
+    /// the processor's instructions, CRC64NVME close to that, MD5 at a few hundred MB/s.
     pub fn cheapest(&self) -> Option<Algorithm> {
-        if self.crc32c.is_some() {
+        if self.sha256.is_some() {
+            Some(Algorithm::Sha256)
+        } else if self.crc32c.is_some() {
             Some(Algorithm::Crc32c)
         } else if self.crc32.is_some() {
             Some(Algorithm::Crc32)
@@ -101,6 +114,7 @@ impl Expected {
             Algorithm::Crc32 => self.crc32.map(Checksum::Crc32),
             Algorithm::Crc64Nvme => self.crc64nvme.map(Checksum::Crc64Nvme),
             Algorithm::Md5 => self.md5.map(Checksum::Md5),
+            Algorithm::Sha256 => self.sha256.map(Checksum::Sha256),
         }
     }
 }
@@ -198,6 +212,7 @@ enum State {
     Crc32(crc32fast::Hasher),
     Crc64Nvme(crc64fast_nvme::Digest),
     Md5(Box<Md5>),
+    Sha256(Box<Sha256>),
 }
 
 /// One checksum computed while streaming (or none: the length only).
@@ -221,6 +236,7 @@ impl Hasher {
             Some(Algorithm::Crc32) => State::Crc32(crc32fast::Hasher::new()),
             Some(Algorithm::Crc64Nvme) => State::Crc64Nvme(crc64fast_nvme::Digest::new()),
             Some(Algorithm::Md5) => State::Md5(Box::new(Md5::new())),
+            Some(Algorithm::Sha256) => State::Sha256(Box::new(Sha256::new())),
         };
         Self { state, len: 0 }
     }
@@ -237,6 +253,7 @@ impl Hasher {
             State::Crc32(h) => h.update(data),
             State::Crc64Nvme(d) => d.write(data),
             State::Md5(m) => m.update(data),
+            State::Sha256(h) => h.update(data),
         }
         self.len += data.len() as u64;
     }
@@ -251,6 +268,11 @@ impl Hasher {
                 let mut out = [0u8; 16];
                 out.copy_from_slice(m.finalize().as_slice());
                 Some(Checksum::Md5(out))
+            }
+            State::Sha256(h) => {
+                let mut out = [0u8; 32];
+                out.copy_from_slice(h.finalize().as_slice());
+                Some(Checksum::Sha256(out))
             }
         };
         Computed {
@@ -281,7 +303,7 @@ pub fn combine(parts: &[(Checksum, u64)]) -> Option<Checksum> {
             }
             Some(Checksum::Crc32(whole.finalize()))
         }
-        Checksum::Crc64Nvme(_) | Checksum::Md5(_) => None,
+        Checksum::Crc64Nvme(_) | Checksum::Md5(_) | Checksum::Sha256(_) => None,
     }
 }
 
@@ -293,6 +315,7 @@ pub enum Verification {
     Crc32c,
     Crc32,
     Crc64Nvme,
+    Sha256,
 }
 
 impl Verification {
@@ -303,6 +326,7 @@ impl Verification {
             Verification::Crc32c => "crc32c",
             Verification::Crc32 => "crc32",
             Verification::Crc64Nvme => "crc64nvme",
+            Verification::Sha256 => "sha256",
         }
     }
 }
@@ -326,6 +350,7 @@ pub fn check(expected: &Expected, computed: &Computed) -> Result<Verification, S
         Checksum::Crc32(_) => (Algorithm::Crc32, Verification::Crc32),
         Checksum::Crc64Nvme(_) => (Algorithm::Crc64Nvme, Verification::Crc64Nvme),
         Checksum::Md5(_) => (Algorithm::Md5, Verification::Md5),
+        Checksum::Sha256(_) => (Algorithm::Sha256, Verification::Sha256),
     };
     match expected.stated(algorithm) {
         None => Ok(Verification::SizeOnly),
@@ -333,6 +358,13 @@ pub fn check(expected: &Expected, computed: &Computed) -> Result<Verification, S
         Some(want) => Err(match (want, got) {
             (Checksum::Md5(w), Checksum::Md5(g)) => {
                 format!("MD5 mismatch: expected {}, computed {}", hex(&w), hex(&g))
+            }
+            (Checksum::Sha256(w), Checksum::Sha256(g)) => {
+                format!(
+                    "SHA-256 mismatch: expected {}, computed {}",
+                    hex(&w),
+                    hex(&g)
+                )
             }
             (Checksum::Crc32c(w), Checksum::Crc32c(g)) => {
                 format!("CRC32C mismatch: expected {w:08x}, computed {g:08x}")
@@ -365,6 +397,38 @@ pub fn hash_file(path: &std::path::Path, algorithm: Algorithm) -> std::io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stated_sha256_is_what_is_checked() {
+        let mut expected = Expected {
+            size: Some(3),
+            crc32c: Some(0x364b3fb7),
+            ..Default::default()
+        };
+        let mut sha = [0u8; 32];
+        // SHA-256 of "abc".
+        for (i, b) in "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            .as_bytes()
+            .chunks(2)
+            .enumerate()
+        {
+            sha[i] = u8::from_str_radix(std::str::from_utf8(b).unwrap(), 16).unwrap();
+        }
+        expected.sha256 = Some(sha);
+        assert_eq!(expected.cheapest(), Some(Algorithm::Sha256));
+        let mut h = Hasher::for_expected(&expected);
+        h.update(b"ab");
+        h.update(b"c");
+        assert_eq!(check(&expected, &h.finish()), Ok(Verification::Sha256));
+        let mut h = Hasher::for_expected(&expected);
+        h.update(b"abd");
+        let err = check(&expected, &h.finish()).unwrap_err();
+        assert!(
+            err.starts_with("SHA-256 mismatch: expected ba7816bf"),
+            "{err}"
+        );
+        assert_eq!(expected.without_checksums().cheapest(), None);
+    }
 
     #[test]
     fn single_part_etag_gives_md5() {

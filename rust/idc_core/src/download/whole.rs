@@ -1,14 +1,12 @@
 //! An object in one GET, verified while it streams: small ones received into memory and
 //! written in one step, larger ones streamed into the temporary file.
 
-use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 
 use reqwest::header::CONTENT_LENGTH;
 
 use super::failure::{Failed, Failure};
-use super::fsutil::{self, blocking, open_temp, rename_into_place, PositionalWriter, WRITE_BLOCK};
+use super::fsutil::{self, blocking, PositionalWriter, TempFile, WRITE_BLOCK};
 use super::http::{header_u64, CHECKSUM_MODE};
 use super::job::Job;
 use super::progress::Counted;
@@ -23,7 +21,7 @@ enum Body {
     /// Small objects: received into memory (the pieces as they came), written once verified.
     Memory(Vec<bytes::Bytes>),
     /// Larger ones: streamed into the temporary file.
-    File(Arc<File>, PositionalWriter),
+    File(TempFile, PositionalWriter),
 }
 
 /// Fetch `job` with retries into `temp`, verify it, and rename it into place.
@@ -32,7 +30,7 @@ pub(crate) async fn fetch(
     job: &Job,
     temp: &Path,
 ) -> Result<(u64, Verification), Failed> {
-    let url = &ctx.http.endpoint.object_url(&job.id.bucket, &job.id.key);
+    let url = &job.id.url(&ctx.http.endpoint);
     let got = ctx
         .cfg
         .retry
@@ -48,9 +46,9 @@ pub(crate) async fn fetch(
     let (t, d) = (temp.to_path_buf(), job.path.clone());
     let written = match body {
         Body::Memory(data) => blocking(move || fsutil::write_new(&data, fsync, &t, &d)).await,
-        Body::File(file, writer) => {
+        Body::File(claimed, writer) => {
             drop(writer);
-            blocking(move || rename_into_place(file, fsync, &t, &d)).await
+            blocking(move || claimed.rename_into_place(fsync, &d)).await
         }
     };
     written.map_err(|f| (f, attempts))?;
@@ -76,23 +74,31 @@ async fn attempt(
     let mut body = match len {
         Some(l) if l <= IN_MEMORY_MAX => Body::Memory(Vec::new()),
         _ => {
-            let file = open_temp(temp, None).await?;
-            let writer = PositionalWriter::new(Arc::clone(&file), 0, WRITE_BLOCK);
-            Body::File(file, writer)
+            let claimed = TempFile::open(temp, None).await?;
+            let writer = PositionalWriter::new(claimed.file.clone(), 0, WRITE_BLOCK);
+            Body::File(claimed, writer)
         }
     };
     let mut hasher = Hasher::for_expected(&expected);
     let mut counted = Counted::new(&ctx.progress);
+    let mut got = 0u64;
     while let Some(chunk) = ctx.http.next_chunk(&mut resp).await? {
+        got += chunk.len() as u64;
+        if let Some(want) = expected.size.filter(|&want| got > want) {
+            // A body without an end (or longer than its object) is not written on and on.
+            return Err(Failure::Protocol(format!(
+                "more than the object's {want} bytes arrived"
+            )));
+        }
         hasher.update(&chunk);
         counted.add(chunk.len() as u64);
         match &mut body {
             Body::Memory(pieces) => pieces.push(chunk),
-            Body::File(_, writer) => {
+            Body::File(claimed, writer) => {
                 writer
                     .write(chunk)
                     .await
-                    .map_err(|e| Failure::io("writing", temp, e))?;
+                    .map_err(|e| Failure::io("writing", &claimed.path, e))?;
             }
         }
     }
@@ -103,11 +109,11 @@ async fn attempt(
             want,
         });
     }
-    if let Body::File(_, writer) = &mut body {
+    if let Body::File(claimed, writer) = &mut body {
         writer
             .flush()
             .await
-            .map_err(|e| Failure::io("writing", temp, e))?;
+            .map_err(|e| Failure::io("writing", &claimed.path, e))?;
     }
     let v = verify::check(&expected, &computed).map_err(Failure::Mismatch)?;
     counted.keep();

@@ -129,7 +129,7 @@ def tampered_server(published: Path, tmp_path: Path) -> Iterator[str]:
 def test_corrupt_download_is_refused_and_nothing_cached(small_release: Path, tampered_server: str, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     client = IDCClient(small_release, cache_dir=cache, release_base_url=tampered_server, optimize_index=False)
-    with pytest.raises(IndexIntegrityError, match="sha256 .* expected"):
+    with pytest.raises(IndexIntegrityError, match="SHA-256 mismatch: expected"):
         client.fetch_index("sm_index")
     release_cache = cache / "indices" / "25.0.0-small"
     assert not release_cache.exists() or list(release_cache.iterdir()) == []
@@ -148,11 +148,29 @@ def test_missing_file_and_unreachable_server(small_release: Path, tmp_path: Path
         server.shutdown()
         server.server_close()
     client = IDCClient(small_release, cache_dir=tmp_path, release_base_url="http://127.0.0.1:9", optimize_index=False)
-    with pytest.raises(IndexFetchError, match="could not reach .*IDC_RELEASE_BASE_URL"):
+    with pytest.raises(IndexFetchError, match="could not fetch index 'sm_index': network error .*Connection refused.*IDC_RELEASE_BASE_URL"):
         client.fetch_index("sm_index")
     no_url = IDCClient(small_release, cache_dir=tmp_path, optimize_index=False)
     with pytest.raises(IndexFetchError, match="IDC_RELEASE_BASE_URL"):
         no_url.fetch_index("sm_index")
+
+
+def test_an_index_of_unknown_size_is_bounded(tmp_path: Path, monkeypatch) -> None:
+    from idc_index.releases import files
+
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "sm_index.parquet").write_bytes(b"x" * 200_000)
+    monkeypatch.setattr(files, "MAX_INDEX_BYTES", 1000)
+    server, url = _serve(root)
+    try:
+        client = IDCClient(cache_dir=tmp_path / "cache", release_base_url=url, optimize_index=False)
+        with pytest.raises(IndexIntegrityError, match="sent more than the 1000 bytes an index file of unknown size"):
+            client.fetch_index("sm_index")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
 
 
 def test_data_package_release_without_checksums_checks_for_parquet(tmp_path: Path) -> None:

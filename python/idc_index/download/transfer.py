@@ -208,6 +208,46 @@ def download(
     destination_root: str | os.PathLike[str],
     *,
     endpoint_url: str | None = None,
+def fetch_file(
+    url: str,
+    path: str | os.PathLike[str],
+    *,
+    size: int | None = None,
+    sha256: str | None = None,
+    stall_timeout: float = 60.0,
+    max_attempts: int = 4,
+    progress_callback: ProgressCallback | None = None,
+) -> DownloadReport[Any]:
+    """Fetch the file at a plain ``http(s)://`` URL (not in a bucket: a published index file) to
+    ``path``, as a download fetches an object: retried, in parallel ranges when large, checked
+    against ``size`` and ``sha256`` (hexadecimal) when given, written under a temporary name and
+    renamed, never skipped because a file is already there. Ctrl-C, or an exception raised by
+    ``progress_callback``, cancels it.
+
+    Raises:
+        DownloadFailedError: the file could not be fetched or did not verify; its report's one
+            failure says why.
+        DownloadError: the URL or a setting is not valid.
+    """
+    import pyarrow as pa
+
+    from idc_index._arrow import int64s, strings
+
+    path = os.path.abspath(path)
+    row = {name: strings([None]) for name in ("bucket", "prefix", "key", "collection_id", "SeriesInstanceUID",
+                                               "SOPInstanceUID")}
+    row.update(url=strings([url]), sha256=strings([sha256]), destination=strings([os.path.basename(path)]),
+               size=int64s([size]))
+    scheme, _, rest = url.partition("://")
+    config = download_config(f"{scheme}://{rest.split('/', 1)[0]}", resume=False, stall_timeout=stall_timeout,
+                             max_attempts=max_attempts)
+    handle = Download(_core.start_download(pa.table(row), os.path.dirname(path), config))
+    report: DownloadReport[Any] = handle.run(show_progress_bar=False, quiet=True, progress_callback=progress_callback)
+    if not report.ok:
+        raise DownloadFailedError(failure_message(report), report)
+    return report
+
+
     source_bucket_location: str = "aws",
     concurrency: int | None = None,
     resume: bool = True,
@@ -269,3 +309,4 @@ __all__ = [
     "download_config",
     "start_download",
 ]
+    "fetch_file",

@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import json
 import logging
-import os
 import re
 import urllib.error
 import urllib.request
@@ -20,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from idc_index.errors import IndexFetchError, IndexFileError, IndexIntegrityError
+from idc_index.download.transfer import fetch_file
+from idc_index.errors import DownloadError, DownloadFailedError, IndexFetchError, IndexFileError, IndexIntegrityError
 
 logger = logging.getLogger("idc_index")
 
@@ -29,7 +29,6 @@ CACHE_DIR_ENV = "IDC_INDEX_CACHE_DIR"
 #: The most bytes an index file of unknown size may have (the largest, the main index, is about
 #: 100 MB); a file whose manifest states its size may have exactly that many.
 MAX_INDEX_BYTES = 8 << 30
-
 DATA_PACKAGE = "idc_index_data"
 
 MANIFEST_NAME = "manifest.json"
@@ -122,9 +121,11 @@ def _column_v013(column: dict[str, Any]) -> dict[str, Any]:
     return out
 
 def download_verified(entry: IndexEntry, destination: Path, timeout: float = 60.0) -> Path:
-    """Download ``entry.url`` to ``destination``: streamed into a temporary file beside it,
-    checked against the entry's size and sha256 (where known) and for a readable parquet
-    footer, and only then renamed. A failed or corrupt download leaves nothing behind."""
+    """Download ``entry.url`` to ``destination`` through the native downloader, as a download
+    fetches an object (retried, in parallel ranges when large, written under a temporary name
+    and renamed), checked against the entry's size and sha256 (where known) and for a readable
+    parquet footer. ``timeout`` seconds without a byte end an attempt. A failed or corrupt
+    download leaves nothing behind."""
     assert entry.url is not None
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -133,16 +134,62 @@ def download_verified(entry: IndexEntry, destination: Path, timeout: float = 60.
             f"cannot create the index cache directory {destination.parent}: {e}. "
             "Set IDC_INDEX_CACHE_DIR to a writable directory."
         ) from e
-    partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
     logger.info("Fetching index %s from %s", entry.name, entry.url)
+
+    def bounded(done: int, total: int, unit: str, desc: str) -> None:
+        # A file of stated size is bounded by the downloader; one of unknown size, here.
+        if done > MAX_INDEX_BYTES:
+            raise IndexIntegrityError(
+                f"{entry.url} sent more than the {MAX_INDEX_BYTES} bytes an index file of unknown size can "
+                "hold: the server is not serving the index file. Nothing was cached; check IDC_RELEASE_BASE_URL."
+            )
+
     try:
-        size, digest = _download(entry.url, partial, timeout, entry.bytes if entry.bytes is not None else MAX_INDEX_BYTES)
-        _verify(entry, partial, size, digest)
-        os.replace(partial, destination)
-    except BaseException:
-        partial.unlink(missing_ok=True)
+        fetch_file(entry.url, destination, size=entry.bytes, sha256=entry.sha256, stall_timeout=timeout,
+                   progress_callback=None if entry.bytes is not None else bounded)
+    except IndexIntegrityError:
+        # The bound above, checked as progress is read: the transfer may have ended meanwhile.
+        destination.unlink(missing_ok=True)
         raise
+    except DownloadFailedError as e:
+        raise _fetch_error(entry, e) from None
+    except DownloadError as e:
+        raise IndexFetchError(f"index {entry.name!r} cannot be fetched from {entry.url}: {e}") from None
+    if not _looks_like_parquet(destination):
+        destination.unlink(missing_ok=True)
+        raise IndexIntegrityError(
+            f"{entry.url} did not return a parquet file (no readable parquet footer). "
+            "Nothing was cached; check IDC_RELEASE_BASE_URL."
+        )
     return destination
+
+
+def _fetch_error(entry: IndexEntry, error: DownloadFailedError) -> IndexFetchError | IndexIntegrityError | IndexFileError:
+    """What a failed fetch of an index file means to its user, with what to do."""
+    failed = error.report.failed
+    if not failed:  # cancelled or stopped before the file was tried
+        return IndexFetchError(f"fetching index {entry.name!r} from {entry.url} stopped: {error}")
+    kind, reason = failed[0].kind, failed[0].reason
+    if kind in ("integrity", "protocol"):
+        return IndexIntegrityError(
+            f"index {entry.name!r} is not the published file: {reason}. Nothing was cached; try again, "
+            "or set IDC_RELEASE_BASE_URL to another mirror."
+        )
+    if kind in ("local_io", "disk_full", "unsafe_path"):
+        return IndexFileError(
+            f"index {entry.name!r} cannot be written to the cache: {reason}. "
+            "Set IDC_INDEX_CACHE_DIR to a writable directory with free space."
+        )
+    if kind == "network":
+        return IndexFetchError(
+            f"could not fetch index {entry.name!r}: {reason}. Check the network connection, or set "
+            "IDC_RELEASE_BASE_URL to a reachable mirror. Nothing was cached."
+        )
+    return IndexFetchError(
+        f"fetching index {entry.name!r} failed: {reason}. Check that the release is published there, "
+        "or set IDC_RELEASE_BASE_URL to a mirror that has it. Nothing was cached."
+    )
+
 
 def check_remote_file(entry: IndexEntry, timeout: float = 30.0) -> str:
     """The URL of an index read where it is published, once a HEAD request shows it there with
@@ -224,62 +271,6 @@ def read_json(text: str | bytes) -> Any:
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
-
-def _download(url: str, partial: Path, timeout: float, limit: int) -> tuple[int, str]:
-    """Stream ``url`` into ``partial``; at most ``limit`` bytes are accepted (a server that sends
-    more, or never ends, is refused), and ``timeout`` seconds without a byte end it."""
-    sha = hashlib.sha256()
-    size = 0
-    request = urllib.request.Request(url, headers={"User-Agent": "idc-index"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, partial.open("wb") as out:
-            while chunk := response.read(min(1 << 20, limit + 1 - size)):
-                sha.update(chunk)
-                size += len(chunk)
-                if size > limit:
-                    raise IndexIntegrityError(
-                        f"{url} sent more than the {limit} bytes it can hold (the release's manifest size, or "
-                        f"{MAX_INDEX_BYTES} when it states none): the server is not serving the index file. "
-                        "Nothing was cached; check IDC_RELEASE_BASE_URL."
-                    )
-                out.write(chunk)
-    except urllib.error.HTTPError as e:
-        raise IndexFetchError(
-            f"fetching {url} failed: HTTP {e.code} {e.reason}. Check that the release is "
-            "published there, or set IDC_RELEASE_BASE_URL to a mirror that has it."
-        ) from e
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-        reason = getattr(e, "reason", e)
-        raise IndexFetchError(
-            f"could not reach {url}: {reason}. Check the network connection, or set "
-            "IDC_RELEASE_BASE_URL to a reachable mirror."
-        ) from e
-    except http.client.HTTPException as e:
-        raise IndexFetchError(
-            f"fetching {url} failed: the server cut the download short ({type(e).__name__}). "
-            "Nothing was cached; try again."
-        ) from e
-    except OSError as e:
-        raise IndexFileError(f"cannot write {partial}: {e}. Set IDC_INDEX_CACHE_DIR to a writable directory with free space.") from e
-    return size, sha.hexdigest()
-
-
-def _verify(entry: IndexEntry, partial: Path, size: int, digest: str) -> None:
-    if entry.bytes is not None and size != entry.bytes:
-        raise IndexIntegrityError(
-            f"index {entry.name!r} from {entry.url} is {size} bytes, expected {entry.bytes}: "
-            "the download was truncated or the file was replaced. Nothing was cached; try again."
-        )
-    if entry.sha256 is not None and digest != entry.sha256.lower():
-        raise IndexIntegrityError(
-            f"index {entry.name!r} from {entry.url} has sha256 {digest}, expected "
-            f"{entry.sha256}: the file is corrupt or not the published one. Nothing was cached."
-        )
-    if not _looks_like_parquet(partial):
-        raise IndexIntegrityError(
-            f"{entry.url} did not return a parquet file (no readable parquet footer). "
-            "Nothing was cached; check IDC_RELEASE_BASE_URL."
-        )
 
 def has_parquet_ends(path: Path) -> bool:
     """Whether the file starts and ends as a parquet file, with a footer that fits in it: a

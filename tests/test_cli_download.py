@@ -140,6 +140,20 @@ def test_failed_files_give_a_non_zero_exit_and_the_summary(run, moto_s3: MotoS3,
     assert files_on_disk(tmp_path) == {}
 
 
+def test_limit_rate_is_taken_by_every_download_command(run, idc_layout, tmp_path):
+    s = idc_layout[1]
+    manifest = tmp_path / "m.s5cmd"
+    manifest.write_text(f"cp s3://{s.bucket}/{s.crdc_series_uuid}/* .\n")
+    for args in (["download", s.series_instance_uid], ["download-from-manifest", "--manifest-file", str(manifest)],
+                 ["download-from-selection", "--series-instance-uid", s.series_instance_uid]):
+        out = run(*args, "--download-dir", str(tmp_path / args[0]), "--limit-rate", "64M")
+        assert out.exit_code == 0, out.output
+        assert f"{len(s.objects)} files downloaded" in out.output, out.output
+        out = run(*args, "--download-dir", str(tmp_path / "bad"), "--limit-rate", "fast")
+        assert out.exit_code == 2 and "--limit-rate must be bytes per second" in out.output, out.output
+    assert not (tmp_path / "bad").exists()
+
+
 def test_bad_options_are_usage_errors(run, tmp_path):
     out = run("download-from-selection", "--download-dir", str(tmp_path))
     assert out.exit_code == 2 and "Give a selection" in out.output

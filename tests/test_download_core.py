@@ -17,6 +17,7 @@ from conftest_download import (  # noqa: F401  (fixtures)
     proxy,
     wait_until,
 )
+from idc_index.arguments import parse_rate
 from idc_index.download import (
     AWS_ENDPOINT,
     ENDPOINT_ENV,
@@ -196,6 +197,35 @@ def test_cancel_stops_the_transfers_and_leaves_no_partial_file(
     leftovers = files_on_disk(tmp_path)
     assert_complete_or_absent(tmp_path, expected_files(tmp_path, series))
     assert not [p for p in leftovers if p.name.endswith(".idc-partial")]
+
+
+def test_a_bandwidth_limit_reaches_the_core_and_the_files_arrive_whole(
+    moto_s3: MotoS3, idc_layout: list[Series], tmp_path: Path
+) -> None:
+    from idc_index.download.transfer import download_config
+
+    assert "max_bandwidth=26214400" in repr(download_config(moto_s3.endpoint, max_bandwidth=parse_rate("25M")))
+    series = idc_layout[:2]
+    report = download(plan_for(series), tmp_path, endpoint_url=moto_s3.endpoint, quiet=True, max_bandwidth="64M")
+    assert report.ok
+    assert files_on_disk(tmp_path) == {p: len(d) for p, d in expected_files(tmp_path, series).items()}
+    # What the limit of requests in flight did is in the report.
+    assert report.concurrency["cap"] == 256 and 1 <= report.concurrency["peak"] <= 256, report.concurrency
+
+
+@pytest.mark.parametrize(
+    ("given", "rate"),
+    [("25M", 25 << 20), ("500k", 500 << 10), ("1G", 1 << 30), ("1.5M", 3 << 19), ("25MB/s", 25 << 20),
+     (2048, 2048), (None, None)],
+)
+def test_bandwidth_limits_read_as_curl_reads_them(given, rate) -> None:
+    assert parse_rate(given) == rate
+
+
+@pytest.mark.parametrize("given", ["fast", "25X", "-1M", "", "100", True, [1]])
+def test_bad_bandwidth_limits_say_what_is_taken(given) -> None:
+    with pytest.raises((ValueError, TypeError), match="max_bandwidth must be"):
+        parse_rate(given)
 
 
 def test_start_refuses_bad_input_with_clear_messages(tmp_path: Path) -> None:

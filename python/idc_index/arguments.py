@@ -1,9 +1,11 @@
 """The checks of the identifier and name arguments of the public methods: what they accept
 (a string; lists as lists, tuples, numpy arrays or pandas Series of strings), and a TypeError
-that names the argument and what it got for anything else, before a value reaches a query."""
+that names the argument and what it got for anything else, before a value reaches a query.
+Also the one reading of a bandwidth limit (:func:`parse_rate`)."""
 
 from __future__ import annotations
 
+import re
 import reprlib
 
 _ACCEPTED = "a tuple, numpy array or pandas Series of strings works too"
@@ -101,3 +103,41 @@ def as_one(value: object, argument: str, kind: str) -> str:
     if items is not None and len(items) == 1 and isinstance(items[0], str):
         return str(items[0])
     raise TypeError(f"{argument} must be one {kind} (a string), got {describe(value)}")
+
+
+_RATE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?B?(?:/s)?)?\s*")
+_RATE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+#: The least bandwidth limit the downloader accepts (bytes per second).
+MIN_RATE = 1024
+
+
+def parse_rate(value: int | str | None, argument: str = "max_bandwidth") -> int | None:
+    """A bandwidth limit in bytes per second: a number, or a text as curl's ``--limit-rate``
+    takes it (``"500k"``, ``"25M"``, ``"1G"``: binary multiples; ``"25MB/s"`` reads the same).
+    None: no limit.
+
+    Raises:
+        TypeError: neither a number nor a text, naming the argument.
+        ValueError: a text that is no rate, or less than 1 kB/s, naming the argument.
+
+    Example:
+        >>> parse_rate("25M"), parse_rate(1_000_000), parse_rate(None)
+        (26214400, 1000000, None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"{argument} must be bytes per second (a number, or a text such as '25M'), got {describe(value)}")
+    if isinstance(value, (int, float)):
+        rate = int(value)
+    else:
+        match = _RATE.fullmatch(str(value))
+        if match is None:
+            raise ValueError(
+                f"{argument} must be bytes per second: a number, or a text such as '500k', '25M' or '1G' "
+                f"(binary multiples, as curl's --limit-rate), got {shorten(value)!r}"
+            )
+        rate = int(float(match.group(1)) * _RATE_UNITS[match.group(2).lower()])
+    if rate < MIN_RATE:
+        raise ValueError(f"{argument} must be at least {MIN_RATE} bytes per second (1k), got {value!r}")
+    return rate

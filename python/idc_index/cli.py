@@ -238,6 +238,9 @@ def _download_options(func: Any) -> Any:
         click.option("--checksums/--sizes-only", default=True, show_default=True,
                      help="Check every file against the checksum its bucket states (CRC32C, CRC32, CRC64NVME or MD5), or only its size "
                           "(saves CPU on very fast links)."),
+        click.option("--limit-rate", "limit_rate", type=str, default=None, metavar="RATE",
+                     help="At most this many bytes per second from the network, as curl's --limit-rate: "
+                          "500k, 25M, 1G (binary multiples). Default: no limit."),
         click.option("--shard", type=str, default=None, metavar="I/N",
                      help="Download only part I (0 to N-1) of the download split into N parts of about equal bytes, "
                           "as `idc plan --shards N` splits it."),
@@ -245,6 +248,16 @@ def _download_options(func: Any) -> Any:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _rate(limit_rate: str | None) -> int | None:
+    """``--limit-rate`` in bytes per second (None: no limit), or a usage error that says what it takes."""
+    from idc_index.arguments import parse_rate
+
+    try:
+        return parse_rate(limit_rate, "--limit-rate")
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--limit-rate") from None
 
 
 def _flag_options(func: Any, manifest: bool = False) -> Any:
@@ -291,6 +304,13 @@ def _report(run: Callable[[], DownloadReport[Any]]) -> None:
         if isinstance(e, IDCError):
             raise
         raise click.UsageError(str(e)) from e
+    if report.dry_run and report.plan is not None:
+        from idc_index.download.plan import DRY_RUN_NOTE
+
+        # What the Python API logs (and idc-index 0.13 printed), on the terminal whatever --log-level.
+        for line in report.plan.space_lines():
+            click.echo(line)
+        click.echo(DRY_RUN_NOTE.replace("dry_run=False", "--dry-run False"))
     click.echo(report.summary())
 
 
@@ -304,13 +324,6 @@ def _report(run: Callable[[], DownloadReport[Any]]) -> None:
 @click.option("--series-instance-uid", multiple=True, help="SeriesInstanceUID(s) to select.")
 @click.option("--sop-instance-uid", multiple=True, help="SOPInstanceUID(s) of slide microscopy instances to select.")
 @click.option("--crdc-series-uuid", multiple=True, help="crdc_series_uuid(s) to select (earlier releases too).")
-    if report.dry_run and report.plan is not None:
-        from idc_index.download.plan import DRY_RUN_NOTE
-
-        # What the Python API logs (and idc-index 0.13 printed), on the terminal whatever --log-level.
-        for line in report.plan.space_lines():
-            click.echo(line)
-        click.echo(DRY_RUN_NOTE.replace("dry_run=False", "--dry-run False"))
 @click.option("--analysis-result-id", multiple=True, help="Keep only the series of these analysis result(s).")
 @click.option("--analysis-results", type=click.Choice(ANALYSIS_RESULTS, case_sensitive=False),
               default="include", show_default=True,
@@ -325,7 +338,7 @@ def download_from_selection(ctx: click.Context, download_dir: str | None, dir_te
                             patient_id: Any, study_instance_uid: Any, series_instance_uid: Any, sop_instance_uid: Any,
                             crdc_series_uuid: Any, analysis_result_id: Any, analysis_results: str,
                             source_bucket_location: str, quiet: bool, show_progress_bar: bool,
-                            use_s5cmd_sync: bool, shard: str | None) -> None:
+                            use_s5cmd_sync: bool, shard: str | None, limit_rate: str | None) -> None:
     """Download a selection: the most specific identifiers given select, the analysis-result
     options narrow it. Prints a summary line; exits non-zero when a file could not be downloaded."""
     _set_level(log_level)
@@ -337,7 +350,7 @@ def download_from_selection(ctx: click.Context, download_dir: str | None, dir_te
         analysis_result_id=_ids(analysis_result_id), analysis_results=analysis_results.lower(), quiet=quiet,
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
         source_bucket_location=source_bucket_location, endpoint_url=endpoint_url, concurrency=concurrency,
-        checksums=checksums, shard=shard,
+        checksums=checksums, shard=shard, max_bandwidth=_rate(limit_rate),
     ))
 
 
@@ -355,7 +368,7 @@ def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir:
                            log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
                            dry_run: bool,
                            quiet: bool, validate_manifest: bool, show_progress_bar: bool,
-                           use_s5cmd_sync: bool, shard: str | None) -> None:
+                           use_s5cmd_sync: bool, shard: str | None, limit_rate: str | None) -> None:
     """Download the series of an IDC portal manifest (AWS or GCS; ``cp s3://<bucket>/<uuid>/* .``
     lines). Series of earlier IDC releases are downloaded as they were then."""
     _set_level(log_level)
@@ -364,6 +377,7 @@ def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir:
         manifest_file, download_dir or ".", quiet=quiet, validate_manifest=validate_manifest,
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
         dry_run=dry_run, endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums, shard=shard,
+        max_bandwidth=_rate(limit_rate),
     ))
 
 
@@ -438,12 +452,13 @@ def _is_file(argument: str) -> bool:
 @click.pass_context
 def download(ctx: click.Context, generic_argument: str, download_dir: str | None, dir_template: str,
              log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
-             shard: str | None, dry_run: bool) -> None:
+             shard: str | None, limit_rate: str | None, dry_run: bool) -> None:
     """Download GENERIC_ARGUMENT: a manifest file, or comma-separated collection ids, analysis
     result ids, PatientIDs, StudyInstanceUIDs, SeriesInstanceUIDs, SOPInstanceUIDs or
     crdc_series_uuids (recognised from the index). Every value must match before anything is
     downloaded. Prints a summary line; exits non-zero when a file could not be downloaded."""
     _set_level(log_level)
+    max_bandwidth = _rate(limit_rate)
     client = _client(ctx)
     target = download_dir or "."
     template = dir_template or None
@@ -451,7 +466,8 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
         click.echo(f"Downloading the manifest {generic_argument} from IDC {client.idc_version}", err=True)
         _report(lambda: client.download_from_manifest(generic_argument, target, dirTemplate=template,
                                                       endpoint_url=endpoint_url, concurrency=concurrency,
-                                                      checksums=checksums, dry_run=dry_run, shard=shard))
+                                                      checksums=checksums, dry_run=dry_run, shard=shard,
+                                                      max_bandwidth=max_bandwidth))
         return
     values = [v.strip() for v in generic_argument.split(",") if v.strip()]
     if not values:
@@ -469,7 +485,7 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
         selection: dict[str, Any] = {argument: ids}
         _report(functools.partial(client.download_from_selection, target, dirTemplate=template,
                                   endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
-                                  dry_run=dry_run, shard=shard, **selection))
+                                  dry_run=dry_run, shard=shard, max_bandwidth=max_bandwidth, **selection))
 
 
 @idc.command("plan")
@@ -492,6 +508,7 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
 
     from idc_index.download.plan import Plan
     from idc_index.download.plan_table import unique_items
+    from idc_index.units import format_size
 
     client = _client(ctx)
     template = dir_template or None
@@ -508,7 +525,6 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
                                               source_bucket_location=source_bucket_location, **selection))
         whole = parts[0]
         if len(parts) > 1:
-    from idc_index.units import format_size
             whole = Plan.measure(unique_items([p.table for p in parts]), ".", whole.location)
     try:
         pieces = whole.shard(shards)

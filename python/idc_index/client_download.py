@@ -60,6 +60,7 @@ class DownloadMethods:
         progress_callback: ProgressCallback | None = None,
         checksums: bool = True,
         shard: str | tuple[int, int] | None = None,
+        max_bandwidth: int | str | None = None,
     ) -> DownloadReport[Plan]:
         """Download the DICOM files of a selection into ``downloadDir``.
 
@@ -106,6 +107,9 @@ class DownloadMethods:
                 lightest part (one part per machine or job). Unlike
                 :meth:`~idc_index.download.plan.Plan.shard`, a series larger than a part is
                 not split into its instances.
+            max_bandwidth: the most bytes per second the download may take from the link (a
+                shared link): a number, or a text with a suffix as curl's ``--limit-rate``
+                (``"500k"``, ``"25M"``, ``"1G"``: binary multiples). Default: no limit.
 
         Returns:
             DownloadReport: every file on disk (``report.paths``), bytes, seconds.
@@ -131,7 +135,7 @@ class DownloadMethods:
         return self._download(
             selection, downloadDir, dry_run=dry_run, show_progress_bar=show_progress_bar, dirTemplate=dirTemplate,
             source_bucket_location=source_bucket_location, endpoint_url=endpoint_url, concurrency=concurrency,
-            progress_callback=progress_callback, checksums=checksums, shard=shard,
+            progress_callback=progress_callback, checksums=checksums, shard=shard, max_bandwidth=max_bandwidth,
         )
 
     def _download_one_level(
@@ -170,6 +174,7 @@ class DownloadMethods:
         progress_callback: ProgressCallback | None = None,
         checksums: bool = True,
         shard: str | tuple[int, int] | None = None,
+        max_bandwidth: int | str | None = None,
     ) -> DownloadReport[Plan]:
         """Download a checked selection: the one path of every selection download method."""
         location = check_location(source_bucket_location)
@@ -177,7 +182,7 @@ class DownloadMethods:
         return _carry_out(
             table, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
             checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
-            shard=shard,
+            shard=shard, max_bandwidth=max_bandwidth,
         )
 
     def download_dicom_series(
@@ -342,6 +347,7 @@ class DownloadMethods:
         concurrency: int | None = None,
         checksums: bool = True,
         shard: str | tuple[int, int] | None = None,
+        max_bandwidth: int | str | None = None,
     ) -> DownloadReport[Plan]:
         """Download the series of an IDC portal manifest (AWS or GCS).
 
@@ -369,6 +375,7 @@ class DownloadMethods:
             concurrency: as in :meth:`download_from_selection`.
             checksums: as in :meth:`download_from_selection`.
             shard: as in :meth:`download_from_selection`.
+            max_bandwidth: as in :meth:`download_from_selection`.
 
         Raises:
             ManifestError: no copy command at all, a malformed one (``cp`` with a bad URL), or
@@ -388,7 +395,7 @@ class DownloadMethods:
         return _carry_out(
             table, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
             checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
-            skipped_manifest_lines=manifest.skipped, shard=shard,
+            skipped_manifest_lines=manifest.skipped, shard=shard, max_bandwidth=max_bandwidth,
         )
 
     def plan_download(
@@ -458,6 +465,7 @@ def _carry_out(
     progress_callback: ProgressCallback | None,
     skipped_manifest_lines: Sequence[tuple[int, str]] = (),
     shard: str | tuple[int, int] | None = None,
+    max_bandwidth: int | str | None = None,
 ) -> DownloadReport[Plan]:
     """Measure the plan of ``table`` (only its part ``shard``, when given) under
     ``download_dir``, then report it (dry run) or run it; its report (also that of a
@@ -473,7 +481,7 @@ def _carry_out(
         return plan.dry_run()
     return plan.run(
         endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
-        show_progress_bar=show_progress_bar, progress_callback=progress_callback,
+        show_progress_bar=show_progress_bar, progress_callback=progress_callback, max_bandwidth=max_bandwidth,
     )
 
 

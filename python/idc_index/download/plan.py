@@ -271,28 +271,31 @@ class Plan:
         show_progress_bar: bool = True,
         progress_callback: ProgressCallback | None = None,
         desc: str = "Downloading",
+        max_bandwidth: int | str | None = None,
     ) -> DownloadReport[Plan]:
         """Download the items and return the report, its ``plan`` set to this plan.
 
         ``checksums`` applies to the files already present too (sizes only when False). A
-        ``progress_callback`` replaces the progress bar.
+        ``progress_callback`` replaces the progress bar. ``max_bandwidth`` limits the bytes per
+        second taken from the link (``25_000_000``, or ``"25M"`` as curl's ``--limit-rate``).
 
         Raises:
             IDCClientInsufficientDiskSpaceError: the bytes still missing do not fit on the disk.
             DownloadFailedError: some files could not be downloaded (its report carries the plan).
         """
-        check_disk_space(self.root, self.summary.bytes_needed, self.summary.bytes_free)
-        return download(
         for line in self.space_lines():
             logger.info("%s", line)
-            self.table,
+        check_disk_space(self.root, self.summary.bytes_needed, self.summary.bytes_free)
         _create(self.root)
+        return download(
+            self.table,
             self.root,
             endpoint_url=endpoint_url,
             source_bucket_location=self.location,
             concurrency=concurrency,
             checksums=checksums,
             verify_existing=checksums,
+            max_bandwidth=max_bandwidth,
             show_progress_bar=show_progress_bar and progress_callback is None,
             progress_callback=progress_callback,
             desc=desc,

@@ -108,6 +108,11 @@ class DownloadReport(Generic[P]):
     #: ``(line number, text)`` of the manifest lines skipped as not copy commands (set by
     #: ``download_from_manifest``; empty otherwise).
     skipped_manifest_lines: list[tuple[int, str]] = field(default_factory=list)
+    #: What the limit of requests in flight did during the transfer: the ``cap``
+    #: (``concurrency=``), the ``start``, the ``peak`` and ``lowest`` reached, the ``last``, and
+    #: how many ``decreases`` (halvings on throttling or failures) it made. Empty when nothing
+    #: was transferred (a dry run, or a report merged from shards).
+    concurrency: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -125,6 +130,7 @@ class DownloadReport(Generic[P]):
             stopped=r.stopped,
             plan=plan,
             skipped_manifest_lines=list(skipped_manifest_lines),
+            concurrency=dict(r.concurrency),
         )
 
     def __repr__(self) -> str:
@@ -132,12 +138,6 @@ class DownloadReport(Generic[P]):
         files and failures are in ``files`` and ``failed``."""
         return f"DownloadReport({self.summary()})"
 
-    @property
-    def ok(self) -> bool:
-        """Every file is on disk and the run was neither cancelled nor stopped."""
-        return not self.failed and not self.cancelled and self.stopped is None
-
-    @property
     def _repr_html_(self) -> str:
         """A small table for notebooks: counts, bytes, seconds, and the first
         :data:`HTML_FAILURES` failures with their reasons (then "and N more")."""
@@ -180,6 +180,12 @@ class DownloadReport(Generic[P]):
         numbers = ", ".join(str(number) for number, _ in lines[:10]) + (", ..." if len(lines) > 10 else "")
         return [("manifest lines skipped", f"{len(lines)} (lines {numbers})")]
 
+    @property
+    def ok(self) -> bool:
+        """Every file is on disk and the run was neither cancelled nor stopped."""
+        return not self.failed and not self.cancelled and self.stopped is None
+
+    @property
     def downloaded(self) -> list[DownloadedFile]:
         return [f for f in self.files if f.status == "downloaded"]
 
@@ -227,12 +233,6 @@ class DownloadReport(Generic[P]):
             line += f"; stopped: {shorten(self.stopped, REASON_CHARS)}"
         return line
 
-    def _skipped_lines_note(self) -> str:
-        lines = self.skipped_manifest_lines
-        if not lines:
-            return ""
-        numbers = ", ".join(str(number) for number, _ in lines[:10]) + (", ..." if len(lines) > 10 else "")
-        if len(lines) == 1:
     def _counts(self) -> tuple[int, int]:
         """Files downloaded, files already present."""
         statuses = Counter(f.status for f in self.files)
@@ -251,6 +251,12 @@ class DownloadReport(Generic[P]):
         kinds = Counter(f.kind for f in self.failed)
         return " (" + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + ")"
 
+    def _skipped_lines_note(self) -> str:
+        lines = self.skipped_manifest_lines
+        if not lines:
+            return ""
+        numbers = ", ".join(str(number) for number, _ in lines[:10]) + (", ..." if len(lines) > 10 else "")
+        if len(lines) == 1:
             return f"; 1 manifest line skipped as not a copy command (line {numbers})"
         return f"; {len(lines)} manifest lines skipped as not copy commands (lines {numbers})"
 

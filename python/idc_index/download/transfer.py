@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from idc_index import _core
+from idc_index.arguments import parse_rate
 from idc_index.download.locations import resolve_endpoint
 from idc_index.download.plan_table import PlanItem, items_table, plan_schema
 from idc_index.download.report import DownloadReport, P, failure_message
@@ -181,11 +182,14 @@ def start_download(
     verify_existing: bool = True,
     checksums: bool = True,
     fsync: bool = False,
+    max_bandwidth: int | str | None = None,
     **tuning: Any,
 ) -> Download:
     """Start downloading ``items`` under ``destination_root`` and return at once.
 
-    ``checksums=False`` checks sizes only, not the checksum the bucket states. ``tuning``
+    ``checksums=False`` checks sizes only, not the checksum the bucket states.
+    ``max_bandwidth`` limits the bytes per second all transfers together take from the link
+    (a number, or curl's ``--limit-rate`` form: ``"500k"``, ``"25M"``). ``tuning``
     passes the core's finer settings through: ``list_concurrency``, ``part_size``,
     ``multipart_threshold``, ``max_large_files``, ``ranges_per_file``, ``max_attempts``,
     ``retry_max_seconds``, ``stall_timeout``, ``connect_timeout``.
@@ -197,17 +201,13 @@ def start_download(
         resume=resume,
         verify_existing=verify_existing,
         checksums=checksums,
+        max_bandwidth=parse_rate(max_bandwidth),
         **tuning,
     )
     handle = _core.start_download(_plan_table(items), os.fspath(destination_root), config)
     return Download(handle)
 
 
-def download(
-    items: pa.Table | Iterable[Item],
-    destination_root: str | os.PathLike[str],
-    *,
-    endpoint_url: str | None = None,
 def fetch_file(
     url: str,
     path: str | os.PathLike[str],
@@ -248,12 +248,18 @@ def fetch_file(
     return report
 
 
+def download(
+    items: pa.Table | Iterable[Item],
+    destination_root: str | os.PathLike[str],
+    *,
+    endpoint_url: str | None = None,
     source_bucket_location: str = "aws",
     concurrency: int | None = None,
     resume: bool = True,
     verify_existing: bool = True,
     checksums: bool = True,
     fsync: bool = False,
+    max_bandwidth: int | str | None = None,
     show_progress_bar: bool = True,
     quiet: bool = False,
     progress_callback: ProgressCallback | None = None,
@@ -284,6 +290,7 @@ def fetch_file(
         verify_existing=verify_existing,
         checksums=checksums,
         fsync=fsync,
+        max_bandwidth=max_bandwidth,
         **tuning,
     )
     report = handle.run(
@@ -307,6 +314,6 @@ __all__ = [
     "ProgressCallback",
     "download",
     "download_config",
+    "fetch_file",
     "start_download",
 ]
-    "fetch_file",

@@ -19,7 +19,9 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] || ! command -v cur
     fi
 fi
 # The command-line download benchmarks: s3s-fs (a Rust S3 server over a directory, the reference
-# server) and a proxy that delays every response (tests/benchmarks/delay_proxy).
+# server) and a proxy that delays every response and, with IDC_BENCH_RATE_MBIT, caps the bandwidth of
+# all its connections together (tests/benchmarks/delay_proxy; its unit tests: cargo test --release
+# --manifest-path tests/benchmarks/delay_proxy/Cargo.toml).
 tools="${IDC_BENCH_TOOLS:-$HOME/.cache/idc-index/tools}"
 [ -x "$tools/bin/s3s-fs" ] || CARGO_TARGET_DIR="$HOME/.cache/idc-index/s3s-target" \
     cargo install s3s-fs --version 0.14.1 --features binary --locked --root "$tools"

@@ -49,6 +49,11 @@ def downloads(benchmarks: list[dict]) -> None:
         print(f"| {group} | " + " | ".join(cells.get(t, "") for t in tools) + f" | {ratio} |")
 
 
+def _link_fill(e: dict) -> str:
+    """Through a capped link (``IDC_BENCH_RATE_MBIT``): the tool's MB/s and how full it kept the link."""
+    return f", {e['MB_per_s']:.1f} MB/s = {e['link_fill']:.0%} of the link" if e.get("link_Mbit") else ""
+
+
 def cli_downloads(benchmarks: list[dict]) -> None:
     """The command-line downloads (tests/benchmarks/test_download_cli.py): wall and CPU seconds per
     tool, one row per case and network, and the speed of idc-index relative to s5cmd's defaults."""
@@ -59,7 +64,8 @@ def cli_downloads(benchmarks: list[dict]) -> None:
     print("| case | " + " | ".join(tools) + " | server CPU | vs s5cmd defaults: checksums, sizes only |")
     print("|---" * (len(tools) + 3) + "|")
     for group, by_tool in rows.items():
-        cells = [f"{e['wall_s']:.2f} s, {e['cpu_s']:.2f} CPU-s" if e else "" for e in map(by_tool.get, tools)]
+        cells = [f"{e['wall_s']:.2f} s, {e['cpu_s']:.2f} CPU-s" + _link_fill(e) if e else ""
+                 for e in map(by_tool.get, tools)]
         server = ", ".join(f"{e['server_cpu_s']:.1f}" for e in by_tool.values())
         s5 = by_tool.get("s5cmd-defaults")
         ratio = ", ".join(

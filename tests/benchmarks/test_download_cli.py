@@ -1,6 +1,7 @@
 """Whole command-line downloads, side by side against s3s-fs (the Rust S3 server over a directory,
 which stores ETags and checksums of what is uploaded through it), on loopback and through a
-proxy that delays every response by 20 ms:
+proxy that delays every response by 20 ms (the round trip each request takes grows by that much:
+only the server's direction is delayed), optionally at a capped bandwidth:
 
 - ``idc download-from-manifest`` verified (the default) and ``--sizes-only``;
 - ``s5cmd run`` on the same manifest with its defaults and at our concurrency.
@@ -20,10 +21,21 @@ or the delay proxy (built by scripts/bench.sh from tests/benchmarks/delay_proxy)
 Each round also records the most connections the tool held open to the server at once (sampled
 from ``/proc/net/tcp`` every 10 ms): with connections reused from a pool, about the most requests
 it had in flight. Knobs for the "network decides the concurrency" comparison (docs/benchmarks.md):
-``IDC_BENCH_DELAY_MS`` (the proxy's delay, default 20), ``IDC_BENCH_SMALL_SERIES`` (series of 40
-small files, default 50), ``IDC_BENCH_CASES`` (e.g. ``small``), ``IDC_BENCH_ROUNDS`` (default 5),
-``IDC_BENCH_BASELINE`` (a directory holding another build of ``idc_index``, run as the tool
-``idc-index-baseline``).
+``IDC_BENCH_DELAY_MS`` (the round trip the proxy adds, default 20; a list such as ``20,80,150``
+runs one proxy, and one set of rows, per value), ``IDC_BENCH_RATE_MBIT`` (the bandwidth of the
+proxy's link in Mbit/s, shared by all connections of the run, server to client; default none; a
+list such as ``200,1000`` multiplies the rows, 0 in it meaning no cap), ``IDC_BENCH_SMALL_SERIES``
+(series of 40 small files, default 50), ``IDC_BENCH_CASES`` (e.g. ``small``),
+``IDC_BENCH_ROUNDS`` (default 5), ``IDC_BENCH_BASELINE`` (a directory holding another build of
+``idc_index``, run as the tool ``idc-index-baseline``). Through a capped link each tool's row
+also says how full it kept the link: its MB/s (the files' bytes over the whole command's wall
+time, start-up and listing included; HTTP headers not counted) over the link's.
+
+A table at three round trips and two bandwidths, without the loopback rows::
+
+    IDC_BENCH_DELAY_MS=20,80,150 IDC_BENCH_RATE_MBIT=200,1000 IDC_BENCH_TOOLS=$HOME/.cache/idc-index/tools \
+    python -m pytest tests/benchmarks/test_download_cli.py -o addopts="" -p no:cacheprovider \
+        --benchmark-only -s -k "not loopback"
 """
 
 from __future__ import annotations
@@ -60,7 +72,20 @@ CASES = {"small": (int(os.environ.get("IDC_BENCH_SMALL_SERIES", "50")), 40, (100
          "large": (1, 4, (256 << 20, 256 << 20))}
 CASES = {k: v for k, v in CASES.items() if k in os.environ.get("IDC_BENCH_CASES", ",".join(CASES)).split(",")}
 CONCURRENCY = 64
-DELAY_MS = int(os.environ.get("IDC_BENCH_DELAY_MS", "20"))
+#: Round trips the delay proxy adds, in ms: it holds every piece of a response that long and
+#: passes requests at once, so each request waits that much more for its answer.
+DELAYS_MS = [int(d) for d in os.environ.get("IDC_BENCH_DELAY_MS", "20").split(",")]
+#: Bandwidths of the proxy's link in Mbit/s (10^6 bits), all connections together; 0 = no cap.
+RATES_MBIT = [float(r) for r in os.environ.get("IDC_BENCH_RATE_MBIT", "0").split(",")]
+
+
+def _network(delay_ms: int, rate_mbit: float) -> str:
+    return f"+{delay_ms} ms RTT" + (f", {rate_mbit:g} Mbit/s" if rate_mbit else "")
+
+
+#: Each network through the proxy: its name, round trip added (ms) and bandwidth (Mbit/s, 0: none).
+LINKS = {_network(d, r): (d, r) for d in DELAYS_MS for r in RATES_MBIT}
+NETWORKS = ["loopback", *LINKS]
 ROUNDS = int(os.environ.get("IDC_BENCH_ROUNDS", "5"))
 BASELINE = os.environ.get("IDC_BENCH_BASELINE")
 
@@ -77,12 +102,11 @@ def _series_uuids(n_series: int, seed: int) -> list[str]:
 @pytest.fixture(scope="session")
 def s3s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """s3s-fs on 127.0.0.1 holding both cases, uploaded through it with a CRC32 each (as S3 stores
-    one for objects uploaded with a checksum), and a delay proxy in front of it."""
+    one for objects uploaded with a checksum), and a delay proxy in front of it per network."""
     proxy = executable("delay_proxy", TARGET_DIR / "release" / "delay_proxy")
     root = tmp_path_factory.mktemp("s3s")
     (root / BUCKET).mkdir()
     srv, endpoint = start_s3s(root)
-    delayed = free_port()
     s3 = anonymous_client(endpoint)
     block = os.urandom(1 << 20)
     cases = {}
@@ -96,15 +120,17 @@ def s3s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]
                 put_object(s3, BUCKET, f"{uuid}/{i:05d}.dcm", size, rnd, block)
                 nbytes += size
         cases[case] = {"series": series, "files": n_series * per_series, "bytes": nbytes}
-    prx = subprocess.Popen([proxy, str(delayed), endpoint.removeprefix("http://"), str(DELAY_MS)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(delayed, prx)
-    yield {
-        "endpoints": {"loopback": endpoint, f"+{DELAY_MS} ms": f"http://127.0.0.1:{delayed}"},
-        "cases": cases,
-        "server_pid": srv.pid,
-    }
-    for p in (prx, srv):
+    endpoints, proxies = {"loopback": endpoint}, []
+    for network, (delay_ms, rate_mbit) in LINKS.items():
+        port = free_port()
+        # delay_proxy LISTEN_PORT UPSTREAM DELAY_MS [RATE_MBIT]: no 4th argument, no cap.
+        args = [proxy, str(port), endpoint.removeprefix("http://"), str(delay_ms)]
+        proxies.append(subprocess.Popen(args + ([f"{rate_mbit:g}"] if rate_mbit else []),
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(port, proxies[-1])
+        endpoints[network] = f"http://127.0.0.1:{port}"
+    yield {"endpoints": endpoints, "cases": cases, "server_pid": srv.pid}
+    for p in (*proxies, srv):
         p.terminate()
         p.wait(10)
 
@@ -164,7 +190,7 @@ if BASELINE:
 
 
 @pytest.mark.parametrize("tool", TOOLS)
-@pytest.mark.parametrize("network", ["loopback", f"+{DELAY_MS} ms"])
+@pytest.mark.parametrize("network", NETWORKS)
 @pytest.mark.parametrize("case", list(CASES))
 def test_download_cli(benchmark, s3s, tmp_path: Path, case: str, network: str, tool: str) -> None:
     data = s3s["cases"][case]
@@ -207,13 +233,20 @@ def test_download_cli(benchmark, s3s, tmp_path: Path, case: str, network: str, t
     # The best wall time (as every benchmark here), and the median CPU: on a shared 2-core
     # machine one round's CPU moves with what the kernel and the server do meanwhile.
     wall, cpu, server_cpu = min(walls), statistics.median(cpus), statistics.median(server_cpus)
+    mb_per_s = data["bytes"] / 1e6 / wall
+    delay_ms, rate_mbit = LINKS.get(network, (0, 0.0))
+    # How full the tool kept the link: its files' bytes over the link's, for the whole command.
+    link = {"link_Mbit": rate_mbit, "link_fill": mb_per_s * 8 / rate_mbit,
+            "median_link_fill": data["bytes"] * 8 / 1e6 / statistics.median(walls) / rate_mbit} if rate_mbit else {}
     benchmark.extra_info.update({
+        "rtt_added_ms": delay_ms, **link,
         "files": data["files"], "bytes": data["bytes"], "wall_s": wall, "cpu_s": cpu, "server_cpu_s": server_cpu,
-        "files_per_s": data["files"] / wall, "MB_per_s": data["bytes"] / 1e6 / wall,
+        "files_per_s": data["files"] / wall, "MB_per_s": mb_per_s,
         "median_wall_s": statistics.median(walls), "peak_connections": max(peaks),
         "median_files_per_s": data["files"] / statistics.median(walls),
     })
+    fill = f" = {link['link_fill']:.0%} of the {rate_mbit:g} Mbit/s link" if link else ""
     print(f"\n{benchmark.group} {tool}: {wall:.2f} s wall, {cpu:.2f} s CPU (server {server_cpu:.2f} s), "
-          f"{data['bytes'] / 1e6 / wall:,.0f} MB/s; median {statistics.median(walls):.2f} s wall, "
+          f"{mb_per_s:,.1f} MB/s{fill}; median {statistics.median(walls):.2f} s wall, "
           f"{data['files'] / statistics.median(walls):,.0f} files/s; walls {[round(w, 2) for w in walls]}, "
           f"CPU {[round(c, 2) for c in cpus]}; peak connections {peaks}", file=sys.stderr)

@@ -668,3 +668,61 @@ fn columns_that_a_key_determines_are_not_grouped_by() {
         .collect();
     assert_eq!(names, ["collection_name", "collection_id", "series", "m"]);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_cancelled_query_stops_computing() {
+    let (_dir, engine) = engine_with_index();
+    let engine = Arc::new(engine);
+    let rt = idc_core::runtime::get();
+    let idle = rt.metrics().num_alive_tasks();
+    // Each row of a matches a quarter of b's rows, and each of those a quarter of c's: billions
+    // of rows, hours of work.
+    let query = {
+        let engine = Arc::clone(&engine);
+        rt.spawn(async move {
+            engine
+                .sql(
+                    "SELECT COUNT(*) FROM index a JOIN index b ON a.Modality = b.Modality \
+                      JOIN index c ON b.Modality = c.Modality",
+                )
+                .await
+        })
+    };
+    // Cancel once the query has computed for a CPU-second (it is past its reads, in the join),
+    // as Ctrl-C aborts the call.
+    let started = cpu_seconds();
+    wait_until(|| cpu_seconds() > started + 1.0);
+    query.abort();
+    // What stopped: every task of the query ends; none keeps computing.
+    wait_until(|| rt.metrics().num_alive_tasks() <= idle);
+    assert!(rt.block_on(query).unwrap_err().is_cancelled());
+    // The engine answers the next query.
+    assert_eq!(
+        strings(&engine, "SELECT COUNT(*) FROM index"),
+        [SERIES.to_string()]
+    );
+}
+
+/// The CPU time of this process so far (user and system), from `/proc/self/stat`.
+#[cfg(target_os = "linux")]
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The fields after the command name (in parentheses): utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf only reads a configuration value.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// Poll `done` until it holds (at most 60 s: a guard against a hang, not a measurement).
+fn wait_until(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the awaited state never came"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -1,5 +1,6 @@
 //! SQL over the IDC parquet indices: one DataFusion session per client.
 
+mod cancel;
 mod compact;
 pub mod dialect;
 pub mod functions;
@@ -380,6 +381,7 @@ impl Engine {
         let physical = df
             .create_physical_plan()
             .await
+            .and_then(cancel::yield_after_joins)
             .map_err(|e| self.explain(e.into()))?;
         // The schema of the plan that runs: the analyzer's rewrites (see `rules`) may change
         // the types the logical plan was first given.

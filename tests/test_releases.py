@@ -186,7 +186,7 @@ def test_unknown_release_and_no_network_say_what_to_do(server: Site, tmp_path: P
     with pytest.raises(UnknownReleaseError, match=r"no index release '24\.0\.0'.*Available: 25\.0\.1, 26\.0\.0"):
         IDCClient(release="24.0.0", releases_url=server.url, cache_dir=tmp_path)
     for release in ("26.0.0", "current"):
-        with pytest.raises(ReleaseFetchError, match="could not reach .* Use the bundled index .*IDC_RELEASES_URL"):
+        with pytest.raises(ReleaseFetchError, match="could not fetch .* Use the bundled index .*IDC_RELEASES_URL"):
             IDCClient(release=release, releases_url=UNREACHABLE, cache_dir=tmp_path)
     with pytest.raises(UnknownReleaseError, match=r"'\.\./x' is not a release name: give 'current' or one of 25\.0\.1, 26\.0\.0"):
         IDCClient(release="../x", releases_url=server.url, cache_dir=tmp_path)
@@ -348,4 +348,4 @@ def test_a_listing_larger_than_any_is_refused(
 
     monkeypatch.setattr(published, "MAX_JSON_BYTES", 100)
     listed = CliRunner().invoke(idc, ["releases"], env={"IDC_RELEASES_URL": server.url, "IDC_INDEX_CACHE_DIR": str(tmp_path)})
-    assert listed.exit_code == 0 and "releases.json is larger than 100 bytes" in listed.stderr, listed.output
+    assert listed.exit_code == 0 and "releases.json: the response body is larger than 100 bytes" in listed.stderr, listed.output

@@ -20,6 +20,7 @@ __all__ = [
     "PlanItem",
     "QueryResult",
     "TransferReport",
+    "fetch_document",
     "list_objects",
     "start_download",
 ]
@@ -383,6 +384,20 @@ def start_download(
 
 def list_objects(bucket: str, prefix: str, config: DownloadConfig) -> list[ListedObject]:
     """List every object under `prefix` of `bucket` at `config`'s endpoint; nothing is downloaded."""
+
+def fetch_document(
+    url: str,
+    config: DownloadConfig,
+    *,
+    max_bytes: int,
+    deadline: float,
+    head: bool = False,
+    accept: str | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Fetch `url` whole (with `head`, only its status and headers): at most `max_bytes`
+    bytes within `deadline` seconds, retries included, with `config`'s client settings (its
+    endpoint is not used). Returns `(status, headers, body)`: a success, or 403/404 (not
+    published) with an empty body; anything else raises DownloadError."""
 
 @final
 class DownloadHandle:

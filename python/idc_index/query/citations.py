@@ -16,12 +16,11 @@ import json
 import logging
 import os
 import re
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from idc_index.errors import IDCError, UnknownIdentifierError
+from idc_index.download import documents
+from idc_index.errors import DownloadError, IDCError, UnknownIdentifierError
 from idc_index.query.lookup import IndexLookup
 from idc_index.query.sql import in_list, literal, unique
 from idc_index.selection import Selection
@@ -35,6 +34,8 @@ CITATION_FORMAT_BIBTEX = "application/x-bibtex"
 
 #: Where DOIs are resolved to citations (content negotiation).
 DOI_RESOLVER_URL = "https://dx.doi.org/"
+#: A citation is a few kB; a resolver that sends more is not sending one.
+MAX_CITATION_BYTES = 1 << 20
 
 #: The publication describing IDC, cited with every selection.
 IDC_PAPER_DOI = "10.1148/rg.230180"
@@ -131,14 +132,15 @@ class Citations:
         for doi in dois:
             if not offline:
                 try:
-                    citations.append(_fetch_citation(resolver_url, doi, citation_format))
-                    continue
-                except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
-                    if isinstance(e, urllib.error.HTTPError) and e.code < 500:
-                        logger.warning("The DOI service has no citation for %s (HTTP %s)", doi, e.code)
-                    else:
-                        logger.warning("The DOI service is unreachable (%s); using the citations in the index", e)
-                        offline = True
+                    fetched = _fetch_citation(resolver_url, doi, citation_format)
+                except DownloadError as e:
+                    logger.warning("The DOI service is unreachable (%s); using the citations in the index", e)
+                    offline = True
+                else:
+                    if fetched is not None:
+                        citations.append(fetched)
+                        continue
+                    logger.warning("The DOI service has no citation for %s", doi)
             citations.append(self._offline_citation(doi, citation_format))
         return citations
 
@@ -179,10 +181,12 @@ class Citations:
 
 
 def _fetch_citation(resolver_url: str, doi: str, citation_format: str) -> Any:
-    """The citation of ``doi`` from the resolver: text, or a dict for CSL JSON."""
-    request = urllib.request.Request(resolver_url + doi, headers={"Accept": citation_format})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read().decode("utf-8")
+    """The citation of ``doi`` from the resolver: text, or a dict for CSL JSON; None when it
+    has none (HTTP 404)."""
+    doc = documents.get(resolver_url + doi, max_bytes=MAX_CITATION_BYTES, deadline=30, accept=citation_format)
+    if not doc.published:
+        return None
+    text = doc.body.decode("utf-8", errors="replace")
     return json.loads(text) if citation_format == CITATION_FORMAT_JSON else text
 
 

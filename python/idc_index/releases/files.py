@@ -9,16 +9,14 @@ into a temporary file, checked against its size, sha256 and parquet footer, then
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import logging
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from idc_index.download import documents
 from idc_index.download.transfer import fetch_file
 from idc_index.errors import DownloadError, DownloadFailedError, IndexFetchError, IndexFileError, IndexIntegrityError
 
@@ -201,20 +199,19 @@ def check_remote_file(entry: IndexEntry, timeout: float = 30.0) -> str:
     """
     if entry.url is None:
         raise IndexFetchError(f"index {entry.name!r} has no URL to read it from; open the release without remote=True.")
-    request = urllib.request.Request(entry.url, method="HEAD", headers={"User-Agent": "idc-index"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-    except urllib.error.HTTPError as e:
+        doc = documents.get(entry.url, max_bytes=0, deadline=timeout, stall_timeout=timeout, head=True)
+    except DownloadError as e:
         raise IndexFetchError(
-            f"index {entry.name!r} is not served at {entry.url}: HTTP {e.code} {e.reason}. Check that the "
-            "release is published there (IDC_RELEASES_URL), or open it without remote=True."
-        ) from e
-    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as e:
-        raise IndexFetchError(
-            f"could not reach {entry.url}: {getattr(e, 'reason', e)}. Remote queries need the network; "
+            f"could not reach {entry.url}: {e}. Remote queries need the network; "
             "open the release without remote=True to query a cached copy."
-        ) from e
+        ) from None
+    if not doc.published:
+        raise IndexFetchError(
+            f"index {entry.name!r} is not served at {entry.url}: HTTP {doc.status}. Check that the "
+            "release is published there (IDC_RELEASES_URL), or open it without remote=True."
+        )
+    length = {k.lower(): v for k, v in doc.headers.items()}.get("content-length")
     if entry.bytes is not None and length is not None and int(length) != entry.bytes:
         raise IndexIntegrityError(
             f"index {entry.name!r} at {entry.url} is {length} bytes, its release's manifest says {entry.bytes}: "

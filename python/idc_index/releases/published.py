@@ -22,9 +22,6 @@ import json
 import logging
 import os
 import re
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -32,7 +29,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from idc_index.errors import IndexFileError, ReleaseFetchError, UnknownReleaseError
+from idc_index.download import documents
+from idc_index.errors import DownloadError, IndexFileError, ReleaseFetchError, UnknownReleaseError
 from idc_index.releases.files import (
     CACHE_DIR_ENV,
     DATA_PACKAGE,
@@ -159,32 +157,14 @@ def _bundled() -> tuple[str | None, Path | None]:
 def _get_json(url: str, timeout: float) -> Any:
     """The JSON document at ``url``, or None when it is not published (HTTP 404, or 403 as a
     bucket answers for a missing key). Raises ReleaseFetchError when it cannot be fetched."""
-    request = urllib.request.Request(url, headers={"User-Agent": "idc-index"})
-    deadline = time.monotonic() + JSON_DEADLINE_SECONDS
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = bytearray()
-            while chunk := response.read(64 << 10):
-                body += chunk
-                if len(body) > MAX_JSON_BYTES:
-                    raise ReleaseFetchError(
-                        f"{url} is larger than {MAX_JSON_BYTES} bytes, more than any listing or manifest: "
-                        f"the server is not serving one; check {RELEASES_URL_ENV}."
-                    )
-                if time.monotonic() > deadline:
-                    raise ReleaseFetchError(
-                        f"{url} did not arrive within {JSON_DEADLINE_SECONDS:g} s (it came too slowly): try again, "
-                        f"or check the network and {RELEASES_URL_ENV}."
-                    )
-    except urllib.error.HTTPError as e:
-        if e.code in (403, 404):  # a public bucket answers 403 for a key that does not exist
-            return None
-        raise ReleaseFetchError(f"fetching {url} failed: HTTP {e.code} {e.reason}.") from e
-    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        raise ReleaseFetchError(f"could not reach {url}: {reason}.") from e
+        doc = documents.get(url, max_bytes=MAX_JSON_BYTES, deadline=JSON_DEADLINE_SECONDS, stall_timeout=timeout)
+    except DownloadError as e:
+        raise ReleaseFetchError(f"could not fetch {url}: {e}. Check the network and {RELEASES_URL_ENV}.") from None
+    if not doc.published:
+        return None
     try:
-        document = read_json(bytes(body))
+        document = read_json(doc.body)
     except ValueError as e:
         raise ReleaseFetchError(f"{url} is not JSON ({e}): check {RELEASES_URL_ENV}.") from e
     if document is None:

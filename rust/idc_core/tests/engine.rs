@@ -709,7 +709,12 @@ fn a_cancelled_query_stops_computing() {
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
     // The fields after the command name (in parentheses): utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     // SAFETY: sysconf only reads a configuration value.
     ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64

@@ -142,7 +142,7 @@ fn seconds(name: &str, v: f64) -> PyResult<Duration> {
 #[pyclass(frozen, module = "idc_index._core")]
 #[derive(Clone)]
 pub struct DownloadConfig {
-    inner: core::DownloadConfig,
+    pub(crate) inner: core::DownloadConfig,
 }
 
 #[pymethods]

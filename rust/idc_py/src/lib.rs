@@ -2,6 +2,7 @@
 //! maps errors onto the exceptions of `idc_index.errors`; the logic lives in `idc_core`.
 
 mod arrow_py;
+mod document;
 mod download;
 mod errors;
 mod plan_table;
@@ -244,6 +245,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<QueryResult>()?;
     download::register(m)?;
+    document::register(m)?;
     m.add(
         "BUILD_PROFILE",
         if cfg!(debug_assertions) {

@@ -23,4 +23,7 @@ pub enum DownloadError {
     /// A listing on its own ([`list`](super::list())) failed after its retries.
     #[error("{0}")]
     List(String),
+    /// A document on its own ([`fetch_document`](super::fetch_document)) could not be read.
+    #[error("{0}")]
+    Fetch(String),
 }

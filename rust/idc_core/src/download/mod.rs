@@ -48,6 +48,7 @@
 pub mod classify;
 pub mod config;
 pub mod disk;
+mod document;
 mod error;
 pub mod failure;
 mod file;
@@ -77,6 +78,7 @@ use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 pub use config::DownloadConfig;
+pub use document::{fetch_document, Document, DocumentRequest};
 pub use error::DownloadError;
 pub use failure::FailureKind;
 pub use handle::DownloadHandle;

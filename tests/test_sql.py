@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -170,8 +171,10 @@ def test_sql_errors_say_what_is_wrong(client) -> None:
 def test_query_releases_the_gil(plain_client) -> None:
     """Other threads run while a query does. Thread switches are left to the threads (a switch
     interval longer than the test): ``start()`` gets the GIL back from the new thread only when
-    that thread lets go of it, which must happen inside the query (the thread's innermost
-    Python frame is ``IDCClient.sql``, which calls the core), before the query ends."""
+    that thread lets go of it, and so does each ``sleep(0)`` after it. The thread lets go of it
+    in the stat of each index file before the query (``IndexTables.sql`` checks that they are
+    there), then inside the query (its innermost Python frame is ``IndexTables.sql``, which
+    calls the core), before the query ends."""
     if not getattr(sys, "_is_gil_enabled", lambda: True)():
         pytest.skip("this interpreter has no GIL")
     done = threading.Event()
@@ -185,25 +188,34 @@ def test_query_releases_the_gil(plain_client) -> None:
     sys.setswitchinterval(1000.0)
     try:
         thread.start()  # returns once the new thread lets go of the GIL
-        query_running = not done.is_set()
-        frame = sys._current_frames().get(thread.ident or 0)
-        where = None if frame is None else (Path(frame.f_code.co_filename).name, frame.f_code.co_name)
+        stops = []
+        while True:
+            query_running = not done.is_set()
+            frame = sys._current_frames().get(thread.ident or 0)
+            where = None if frame is None else (Path(frame.f_code.co_filename).name, frame.f_code.co_name)
+            stops.append(where)
+            if not query_running or where == ("index_tables.py", "sql") or len(stops) > 100:
+                break
+            time.sleep(0)  # lets go of the GIL until the thread lets go of it again
     finally:
         sys.setswitchinterval(interval)
     thread.join()
     assert done.is_set()
-    assert query_running and where == ("client.py", "sql"), where
+    assert query_running and where == ("index_tables.py", "sql"), stops
+    # before the query: the stats (os.path.isfile, or the generator that calls it where isfile is native)
+    assert all(w is not None and w[1] in ("isfile", "<genexpr>") for w in stops[:-1]), stops
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="os.kill(pid, SIGINT) terminates the process on Windows")
 def test_ctrl_c_interrupts_a_long_query() -> None:
     # Ctrl-C comes from a thread that runs only once the main thread lets go of the GIL (thread
-    # switches are left to the threads), which it does inside the query: so it comes while the
-    # query runs, however long the start took. The query (a join of every series with every
-    # series of its modality) would run for hours.
+    # switches are left to the threads), which it does in the stat of each index file before the
+    # query (the thread then hands the GIL back with sleep(0)) and inside the query: so it comes
+    # while the query runs, however long the start took. The query (a join of every series with
+    # every series of its modality) would run for hours.
     script = textwrap.dedent(
         """
-        import os, signal, sys, threading
+        import os, signal, sys, threading, time
         from idc_index import IDCClient
 
         c = IDCClient(optimize_index=False)
@@ -211,7 +223,11 @@ def test_ctrl_c_interrupts_a_long_query() -> None:
 
         def interrupt():
             entered.wait()
-            frame = sys._current_frames()[threading.main_thread().ident]
+            for _ in range(1000):
+                frame = sys._current_frames()[threading.main_thread().ident]
+                if frame.f_code.co_name not in ("isfile", "<genexpr>"):
+                    break
+                time.sleep(0)  # until the main thread lets go of the GIL again
             print("Ctrl-C in", frame.f_code.co_name, flush=True)
             os.kill(os.getpid(), signal.SIGINT)
 

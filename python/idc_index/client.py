@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from idc_index import _core
-from idc_index.arguments import as_list, as_one, as_str
+from idc_index.arguments import as_list, as_one, as_str, shorten
 from idc_index.client_download import DownloadMethods
 from idc_index.download import destinations as selection
 from idc_index.download.locations import check_location, resolve_endpoint
@@ -141,10 +141,20 @@ class IDCClient(DownloadMethods):
         self.idc_version = f"v{self._catalog.idc_version}"
         self.indices_data_dir = str(self._catalog.cache_dir)
         self.clinical_data_dir: str | None = None
-        self._lookup = IndexLookup(self._engine, self.idc_version)
+        self._lookup = IndexLookup(self._tables, self.idc_version)
         self._selector = Selector(self._lookup, self.fetch_index)
         self._citations = Citations(self._lookup)
         self._dicomweb = DicomwebLocator(self._lookup, self.fetch_index, self._instance_indices())
+
+    def __repr__(self) -> str:
+        """One line: the IDC release, where its indices come from, which are ready to query."""
+        registered = set(self._engine.table_names()) - self._tables.removed
+        ready = [name for name, entry in self._catalog.indices.items() if entry.installed or name in registered]
+        names = ", ".join(ready[:6]) + (", …" if len(ready) > 6 else "")
+        return (
+            f"IDCClient(IDC {self.idc_version} from {shorten(self._catalog.source, 80)}; "
+            f"{len(ready)} of {len(self._catalog.indices)} indices ready: {names})"
+        )
 
     # -- internals ------------------------------------------------------------------------
     def _instance_indices(self) -> list[str]:
@@ -162,7 +172,7 @@ class IDCClient(DownloadMethods):
             raise ValueError(f"outputFormat must be one of 'dict', 'df' or 'list', not {outputFormat!r}")
 
     def _shape(self, sql: str, outputFormat: str) -> Any:
-        result = self._engine.sql(sql)
+        result = self._tables.sql(sql)
         if outputFormat == "df":
             return QueryResult(result).to_pandas()
         return result.to_pylist()
@@ -216,7 +226,7 @@ class IDCClient(DownloadMethods):
             >>> [n for n, i in client.indices_overview.items() if not i["installed"]]
             ['clinical_index', 'sm_index', ...]
         """
-        registered = set(self._engine.table_names())
+        registered = set(self._engine.table_names()) - self._tables.removed
         return {
             name: {
                 "description": entry.description,
@@ -300,16 +310,22 @@ class IDCClient(DownloadMethods):
         Identifiers are case-insensitive as in DuckDB; DuckDB's ``regexp_extract``,
         ``string_agg(x)`` and ``any_value`` work. Ctrl-C interrupts a long query.
 
+        An index file in the cache that the query cannot read (garbled, cut short) is removed,
+        fetched again (the optimised copy of the main index: read from the shipped file and
+        written again) and the query run again.
+
         Raises:
             SQLError: the query could not be parsed, planned or run.
             ReadOnlySQLError: the statement is not a query (CREATE, COPY, INSERT, ...).
             UnknownTableError: a table that does not exist (the message lists those that do).
+            DamagedIndexError: an index file the query reads is damaged and could not be
+                replaced (the message names it, says whether it was removed and what to do).
 
         Examples:
             >>> r = client.sql("SELECT * FROM index WHERE Modality = 'SM' LIMIT 5")
             >>> import polars as pl; pl.DataFrame(r)
         """
-        return QueryResult(self._engine.sql(as_str(sql, "sql", "one SQL query")))
+        return QueryResult(self._tables.sql(as_str(sql, "sql", "one SQL query")))
 
     def register_table(self, name: str, data: Any) -> None:
         """Make a table of your own queryable next to the indices, to join it with them.

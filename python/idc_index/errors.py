@@ -117,6 +117,23 @@ class IndexIntegrityError(IndexFetchError):
     """A downloaded index does not match its expected size or sha256; nothing was cached."""
 
 
+class DamagedIndexError(IndexFileError):
+    """An index file that a query could not read is damaged (garbled or cut short), and it could
+    not be replaced: the message names the file, says whether it was removed (a copy in the
+    cache is; it is fetched again by the next query that reads it) and what to do.
+
+    Attributes:
+        path: the damaged file.
+        removed: whether it was removed (a copy in the cache), or left in place (an installed
+            file, which only a reinstall replaces).
+    """
+
+    def __init__(self, message: str, path: str, removed: bool) -> None:
+        self.path = path
+        self.removed = removed
+        super().__init__(message)
+
+
 class UnknownReleaseError(IndexFileError, ValueError):
     """An index release that is not published (nor cached); the message lists those that are."""
 
@@ -163,6 +180,7 @@ class ManifestError(IDCError, ValueError):
 
 
 __all__ = [
+    "DamagedIndexError",
     "DownloadError",
     "DownloadFailedError",
     "EmptySelectionError",

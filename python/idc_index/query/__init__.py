@@ -1,6 +1,8 @@
 """Queries: SQL over the registered indices, and what is read from their rows.
 
-:mod:`~idc_index.query.index_tables` registers each index of the release with the core's engine,
+:mod:`~idc_index.query.index_tables` registers each index of the release with the core's engine
+and runs queries over them, replacing a damaged index file (found by
+:mod:`~idc_index.query.damage`),
 :mod:`~idc_index.query.user_tables` a user's own tables; :mod:`~idc_index.query.result` hands
 rows to pyarrow, pandas or polars; :mod:`~idc_index.query.lookup` runs the client's own SQL and
 checks identifiers (naming the closest ones), :mod:`~idc_index.query.sql` quotes what goes into

@@ -6,6 +6,17 @@ the background otherwise); the other installed or cached indices from their file
 is registered at its URL instead of being downloaded. The key of each index that has one is
 declared to the planner.
 
+Queries run through :meth:`IndexTables.sql`, which answers them from sound files: an index
+file that a query cannot read (garbled bytes, a file cut short or deleted under a live client)
+is found among the files of the tables the query names (see :mod:`idc_index.query.damage`),
+set aside and replaced, and the query runs again, at most once per damaged file. A copy in the
+cache is removed and fetched again (or read at its URL with ``remote``); the optimised copy of
+the main index is removed, the shipped file answers, and the copy is written again in the
+background; a file that is not a copy (the data package, a release directory) is left in
+place. When a copy cannot be fetched again, or a file is not a copy, ``DamagedIndexError``
+names the file, says whether it was removed and what to do. Nothing is checked before a query
+fails (no file is hashed at start-up), except that the files a query names still exist.
+
 Example:
     >>> tables = IndexTables(engine, catalog, optimize_index=True, remote=False)  # doctest: +SKIP
     >>> tables.make_queryable(catalog.entry("sm_index"))  # doctest: +SKIP
@@ -16,13 +27,23 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 
-from idc_index.errors import IndexFetchError, SQLError
+from idc_index.errors import DamagedIndexError, IDCError, IndexFetchError, IndexFileError, SQLError
+from idc_index.query.damage import is_read_error, not_whole, sha256_mismatch, tables_named, undecodable
 from idc_index.releases.catalog import Catalog
-from idc_index.releases.files import MAIN_INDEX, MAIN_INDEX_FILE_STEM, IndexEntry, check_remote_file, has_parquet_ends
+from idc_index.releases.files import (
+    MAIN_INDEX,
+    MAIN_INDEX_FILE_STEM,
+    IndexEntry,
+    check_remote_file,
+    has_parquet_ends,
+    index_name,
+)
 
 if TYPE_CHECKING:
     from idc_index import _core
@@ -68,6 +89,12 @@ INDEX_KEYS = {
 #: (most CLI commands, a short script) pays nothing for it; a notebook or a download writes it.
 OPTIMIZE_DELAY_SECONDS = 3.0
 
+#: Where the optimised copies of the main index are written, in the cache directory of a release.
+OPTIMIZED_DIR = "optimized"
+
+#: Why a file that is not there any more is replaced.
+GONE = "it is gone"
+
 #: ``0`` (or ``false``, ``no``, ``off``) turns the optimised copy of the main index off.
 OPTIMIZE_ENV = "IDC_INDEX_OPTIMIZE"
 
@@ -77,15 +104,35 @@ def optimize_from_env() -> bool:
     return os.environ.get(OPTIMIZE_ENV, "").strip().lower() not in ("0", "false", "no", "off")
 
 
+@dataclass(frozen=True)
+class _IndexFile:
+    """The file a registered table reads: ``optimized`` (the optimised copy of the main index),
+    ``cached`` (a copy in the cache, fetched from ``entry.url``) or ``installed`` (the data
+    package's, or a release directory's: not a copy)."""
+
+    entry: IndexEntry
+    path: Path
+    kind: Literal["optimized", "cached", "installed"]
+
+
 class IndexTables:
-    """Registers the indices of ``catalog`` in ``engine`` (see the module's documentation)."""
+    """Registers the indices of ``catalog`` in ``engine`` and runs queries over them (see the
+    module's documentation)."""
 
     def __init__(self, engine: _core.Engine, catalog: Catalog, *, optimize_index: bool, remote: bool) -> None:
         self._engine = engine
         self._catalog = catalog
         self._remote = remote
+        self._optimize = optimize_index
+        # Replacing damaged files: one at a time, counted (a query that failed while another
+        # thread replaced a file runs again), and the cached indices removed and not fetched
+        # again yet (index name -> why), which no query reads until they are.
+        self._repair_lock = threading.RLock()
+        self._repairs = 0
+        self._removed: dict[str, str] = {}
         main_path = catalog.entry(MAIN_INDEX).path
         optimized = self._optimized_copy(main_path) if optimize_index and main_path else None
+        self._optimized = optimized
         if optimized is not None and optimized.is_file():
             if has_parquet_ends(optimized):
                 main_path = optimized
@@ -104,16 +151,7 @@ class IndexTables:
             with ThreadPoolExecutor(max_workers=len(at_urls)) as pool:
                 list(pool.map(self._register_remote, at_urls))
         if optimized is not None and main_path is not None and main_path != optimized:
-            # Started after a delay, so that a one-shot command never pays for it, and not waited
-            # for: a process that ends first leaves a partial file and a lock that the next one
-            # sees are abandoned (the writer is gone), and it starts again.
-            engine.start_optimize(
-                MAIN_INDEX,
-                str(optimized),
-                metadata=[("idc_index.release", catalog.release), ("idc_index.layout", MAIN_INDEX_LAYOUT_VERSION)],
-                delay_seconds=OPTIMIZE_DELAY_SECONDS,
-                **MAIN_INDEX_LAYOUT,
-            )
+            self._start_optimize(optimized)
 
     def make_queryable(self, entry: IndexEntry) -> bool:
         """Register an index that is not registered yet: at its URL with ``remote`` (when it is
@@ -124,13 +162,169 @@ class IndexTables:
             IndexFetchError: it could not be downloaded or read at its URL.
             IndexIntegrityError: it did not match its size or sha256; nothing was cached.
         """
-        if entry.name in self._engine.table_names():
+        if entry.name in self._engine.table_names() and entry.name not in self._removed:
             return False
         if self._remote and entry.path is None:
             self._register_remote(entry)
         else:
             self._register(entry.name, self._catalog.fetch(entry.name))
+        self._removed.pop(entry.name, None)
         return True
+
+    # -- queries ----------------------------------------------------------------------------
+    def sql(self, sql: str) -> _core.QueryResult:
+        """The rows of ``sql``, read from sound files: an index file the query cannot read is
+        replaced and the query run again, at most once per file (see the module's documentation).
+
+        Raises:
+            SQLError: the query could not be parsed, planned or run (and no file it names is
+                damaged: the core's error as it is).
+            DamagedIndexError: a file the query reads is damaged and could not be replaced.
+        """
+        replaced: set[Path] = set()
+        named: list[str] | None = None
+        # A file deleted under a live client, or removed here as damaged, would be read as no
+        # rows: it is replaced first (a stat of each registered file; the text is read only then).
+        if self._removed or not all(os.path.isfile(p) for p in self._local_paths()):
+            named = tables_named(sql, self._engine.table_names())
+            with self._repair_lock:
+                for f in self._files(named):
+                    if f.entry.name in self._removed or not f.path.is_file():
+                        replaced.add(f.path)
+                        self._replace(f, self._removed.get(f.entry.name, GONE))
+        raced = False
+        while True:
+            repairs = self._repairs
+            try:
+                return self._engine.sql(sql)
+            except IDCError as e:
+                if not is_read_error(e):
+                    raise
+                with self._repair_lock:
+                    if repairs != self._repairs and not raced:  # another query replaced a file meanwhile
+                        raced = True
+                        continue
+                    if named is None:
+                        named = tables_named(sql, self._engine.table_names())
+                    if not self._replace_damaged(named, replaced):
+                        raise
+
+    @property
+    def removed(self) -> set[str]:
+        """The cached indices removed as damaged and not fetched again yet (their tables are
+        still registered; a query that reads one fetches it first)."""
+        return set(self._removed)
+
+    def table_names(self) -> list[str]:
+        """The registered indices (and aliases), sorted."""
+        return self._engine.table_names()
+
+    def _local_paths(self) -> set[str]:
+        """The local files that the registered tables read now."""
+        paths = (self._engine.table_path(name) for name in self._engine.table_names())
+        return {p for p in paths if p is not None and "://" not in p}
+
+    def _files(self, names: list[str]) -> list[_IndexFile]:
+        """The local files that the tables ``names`` read now, each once."""
+        found: dict[Path, _IndexFile] = {}
+        for name in names:
+            location = self._engine.table_path(name)
+            entry = self._catalog.indices.get(index_name(name))
+            if location is None or entry is None or "://" in location:  # read at a URL: not a file
+                continue
+            path = Path(location)
+            if path in found:  # an alias of a table seen already
+                continue
+            kind: Literal["optimized", "cached", "installed"]
+            if path == self._optimized or _inside(path, self._catalog.cache_dir / OPTIMIZED_DIR):
+                kind = "optimized"
+            elif _inside(path, self._catalog.cache_dir):
+                kind = "cached"
+            else:
+                kind = "installed"
+            found[path] = _IndexFile(entry, path, kind)
+        return list(found.values())
+
+    def _replace_damaged(self, names: list[str], replaced: set[Path]) -> bool:
+        """Find the damaged files among those the tables ``names`` read (not ``replaced`` ones
+        yet) and replace them; whether any was. The cheapest check first: a file found damaged
+        by one is replaced before a dearer one runs (the query may then succeed)."""
+        files = [f for f in self._files(names) if f.path not in replaced]
+        for step in range(4):
+            damaged = [(f, reason) for f in files if (reason := _damage(f, step)) is not None]
+            if damaged:
+                break
+        else:
+            return False
+        for f, reason in damaged:
+            replaced.add(f.path)
+            self._replace(f, reason)
+        return True
+
+    def _replace(self, f: _IndexFile, reason: str) -> None:
+        """Set the damaged file ``f`` aside and have its table read a sound one.
+
+        Raises:
+            DamagedIndexError: it is not a copy, or it could not be fetched again.
+        """
+        self._repairs += 1
+        name = f.entry.name
+        if f.kind == "installed":
+            if self._catalog.source.startswith("idc-index-data"):
+                todo = "reinstall the data package: pip install --force-reinstall idc-index-data"
+            else:
+                todo = f"restore the release directory {f.path.parent}, or use another release"
+            state = "is gone" if reason == GONE else f"is damaged: {reason}. It is not a copy in the cache, so it was left in place"
+            raise DamagedIndexError(
+                f"the index file {f.path} (index {name!r}) {state}: {todo}.",
+                str(f.path),
+                removed=False,
+            )
+        f.path.unlink(missing_ok=True)
+        if f.kind == "optimized" and f.entry.path is not None:
+            logger.warning(
+                "the optimised copy %s of the main index is damaged (%s): it was removed; queries read %s "
+                "until it is written again", f.path, reason, f.entry.path,
+            )
+            self._register(MAIN_INDEX, f.entry.path)
+            self._start_optimize(f.path)
+            return
+        f.entry.path = None
+        self._removed[name] = reason
+        if reason != GONE:
+            logger.warning("the cached index %s is damaged (%s): it was removed and is fetched again", f.path, reason)
+        try:
+            if self._remote and f.entry.url is not None:
+                self._register_remote(f.entry)
+            else:
+                path = self._catalog.fetch(name)
+                self._register(name, path)
+                if name == MAIN_INDEX and self._optimize:
+                    self._optimized = self._optimized_copy(path)
+                    self._start_optimize(self._optimized)
+        except IndexFileError as e:
+            state = "was deleted" if reason == GONE else f"is damaged ({reason}); it was removed"
+            raise DamagedIndexError(
+                f"the cached index file {f.path} (index {name!r}) {state}, and fetching it again failed: {e} "
+                f"Run the query again once {f.entry.url or 'its release'} can be reached (the index is fetched "
+                f"again then), or call fetch_index({name!r}).",
+                str(f.path),
+                removed=True,
+            ) from e
+        del self._removed[name]
+
+    def _start_optimize(self, optimized: Path) -> None:
+        """Start writing the optimised copy of the main index to ``optimized``."""
+        # Started after a delay, so that a one-shot command never pays for it, and not waited
+        # for: a process that ends first leaves a partial file and a lock that the next one
+        # sees are abandoned (the writer is gone), and it starts again.
+        self._engine.start_optimize(
+            MAIN_INDEX,
+            str(optimized),
+            metadata=[("idc_index.release", self._catalog.release), ("idc_index.layout", MAIN_INDEX_LAYOUT_VERSION)],
+            delay_seconds=OPTIMIZE_DELAY_SECONDS,
+            **MAIN_INDEX_LAYOUT,
+        )
 
     def _register(self, name: str, path: Path) -> None:
         self._engine.register_parquet(name, str(path), _aliases(name))
@@ -152,7 +346,27 @@ class IndexTables:
         """Where the optimised copy of the main index file ``source`` is (or will be) written."""
         stat = source.stat()
         key = f"layout{MAIN_INDEX_LAYOUT_VERSION}-{stat.st_size}-{stat.st_mtime_ns}"
-        return self._catalog.cache_dir / "optimized" / key / f"{MAIN_INDEX_FILE_STEM}.parquet"
+        return self._catalog.cache_dir / OPTIMIZED_DIR / key / f"{MAIN_INDEX_FILE_STEM}.parquet"
+
+
+def _damage(f: _IndexFile, step: int) -> str | None:
+    """What check ``step`` (0 to 3, dearer each) finds wrong with ``f``, or None."""
+    copy = f.kind == "optimized"
+    if step == 0:  # a stat and 12 bytes
+        return not_whole(f.path, None if copy else f.entry.bytes)
+    if step == 1:  # the file read once
+        return sha256_mismatch(f.path, f.entry.sha256) if not copy and f.entry.sha256 else None
+    if step == 2:  # our own derived file: a read error on it is reason enough to write it again
+        return "a query could not read it" if copy else None
+    return undecodable(f.path) if not copy and not f.entry.sha256 else None  # every page decoded
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    """Whether ``path`` is inside ``directory`` (both as they resolve)."""
+    try:
+        return path.resolve().is_relative_to(directory.resolve())
+    except OSError:
+        return False
 
 
 def _aliases(name: str) -> list[str]:

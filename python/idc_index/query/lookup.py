@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Sized
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from idc_index.arguments import as_list
 from idc_index.errors import UnknownIdentifierError
@@ -29,6 +29,15 @@ if TYPE_CHECKING:
     from idc_index import _core
 
 T = TypeVar("T", bound=Sized)
+
+
+class QuerySession(Protocol):
+    """What runs the SQL: the core's ``Engine``, or the client's
+    :class:`~idc_index.query.index_tables.IndexTables` (which replaces damaged index files)."""
+
+    def sql(self, sql: str) -> _core.QueryResult: ...
+
+    def table_names(self) -> list[str]: ...
 
 #: Where the existing values of each kind of identifier are listed (the end of its errors).
 WHERE_TO_LOOK = {
@@ -58,11 +67,11 @@ class IndexLookup:
     """Runs SQL over the indices registered in ``engine`` and checks identifiers against them.
 
     Args:
-        engine: the query session holding the indices as tables.
+        engine: the query session holding the indices as tables (or what runs SQL over it).
         idc_version: the IDC release (``"v25"``), named in the errors.
     """
 
-    def __init__(self, engine: _core.Engine, idc_version: str) -> None:
+    def __init__(self, engine: QuerySession, idc_version: str) -> None:
         self._engine = engine
         self.idc_version = idc_version
         self._collection_map: dict[str, str] | None = None

@@ -69,21 +69,33 @@ def start_s3s(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
+#: ``md5`` uploads every object without a checksum of its own, so that it states only the MD5
+#: of its ETag, as most of IDC's objects on AWS do (they were uploaded before S3 kept CRCs);
+#: default ``crc32``: each with a CRC32, as S3 stores one for objects uploaded with a checksum.
+CHECKSUM = os.environ.get("IDC_BENCH_CHECKSUM", "crc32").lower()
+
+
 def anonymous_client(endpoint: str) -> Any:
     """A boto3 S3 client of ``endpoint`` that signs nothing, as IDC's buckets are read."""
     import boto3
     from botocore import UNSIGNED
     from botocore.config import Config
 
+    # botocore adds a CRC32 to every upload unless told to add one only when required.
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                        config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}))
+                        config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"},
+                                      request_checksum_calculation="when_required"))
 
 
 def put_object(s3: Any, bucket: str, key: str, size: int, rnd: random.Random, block: bytes) -> None:
-    """Upload ``size`` bytes of ``block`` repeated, the first 8 of them random, with a CRC32."""
+    """Upload ``size`` bytes of ``block`` repeated, the first 8 of them random, with a CRC32
+    (or, with ``IDC_BENCH_CHECKSUM=md5``, with none: the object states only its ETag's MD5)."""
     body = (block * (size // len(block) + 1))[:size]
     body = rnd.getrandbits(64).to_bytes(8, "little") + body[8:]
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm="CRC32")
+    if CHECKSUM == "md5":
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    else:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm="CRC32")
 
 
 def destination() -> Path:

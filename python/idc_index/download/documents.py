@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idc_index import _core
-from idc_index.download.transfer import download_config
+from idc_index.download.transfer import download_config, origin
 
 #: The attempts a document gets (transient failures only: resets, 5xx, stalls).
 ATTEMPTS = 3
@@ -42,8 +42,7 @@ def get(url: str, *, max_bytes: int, deadline: float, stall_timeout: float = 30.
         DownloadError: the server cannot be reached, answers an error other than 403/404,
             sends more than ``max_bytes`` or not within ``deadline`` (the message says which).
     """
-    config = download_config(url.split("://", 1)[0] + "://" + url.split("://", 1)[-1].split("/", 1)[0],
-                             stall_timeout=stall_timeout, max_attempts=ATTEMPTS)
+    config = download_config(origin(url), stall_timeout=stall_timeout, max_attempts=ATTEMPTS)
     status, headers, body = _core.fetch_document(url, config, max_bytes=max_bytes, deadline=deadline, head=head,
                                                  accept=accept)
     return Document(status, headers, body)

@@ -208,6 +208,16 @@ def start_download(
     return Download(handle)
 
 
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: the endpoint a download of a plain URL is set up with.
+
+    >>> origin("https://example.org/v1/idc_index.parquet")
+    'https://example.org'
+    """
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
+
+
 def fetch_file(
     url: str,
     path: str | os.PathLike[str],
@@ -238,9 +248,7 @@ def fetch_file(
                                                "SOPInstanceUID")}
     row.update(url=strings([url]), sha256=strings([sha256]), destination=strings([os.path.basename(path)]),
                size=int64s([size]))
-    scheme, _, rest = url.partition("://")
-    config = download_config(f"{scheme}://{rest.split('/', 1)[0]}", resume=False, stall_timeout=stall_timeout,
-                             max_attempts=max_attempts)
+    config = download_config(origin(url), resume=False, stall_timeout=stall_timeout, max_attempts=max_attempts)
     handle = Download(_core.start_download(pa.table(row), os.path.dirname(path), config))
     report: DownloadReport[Any] = handle.run(show_progress_bar=False, quiet=True, progress_callback=progress_callback)
     if not report.ok:
@@ -315,5 +323,6 @@ __all__ = [
     "download",
     "download_config",
     "fetch_file",
+    "origin",
     "start_download",
 ]

@@ -204,7 +204,8 @@ def test_a_shard_that_fails_for_good_is_in_the_merged_report(
     assert len(report.files) == sum(len(s.objects) for s in small_collection[:6])
     assert {p.parent.name for p in files_on_disk(tmp_path / "data")} == {s.series_instance_uid for s in small_collection[:6]}
     # Without a retry (which starts with the files present), the bar still ends at every byte on
-    # disk: the failing shard's last counts are sent, though they come within the rate limit.
+    # disk: the end is read from the shards' reports, not from their last progress messages,
+    # which may come after the results or fall within a shard's rate limit.
     RecordingBar.bars.clear()
     with pytest.raises(DownloadFailedError):
         distributed.download(plan, tmp_path / "again", client=workers, shards=3, retries=0,

@@ -153,12 +153,17 @@ def download(
 
         bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1000, desc=desc, dynamic_ncols=True)
 
-    def tick() -> None:
+    def tick(reports: list[DownloadReport[Plan]] | None = None) -> None:
         if bar is None and progress_callback is None:
             return
         with lock:
             done = sum(d for d, _ in progress.values())
             total = sum(t for _, t in progress.values())
+        if reports is not None:
+            # The end: the bytes the shards' reports hold. Their last progress messages come
+            # through the scheduler and may arrive after their results (or never, for a shard
+            # whose last count fell within its rate limit).
+            done = sum(r.bytes_downloaded + r.bytes_present for r in reports)
         if progress_callback is not None:
             progress_callback(done, max(total, done), "B", desc)
             return
@@ -176,8 +181,8 @@ def download(
                 break
             except TimeoutError:
                 tick()
-        tick()
         reports = [report_of(i, f, parts[i]) for i, f in enumerate(futures)]
+        tick(reports)
     except BaseException:
         stop.set()
         client.cancel(futures)

@@ -166,6 +166,44 @@ async fn v1_listing_is_used_when_the_server_ignores_v2() {
 }
 
 #[tokio::test]
+async fn a_listing_that_never_ends_is_refused_not_followed() {
+    let server = S3Server::start().await;
+    server
+        .page_size
+        .store(3, std::sync::atomic::Ordering::SeqCst);
+    seed(&server, &["s1"], 8, 100);
+    server.endless_listing();
+    let dir = tempfile::tempdir().unwrap();
+    let mut empty = series("s1", "s1");
+    empty.source = Source::Prefix("nothing-here/".into());
+    empty.destination = PathBuf::from("empty");
+    // The limit only keeps a listing followed forever from hanging the tests.
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        download(vec![series("s1", "s1"), empty], config(&server, dir.path())),
+    )
+    .await
+    .expect("the listings ended");
+    // Both listings fail on their second page at the latest: one repeats its keys under a new
+    // token, the other lists nothing and says it goes on.
+    assert_eq!(report.failed.len(), 2, "{:?}", report.failed);
+    assert!(
+        report
+            .failed
+            .iter()
+            .all(|f| f.reason.contains("it would never end")),
+        "{:?}",
+        report.failed
+    );
+    assert!(
+        server.listing_pages() <= 3,
+        "{} pages",
+        server.listing_pages()
+    );
+    assert_eq!(files_under(dir.path()), Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn transient_faults_are_retried_until_every_file_is_identical() {
     let server = S3Server::start().await;
     let objects = seed(&server, &["s1"], 6, 200_000);

@@ -29,6 +29,7 @@ pub(crate) async fn list_prefix(
         ListMode::V2
     };
     let mut cursor: Option<String> = None;
+    let mut previous_last: Option<String> = None;
     let mut all = Vec::new();
     let mut attempts = 0;
     let end = |outcome, attempts| Attempts {
@@ -64,6 +65,9 @@ pub(crate) async fn list_prefix(
             http.lists_v1.store(true, Ordering::Relaxed);
         }
         let last_key = page.objects.last().map(|o| o.key.clone());
+        if let Some(problem) = no_progress(&page, previous_last.as_deref()) {
+            return end(Err(Failure::Protocol(problem)), attempts);
+        }
         let ListPage {
             objects,
             is_truncated,
@@ -79,7 +83,7 @@ pub(crate) async fn list_prefix(
             (ListMode::V2, Some(token)) => Some(token),
             _ => {
                 mode = ListMode::V1;
-                next_marker.or(last_key)
+                next_marker.or(last_key.clone())
             }
         };
         if next.is_none() || next == cursor {
@@ -87,6 +91,30 @@ pub(crate) async fn list_prefix(
             return end(Err(Failure::Protocol(msg)), attempts);
         }
         cursor = next;
+        previous_last = last_key;
+    }
+}
+
+/// Why a page shows that a listing would never end, if it does. S3 lists keys in order, so a
+/// page that goes on must list something, and something after the previous page's last key:
+/// a server that answers every page as truncated, with a new token each time, would otherwise
+/// be followed forever.
+fn no_progress(page: &ListPage, previous_last: Option<&str>) -> Option<String> {
+    if !page.is_truncated {
+        return None;
+    }
+    let Some(first) = page.objects.first() else {
+        return Some(
+            "the listing says it goes on but its page lists nothing; it would never end".into(),
+        );
+    };
+    match previous_last {
+        Some(last) if first.key.as_str() <= last => Some(format!(
+            "the listing does not advance: a page starts at {:?}, not after the previous page's last key {last:?}; \
+             it would never end",
+            first.key
+        )),
+        _ => None,
     }
 }
 

@@ -49,6 +49,10 @@ struct State {
     always: HashMap<String, Fault>,
     requests: HashMap<String, usize>,
     heads: HashMap<String, usize>,
+    /// Every listing page says it is truncated and gives a new continuation token, whatever
+    /// was asked: a listing that never ends.
+    endless_listing: bool,
+    listing_pages: usize,
 }
 
 pub struct S3Server {
@@ -164,6 +168,16 @@ impl S3Server {
             .entry(key.into())
             .or_default()
             .extend(faults);
+    }
+
+    /// From now on every listing page is truncated, with a new continuation token each time.
+    pub fn endless_listing(&self) {
+        self.state.lock().unwrap().endless_listing = true;
+    }
+
+    /// The listing pages served so far.
+    pub fn listing_pages(&self) -> usize {
+        self.state.lock().unwrap().listing_pages
     }
 
     pub fn fault_always(&self, key: &str, fault: Fault) {
@@ -388,10 +402,14 @@ fn list(
     page: usize,
     v2_supported: bool,
 ) -> String {
-    let st = state.lock().unwrap();
+    let mut st = state.lock().unwrap();
+    st.listing_pages += 1;
+    let endless = st.endless_listing.then_some(st.listing_pages);
     let prefix = params.get("prefix").cloned().unwrap_or_default();
     let v2 = v2_supported && params.get("list-type").map(String::as_str) == Some("2");
-    let after = if v2 {
+    let after = if endless.is_some() {
+        None // the same first page again, under a new token
+    } else if v2 {
         params.get("continuation-token").cloned()
     } else {
         params.get("marker").cloned()
@@ -404,7 +422,7 @@ fn list(
         })
         .map(|((_, k), o)| (k, o))
         .collect();
-    let truncated = keys.len() > page;
+    let truncated = keys.len() > page || endless.is_some();
     let shown = &keys[..keys.len().min(page)];
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     xml.push_str(&format!(
@@ -428,11 +446,14 @@ fn list(
         ));
     }
     if truncated {
-        let last = shown.last().map(|(k, _)| k.as_str()).unwrap_or_default();
+        let last = match endless {
+            Some(n) => format!("token-{n}"),
+            None => shown.last().map(|(k, _)| k.to_string()).unwrap_or_default(),
+        };
         if v2 {
             xml.push_str(&format!(
                 "<NextContinuationToken>{}</NextContinuationToken>",
-                xml_escape(last)
+                xml_escape(&last)
             ));
         }
         // V1 without a delimiter: no NextMarker, the client continues from the last key.

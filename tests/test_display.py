@@ -221,3 +221,13 @@ def test_a_client_shows_its_release_and_the_indices_ready(client):
     text = repr(client)
     assert text.startswith(f"IDCClient(IDC {client.idc_version} from ") and "\n" not in text and len(text) < 300
     assert "indices ready: index, " in text
+
+
+def test_a_failed_files_repr_is_bounded_and_its_reason_whole() -> None:
+    from idc_index._core import FailedFile
+
+    reason = "x" * 5000 + " the end"
+    failed = FailedFile("idc-open-data", "k" * 1000, "p", "network", reason)
+    text = repr(failed)
+    assert len(text) < 600 and "…" in text and text.endswith('the end")')
+    assert failed.reason == reason

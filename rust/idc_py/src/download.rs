@@ -329,6 +329,17 @@ const KINDS: &[&str] = &[
     "shard_error",
 ];
 
+/// `text` cut to at most `max` characters: its start and its end, joined by `…`.
+fn clip(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max * 2 / 3).collect();
+    let tail: String = text.chars().skip(n - (max - max * 2 / 3 - 1)).collect();
+    format!("{head}…{tail}")
+}
+
 fn one_of(value: &str, values: &[&'static str], what: &str) -> PyResult<&'static str> {
     values
         .iter()
@@ -495,10 +506,13 @@ impl FailedFile {
         )
     }
 
+    /// One line of bounded length, whatever the reason says (the whole reason is `.reason`).
     fn __repr__(&self) -> String {
         format!(
             "FailedFile(key={:?}, kind={:?}, reason={:?})",
-            self.key, self.kind, self.reason
+            clip(&self.key, 200),
+            self.kind,
+            clip(&self.reason, 300)
         )
     }
 }

@@ -6,6 +6,7 @@ mod document;
 mod download;
 mod errors;
 mod plan_table;
+mod records;
 mod wait;
 
 use std::path::PathBuf;
@@ -245,6 +246,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<QueryResult>()?;
     download::register(m)?;
+    records::register(m)?;
     document::register(m)?;
     m.add(
         "BUILD_PROFILE",

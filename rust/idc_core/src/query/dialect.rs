@@ -192,11 +192,16 @@ pub fn rewrite(sql: &str, columns: &NameMap) -> String {
             }
         }
     }
+    // A separator is found when its call's `(` is reached, before the identifiers inside it.
+    edits.sort_by_key(|e| e.0);
+    splice(sql, edits)
+}
+
+/// `sql` with each `(byte offset, bytes to replace, replacement)` applied, in offset order.
+pub(crate) fn splice(sql: &str, edits: Vec<(usize, usize, String)>) -> String {
     if edits.is_empty() {
         return sql.to_string();
     }
-    // A separator is found when its call's `(` is reached, before the identifiers inside it.
-    edits.sort_by_key(|e| e.0);
     let mut out = String::with_capacity(sql.len() + edits.len() * 4);
     let mut pos = 0;
     for (start, len, text) in edits {
@@ -306,19 +311,19 @@ fn lone_argument_end(tokens: &[&TokenWithSpan], open: usize) -> Option<usize> {
 
 /// Converts the tokenizer's (line, column) locations, counted in characters from 1, to byte
 /// offsets into the SQL text.
-struct LineOffsets<'a> {
+pub(crate) struct LineOffsets<'a> {
     sql: &'a str,
     line_starts: Vec<usize>,
 }
 
 impl<'a> LineOffsets<'a> {
-    fn new(sql: &'a str) -> Self {
+    pub(crate) fn new(sql: &'a str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
         Self { sql, line_starts }
     }
 
-    fn byte(&self, loc: Location) -> usize {
+    pub(crate) fn byte(&self, loc: Location) -> usize {
         let line_start = self.line_starts[(loc.line as usize).saturating_sub(1)];
         let column = (loc.column as usize).saturating_sub(1);
         self.sql[line_start..]

@@ -4,8 +4,11 @@ mod cancel;
 mod compact;
 pub mod dialect;
 pub mod functions;
+mod in_order;
 pub mod layout;
 mod mapped_store;
+mod names;
+pub mod params;
 mod remote;
 mod resident;
 mod rules;
@@ -41,6 +44,7 @@ use tokio::task::JoinHandle;
 use crate::error::{CoreError, Result};
 use dialect::NameMap;
 pub use layout::Layout;
+pub use params::Params;
 use table::SwappableTable;
 pub use user_table::UserData;
 
@@ -351,9 +355,18 @@ impl Engine {
 
     /// Run one read-only statement and collect its rows.
     pub async fn sql(&self, sql: &str) -> Result<QueryOutput> {
-        // The DuckDB-style rewrite works on the user's text; the rewritten text is tokenised
-        // and parsed once (its tokens serve the lookup check too), and planned from the parse.
-        let sql = dialect::rewrite(sql, &read(&self.names));
+        self.sql_with_params(sql, &Params::None).await
+    }
+
+    /// Run one read-only statement, with `params` bound to its placeholders, and collect its
+    /// rows.
+    pub async fn sql_with_params(&self, sql: &str, params: &Params) -> Result<QueryOutput> {
+        // Placeholders are numbered and the DuckDB-style rewrite works on the user's text; the
+        // rewritten text is tokenised and parsed once (its tokens serve the lookup check too),
+        // and planned from the parse.
+        let (sql, values) = params::bind(sql, params)?;
+        let bound = sql;
+        let sql = dialect::rewrite(&bound, &read(&self.names));
         let tokens = tokenize(&sql)?;
         let options = SQLOptions::new()
             .with_allow_ddl(false)
@@ -364,24 +377,36 @@ impl Engine {
         let pushdown_filters = dialect::is_identifier_lookup(&tokens, IDENTIFIER_COLUMNS);
         let mut state = self.ctx.state();
         let recursion_limit = state.config().options().sql_parser.recursion_limit.get();
-        let statement = parse_read_only(&sql, tokens, recursion_limit)?;
+        let mut statement = parse_read_only(&sql, tokens, recursion_limit)?;
+        names::name_like_duckdb(&mut statement, || {
+            parse_read_only(&bound, tokenize(&bound).ok()?, recursion_limit).ok()
+        });
         state
             .config_mut()
             .options_mut()
             .execution
             .parquet
             .pushdown_filters = pushdown_filters;
-        let plan = state
+        let mut plan = state
             .statement_to_plan(statement)
             .await
             .map_err(|e| self.explain(e.into()))?;
+        if let Some(values) = values {
+            plan = plan.with_param_values(values)?;
+        }
         options.verify_plan(&plan)?;
+        state
+            .config_mut()
+            .options_mut()
+            .execution
+            .enable_file_stream_work_stealing = !in_order::only_reads(&plan);
         let df = DataFrame::new(state, plan);
         let task = Arc::new(df.task_ctx());
         let physical = df
             .create_physical_plan()
             .await
             .and_then(cancel::yield_after_joins)
+            .and_then(in_order::keep_file_order)
             .map_err(|e| self.explain(e.into()))?;
         // The schema of the plan that runs: the analyzer's rewrites (see `rules`) may change
         // the types the logical plan was first given.

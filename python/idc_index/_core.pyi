@@ -1,5 +1,6 @@
 """The native core of idc-index (Rust: DataFusion query engine and S3 downloader)."""
 
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Any, Literal, final
 
@@ -52,8 +53,9 @@ class Engine:
         """Remove the user's table `name`."""
     def user_table_names(self) -> list[str]:
         """The user's registered tables, sorted."""
-    def sql(self, sql: str) -> QueryResult:
-        """Run one read-only SQL statement; the GIL is released while it runs and Ctrl-C stops it."""
+    def sql(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None) -> QueryResult:
+        """Run one read-only SQL statement with `params` bound to its placeholders (`?`, `$1` or
+        `$name`); the GIL is released while it runs and Ctrl-C stops it."""
     def table_names(self) -> list[str]:
         """Registered index names, sorted."""
     def table_path(self, name: str) -> str | None:

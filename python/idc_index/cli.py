@@ -157,12 +157,30 @@ def collections(ctx: click.Context, fmt: str) -> None:
 
 @idc.command()
 @click.argument("query")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A value for the placeholder $NAME (or $1, $2, ... with NAME 1, 2, ...), bound as "
+                   "text: `--param uid=1.2.3` for `WHERE SeriesInstanceUID = $uid`. Repeatable.")
 @_format_option
 @click.pass_context
-def sql(ctx: click.Context, query: str, fmt: str) -> None:
+def sql(ctx: click.Context, query: str, params: tuple[str, ...], fmt: str) -> None:
     """Run a read-only SQL QUERY over the indices (the main index is the table `index`)."""
-    result = _client(ctx).sql(query)
+    result = _client(ctx).sql(query, _named_params(params) or None)
     _emit(result.to_pylist(), result.column_names, fmt)
+
+
+def _named_params(params: tuple[str, ...]) -> dict[str, str]:
+    """``NAME=VALUE`` options as a dict; a malformed one is a usage error naming it."""
+    named: dict[str, str] = {}
+    for param in params:
+        name, sep, value = param.partition("=")
+        name = name.strip().lstrip("$")
+        if not sep or not name:
+            raise click.BadParameter(f"{param!r} is not NAME=VALUE (for example --param uid=1.2.3)",
+                                     param_hint="--param")
+        if name in named:
+            raise click.BadParameter(f"${name} is given twice", param_hint="--param")
+        named[name] = value
+    return named
 
 
 @idc.command()

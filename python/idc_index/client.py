@@ -7,6 +7,7 @@ is read into memory until a query asks for it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -22,11 +23,12 @@ from idc_index.download.transfer import download_config
 from idc_index.errors import IDCClientInsufficientDiskSpaceError, UnknownIndexError
 from idc_index.query import citations, user_tables
 from idc_index.query.citations import Citations
+from idc_index.query.connection import Connection
 from idc_index.query.dicomweb import DicomwebLocator
 from idc_index.query.index_tables import IndexTables, optimize_from_env
 from idc_index.query.lookup import IndexLookup
 from idc_index.query.result import QueryResult
-from idc_index.query.sql import ident, in_list
+from idc_index.query.sql import Params, ident, in_list
 from idc_index.releases.catalog import Catalog
 from idc_index.releases.clinical import fetch_clinical_tables, read_clinical_table
 from idc_index.releases.files import MAIN_INDEX_FILE_STEM
@@ -302,7 +304,7 @@ class IDCClient(DownloadMethods):
         return read_clinical_table(self.clinical_data_dir, table_name, self.idc_version)
 
     # -- SQL ------------------------------------------------------------------------------
-    def sql(self, sql: str) -> QueryResult:
+    def sql(self, sql: str, params: Params = None) -> QueryResult:
         """Run a read-only SQL query over the indices; the result is Arrow-native.
 
         Every installed index is a table (the main index as ``index`` or ``idc_index``), and
@@ -314,8 +316,16 @@ class IDCClient(DownloadMethods):
         fetched again (the optimised copy of the main index: read from the shipped file and
         written again) and the query run again.
 
+        Values go in ``params``, never into the text: one per ``?`` (in order) or ``$1``, ``$2``
+        (a list or tuple), or one per ``$name`` (a dict), as DuckDB's ``execute(sql, params)``
+        binds them. A list bound right after ``IN`` (``WHERE SeriesInstanceUID IN ?``) stands
+        for its elements; anywhere else a list is one array value.
+
         Raises:
-            SQLError: the query could not be parsed, planned or run.
+            SQLError: the query could not be parsed, planned or run, or a placeholder has no
+                value (the message names it) or a value has no placeholder.
+            TypeError: ``params`` is not a list, tuple or dict, or holds a value that cannot be
+                bound (the message names which).
             ReadOnlySQLError: the statement is not a query (CREATE, COPY, INSERT, ...).
             UnknownTableError: a table that does not exist (the message lists those that do).
             DamagedIndexError: an index file the query reads is damaged and could not be
@@ -324,8 +334,10 @@ class IDCClient(DownloadMethods):
         Examples:
             >>> r = client.sql("SELECT * FROM index WHERE Modality = 'SM' LIMIT 5")
             >>> import polars as pl; pl.DataFrame(r)
+            >>> client.sql("SELECT * FROM index WHERE collection_id = ? AND Modality IN ?",
+            ...            ["nsclc_radiomics", ["CT", "SEG"]])
         """
-        return QueryResult(self._tables.sql(as_str(sql, "sql", "one SQL query")))
+        return QueryResult(self._tables.sql(as_str(sql, "sql", "one SQL query"), params))
 
     def register_table(self, name: str, data: Any) -> None:
         """Make a table of your own queryable next to the indices, to join it with them.
@@ -355,17 +367,24 @@ class IDCClient(DownloadMethods):
         """
         self._engine.unregister_table(name)
 
-    def sql_query(self, sql_query: str) -> pd.DataFrame:
+    def sql_query(self, sql_query: str, params: Params = None) -> pd.DataFrame:
         """Run a read-only SQL query over the indices and return a pandas DataFrame.
 
-        See :meth:`sql` for the dialect and the errors.
+        See :meth:`sql` for the dialect, ``params`` and the errors.
 
         Examples:
             >>> client.sql_query(
             ...     "SELECT collection_id, COUNT(DISTINCT PatientID) AS patients "
             ...     "FROM index GROUP BY collection_id ORDER BY patients DESC LIMIT 5")
         """
-        return self.sql(as_str(sql_query, "sql_query", "one SQL query")).to_pandas()
+        return self.sql(as_str(sql_query, "sql_query", "one SQL query"), params).to_pandas()
+
+    @functools.cached_property
+    def _duckdb_conn(self) -> Connection:
+        """What code written for idc-index 0.13 reached for: a DuckDB-shaped connection
+        (``execute(sql, params).df()``, ``register(name, df)``, ``fetchall()``) over this
+        client's engine. New code calls :meth:`sql` / :meth:`sql_query` with ``params``."""
+        return Connection(self)
 
     # -- browsing -------------------------------------------------------------------------
     def get_collections(self) -> list[str]:

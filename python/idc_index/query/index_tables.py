@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 
 from idc_index.errors import DamagedIndexError, IDCError, IndexFetchError, IndexFileError, SQLError
 from idc_index.query.damage import is_read_error, not_whole, sha256_mismatch, tables_named, undecodable
+from idc_index.query.sql import Params
 from idc_index.releases.catalog import Catalog
 from idc_index.releases.files import (
     MAIN_INDEX,
@@ -172,8 +173,8 @@ class IndexTables:
         return True
 
     # -- queries ----------------------------------------------------------------------------
-    def sql(self, sql: str) -> _core.QueryResult:
-        """The rows of ``sql``, read from sound files: an index file the query cannot read is
+    def sql(self, sql: str, params: Params = None) -> _core.QueryResult:
+        """The rows of ``sql`` with ``params`` bound to its placeholders, read from sound files: an index file the query cannot read is
         replaced and the query run again, at most once per file (see the module's documentation).
 
         Raises:
@@ -196,7 +197,7 @@ class IndexTables:
         while True:
             repairs = self._repairs
             try:
-                return self._engine.sql(sql)
+                return self._engine.sql(sql, params)
             except IDCError as e:
                 if not is_read_error(e):
                     raise

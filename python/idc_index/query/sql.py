@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Union
+
+#: Values bound to a query's placeholders: one per ``?`` or ``$1`` (a list or tuple), or one per
+#: ``$name`` (a dict). A list bound right after ``IN`` stands for its elements.
+Params = Union[Sequence[object], Mapping[str, object], None]
 
 
 def literal(value: object) -> str:

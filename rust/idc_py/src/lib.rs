@@ -5,6 +5,7 @@ mod arrow_py;
 mod document;
 mod download;
 mod errors;
+mod params;
 mod plan_table;
 mod records;
 mod wait;
@@ -115,10 +116,21 @@ impl Engine {
             .map_err(errors::query_error)
     }
 
-    /// Run one read-only SQL statement; the GIL is released while it runs and Ctrl-C stops it.
-    fn sql(&self, py: Python<'_>, sql: String) -> PyResult<QueryResult> {
+    /// Run one read-only SQL statement with `params` bound to its placeholders (`?`, `$1` or
+    /// `$name`); the GIL is released while it runs and Ctrl-C stops it.
+    #[pyo3(signature = (sql, params = None))]
+    fn sql(
+        &self,
+        py: Python<'_>,
+        sql: String,
+        params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<QueryResult> {
+        let params = params::from_python(params)?;
         let engine = Arc::clone(&self.inner);
-        let out = wait::query(py, async move { engine.sql(&sql).await })?;
+        let out = wait::query(
+            py,
+            async move { engine.sql_with_params(&sql, &params).await },
+        )?;
         Ok(QueryResult { out })
     }
 

@@ -138,7 +138,13 @@ class QueryResult:
             if any(w != f.type for w, f in zip(wanted, table.schema)):
                 table = table.cast(pa.schema([f.with_type(w) for f, w in zip(table.schema, wanted)]))
         # Threads pay off for large results only; a lookup's few rows convert faster without.
-        return table.to_pandas(use_threads=table.num_rows > _THREADED_ROWS)
+        df = table.to_pandas(use_threads=table.num_rows > _THREADED_ROWS)
+        # Integers and booleans with NULLs become pandas' nullable types, as DuckDB's df() gives
+        # them (pyarrow would make integers floats and booleans objects).
+        for i, column in enumerate(table.columns):
+            if column.null_count and (pa.types.is_integer(column.type) or pa.types.is_boolean(column.type)):
+                df.isetitem(i, column.to_pandas(types_mapper=_nullable_dtype).array)
+        return df
 
     def to_pylist(self) -> list[dict[str, Any]]:
         """The rows as a list of dicts, without importing pyarrow."""
@@ -147,6 +153,16 @@ class QueryResult:
     def column(self, name: str) -> list[Any]:
         """One column as a list of Python values."""
         return self._core.column(name)
+
+
+def _nullable_dtype(t: pa.DataType) -> Any:
+    """pandas' nullable dtype of an Arrow integer or boolean type (``Int64``, ``boolean``)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return pd.api.types.pandas_dtype(str(t).replace("int", "Int").replace("uInt", "UInt"))
 
 
 def _without_nested_views(t: pa.DataType, top: bool = False) -> pa.DataType:

@@ -19,6 +19,9 @@ python -m pip install --quiet "maturin>=1.8,<2"
 # the index_builder/ directory would otherwise shadow the package as an empty namespace.
 python -m pip install --quiet -e "index_builder[test]" --config-settings editable_mode=compat
 maturin develop --quiet --profile ci --extras test
+# A real client written for idc-index 0.13 (tests/test_client_tcia_utils.py); without its
+# dependencies, which the test extra lists, because it requires idc-index (from PyPI otherwise).
+python -m pip install --quiet --no-deps "tcia_utils==3.3.5"
 
 (cd rust && cargo test --profile ci --workspace --exclude idc_py --quiet)
 python -m pytest -q tests "$@"

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from idc_index.errors import SQLError
 
@@ -24,9 +24,16 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from typing_extensions import Self
 
-    from idc_index.client import IDCClient
     from idc_index.query.result import QueryResult
     from idc_index.query.sql import Params
+
+
+class _Client(Protocol):
+    """What the connection uses of :class:`~idc_index.IDCClient`."""
+
+    def sql(self, sql: str, params: Params = None) -> QueryResult: ...
+    def register_table(self, name: str, data: Any) -> None: ...
+    def unregister_table(self, name: str) -> None: ...
 
 
 class Connection:
@@ -38,7 +45,7 @@ class Connection:
     ``df()``, ``fetchall()`` and ``arrow()`` too.
     """
 
-    def __init__(self, client: IDCClient) -> None:
+    def __init__(self, client: _Client) -> None:
         self._client = client
         self._result: Result | None = None
 

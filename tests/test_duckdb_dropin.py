@@ -187,3 +187,43 @@ def test_what_the_connection_does_not_have_says_what_to_use(client) -> None:
         client._duckdb_conn.install_extension("httpfs")
     with pytest.raises(SQLError, match="call execute"):
         Connection(client).df()
+
+
+# -- DuckDB's idioms, DESCRIBE and SHOW TABLES ---------------------------------------------------------
+IDIOMS = [
+    "SELECT arg_max(SeriesInstanceUID, series_size_MB), arg_min(SeriesInstanceUID, series_size_MB) FROM index",
+    "SELECT collection_id, max_by(SeriesInstanceUID, series_size_MB), min_by(SeriesInstanceUID, series_size_MB) FROM index "
+    "WHERE collection_id LIKE 'tcga%' GROUP BY ALL ORDER BY ALL",
+    "SELECT count_if(Modality = 'CT'), count_if(instanceCount > 100) FROM index",
+    "SELECT DISTINCT Modality FROM index ORDER BY ALL",
+    "SELECT Modality, COUNT(*) AS n FROM index GROUP BY ALL ORDER BY ALL DESC",
+    "SELECT strftime(CAST(StudyDate AS DATE), '%Y') AS y, COUNT(*) AS n FROM index WHERE StudyDate IS NOT NULL "
+    "GROUP BY 1 ORDER BY 1",
+    "SELECT strptime('2020-01-02', '%Y-%m-%d') AS t",
+    "SELECT first(Modality) AS f FROM index WHERE collection_id = 'rider_pilot' AND Modality = 'CT'",
+    "SELECT list_value(1, 2) AS l, struct_extract({'a': 1}, 'a') AS v",
+    "SELECT collection_id, list_transform(sources, x -> x['source_doi']) AS dois FROM collections_index ORDER BY 1",
+]
+
+
+@pytest.mark.parametrize("sql", IDIOMS)
+def test_a_duckdb_idiom_answers_as_duckdb(client, duck, sql) -> None:
+    duck.execute("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
+    ours, theirs = client.sql_query(sql), duck.execute(sql).df()
+    assert list(ours.columns) == list(theirs.columns)
+    # count_if is a HUGEINT in DuckDB, a float in pandas: compared as numbers
+    pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+
+
+@pytest.mark.parametrize("table", ["index", "collections_index", "prior_versions_index", "version_metadata_index"])
+def test_describe_has_duckdbs_columns_and_type_names(client, duck, table) -> None:
+    ours, theirs = client.sql_query(f"DESCRIBE {table}"), duck.execute(f"DESCRIBE {table}").df()
+    assert list(ours.columns) == list(theirs.columns) == ["column_name", "column_type", "null", "key", "default",
+                                                          "extra"]
+    assert ours[["column_name", "column_type"]].values.tolist() == theirs[["column_name", "column_type"]].values.tolist()
+
+
+def test_show_tables_names_the_tables(client, duck) -> None:
+    assert client.sql_query("SHOW TABLES")["name"].tolist() == duck.execute("SHOW TABLES").df()["name"].tolist()
+    with pytest.raises(SQLError, match="not found. Tables you can query"):
+        client.sql("DESCRIBE no_such_table")

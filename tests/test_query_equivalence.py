@@ -33,13 +33,8 @@ from query_catalog import (
 
 #: Queries our engine answers differently from DuckDB, with the error or difference seen.
 KNOWN_GAPS: dict[str, str] = {
-    "count_unaliased": "an unaliased COUNT(*) is named 'count(*)', DuckDB's 'count_star()': "
-    "assert ['Modality', 'count(*)'] == ['Modality', 'count_star()']",
     "size_percentiles": "quantile_cont(series_size_MB, 0.9) of RTDOSE is 13.505562710756001, DuckDB's (and the "
     "exact value) 13.5055628: the interpolation weight 0.7 is truncated to 6 decimals, 0.699999",
-    "clinical_index_values": "a field of a struct column, v.option_code, is named 'v[option_code]', DuckDB's "
-    "'option_code'",
-    "sources_unnest": "a field of a struct column, s.source_doi, is named 's[source_doi]', DuckDB's 'source_doi'",
 }
 
 LAYOUTS = ("optimised", "shipped")

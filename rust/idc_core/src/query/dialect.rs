@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 use datafusion::sql::sqlparser::keywords::{Keyword, RESERVED_FOR_COLUMN_ALIAS};
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
 
@@ -105,7 +105,7 @@ const CAST_FUNCTIONS: [&str; 3] = ["cast", "try_cast", "safe_cast"];
 /// table name of the registered indices. SQL that does not tokenize is returned unchanged, so
 /// that the parser reports the error.
 pub fn rewrite(sql: &str, columns: &NameMap) -> String {
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location() else {
+    let Ok(tokens) = Tokenizer::new(&DuckDbDialect {}, sql).tokenize_with_location() else {
         return sql.to_string();
     };
     let tokens: Vec<&TokenWithSpan> = tokens
@@ -492,7 +492,7 @@ mod tests {
     fn identifier_lookups_are_recognised() {
         let ids = ["SeriesInstanceUID", "StudyInstanceUID"];
         let is_identifier_lookup = |sql: &str, ids: &[&str]| {
-            let tokens = Tokenizer::new(&GenericDialect {}, sql)
+            let tokens = Tokenizer::new(&DuckDbDialect {}, sql)
                 .tokenize_with_location()
                 .unwrap();
             is_identifier_lookup(&tokens, ids)

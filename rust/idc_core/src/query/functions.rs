@@ -19,18 +19,25 @@ use datafusion::prelude::SessionContext;
 use regex::Regex;
 
 /// DuckDB name -> DataFusion name, for scalar functions.
-const SCALAR_ALIASES: [(&str, &str); 4] = [
+const SCALAR_ALIASES: [(&str, &str); 8] = [
     ("string_split", "string_to_array"),
     ("str_split", "string_to_array"),
     ("regexp_matches", "regexp_like"),
     ("list_aggregate", "array_agg"),
+    ("strftime", "to_char"),
+    ("strptime", "to_timestamp_micros"),
+    ("list_value", "make_array"),
+    ("struct_extract", "get_field"),
 ];
 /// DuckDB name -> DataFusion name, for aggregates.
-const AGGREGATE_ALIASES: [(&str, &str); 4] = [
+const AGGREGATE_ALIASES: [(&str, &str); 7] = [
     ("any_value", "first_value"),
     ("arbitrary", "first_value"),
+    ("first", "first_value"),
+    ("last", "last_value"),
     ("list", "array_agg"),
     ("group_concat", "string_agg"),
+    ("approx_count_distinct", "approx_distinct"),
 ];
 
 /// Register `regexp_extract` and the DuckDB aliases that DataFusion does not already know.

@@ -2,8 +2,10 @@
 
 mod cancel;
 mod compact;
+mod describe;
 pub mod dialect;
 pub mod functions;
+mod idioms;
 mod in_order;
 pub mod layout;
 mod mapped_store;
@@ -35,7 +37,7 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
-use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 use datafusion::sql::sqlparser::parser::ParserError;
 use datafusion::sql::sqlparser::tokenizer::{TokenWithSpan, Tokenizer};
 use futures::{StreamExt, TryStreamExt};
@@ -330,6 +332,17 @@ impl Engine {
             .or_else(|| read(&self.user_tables).get(name).cloned())
     }
 
+    /// The registered table (index or the user's) that `name` names in any case.
+    fn resolve_table(&self, name: &str) -> Option<String> {
+        let mut names = self.table_names();
+        names.extend(self.user_table_names());
+        names
+            .iter()
+            .find(|n| n.as_str() == name)
+            .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(name)))
+            .cloned()
+    }
+
     /// The indices held in memory (small ones, after their first use) and their bytes.
     pub fn memory_held(&self) -> BTreeMap<String, usize> {
         let tables = read(&self.tables);
@@ -378,9 +391,27 @@ impl Engine {
         let mut state = self.ctx.state();
         let recursion_limit = state.config().options().sql_parser.recursion_limit.get();
         let mut statement = parse_read_only(&sql, tokens, recursion_limit)?;
+        match describe::request(&statement) {
+            Some(describe::Request::Describe(name)) => {
+                let schema = self
+                    .resolve_table(&name)
+                    .and_then(|n| self.table_schema(&n));
+                return match schema {
+                    Some(schema) => describe::describe(&schema),
+                    None => Err(self.explain(CoreError::Sql(format!("table '{name}' not found")))),
+                };
+            }
+            Some(describe::Request::ShowTables) => {
+                let mut names = self.table_names();
+                names.extend(self.user_table_names());
+                return describe::show_tables(names);
+            }
+            None => {}
+        }
         names::name_like_duckdb(&mut statement, || {
             parse_read_only(&bound, tokenize(&bound).ok()?, recursion_limit).ok()
         });
+        idioms::rewrite(&mut statement);
         state
             .config_mut()
             .options_mut()
@@ -559,7 +590,7 @@ fn path_string(path: &Path) -> Result<String> {
 
 /// The tokens of `sql`, as the parser reads them.
 fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>> {
-    Tokenizer::new(&GenericDialect {}, sql)
+    Tokenizer::new(&DuckDbDialect {}, sql)
         .tokenize_with_location()
         .map_err(|e| DataFusionError::from(ParserError::from(e)).into())
 }
@@ -573,7 +604,7 @@ fn parse_read_only(
     recursion_limit: usize,
 ) -> Result<DFStatement> {
     let mut statements = DFParserBuilder::new(tokens)
-        .with_dialect(&GenericDialect {})
+        .with_dialect(&DuckDbDialect {})
         .with_recursion_limit(recursion_limit)
         .build()?
         .parse_statements()?;

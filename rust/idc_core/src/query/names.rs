@@ -12,8 +12,9 @@
 
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, DuplicateTreatment, Expr, FunctionArg, FunctionArgExpr,
-    FunctionArguments, Ident, SelectItem, SetExpr, Statement, UnaryOperator, Value,
+    AccessExpr, BinaryOperator, CastKind, DataType, DuplicateTreatment, Expr, FunctionArg,
+    FunctionArgExpr, FunctionArgOperator, FunctionArguments, Ident, SelectItem, SetExpr, Statement,
+    Subscript, UnaryOperator, Value,
 };
 
 /// Alias each unaliased expression of `statement`'s outermost SELECT with the name DuckDB
@@ -25,6 +26,7 @@ pub fn name_like_duckdb(
     let Some(items) = projection(statement) else {
         return;
     };
+    name_fields(items);
     if !items.iter().any(needs_name) {
         return;
     }
@@ -45,10 +47,44 @@ pub fn name_like_duckdb(
         if !needs_name(item) {
             continue;
         }
-        if let Some(name) = duckdb_name(written) {
+        if let Some(name) = top_level_name(written) {
             *item = SelectItem::ExprWithAlias {
                 expr: expr.clone(),
                 alias: Ident::with_quote('"', name),
+            };
+        }
+    }
+}
+
+/// A qualified name (`i.Modality`, or `s.source_doi` of a struct, which DataFusion names
+/// `s[source_doi]`) named by its last part, as DuckDB names both; not when two items would get
+/// the same name (`a.x, b.x` of a join), which DataFusion refuses.
+fn name_fields(items: &mut [SelectItem]) {
+    let last = |item: &SelectItem| match item {
+        SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+            parts.last().map(|p| p.value.to_lowercase())
+        }
+        _ => None,
+    };
+    let names: Vec<Option<String>> = items.iter().map(last).collect();
+    for (item, name) in items.iter_mut().zip(&names) {
+        let Some(name) = name else {
+            continue;
+        };
+        if names.iter().filter(|n| n.as_ref() == Some(name)).count() > 1 {
+            continue;
+        }
+        if let SelectItem::UnnamedExpr(expr) = item {
+            let Expr::CompoundIdentifier(parts) = &*expr else {
+                continue;
+            };
+            let alias = Ident::with_quote(
+                '"',
+                parts.last().map_or_else(String::new, |p| p.value.clone()),
+            );
+            *item = SelectItem::ExprWithAlias {
+                expr: expr.clone(),
+                alias,
             };
         }
     }
@@ -78,6 +114,25 @@ fn needs_name(item: &SelectItem) -> bool {
     matches!(item, SelectItem::UnnamedExpr(e) if !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)))
 }
 
+/// DuckDB's name for a whole SELECT item: a column or field reached through a qualifier or a
+/// struct (`i.Modality`, `s.source_doi`, `sources[1].source_doi`) is named by its last part.
+fn top_level_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()),
+        Expr::CompoundFieldAccess { access_chain, .. } => match access_chain.last()? {
+            AccessExpr::Dot(Expr::Identifier(field)) => Some(field.value.clone()),
+            AccessExpr::Subscript(Subscript::Index {
+                index: Expr::Value(v),
+            }) => match &v.value {
+                Value::SingleQuotedString(field) => Some(field.clone()),
+                _ => None,
+            },
+            _ => None,
+        },
+        other => duckdb_name(other),
+    }
+}
+
 /// DuckDB's name for `expr`, or `None` for an expression this module does not know.
 fn duckdb_name(expr: &Expr) -> Option<String> {
     Some(match expr {
@@ -88,6 +143,13 @@ fn duckdb_name(expr: &Expr) -> Option<String> {
             .collect::<Vec<_>>()
             .join("."),
         Expr::Value(value) => literal(&value.value)?,
+        Expr::TypedString(typed) => {
+            format!(
+                "CAST({} AS {})",
+                literal(&typed.value.value)?,
+                type_name(&typed.data_type)
+            )
+        }
         Expr::Nested(inner) => duckdb_name(inner)?,
         Expr::Function(f) => {
             if f.over.is_some() || !matches!(f.parameters, FunctionArguments::None) {
@@ -215,6 +277,12 @@ fn argument(arg: &FunctionArg) -> Option<String> {
     match arg {
         FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => duckdb_name(e),
         FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => Some("*".to_string()),
+        // `f(a = b)`, which the parser reads as a named argument: a comparison (see `idioms`).
+        FunctionArg::Named {
+            name,
+            arg: FunctionArgExpr::Expr(e),
+            operator: FunctionArgOperator::Equals,
+        } => Some(format!("({} = {})", name.value, duckdb_name(e)?)),
         _ => None,
     }
 }
@@ -268,14 +336,24 @@ fn type_name(data_type: &DataType) -> String {
 #[cfg(test)]
 mod tests {
     use datafusion::sql::parser::DFParser;
+    use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 
     use super::*;
 
     fn named(sql: &str) -> Vec<String> {
-        let mut statement = DFParser::parse_sql(sql).unwrap().pop_front().unwrap();
-        name_like_duckdb(&mut statement, || {
-            DFParser::parse_sql(sql).ok()?.pop_front()
-        });
+        rewritten_and_named(sql, sql)
+    }
+
+    fn parse(sql: &str) -> Option<DFStatement> {
+        DFParser::parse_sql_with_dialect(sql, &DuckDbDialect {})
+            .ok()?
+            .pop_front()
+    }
+
+    /// The names given to `rewritten` (what DataFusion plans) from `written` (the user's text).
+    fn rewritten_and_named(rewritten: &str, written: &str) -> Vec<String> {
+        let mut statement = parse(rewritten).unwrap();
+        name_like_duckdb(&mut statement, || parse(written));
         projection(&mut statement)
             .unwrap()
             .iter()
@@ -293,14 +371,16 @@ mod tests {
             ["count_star()", "count(DISTINCT PatientID)", "(sum(i.x) / 1000)", "1", "'a''b'", "(-(x))"]
         );
         assert_eq!(
-            named("SELECT x::DOUBLE, CAST(y AS int), x LIKE 'C%', x IN ('a', 'b'), x IS NULL, COALESCE(x, 'z') FROM t"),
+            named("SELECT x::DOUBLE, CAST(y AS int), x LIKE 'C%', x IN ('a', 'b'), x IS NULL, COALESCE(x, 'z'), count_if(x = 'a'), DATE '2020-01-01' FROM t"),
             [
                 "CAST(x AS DOUBLE)",
                 "CAST(y AS INTEGER)",
                 "(x ~~ 'C%')",
                 "(x IN ('a', 'b'))",
                 "(x IS NULL)",
-                "COALESCE(x, 'z')"
+                "COALESCE(x, 'z')",
+                "count_if((x = 'a'))",
+                "CAST('2020-01-01' AS DATE)"
             ]
         );
     }
@@ -308,13 +388,31 @@ mod tests {
     #[test]
     fn aliases_columns_and_unknown_expressions_are_left_alone() {
         assert_eq!(
-            named("SELECT COUNT(*) AS n, x, t.y, row_number() OVER () FROM t"),
-            [
-                "n",
-                "unnamed: x",
-                "unnamed: t.y",
-                "unnamed: row_number() OVER ()"
-            ]
+            named("SELECT COUNT(*) AS n, x, row_number() OVER () FROM t"),
+            ["n", "unnamed: x", "unnamed: row_number() OVER ()"]
+        );
+    }
+
+    #[test]
+    fn qualified_names_are_named_by_their_last_part_unless_two_would_clash() {
+        assert_eq!(
+            named("SELECT t.y, s.source_doi FROM t"),
+            ["y", "source_doi"]
+        );
+        assert_eq!(
+            named("SELECT a.x, b.X FROM a, b"),
+            ["unnamed: a.x", "unnamed: b.X"]
+        );
+    }
+
+    #[test]
+    fn fields_are_named_by_their_last_part() {
+        assert_eq!(
+            rewritten_and_named(
+                "SELECT s['source_doi'], sources[1]['source_doi'], v['option_code'] FROM t",
+                "SELECT s.source_doi, sources[1].source_doi, v['option_code'] FROM t"
+            ),
+            ["source_doi", "source_doi", "option_code"]
         );
     }
 

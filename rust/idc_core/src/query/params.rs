@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use datafusion::common::ParamValues;
 use datafusion::scalar::ScalarValue;
-use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -32,7 +32,7 @@ pub enum Params {
 /// `sql` with every placeholder numbered `$1..$n`, and the values in that order (`None` when
 /// the query has no placeholder and no value was given).
 pub fn bind(sql: &str, params: &Params) -> Result<(String, Option<ParamValues>)> {
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location() else {
+    let Ok(tokens) = Tokenizer::new(&DuckDbDialect {}, sql).tokenize_with_location() else {
         // Not tokenisable: planning reports the syntax error.
         return Ok((sql.to_string(), None));
     };

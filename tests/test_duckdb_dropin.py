@@ -192,13 +192,13 @@ def test_what_the_connection_does_not_have_says_what_to_use(client) -> None:
 # -- DuckDB's idioms, DESCRIBE and SHOW TABLES ---------------------------------------------------------
 IDIOMS = [
     "SELECT arg_max(SeriesInstanceUID, series_size_MB), arg_min(SeriesInstanceUID, series_size_MB) FROM index",
-    "SELECT collection_id, max_by(SeriesInstanceUID, series_size_MB), min_by(SeriesInstanceUID, series_size_MB) FROM index "
-    "WHERE collection_id LIKE 'tcga%' GROUP BY ALL ORDER BY ALL",
+    ("SELECT collection_id, max_by(SeriesInstanceUID, series_size_MB), min_by(SeriesInstanceUID, series_size_MB) FROM index "
+    "WHERE collection_id LIKE 'tcga%' GROUP BY ALL ORDER BY ALL"),
     "SELECT count_if(Modality = 'CT'), count_if(instanceCount > 100) FROM index",
     "SELECT DISTINCT Modality FROM index ORDER BY ALL",
     "SELECT Modality, COUNT(*) AS n FROM index GROUP BY ALL ORDER BY ALL DESC",
-    "SELECT strftime(CAST(StudyDate AS DATE), '%Y') AS y, COUNT(*) AS n FROM index WHERE StudyDate IS NOT NULL "
-    "GROUP BY 1 ORDER BY 1",
+    ("SELECT strftime(CAST(StudyDate AS DATE), '%Y') AS y, COUNT(*) AS n FROM index WHERE StudyDate IS NOT NULL "
+    "GROUP BY 1 ORDER BY 1"),
     "SELECT strptime('2020-01-02', '%Y-%m-%d') AS t",
     "SELECT first(Modality) AS f FROM index WHERE collection_id = 'rider_pilot' AND Modality = 'CT'",
     "SELECT list_value(1, 2) AS l, struct_extract({'a': 1}, 'a') AS v",
@@ -227,3 +227,42 @@ def test_show_tables_names_the_tables(client, duck) -> None:
     assert client.sql_query("SHOW TABLES")["name"].tolist() == duck.execute("SHOW TABLES").df()["name"].tolist()
     with pytest.raises(SQLError, match="not found. Tables you can query"):
         client.sql("DESCRIBE no_such_table")
+
+
+#: A call of each function the dialect notes (docs/guide/querying.md) list as working.
+FUNCTIONS = [
+    ("SELECT variance(x) AS v, stddev(x) AS s, bool_or(x > 1) AS b, bool_and(x > 0) AS a, median(x) AS m, "
+    "quantile_cont(x, 0.5) AS q, group_concat(CAST(x AS VARCHAR)) AS g, last(x) AS l FROM (VALUES (1), (2), (4)) t(x)"),
+    ("SELECT trim('  a ') AS t, substr('abcdef', 2, 3) AS s, starts_with('abc', 'a') AS st, contains('abc', 'b') AS c, "
+    "split_part('a.b', '.', 2) AS sp, lpad('1', 3, '0') AS l, concat_ws('-', 'a', 'b') AS cw, md5('a') AS m"),
+    ("SELECT list_filter([1, 2, 3], x -> x > 1) AS f, list_sort([3, 1, 2]) AS s, list_slice([1, 2, 3], 1, 2) AS sl, "
+    "array_length([1, 2]) AS al, array_to_string([1, 2], ',') AS ats, cardinality(list_distinct([1, 1, 2])) AS c"),
+    ("SELECT year(CAST('2020-05-06' AS DATE)) AS y, quarter(DATE '2020-05-06') AS q, dayofweek(DATE '2020-05-06') AS w, "
+    "date_trunc('month', DATE '2020-05-06') AS t, make_date(2020, 1, 2) AS m, "
+    "date_part('epoch', TIMESTAMP '2020-01-01 00:00:00') AS e"),
+    ("SELECT regexp_replace('abc', 'b', 'x') AS r, regexp_matches('abc', 'b') AS m, string_split('a,b', ',') AS s, "
+    "len('abc') AS l, list_contains([1], 1) AS lc, list_distinct([1, 1]) AS ld"),
+]
+
+
+@pytest.mark.parametrize("sql", FUNCTIONS)
+def test_the_functions_the_dialect_notes_list_answer_as_duckdb(client, duck, sql) -> None:
+    duck.execute("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
+    ours, theirs = client.sql_query(sql), duck.execute(sql).df()
+    assert list(ours.columns) == list(theirs.columns)
+    assert [str(v) for v in ours.iloc[0]] == [str(v) for v in theirs.iloc[0]]
+    assert _kinds(ours) == _kinds(theirs)
+
+
+def _kinds(frame: pd.DataFrame) -> list[str]:
+    """The kind of each column's dtype: integers of any width alike (len() is a 32-bit integer
+    here, a 64-bit one in DuckDB), text whether pandas holds it as str or as objects."""
+    kinds = {"i": "integer", "u": "integer", "f": "float", "b": "bool", "M": "datetime", "O": "object"}
+    out = []
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if pd.api.types.is_string_dtype(dtype) and all(isinstance(v, str) for v in frame[column].dropna()):
+            out.append("text")
+        else:
+            out.append(kinds.get(dtype.kind, str(dtype)))
+    return out

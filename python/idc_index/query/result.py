@@ -133,10 +133,12 @@ class QueryResult:
         table = self.to_arrow()
         # pyarrow converts string views inside lists and structs to pandas only as plain
         # strings; top-level views convert as they are.
-        if any(pa.types.is_nested(f.type) for f in table.schema):
-            wanted = [_without_nested_views(f.type, top=True) for f in table.schema]
-            if any(w != f.type for w, f in zip(wanted, table.schema)):
-                table = table.cast(pa.schema([f.with_type(w) for f, w in zip(table.schema, wanted)]))
+        # Dates and timestamps become datetime64[us], as DuckDB's df() gives them (pyarrow would
+        # make dates objects, and keep a timestamp's own unit).
+        wanted = [_without_nested_views(f.type, top=True) for f in table.schema]
+        wanted = [_as_duckdb_time(t) for t in wanted]
+        if any(w != f.type for w, f in zip(wanted, table.schema)):
+            table = table.cast(pa.schema([f.with_type(w) for f, w in zip(table.schema, wanted)]), safe=False)
         # Threads pay off for large results only; a lookup's few rows convert faster without.
         df = table.to_pandas(use_threads=table.num_rows > _THREADED_ROWS)
         # Integers and booleans with NULLs become pandas' nullable types, as DuckDB's df() gives
@@ -153,6 +155,17 @@ class QueryResult:
     def column(self, name: str) -> list[Any]:
         """One column as a list of Python values."""
         return self._core.column(name)
+
+
+def _as_duckdb_time(t: pa.DataType) -> pa.DataType:
+    """A top-level date or timestamp type as the microsecond timestamp DuckDB gives pandas."""
+    import pyarrow as pa
+
+    if pa.types.is_date(t):
+        return pa.timestamp("us")
+    if pa.types.is_timestamp(t) and t.unit != "us":
+        return pa.timestamp("us", tz=t.tz)
+    return t
 
 
 def _nullable_dtype(t: pa.DataType) -> Any:

@@ -30,7 +30,7 @@ const SCALAR_ALIASES: [(&str, &str); 8] = [
     ("struct_extract", "get_field"),
 ];
 /// DuckDB name -> DataFusion name, for aggregates.
-const AGGREGATE_ALIASES: [(&str, &str); 7] = [
+const AGGREGATE_ALIASES: [(&str, &str); 8] = [
     ("any_value", "first_value"),
     ("arbitrary", "first_value"),
     ("first", "first_value"),
@@ -38,6 +38,7 @@ const AGGREGATE_ALIASES: [(&str, &str); 7] = [
     ("list", "array_agg"),
     ("group_concat", "string_agg"),
     ("approx_count_distinct", "approx_distinct"),
+    ("variance", "var_samp"),
 ];
 
 /// Register `regexp_extract` and the DuckDB aliases that DataFusion does not already know.

@@ -199,6 +199,12 @@ class IDCClient(DownloadMethods):
             ).set_index("collection_id")
             setattr(self, name, frame)
             return frame
+        if name == "s5cmdPath":
+            # 0.13 ran the s5cmd binary, and tools log its path (3D Slicer's IDC browser does, as
+            # it starts). Downloads do not use it: it is the s5cmd on PATH, if any, else "".
+            import shutil
+
+            return shutil.which("s5cmd") or ""
         if name == "prior_versions_index_path":
             entry = catalog.indices.get("prior_versions_index") if catalog else None
             return str(entry.path) if entry and entry.path else None

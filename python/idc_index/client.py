@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -56,8 +57,8 @@ class _either_method(Generic[T]):
         self.__doc__ = func.__doc__
 
     def __get__(self, instance: Any, owner: type) -> Callable[[], T]:
-        target = instance if instance is not None else owner
-        return lambda: self.func(target)
+        # A bound method, so that help() and tab completion show the function and its docstring.
+        return types.MethodType(self.func, instance if instance is not None else owner)
 
 
 class IDCClient(DownloadMethods):
@@ -178,6 +179,14 @@ class IDCClient(DownloadMethods):
         if outputFormat == "df":
             return QueryResult(result).to_pandas()
         return result.to_pylist()
+
+    def __dir__(self) -> list[str]:
+        # The indices that are queryable are attributes too (loaded on first access).
+        names = set(super().__dir__())
+        if "_engine" in self.__dict__:
+            names.update(n for n in self._catalog.indices if n in self._engine.table_names())
+        names.add("collection_summary")
+        return sorted(names)
 
     def __getattr__(self, name: str) -> Any:
         # idc-index 0.13 kept each loaded index as a pandas DataFrame attribute (client.index,

@@ -33,7 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from idc_index.errors import DamagedIndexError, IDCError, IndexFetchError, IndexFileError, SQLError
+from idc_index.errors import (
+    DamagedIndexError,
+    IDCError,
+    IndexFetchError,
+    IndexFileError,
+    SQLError,
+    UnknownTableError,
+)
 from idc_index.query.damage import is_read_error, not_whole, sha256_mismatch, tables_named, undecodable
 from idc_index.query.sql import Params
 from idc_index.releases.catalog import Catalog
@@ -198,6 +205,8 @@ class IndexTables:
             repairs = self._repairs
             try:
                 return self._engine.sql(sql, params)
+            except UnknownTableError as e:
+                raise self._not_fetched(e, sql) from e
             except IDCError as e:
                 if not is_read_error(e):
                     raise
@@ -209,6 +218,20 @@ class IndexTables:
                         named = tables_named(sql, self._engine.table_names())
                     if not self._replace_damaged(named, replaced):
                         raise
+
+    def _not_fetched(self, error: UnknownTableError, sql: str) -> UnknownTableError:
+        """``error``, saying how to fetch it when the query names an index of the release that is
+        not fetched yet."""
+        registered = set(self._engine.table_names())
+        missing = [n for n in tables_named(sql, self._catalog.indices) if n not in registered]
+        if not missing:
+            return error
+        how = "; ".join(f"client.fetch_index({n!r}) (or `idc fetch-index {n}`)" for n in missing)
+        return UnknownTableError(
+            f"{', '.join(missing)} {'is an index' if len(missing) == 1 else 'are indices'} of IDC "
+            f"{self._catalog.release} that {'is' if len(missing) == 1 else 'are'} not fetched yet: {how} fetches "
+            f"it once, then queries can read it. ({error})"
+        )
 
     @property
     def removed(self) -> set[str]:

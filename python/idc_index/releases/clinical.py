@@ -68,8 +68,9 @@ def read_clinical_table(clinical_data_dir: str | None, table_name: str, idc_vers
     """
     if clinical_data_dir is None:
         raise IndexFileError(
-            "No clinical data directory is set: set client.clinical_data_dir to the "
-            f"directory holding the IDC {idc_version} clinical tables."
+            f"The clinical tables of IDC {idc_version} are not fetched: call "
+            "client.fetch_index('clinical_index') (or run `idc fetch-index clinical_index`), which fetches "
+            "them, or set client.clinical_data_dir to a directory that holds them."
         )
     base = Path(clinical_data_dir)
     for candidate in (base / table_name, base / f"{table_name}.parquet"):

@@ -1,0 +1,46 @@
+"""What a person finds by asking: help() on every public method, the indices among a client's
+attributes, and errors that name the index to fetch."""
+
+from __future__ import annotations
+
+import inspect
+import pydoc
+
+import pytest
+from idc_index import IDCClient
+from idc_index.errors import IndexFileError, UnknownTableError
+
+
+def test_help_on_a_method_of_the_class_and_of_a_client_shows_its_docstring(client) -> None:
+    for method in (IDCClient.get_idc_version, client.get_idc_version):
+        text = pydoc.render_doc(method, renderer=pydoc.plaintext)
+        assert "The IDC data release in use" in text
+        assert "lambda" not in text
+    assert IDCClient.get_idc_version() == client.get_idc_version()
+
+
+def test_the_queryable_indices_are_among_the_attributes(plain_client) -> None:
+    names = dir(plain_client)
+    assert {"index", "prior_versions_index", "collections_index", "collection_summary"} <= set(names)
+    assert "sm_index" not in names  # not fetched: None until fetch_index
+    assert plain_client.sm_index is None
+
+
+def test_a_query_of_an_index_not_fetched_yet_says_how_to_fetch_it(plain_client) -> None:
+    with pytest.raises(UnknownTableError, match=r"sm_index is an index of .* not fetched yet: "
+                                                r"client.fetch_index\('sm_index'\)"):
+        plain_client.sql("SELECT * FROM sm_index JOIN index USING (SeriesInstanceUID)")
+    with pytest.raises(UnknownTableError, match="Tables you can query") as error:
+        plain_client.sql("SELECT * FROM no_such_table")
+    assert "fetch_index" not in str(error.value)
+
+
+def test_clinical_tables_not_fetched_name_the_index_that_brings_them(plain_client) -> None:
+    with pytest.raises(IndexFileError, match=r"fetch_index\('clinical_index'\)"):
+        plain_client.get_clinical_table("nlst_canc")
+
+
+def test_every_public_method_has_a_docstring() -> None:
+    public = [m for name, m in inspect.getmembers(IDCClient) if not name.startswith("_") and callable(m)]
+    assert public
+    assert [m.__name__ for m in public if not (m.__doc__ or "").strip()] == []

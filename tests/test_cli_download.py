@@ -89,6 +89,23 @@ def test_download_of_an_unknown_value_fails_before_any_transfer(run, idc_layout,
     assert files_on_disk(tmp_path) == {}
 
 
+def test_a_mistyped_collection_names_the_closest_ones(run, tmp_path):
+    out = run("download", "nsclc_radiomix", "--download-dir", str(tmp_path), "--dry-run", "True")
+    assert out.exit_code != 0
+    assert "'nsclc_radiomix' (closest: 'nsclc_radiomics')" in out.output
+    assert "Traceback" not in out.output
+
+
+def test_errors_name_the_command_lines_options_not_pythons(run, idc_layout, tmp_path):
+    s = idc_layout[0]
+    manifest = tmp_path / "wrong-bucket.s5cmd"
+    manifest.write_text(f"cp s3://not-{s.bucket}/{s.crdc_series_uuid}/* .\n")
+    out = run("download-from-manifest", "--manifest-file", str(manifest), "--download-dir", str(tmp_path / "d"))
+    assert out.exit_code != 0
+    assert "--validate-manifest False to use the buckets as written" in out.output
+    assert "validate_manifest=" not in out.output
+
+
 def test_download_from_selection_and_manifest(run, idc_layout, tmp_path):
     s, t = idc_layout[1], idc_layout[2]
     out = run("download-from-selection", "--series-instance-uid", f"{s.series_instance_uid},{t.series_instance_uid}",

@@ -21,6 +21,7 @@ import csv
 import functools
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -100,7 +101,19 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except IDCError as e:
-            raise click.ClickException(str(e)) from e
+            raise click.ClickException(_as_options(str(e))) from e
+
+
+def _as_options(message: str) -> str:
+    """``message`` with the Python keyword arguments it names (``validate_manifest=False``)
+    written as the command line's options (``--validate-manifest False``)."""
+    options = {o for command in idc.commands.values() for p in command.params for o in p.opts}
+
+    def option(m: re.Match[str]) -> str:
+        flag = "--" + m.group(1).replace("_", "-")
+        return f"{flag} {m.group(2)}" if flag in options else m.group(0)
+
+    return re.sub(r"\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+)=(True|False)\b", option, message)
 
 
 @click.group(cls=_Group)
@@ -444,8 +457,10 @@ def _recognise(client: IDCClient, values: list[str]) -> dict[str, list[str]]:
             found.setdefault(argument, []).extend(v for v in left if v in hits)
             left = [v for v in left if v not in hits]
     if left:
+        # A name, not a UID, is most often a mistyped collection: the closest ones are named.
+        suggestions = {v: lookup.closest("collection_id", v) for v in left if not set(v) <= set("0123456789.")}
         raise UnknownIdentifierError(
-            "identifier", left,
+            "identifier", left, suggestions,
             where=f"IDC {client.idc_version} as a collection, analysis result, patient, study, series, "
                   "SOP instance or crdc_series_uuid (nor is it a manifest file)",
         )

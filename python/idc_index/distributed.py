@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from idc_index.download.locations import SourceLocation
 from idc_index.download.plan_table import PlanItem
+from idc_index.download.progress_bar import ProgressBar
 from idc_index.download.report import DownloadReport, FailedFile, failure_message
 from idc_index.download.transfer import ProgressCallback
 from idc_index.errors import DownloadFailedError, IDCError
@@ -147,11 +148,7 @@ def download(
         )
         for i, part in enumerate(parts)
     ]
-    bar = None
-    if show_progress_bar and progress_callback is None:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1000, desc=desc, dynamic_ncols=True)
+    bar = ProgressBar(desc) if show_progress_bar and progress_callback is None else None
 
     def tick(reports: list[DownloadReport[Plan]] | None = None) -> None:
         if bar is None and progress_callback is None:
@@ -169,10 +166,7 @@ def download(
             return
         assert bar is not None
         finished = sum(1 for f in futures if f.done())
-        bar.total = max(total, done)
-        bar.n = done
-        bar.set_postfix_str(f"{finished}/{len(futures)} shards", refresh=False)
-        bar.refresh()
+        bar.show(done, total, f"{finished}/{len(futures)} shards", last=reports is not None)
 
     try:
         while True:

@@ -28,6 +28,7 @@ from idc_index import _core
 from idc_index.arguments import parse_rate
 from idc_index.download.locations import resolve_endpoint
 from idc_index.download.plan_table import PlanItem, items_table, plan_schema
+from idc_index.download.progress_bar import ProgressBar
 from idc_index.download.report import DownloadReport, P, failure_message
 from idc_index.errors import DownloadError, DownloadFailedError
 
@@ -127,36 +128,28 @@ class Download:
         plan: P | None = None,
         skipped_manifest_lines: Sequence[tuple[int, str]] = (),
     ) -> DownloadReport[P]:
-        """Wait for the end, showing a tqdm bar (unless ``quiet`` or not ``show_progress_bar``)
+        """Wait for the end, showing a progress bar (unless ``quiet`` or not ``show_progress_bar``)
         and calling ``progress_callback(done_bytes, total_bytes, "B", desc)`` whenever the
         counters move. Ctrl-C (or an exception from the callback) cancels the download, waits
         for it to clean up, and propagates. The report carries ``plan`` and ``skipped_manifest_lines``."""
-        bar = None
-        if show_progress_bar and not quiet:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1000, desc=desc, dynamic_ncols=True)
+        bar = ProgressBar(desc) if show_progress_bar and not quiet else None
         last: tuple[int, int] | None = None
 
-        def tick() -> None:
+        def tick(end: bool = False) -> None:
             nonlocal last
             p = self.progress()
-            if (p.bytes_done, p.bytes_total) == last:
+            if (p.bytes_done, p.bytes_total) == last and not end:
                 return
             last = (p.bytes_done, p.bytes_total)
             if bar is not None:
-                if bar.total != p.bytes_total:
-                    bar.total = p.bytes_total
-                bar.n = p.bytes_done
-                bar.set_postfix_str(f"{p.files_finished}/{p.files_total} files", refresh=False)
-                bar.refresh()
+                bar.show(p.bytes_done, p.bytes_total, f"{p.files_finished}/{p.files_total} files", last=end)
             if progress_callback is not None:
                 progress_callback(p.bytes_done, p.bytes_total, "B", desc)
 
         try:
             while not self.wait(poll_interval):
                 tick()
-            tick()
+            tick(end=True)
         except BaseException:
             self.cancel()
             # Let the transfer remove its partial files; a second Ctrl-C stops waiting.

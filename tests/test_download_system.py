@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -146,6 +147,7 @@ def test_ctrl_c_stops_a_download_before_its_end(proxy: FaultProxy, idc_layout: l
             p.kill()
             p.communicate()
     assert p.returncode != 0 and "KeyboardInterrupt" in stderr, stderr[-2000:]
+    assert re.search(r"Interrupted: \d+ of \d+ files are complete .* Run the same download again", stderr), stderr
     # What stopped: the download, before its end (the call never returned, files are missing),
     # and its transfers, which the server saw cut off mid-body; none is left running.
     assert "finished" not in stdout
@@ -154,6 +156,36 @@ def test_ctrl_c_stops_a_download_before_its_end(proxy: FaultProxy, idc_layout: l
     assert proxy.cut_trickles() > 0
     assert_complete_or_absent(tmp_path, expected)
     assert not [f for f in files_on_disk(tmp_path) if f.name.endswith(".idc-partial")]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a console Ctrl-C cannot be sent to a child process on Windows")
+def test_ctrl_c_on_the_command_line_says_what_is_complete(proxy: FaultProxy, idc_layout: list[Series],
+                                                           tmp_path: Path) -> None:
+    series = idc_layout[:3]
+    for s in series:
+        for key in s.objects:
+            proxy.fault_always(key, "trickle")
+    manifest = tmp_path / "manifest.s5cmd"
+    manifest.write_text("".join(f"cp s3://{s.bucket}/{s.crdc_series_uuid}/* .\n" for s in series))
+    out = tmp_path / "out"
+    idc = Path(sys.executable).parent / "idc"
+    p = subprocess.Popen([os.fspath(idc), "download-from-manifest", "--manifest-file", os.fspath(manifest),
+                          "--download-dir", os.fspath(out), "--endpoint-url", proxy.endpoint],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Ctrl-C once a file is complete (not only begun under its temporary name).
+        assert wait_until(lambda: out.exists() and any(
+            not path.name.endswith(".idc-partial") for path in files_on_disk(out))), "no file was completed"
+        p.send_signal(signal.SIGINT)
+        _, stderr = p.communicate(timeout=60)  # the limit only keeps a child that never stops from hanging
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 130, stderr[-2000:]
+    assert re.search(r"Interrupted: [1-9]\d* of \d+ files are complete .* Run the same download again to fetch "
+                     r"the rest: complete files are skipped\.", stderr), stderr[-2000:]
+    assert "Traceback" not in stderr and "Aborted!" not in stderr
 
 
 def _mount_tmpfs(path: Path, options: str) -> bool:

@@ -323,10 +323,13 @@ def _set_level(log_level: str | None) -> None:
 def _report(run: Callable[[], DownloadReport[Any]]) -> None:
     """Run a download, print its summary line (after the sizes, for a dry run), and exit non-zero
     when anything failed."""
-    from idc_index.errors import DownloadFailedError
+    from idc_index.errors import DownloadFailedError, DownloadInterrupted
 
     try:
         report = run()
+    except DownloadInterrupted as e:
+        click.echo(str(e), err=True)
+        sys.exit(130)  # as a shell reports a process stopped by SIGINT
     except DownloadFailedError as e:
         if e.report is not None:
             click.echo(e.report.summary(), err=True)

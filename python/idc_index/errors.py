@@ -162,6 +162,29 @@ class DownloadFailedError(DownloadError):
         super().__init__(message)
 
 
+class DownloadInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a download: a ``KeyboardInterrupt`` that says what is complete.
+
+    Complete files are kept (partial ones are removed), and running the same download again
+    fetches only the rest.
+
+    Attributes:
+        files_complete: files on disk and complete (written by this run or found present).
+        files_total: files known when it stopped (more may not have been listed yet).
+    """
+
+    def __init__(self, files_complete: int, files_total: int, bytes_done: int) -> None:
+        from idc_index.units import format_size
+
+        self.files_complete = files_complete
+        self.files_total = files_total
+        super().__init__(
+            f"Interrupted: {files_complete} of {files_total} files are complete ({format_size(bytes_done)}) and "
+            "kept; partial files were removed. Run the same download again to fetch the rest: complete files "
+            "are skipped."
+        )
+
+
 class InvalidLocationError(DownloadError, ValueError):
     """A ``source_bucket_location`` other than ``"aws"`` or ``"gcs"`` (or an AWS bucket with no
     known GCS copy)."""
@@ -183,6 +206,7 @@ __all__ = [
     "DamagedIndexError",
     "DownloadError",
     "DownloadFailedError",
+    "DownloadInterrupted",
     "EmptySelectionError",
     "IDCClientInsufficientDiskSpaceError",
     "IDCError",

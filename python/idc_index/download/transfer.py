@@ -30,7 +30,7 @@ from idc_index.download.locations import resolve_endpoint
 from idc_index.download.plan_table import PlanItem, items_table, plan_schema
 from idc_index.download.progress_bar import ProgressBar
 from idc_index.download.report import DownloadReport, P, failure_message
-from idc_index.errors import DownloadError, DownloadFailedError
+from idc_index.errors import DownloadError, DownloadFailedError, DownloadInterrupted
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -150,10 +150,14 @@ class Download:
             while not self.wait(poll_interval):
                 tick()
             tick(end=True)
-        except BaseException:
+        except BaseException as stopped:
             self.cancel()
             # Let the transfer remove its partial files; a second Ctrl-C stops waiting.
             self.wait(30.0)
+            if type(stopped) is KeyboardInterrupt:
+                p = self.progress()
+                raise DownloadInterrupted(p.files_downloaded + p.files_skipped, p.files_total,
+                                          p.bytes_done) from stopped
             raise
         finally:
             if bar is not None:

@@ -155,6 +155,10 @@ def test_failed_files_give_a_non_zero_exit_and_the_summary(run, moto_s3: MotoS3,
     assert out.exit_code == 1
     assert "1 failed" in out.output and "not_found" in out.output
     assert files_on_disk(tmp_path) == {}
+    # Once: the summary begins the error message. A rerun would fail the same way: not suggested.
+    assert out.output.count("1 failed") == 1, out.output
+    assert "Run the same download again" not in out.output
+    assert "will not appear on a rerun" in out.output
 
 
 def test_limit_rate_is_taken_by_every_download_command(run, idc_layout, tmp_path):

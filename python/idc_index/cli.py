@@ -331,8 +331,7 @@ def _report(run: Callable[[], DownloadReport[Any]]) -> None:
         click.echo(str(e), err=True)
         sys.exit(130)  # as a shell reports a process stopped by SIGINT
     except DownloadFailedError as e:
-        if e.report is not None:
-            click.echo(e.report.summary(), err=True)
+        # The message begins with the report's summary line: it is printed once.
         raise click.ClickException(str(e)) from e
     except ValueError as e:
         if isinstance(e, IDCError):

@@ -276,8 +276,22 @@ def failure_message(report: DownloadReport[Any]) -> str:
         lines.append(f"  - {shorten(f.reason, REASON_CHARS)}")
     if len(real) > MESSAGE_FAILURES:
         lines.append(f"  ... and {len(real) - MESSAGE_FAILURES} more (see the report attribute of this exception)")
-    lines.append("Run the same download again to fetch what is missing: files already present are skipped.")
+    kinds = {f.kind for f in real}
+    if report.cancelled or report.stopped or kinds - PERMANENT.keys() or not kinds:
+        lines.append("Run the same download again to fetch what is missing: files already present are skipped.")
+    lines.extend(PERMANENT[k] for k in sorted(kinds & PERMANENT.keys()))
     return "\n".join(lines)
+
+
+#: Failures that running the same download again would repeat, and what to do instead.
+PERMANENT = {
+    "not_found": "Objects that are not in the bucket (not_found) will not appear on a rerun: check that the "
+                 "manifest or selection is of this IDC release, and the endpoint (--endpoint-url, endpoint_url=).",
+    "access_denied": "The bucket refused access (access_denied), which a rerun does not change: IDC's buckets are "
+                     "public; check the endpoint and any proxy in between.",
+    "unsafe_path": "Files whose destination would leave the download directory (unsafe_path) are never written: "
+                   "check the directory template and the manifest's destinations.",
+}
 
 
 __all__ = ["DownloadReport", "DownloadedFile", "FailedFile", "Measured", "PlanSummary", "failure_message"]

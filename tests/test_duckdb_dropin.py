@@ -266,3 +266,15 @@ def _kinds(frame: pd.DataFrame) -> list[str]:
         else:
             out.append(kinds.get(dtype.kind, str(dtype)))
     return out
+
+
+@pytest.mark.parametrize("sql, instead", [
+    ("SELECT mode(Modality) FROM index", "GROUP BY x ORDER BY COUNT(*) DESC LIMIT 1"),
+    ("SELECT epoch(TIMESTAMP '2020-01-01')", "date_part('epoch', t)"),
+    ("SELECT * FROM read_parquet('x.parquet')", "register_table"),
+    ("SELECT u.s['source_doi'] FROM collections_index t, UNNEST(t.sources) AS u(s)", "unnest in a subquery"),
+])
+def test_duckdb_sql_that_is_not_available_says_what_to_write_instead(client, sql, instead) -> None:
+    with pytest.raises(SQLError) as error:
+        client.sql(sql)
+    assert instead in str(error.value)

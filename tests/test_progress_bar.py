@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from idc_index.download import progress_bar
 from idc_index.download.progress_bar import LOG_SECONDS, ProgressBar
 

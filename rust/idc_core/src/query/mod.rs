@@ -5,6 +5,7 @@ mod compact;
 mod describe;
 pub mod dialect;
 pub mod functions;
+mod hints;
 mod idioms;
 mod in_order;
 pub mod layout;
@@ -454,17 +455,19 @@ impl Engine {
         Ok(QueryOutput { schema, batches })
     }
 
-    /// Add what a user needs to an error: the tables that exist when one does not.
+    /// Add what a user needs to an error: the tables that exist when one does not, what to
+    /// write instead of DuckDB SQL that is not available here.
     fn explain(&self, err: CoreError) -> CoreError {
         match err {
             CoreError::Sql(msg) if msg.contains("not found") && msg.starts_with("table ") => {
                 let mut tables = self.table_names();
                 tables.extend(self.user_table_names());
-                CoreError::Table(format!(
+                CoreError::Table(hints::with_hint(format!(
                     "{msg}. Tables you can query: {}",
                     tables.join(", ")
-                ))
+                )))
             }
+            CoreError::Sql(msg) => CoreError::Sql(hints::with_hint(msg)),
             other => other,
         }
     }

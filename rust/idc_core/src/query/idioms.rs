@@ -67,12 +67,12 @@ fn order_by_all(query: &mut Query) {
     }) {
         return;
     }
-    let options = options.clone();
+    let options = *options;
     order_by.kind = OrderByKind::Expressions(
         (1..=select.projection.len())
             .map(|i| OrderByExpr {
                 expr: Expr::value(Value::Number(i.to_string(), false)),
-                options: options.clone(),
+                options,
                 with_fill: None,
             })
             .collect(),

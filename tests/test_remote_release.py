@@ -83,6 +83,23 @@ def test_a_remote_release_answers_as_the_installed_one_reading_a_fraction_of_it(
     assert not list(tmp_path.rglob("*.parquet"))
 
 
+def test_a_remote_query_without_order_by_gives_the_files_rows_in_their_order(
+    server: Site, site: Path, tmp_path: Path
+) -> None:
+    """Remote scans run in 16 partitions of byte ranges; their rows still come in file order."""
+    import duckdb
+
+    remote = _remote(server, tmp_path)
+    main = site / RELEASE / "release_artifacts" / "idc_index.parquet"
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    for sql in ("SELECT SeriesInstanceUID FROM {t} WHERE Modality = 'CT' LIMIT 10",
+                "SELECT SeriesInstanceUID FROM {t} WHERE collection_id = 'nlst' LIMIT 5 OFFSET 20000"):
+        expected = [r[0] for r in con.execute(sql.format(t=f"read_parquet('{main}')")).fetchall()]
+        answers = {tuple(remote.sql(sql.format(t="index")).column("SeriesInstanceUID")) for _ in range(3)}
+        assert answers == {tuple(expected)}
+
+
 def test_an_optional_index_is_read_remotely_too(server: Site, tmp_path: Path) -> None:
     remote = _remote(server, tmp_path, RELEASE)
     overview = remote.indices_overview

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from idc_index import IDCClient
 
 
 def idc(*args: str, env_cache: Path) -> subprocess.CompletedProcess[str]:
@@ -51,8 +52,17 @@ def test_errors_are_one_line_with_a_non_zero_status(cache_dir: Path) -> None:
 
 def test_indices_and_version(cache_dir: Path) -> None:
     out = idc("indices", "--format", "json", env_cache=cache_dir)
-    listing = {row["index"]: row["installed"] for row in json.loads(out.stdout)}
+    rows = json.loads(out.stdout)
+    listing = {row["index"]: row["installed"] for row in rows}
     assert listing["index"] == "yes" and listing["sm_index"] == "no"
+    # Descriptions are cut after a whole word, and say so.
+    descriptions = [row["description"] for row in rows]
+    assert all(len(d) <= 90 for d in descriptions)
+    cut = [d for d in descriptions if d.endswith("…")]
+    assert cut and all(d[-2] != " " for d in cut)
+    text = " ".join(str(i["description"]) for i in IDCClient(cache_dir=cache_dir).indices_overview.values())
+    words = {w.strip(",;:.") for w in text.split()}
+    assert all(d[:-1].split()[-1] in words for d in cut)
     version = idc("version", env_cache=cache_dir)
     assert "IDC data v25 (idc-index-data 25.0.5)" in version.stdout
 

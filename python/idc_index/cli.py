@@ -203,10 +203,19 @@ def indices(ctx: click.Context, fmt: str) -> None:
     """The indices of the release in use, and whether each is installed."""
     overview = _client(ctx).indices_overview
     rows = [
-        {"index": name, "installed": "yes" if info["installed"] else "no", "description": (info["description"] or "")[:90]}
+        {"index": name, "installed": "yes" if info["installed"] else "no", "description": _first_words(info["description"] or "", 90)}
         for name, info in overview.items()
     ]
     _emit(rows, ["index", "installed", "description"], fmt)
+
+
+def _first_words(text: str, limit: int) -> str:
+    """``text`` cut after a whole word so that it fits ``limit`` characters, with ``…`` when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:.") + "…"
 
 
 @idc.command("fetch-index")

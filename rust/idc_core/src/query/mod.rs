@@ -333,15 +333,30 @@ impl Engine {
             .or_else(|| read(&self.user_tables).get(name).cloned())
     }
 
-    /// The registered table (index or the user's) that `name` names in any case.
-    fn resolve_table(&self, name: &str) -> Option<String> {
+    /// Every table a query can read: the indices and the user's tables.
+    fn all_table_names(&self) -> Vec<String> {
         let mut names = self.table_names();
         names.extend(self.user_table_names());
         names
-            .iter()
-            .find(|n| n.as_str() == name)
-            .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(name)))
-            .cloned()
+    }
+
+    /// `DESCRIBE table` or `SHOW TABLES`, answered in DuckDB's shape (see [`describe`]).
+    fn describe(&self, request: describe::Request) -> Result<QueryOutput> {
+        let names = self.all_table_names();
+        match request {
+            describe::Request::Describe(name) => {
+                // A table named in any case, as in DuckDB.
+                let table = names
+                    .iter()
+                    .find(|n| n.as_str() == name)
+                    .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(&name)));
+                match table.and_then(|t| self.table_schema(t)) {
+                    Some(schema) => describe::describe(&schema),
+                    None => Err(self.explain(CoreError::Sql(format!("table '{name}' not found")))),
+                }
+            }
+            describe::Request::ShowTables => describe::show_tables(names),
+        }
     }
 
     /// The indices held in memory (small ones, after their first use) and their bytes.
@@ -378,8 +393,7 @@ impl Engine {
         // Placeholders are numbered and the DuckDB-style rewrite works on the user's text; the
         // rewritten text is tokenised and parsed once (its tokens serve the lookup check too),
         // and planned from the parse.
-        let (sql, values) = params::bind(sql, params)?;
-        let bound = sql;
+        let (bound, values) = params::bind(sql, params)?;
         let sql = dialect::rewrite(&bound, &read(&self.names));
         let tokens = tokenize(&sql)?;
         let options = SQLOptions::new()
@@ -392,22 +406,8 @@ impl Engine {
         let mut state = self.ctx.state();
         let recursion_limit = state.config().options().sql_parser.recursion_limit.get();
         let mut statement = parse_read_only(&sql, tokens, recursion_limit)?;
-        match describe::request(&statement) {
-            Some(describe::Request::Describe(name)) => {
-                let schema = self
-                    .resolve_table(&name)
-                    .and_then(|n| self.table_schema(&n));
-                return match schema {
-                    Some(schema) => describe::describe(&schema),
-                    None => Err(self.explain(CoreError::Sql(format!("table '{name}' not found")))),
-                };
-            }
-            Some(describe::Request::ShowTables) => {
-                let mut names = self.table_names();
-                names.extend(self.user_table_names());
-                return describe::show_tables(names);
-            }
-            None => {}
+        if let Some(request) = describe::request(&statement) {
+            return self.describe(request);
         }
         names::name_like_duckdb(&mut statement, || {
             parse_read_only(&bound, tokenize(&bound).ok()?, recursion_limit).ok()
@@ -460,11 +460,9 @@ impl Engine {
     fn explain(&self, err: CoreError) -> CoreError {
         match err {
             CoreError::Sql(msg) if msg.contains("not found") && msg.starts_with("table ") => {
-                let mut tables = self.table_names();
-                tables.extend(self.user_table_names());
                 CoreError::Table(hints::with_hint(format!(
                     "{msg}. Tables you can query: {}",
-                    tables.join(", ")
+                    self.all_table_names().join(", ")
                 )))
             }
             CoreError::Sql(msg) => CoreError::Sql(hints::with_hint(msg)),

@@ -194,26 +194,21 @@ fn duckdb_name(expr: &Expr) -> Option<String> {
             op: UnaryOperator::Not,
             expr,
         } => format!("(NOT {})", duckdb_name(expr)?),
+        // DuckDB names LIKE by its operator: ~~ (ILIKE ~~*), negated with !.
         Expr::Like {
             negated,
             expr,
             pattern,
             escape_char: None,
             any: false,
-        } => {
-            let op = if *negated { "!~~" } else { "~~" };
-            format!("({} {op} {})", duckdb_name(expr)?, duckdb_name(pattern)?)
-        }
+        } => like(*negated, "~~", expr, pattern)?,
         Expr::ILike {
             negated,
             expr,
             pattern,
             escape_char: None,
             any: false,
-        } => {
-            let op = if *negated { "!~~*" } else { "~~*" };
-            format!("({} {op} {})", duckdb_name(expr)?, duckdb_name(pattern)?)
-        }
+        } => like(*negated, "~~*", expr, pattern)?,
         Expr::IsNull(e) => format!("({} IS NULL)", duckdb_name(e)?),
         Expr::IsNotNull(e) => format!("({} IS NOT NULL)", duckdb_name(e)?),
         Expr::InList {
@@ -271,6 +266,15 @@ fn duckdb_name(expr: &Expr) -> Option<String> {
         }
         _ => return None,
     })
+}
+
+fn like(negated: bool, op: &str, expr: &Expr, pattern: &Expr) -> Option<String> {
+    let not = if negated { "!" } else { "" };
+    Some(format!(
+        "({} {not}{op} {})",
+        duckdb_name(expr)?,
+        duckdb_name(pattern)?
+    ))
 }
 
 fn argument(arg: &FunctionArg) -> Option<String> {

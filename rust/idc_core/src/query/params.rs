@@ -9,7 +9,7 @@
 //! elements, `IN ($k, $k+1, ...)`, so that the lookup prunes files and row groups as a literal
 //! list does; an empty list matches nothing. Anywhere else a list is one array value.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use datafusion::common::ParamValues;
 use datafusion::scalar::ScalarValue;
@@ -118,11 +118,7 @@ fn lookup<'p>(params: &'p Params, key: Key<'_>, text: &str) -> Result<&'p Scalar
 
 /// Every value given is used by some placeholder: a value too many is a query that does not
 /// say what its caller meant.
-fn check_all_used(
-    params: &Params,
-    question_marks: usize,
-    used: &HashMap<String, ()>,
-) -> Result<()> {
+fn check_all_used(params: &Params, question_marks: usize, used: &HashSet<String>) -> Result<()> {
     let unused: Vec<String> = match params {
         Params::None => return Ok(()),
         Params::Positional(values) if question_marks > 0 => {
@@ -135,12 +131,12 @@ fn check_all_used(
             return Ok(());
         }
         Params::Positional(values) => (1..=values.len())
-            .filter(|n| !used.contains_key(&format!("${n}")))
+            .filter(|n| !used.contains(&format!("${n}")))
             .map(|n| format!("${n}"))
             .collect(),
         Params::Named(values) => values
             .keys()
-            .filter(|k| !used.contains_key(&format!("${k}")))
+            .filter(|k| !used.contains(&format!("${k}")))
             .map(|k| format!("${k}"))
             .collect(),
     };
@@ -159,12 +155,12 @@ fn check_all_used(
 struct Binder {
     values: Vec<ScalarValue>,
     numbered: HashMap<String, String>,
-    used: HashMap<String, ()>,
+    used: HashSet<String>,
 }
 
 impl Binder {
     fn placeholder(&mut self, text: &str, value: &ScalarValue, in_list: bool) -> String {
-        self.used.insert(text.to_string(), ());
+        self.used.insert(text.to_string());
         if in_list {
             if let Some(elements) = list_elements(value) {
                 if elements.is_empty() {

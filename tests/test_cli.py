@@ -70,3 +70,14 @@ def test_indices_and_version(cache_dir: Path) -> None:
 @pytest.mark.parametrize("args", [["--help"], ["sql", "--help"]])
 def test_help(args: list[str], cache_dir: Path) -> None:
     assert idc(*args, env_cache=cache_dir).returncode == 0
+
+
+@pytest.mark.parametrize("level", ["warning", "info"])
+def test_a_dry_run_says_what_0_13_said_once_whatever_the_log_level(cache_dir: Path, level: str) -> None:
+    series = IDCClient(cache_dir=cache_dir).sql(
+        "SELECT SeriesInstanceUID FROM index WHERE collection_id = 'rider_pilot' LIMIT 1").column("SeriesInstanceUID")[0]
+    out = idc("--log-level", level, "download", series, "--dry-run", "True", env_cache=cache_dir)
+    assert out.returncode == 0, out.stderr
+    shown = out.stdout + out.stderr
+    for line in ("Disk size needed", "Disk size available", "Dry run. Not downloading files."):
+        assert shown.count(line) == 1, shown

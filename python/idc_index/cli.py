@@ -346,10 +346,11 @@ def _report(run: Callable[[], DownloadReport[Any]]) -> None:
         if isinstance(e, IDCError):
             raise
         raise click.UsageError(str(e)) from e
-    if report.dry_run and report.plan is not None:
+    if report.dry_run and report.plan is not None and not logging.getLogger("idc_index").isEnabledFor(logging.INFO):
         from idc_index.download.plan import DRY_RUN_NOTE
 
-        # What the Python API logs (and idc-index 0.13 printed), on the terminal whatever --log-level.
+        # What the Python API logs (and idc-index 0.13 printed), on the terminal whatever
+        # --log-level: printed here unless the log shows it already.
         for line in report.plan.space_lines():
             click.echo(line)
         click.echo(DRY_RUN_NOTE.replace("dry_run=False", "--dry-run False"))

@@ -277,6 +277,7 @@ _FailureKind: TypeAlias = Literal[
     "access_denied",
     "http",
     "network",
+    "tls",
     "integrity",
     "local_io",
     "disk_full",

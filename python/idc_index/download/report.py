@@ -291,6 +291,8 @@ PERMANENT = {
                      "public; check the endpoint and any proxy in between.",
     "unsafe_path": "Files whose destination would leave the download directory (unsafe_path) are never written: "
                    "check the directory template and the manifest's destinations.",
+    "tls": "The server's TLS certificate is not trusted (tls): if a proxy on this network re-signs HTTPS, set "
+           "SSL_CERT_FILE to its CA bundle (PEM), then run the same download again.",
 }
 
 

@@ -37,6 +37,7 @@ const KINDS: &[&str] = &[
     "access_denied",
     "http",
     "network",
+    "tls",
     "integrity",
     "local_io",
     "disk_full",

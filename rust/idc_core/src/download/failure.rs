@@ -17,6 +17,8 @@ pub enum FailureKind {
     Http,
     /// Connection errors, resets, timeouts, stalls, truncated bodies, after retries.
     Network,
+    /// The server's TLS certificate is not trusted: not retried (a retry meets the same one).
+    Tls,
     /// The bytes did not match the stated size or checksum, after retries; or the object
     /// changed while it was read.
     Integrity,
@@ -43,6 +45,7 @@ impl FailureKind {
             FailureKind::AccessDenied => "access_denied",
             FailureKind::Http => "http",
             FailureKind::Network => "network",
+            FailureKind::Tls => "tls",
             FailureKind::Integrity => "integrity",
             FailureKind::LocalIo => "local_io",
             FailureKind::DiskFull => "disk_full",
@@ -64,6 +67,7 @@ pub(crate) enum Failure {
         message: Option<String>,
     },
     Network(String),
+    Tls(String),
     Stalled(Duration),
     Truncated {
         got: u64,
@@ -79,6 +83,19 @@ pub(crate) enum Failure {
     Unsafe(String),
     Protocol(String),
     Cancelled,
+}
+
+/// Whether a connection error is the server's certificate being refused (rustls's words).
+fn is_untrusted_certificate(message: &str) -> bool {
+    [
+        "invalid peer certificate",
+        "UnknownIssuer",
+        "certificate verify failed",
+        "BadSignature",
+        "NotValidForName",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }
 
 /// A failure with the number of requests made for the file.
@@ -118,6 +135,9 @@ impl Failure {
         if err.is_timeout() {
             msg.push_str(" (timed out)");
         }
+        if is_untrusted_certificate(&msg) {
+            return Failure::Tls(msg);
+        }
         Failure::Network(msg)
     }
 
@@ -132,6 +152,7 @@ impl Failure {
             Failure::Io { .. }
             | Failure::Unsafe(_)
             | Failure::Changed(_)
+            | Failure::Tls(_)
             | Failure::Protocol(_) => ErrorClass::Permanent,
             Failure::Cancelled => ErrorClass::Permanent,
         }
@@ -145,6 +166,7 @@ impl Failure {
             Failure::Network(_) | Failure::Stalled(_) | Failure::Truncated { .. } => {
                 FailureKind::Network
             }
+            Failure::Tls(_) => FailureKind::Tls,
             Failure::Mismatch(_) | Failure::Changed(_) => FailureKind::Integrity,
             Failure::Io { err, .. } if is_disk_full(err) => FailureKind::DiskFull,
             Failure::Io { .. } => FailureKind::LocalIo,
@@ -200,6 +222,10 @@ impl Failure {
                 s
             }
             Failure::Network(m) => format!("network error reading {uri}{from}: {m}"),
+            Failure::Tls(m) => format!(
+                "the TLS certificate of {server} is not trusted, reading {uri} ({m}). If a proxy on this network \
+                 re-signs HTTPS, set SSL_CERT_FILE to its CA bundle (PEM); run again after that, not before"
+            ),
             Failure::Stalled(d) => {
                 format!(
                     "no data for {:.1} s while reading {uri}{from} (stalled)",

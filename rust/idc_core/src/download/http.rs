@@ -2,6 +2,7 @@
 //! S3 error code, bodies read piece by piece with a stall timeout.
 
 use std::sync::atomic::AtomicBool;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName};
@@ -14,6 +15,26 @@ use super::s3::{parse_error, Endpoint};
 
 /// Error bodies larger than this are not read.
 const MAX_ERROR_BODY: usize = 64 << 10;
+
+/// The certificate authorities of the PEM bundle that `SSL_CERT_FILE` names, trusted besides
+/// the built-in roots: networks whose proxy re-signs HTTPS need theirs, and curl, Python and the
+/// AWS CLI read the same variable. Read once per process.
+fn extra_roots() -> Result<Vec<reqwest::Certificate>, DownloadError> {
+    static ROOTS: OnceLock<Result<Vec<reqwest::Certificate>, String>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let Some(path) = std::env::var_os("SSL_CERT_FILE") else {
+                return Ok(Vec::new());
+            };
+            let shown = std::path::Path::new(&path).display().to_string();
+            let pem = std::fs::read(&path)
+                .map_err(|e| format!("SSL_CERT_FILE={shown} cannot be read ({e}); point it at a PEM bundle of CA certificates or unset it"))?;
+            reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("SSL_CERT_FILE={shown} is not a PEM bundle of CA certificates ({e})"))
+        })
+        .clone()
+        .map_err(DownloadError::Config)
+}
 
 /// The endpoint, the client that talks to it, and what was learnt about the server.
 pub(crate) struct Http {
@@ -31,7 +52,11 @@ impl Http {
     /// A client for `config.endpoint` with a connection pool sized for `config.concurrency`.
     pub fn new(config: &DownloadConfig) -> Result<Self, DownloadError> {
         let endpoint = Endpoint::new(&config.endpoint).map_err(DownloadError::Config)?;
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for certificate in extra_roots()? {
+            builder = builder.add_root_certificate(certificate);
+        }
+        let client = builder
             .connect_timeout(config.connect_timeout)
             .pool_max_idle_per_host(config.concurrency)
             .pool_idle_timeout(Duration::from_secs(60))

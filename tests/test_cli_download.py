@@ -161,6 +161,29 @@ def test_failed_files_give_a_non_zero_exit_and_the_summary(run, moto_s3: MotoS3,
     assert "will not appear on a rerun" in out.output
 
 
+def _options(command: str) -> set[str]:
+    return {o for p in idc.commands[command].params for o in p.opts if o.startswith("--")}
+
+
+def test_the_download_commands_take_the_same_options():
+    """idc download takes every option of download-from-selection but the identifiers it
+    recognises itself; download-from-manifest every one but those a manifest states."""
+    identifiers = {"--collection-id", "--patient-id", "--study-instance-uid", "--series-instance-uid",
+                   "--sop-instance-uid", "--crdc-series-uuid", "--analysis-result-id"}
+    selection = _options("download-from-selection")
+    assert selection - identifiers <= _options("download")
+    assert selection - identifiers - {"--analysis-results", "--source-bucket-location"} <= _options(
+        "download-from-manifest") - {"--manifest-file", "--validate-manifest"}
+
+
+def test_idc_download_takes_the_selections_options(run, idc_layout, tmp_path):
+    s = idc_layout[1]
+    out = run("download", s.series_instance_uid, "--download-dir", str(tmp_path), "--show-progress-bar", "False",
+              "--source-bucket-location", "aws", "--analysis-results", "include", "--quiet", "True")
+    assert out.exit_code == 0, out.output
+    assert f"{len(s.objects)} files downloaded" in out.output
+
+
 def test_limit_rate_is_taken_by_every_download_command(run, idc_layout, tmp_path):
     s = idc_layout[1]
     manifest = tmp_path / "m.s5cmd"

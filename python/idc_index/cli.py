@@ -300,6 +300,14 @@ def _rate(limit_rate: str | None) -> int | None:
         raise click.BadParameter(str(e), param_hint="--limit-rate") from None
 
 
+_ANALYSIS_RESULTS_OPTION = click.option(
+    "--analysis-results", type=click.Choice(ANALYSIS_RESULTS, case_sensitive=False), default="include",
+    show_default=True, help="Download analysis-result series too (include), not (exclude), or only them (only).")
+_SOURCE_OPTION = click.option(
+    "--source-bucket-location", type=click.Choice(SOURCE_LOCATIONS), default="aws", show_default=True,
+    help="Download from AWS or from Google Cloud Storage.")
+
+
 def _flag_options(func: Any, manifest: bool = False) -> Any:
     options = [
         click.option("--quiet", type=bool, default=True, show_default=True,
@@ -368,11 +376,8 @@ def _report(run: Callable[[], DownloadReport[Any]]) -> None:
 @click.option("--sop-instance-uid", multiple=True, help="SOPInstanceUID(s) of slide microscopy instances to select.")
 @click.option("--crdc-series-uuid", multiple=True, help="crdc_series_uuid(s) to select (earlier releases too).")
 @click.option("--analysis-result-id", multiple=True, help="Keep only the series of these analysis result(s).")
-@click.option("--analysis-results", type=click.Choice(ANALYSIS_RESULTS, case_sensitive=False),
-              default="include", show_default=True,
-              help="Download analysis-result series too (include), not (exclude), or only them (only).")
-@click.option("--source-bucket-location", type=click.Choice(SOURCE_LOCATIONS), default="aws", show_default=True,
-              help="Download from AWS or from Google Cloud Storage.")
+@_ANALYSIS_RESULTS_OPTION
+@_SOURCE_OPTION
 @_flag_options
 @click.pass_context
 def download_from_selection(ctx: click.Context, download_dir: str | None, dir_template: str, log_level: str | None,
@@ -494,10 +499,14 @@ def _is_file(argument: str) -> bool:
 @click.argument("generic_argument", type=str)
 @_download_options
 @click.option("--dry-run", type=bool, default=False, show_default=True, help="Only report the size; download nothing.")
+@_ANALYSIS_RESULTS_OPTION
+@_SOURCE_OPTION
+@_flag_options
 @click.pass_context
 def download(ctx: click.Context, generic_argument: str, download_dir: str | None, dir_template: str,
              log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
-             shard: str | None, limit_rate: str | None, dry_run: bool) -> None:
+             shard: str | None, limit_rate: str | None, dry_run: bool, analysis_results: str,
+             source_bucket_location: str, quiet: bool, show_progress_bar: bool, use_s5cmd_sync: bool) -> None:
     """Download GENERIC_ARGUMENT: a manifest file, or comma-separated collection ids, analysis
     result ids, PatientIDs, StudyInstanceUIDs, SeriesInstanceUIDs, SOPInstanceUIDs or
     crdc_series_uuids (recognised from the index). Every value must match before anything is
@@ -509,10 +518,12 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
     template = dir_template or None
     if _is_file(generic_argument):
         click.echo(f"Downloading the manifest {generic_argument} from IDC {client.idc_version}", err=True)
+        # A manifest names its buckets: --source-bucket-location and --analysis-results do not apply.
         _report(lambda: client.download_from_manifest(generic_argument, target, dirTemplate=template,
-                                                      endpoint_url=endpoint_url, concurrency=concurrency,
-                                                      checksums=checksums, dry_run=dry_run, shard=shard,
-                                                      max_bandwidth=max_bandwidth))
+                                                      quiet=quiet, show_progress_bar=show_progress_bar,
+                                                      use_s5cmd_sync=use_s5cmd_sync, endpoint_url=endpoint_url,
+                                                      concurrency=concurrency, checksums=checksums, dry_run=dry_run,
+                                                      shard=shard, max_bandwidth=max_bandwidth))
         return
     values = [v.strip() for v in generic_argument.split(",") if v.strip()]
     if not values:
@@ -529,6 +540,9 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
         # `argument` is the name of one of download_from_selection's identifier parameters.
         selection: dict[str, Any] = {argument: ids}
         _report(functools.partial(client.download_from_selection, target, dirTemplate=template,
+                                  analysis_results=analysis_results.lower(),
+                                  source_bucket_location=source_bucket_location, quiet=quiet,
+                                  show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync,
                                   endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
                                   dry_run=dry_run, shard=shard, max_bandwidth=max_bandwidth, **selection))
 

@@ -44,3 +44,29 @@ def test_every_public_method_has_a_docstring() -> None:
     public = [m for name, m in inspect.getmembers(IDCClient) if not name.startswith("_") and callable(m)]
     assert public
     assert [m.__name__ for m in public if not (m.__doc__ or "").strip()] == []
+
+
+def test_which_index_has_a_column_is_answered_for_indices_not_fetched_too(plain_client) -> None:
+    found = plain_client.find_columns("slicethickness")
+    assert {(c["index"], c["column"]) for c in found} == {
+        (name, "SliceThickness") for name in ("ct_index", "mr_index", "pt_index")}
+    assert not any(c["installed"] for c in found) and all(c["description"] for c in found)
+    uids = plain_client.find_columns("*InstanceUID")
+    assert ("index", "SeriesInstanceUID", True) in {(c["index"], c["column"], c["installed"]) for c in uids}
+    assert all(c["column"].lower().endswith("instanceuid") for c in uids)
+    assert plain_client.find_columns("no such column at all") == []
+    described = plain_client.find_columns("slice thickness", descriptions=True)
+    assert {c["column"] for c in described} >= {"SliceThickness"} and len(described) >= 3
+
+
+def test_idc_columns_lists_them_and_says_when_none_matches(cache_dir) -> None:
+    from click.testing import CliRunner
+    from idc_index.cli import idc
+
+    runner = CliRunner(env={"IDC_INDEX_CACHE_DIR": str(cache_dir)})
+    out = runner.invoke(idc, ["columns", "SliceThickness", "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[0] == "index,column,type,installed,description"
+    assert {line.split(",")[0] for line in out.output.splitlines()[1:]} == {"ct_index", "mr_index", "pt_index"}
+    none = runner.invoke(idc, ["columns", "nothing-like-this"])
+    assert none.exit_code == 1 and "No column of any index matches" in none.output and "--descriptions" in none.output

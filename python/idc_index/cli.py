@@ -209,6 +209,23 @@ def indices(ctx: click.Context, fmt: str) -> None:
     _emit(rows, ["index", "installed", "description"], fmt)
 
 
+@idc.command()
+@click.argument("pattern")
+@click.option("--descriptions", is_flag=True, help="Search the columns' descriptions too.")
+@_format_option
+@click.pass_context
+def columns(ctx: click.Context, pattern: str, descriptions: bool, fmt: str) -> None:
+    """The columns of every index (fetched or not) whose name holds PATTERN in any case, or
+    matches it when it has * or ?: which index to query, or fetch, for an attribute."""
+    found = _client(ctx).find_columns(pattern, descriptions=descriptions)
+    if not found:
+        raise click.ClickException(f"No column of any index matches {pattern!r}"
+                                   + ("" if descriptions else "; --descriptions searches the descriptions too") + ".")
+    rows = [{**c, "installed": "yes" if c["installed"] else "no",
+             "description": c["description"] if fmt != "table" else _first_words(c["description"], 70)} for c in found]
+    _emit(rows, ["index", "column", "type", "installed", "description"], fmt)
+
+
 def _first_words(text: str, limit: int) -> str:
     """``text`` cut after a whole word so that it fits ``limit`` characters, with ``…`` when cut."""
     text = " ".join(text.split())

@@ -29,6 +29,7 @@ from idc_index.query.dicomweb import DicomwebLocator
 from idc_index.query.index_tables import IndexTables, optimize_from_env
 from idc_index.query.lookup import IndexLookup
 from idc_index.query.result import QueryResult
+from idc_index.query.schemas import find_columns
 from idc_index.query.sql import Params, ident, in_list
 from idc_index.releases.catalog import Catalog
 from idc_index.releases.clinical import fetch_clinical_tables, read_clinical_table
@@ -275,6 +276,24 @@ class IDCClient(DownloadMethods):
             ['collection_id', 'analysis_result_id', 'PatientID']
         """
         return self._catalog.entry(as_str(index_name, "index_name", "an index name such as 'sm_index'")).schema()
+
+    def find_columns(self, pattern: str, descriptions: bool = False) -> list[dict[str, Any]]:
+        """Which indices have a column like ``pattern``: from the schemas the release ships, for
+        every index, fetched or not.
+
+        ``pattern`` is matched in any case, inside the name (``"thick"`` finds
+        ``SliceThickness``), or against the whole name when it has ``*`` or ``?``
+        (``"*UID"``); with ``descriptions``, column descriptions are searched too. Each match is
+        a dict of ``index``, ``column``, ``type``, ``installed`` (False: call
+        :meth:`fetch_index` before querying it) and ``description``. ``idc columns PATTERN``
+        does the same on the command line.
+
+        Examples:
+            >>> [(c["index"], c["column"]) for c in client.find_columns("slicethickness")]
+            [('ct_index', 'SliceThickness'), ('mr_index', 'SliceThickness'), ('pt_index', 'SliceThickness')]
+        """
+        pattern = as_str(pattern, "pattern", "a part of a column name such as 'Thickness'")
+        return find_columns(self._catalog, self._engine.table_names(), pattern, descriptions)
 
     def fetch_index(self, index_name: str) -> None:
         """Make an optional index queryable: download it (once, cached) and register it.

@@ -176,6 +176,21 @@ def test_the_download_commands_take_the_same_options():
         "download-from-manifest") - {"--manifest-file", "--validate-manifest"}
 
 
+def test_boolean_options_take_0_13s_value_or_the_bare_flag(run, idc_layout, tmp_path):
+    s = idc_layout[1]
+    for form in (["--dry-run", "True"], ["--dry-run"]):
+        out = run("download", s.series_instance_uid, "--download-dir", str(tmp_path / "d"), *form)
+        assert out.exit_code == 0, out.output
+        assert "Dry run. Not downloading files." in out.output
+    assert not (tmp_path / "d").exists()
+    out = run("download", s.series_instance_uid, "--download-dir", str(tmp_path / "real"), "--dry-run", "False",
+              "--show-progress-bar")
+    assert out.exit_code == 0 and f"{len(s.objects)} files downloaded" in out.output, out.output
+    # Before the argument, the argument is read as the flag's value, as 0.13 read it: a usage error.
+    wrong = run("download", "--dry-run", s.series_instance_uid)
+    assert wrong.exit_code == 2 and "is not a valid boolean" in wrong.output
+
+
 def test_idc_download_takes_the_selections_options(run, idc_layout, tmp_path):
     s = idc_layout[1]
     out = run("download", s.series_instance_uid, "--download-dir", str(tmp_path), "--show-progress-bar", "False",

@@ -317,6 +317,14 @@ def _rate(limit_rate: str | None) -> int | None:
         raise click.BadParameter(str(e), param_hint="--limit-rate") from None
 
 
+def _bool_option(name: str, default: bool, help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A boolean option as idc-index 0.13 took it (``--dry-run True``, ``--dry-run False``), which
+    also takes the bare flag for True. When the flag is followed by an argument, the argument
+    is read as its value (0.13's reading wins): write ``--dry-run True`` there."""
+    return click.option(name, type=bool, default=default, is_flag=False, flag_value=True, show_default=True,
+                        help=f"{help} Alone, {name} means True.")
+
+
 _ANALYSIS_RESULTS_OPTION = click.option(
     "--analysis-results", type=click.Choice(ANALYSIS_RESULTS, case_sensitive=False), default="include",
     show_default=True, help="Download analysis-result series too (include), not (exclude), or only them (only).")
@@ -327,15 +335,14 @@ _SOURCE_OPTION = click.option(
 
 def _flag_options(func: Any, manifest: bool = False) -> Any:
     options = [
-        click.option("--quiet", type=bool, default=True, show_default=True,
-                     help="Accepted for compatibility: the downloader prints only its progress bar and summary."),
-        click.option("--show-progress-bar", type=bool, default=True, show_default=True, help="Show a progress bar."),
-        click.option("--use-s5cmd-sync", type=bool, default=False, show_default=True,
-                     help="Accepted for compatibility: files already present and complete are always skipped."),
+        _bool_option("--quiet", True,
+                     "Accepted for compatibility: the downloader prints only its progress bar and summary."),
+        _bool_option("--show-progress-bar", True, "Show a progress bar."),
+        _bool_option("--use-s5cmd-sync", False,
+                     "Accepted for compatibility: files already present and complete are always skipped."),
     ]
     if manifest:
-        options.insert(1, click.option("--validate-manifest", type=bool, default=True, show_default=True,
-                                       help="Check that each line's bucket holds its series."))
+        options.insert(1, _bool_option("--validate-manifest", True, "Check that each line's bucket holds its series."))
     for option in reversed(options):
         func = option(func)
     return func
@@ -384,8 +391,7 @@ def _report(run: Callable[[], DownloadReport[Any]]) -> None:
 
 @idc.command("download-from-selection")
 @_download_options
-@click.option("--dry-run", type=bool, default=False, show_default=True,
-              help="Only report the size of the selection (and whether it fits); download nothing.")
+@_bool_option("--dry-run", False, "Only report the size of the selection (and whether it fits); download nothing.")
 @click.option("--collection-id", multiple=True, help="Collection id(s) to select (repeat, or comma-separated).")
 @click.option("--patient-id", multiple=True, help="PatientID(s) to select.")
 @click.option("--study-instance-uid", multiple=True, help="StudyInstanceUID(s) to select.")
@@ -426,7 +432,7 @@ def _flag_options_manifest(func: Any) -> Any:
 @idc.command("download-from-manifest")
 @click.option("--manifest-file", required=True, type=click.Path(dir_okay=False), help="The IDC manifest file.")
 @_download_options
-@click.option("--dry-run", type=bool, default=False, show_default=True, help="Only report the size; download nothing.")
+@_bool_option("--dry-run", False, "Only report the size; download nothing.")
 @_flag_options_manifest
 @click.pass_context
 def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir: str | None, dir_template: str,
@@ -515,7 +521,7 @@ def _is_file(argument: str) -> bool:
 @idc.command()
 @click.argument("generic_argument", type=str)
 @_download_options
-@click.option("--dry-run", type=bool, default=False, show_default=True, help="Only report the size; download nothing.")
+@_bool_option("--dry-run", False, "Only report the size; download nothing.")
 @_ANALYSIS_RESULTS_OPTION
 @_SOURCE_OPTION
 @_flag_options

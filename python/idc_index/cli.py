@@ -226,6 +226,41 @@ def columns(ctx: click.Context, pattern: str, descriptions: bool, fmt: str) -> N
     _emit(rows, ["index", "column", "type", "installed", "description"], fmt)
 
 
+@idc.command()
+@click.option("--prune", is_flag=True, help="Remove the optimised copies of the main index that this installation "
+              "no longer reads (one is left behind by each upgrade of idc-index-data).")
+@click.option("--clear", is_flag=True, help="Remove everything idc-index cached (with idc --release R, that "
+              "release's only). Indices are fetched again when used.")
+@_format_option
+@click.pass_context
+def cache(ctx: click.Context, prune: bool, clear: bool, fmt: str) -> None:
+    """What the cache holds, by release, with sizes; --prune or --clear to free space. Only
+    <cache>/indices is read or removed."""
+    from pathlib import Path
+
+    from idc_index.releases import cache as cached
+    from idc_index.units import format_size
+
+    if prune and clear:
+        raise click.UsageError("--prune removes copies no client reads; --clear removes everything: give one.")
+    client = _client(ctx)
+    root = Path(client.indices_data_dir).parent.parent
+    if prune or clear:
+        release = ctx.meta.get("release")
+        targets = (cached.stale_copies(root, client._tables.optimized_copy) if prune
+                   else cached.release_items(root, release))
+        freed = cached.remove(root, targets)
+        click.echo(f"Removed {len(targets)} item(s) from {root / cached.INDICES_DIR}: {format_size(freed)} freed.",
+                   err=True)
+        return
+    found = cached.items(root)
+    rows = [{"release": i.release, "what": i.what, "size": format_size(i.bytes), "path": str(i.path)} for i in found]
+    _emit(rows, ["release", "what", "size", "path"], fmt)
+    if fmt == "table":
+        click.echo(f"\n{format_size(sum(i.bytes for i in found))} in {root / cached.INDICES_DIR} "
+                   "(IDC_INDEX_CACHE_DIR moves it; idc cache --prune or --clear frees it)", err=True)
+
+
 def _first_words(text: str, limit: int) -> str:
     """``text`` cut after a whole word so that it fits ``limit`` characters, with ``…`` when cut."""
     text = " ".join(text.split())

@@ -43,6 +43,7 @@ from idc_index.errors import (
 )
 from idc_index.query.damage import is_read_error, not_whole, sha256_mismatch, tables_named, undecodable
 from idc_index.query.sql import Params
+from idc_index.releases.cache import OPTIMIZED_DIR
 from idc_index.releases.catalog import Catalog
 from idc_index.releases.files import (
     MAIN_INDEX,
@@ -98,7 +99,6 @@ INDEX_KEYS = {
 OPTIMIZE_DELAY_SECONDS = 3.0
 
 #: Where the optimised copies of the main index are written, in the cache directory of a release.
-OPTIMIZED_DIR = "optimized"
 
 #: Why a file that is not there any more is replaced.
 GONE = "it is gone"
@@ -232,6 +232,12 @@ class IndexTables:
             f"{self._catalog.release} that {'is' if len(missing) == 1 else 'are'} not fetched yet: {how} fetches "
             f"it once, then queries can read it. ({error})"
         )
+
+    @property
+    def optimized_copy(self) -> Path | None:
+        """The optimised copy of the main index that this client reads or will write (None when
+        it is turned off or the release is read remotely)."""
+        return self._optimized
 
     @property
     def removed(self) -> set[str]:

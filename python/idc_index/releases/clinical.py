@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from idc_index.download.plan_table import PlanItem
 from idc_index.download.transfer import download
 from idc_index.errors import DownloadFailedError, IDCError, IndexFileError
+from idc_index.releases.cache import CLINICAL_DIR
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,7 +40,7 @@ def fetch_clinical_tables(idc_version: str, cache_dir: Path, endpoint_url: str |
     """
     release = f"idc_{idc_version}_clinical"
     prefix = f"bigquery_export/{release}"
-    target = cache_dir / "clinical_data" / release
+    target = cache_dir / CLINICAL_DIR / release
     try:
         download(
             [PlanItem.series(CLINICAL_BUCKET, prefix, ".")],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from idc_index import _core
 from idc_index.arguments import as_list, as_one, as_str, shorten
+from idc_index.client_attributes import AttributeTables
 from idc_index.client_download import DownloadMethods
 from idc_index.download import destinations as selection
 from idc_index.download.locations import check_location, resolve_endpoint
@@ -30,7 +31,7 @@ from idc_index.query.index_tables import IndexTables, optimize_from_env
 from idc_index.query.lookup import IndexLookup
 from idc_index.query.result import QueryResult
 from idc_index.query.schemas import find_columns
-from idc_index.query.sql import Params, ident, in_list
+from idc_index.query.sql import Params, in_list
 from idc_index.releases.catalog import Catalog
 from idc_index.releases.clinical import fetch_clinical_tables, read_clinical_table
 from idc_index.releases.files import MAIN_INDEX_FILE_STEM
@@ -62,7 +63,7 @@ class _either_method(Generic[T]):
         return types.MethodType(self.func, instance if instance is not None else owner)
 
 
-class IDCClient(DownloadMethods):
+class IDCClient(AttributeTables, DownloadMethods):
     """Search NCI Imaging Data Commons and get the files you pick.
 
     Args:
@@ -180,45 +181,6 @@ class IDCClient(DownloadMethods):
         if outputFormat == "df":
             return QueryResult(result).to_pandas()
         return result.to_pylist()
-
-    def __dir__(self) -> list[str]:
-        # The indices that are queryable are attributes too (loaded on first access).
-        names = set(super().__dir__())
-        if "_engine" in self.__dict__:
-            names.update(n for n in self._catalog.indices if n in self._engine.table_names())
-        names.add("collection_summary")
-        return sorted(names)
-
-    def __getattr__(self, name: str) -> Any:
-        # idc-index 0.13 kept each loaded index as a pandas DataFrame attribute (client.index,
-        # client.sm_index, ...). They are loaded here on first access, and are None for an
-        # index that is not installed, as they were.
-        if name.startswith("_"):
-            raise AttributeError(name)
-        catalog = self.__dict__.get("_catalog")
-        if catalog is not None and name in catalog.indices:
-            if name not in self._engine.table_names():
-                return None
-            frame = self.sql_query(f"SELECT * FROM {ident(name)}")
-            setattr(self, name, frame)
-            return frame
-        if name == "collection_summary":
-            frame = self.sql_query(
-                "SELECT collection_id, array_agg(DISTINCT Modality) AS Modality, "
-                "SUM(series_size_MB) AS series_size_MB FROM index GROUP BY collection_id ORDER BY collection_id"
-            ).set_index("collection_id")
-            setattr(self, name, frame)
-            return frame
-        if name == "s5cmdPath":
-            # 0.13 ran the s5cmd binary, and tools log its path (3D Slicer's IDC browser does, as
-            # it starts). Downloads do not use it: it is the s5cmd on PATH, if any, else "".
-            import shutil
-
-            return shutil.which("s5cmd") or ""
-        if name == "prior_versions_index_path":
-            entry = catalog.indices.get("prior_versions_index") if catalog else None
-            return str(entry.path) if entry and entry.path else None
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- release and indices ----------------------------------------------------------------
     @_either_method

@@ -70,3 +70,16 @@ def test_idc_columns_lists_them_and_says_when_none_matches(cache_dir) -> None:
     assert {line.split(",")[0] for line in out.output.splitlines()[1:]} == {"ct_index", "mr_index", "pt_index"}
     none = runner.invoke(idc, ["columns", "nothing-like-this"])
     assert none.exit_code == 1 and "No column of any index matches" in none.output and "--descriptions" in none.output
+
+
+def test_an_identifier_of_another_level_is_named_as_such(plain_client) -> None:
+    from idc_index.errors import UnknownIdentifierError
+
+    series, study = plain_client.sql(
+        "SELECT SeriesInstanceUID, StudyInstanceUID FROM index WHERE collection_id = 'rider_pilot' "
+        "ORDER BY 1 LIMIT 1").to_pylist()[0].values()
+    with pytest.raises(UnknownIdentifierError, match=f"'{series}' is a SeriesInstanceUID, not a StudyInstanceUID"):
+        plain_client.get_dicom_series(series)
+    with pytest.raises(UnknownIdentifierError, match=f"'{study}' is a StudyInstanceUID, not a PatientID") as error:
+        plain_client.get_dicom_studies(study)
+    assert error.value.suggestions == {}  # a value of another level gets no near matches

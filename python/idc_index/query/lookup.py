@@ -112,10 +112,26 @@ class IndexLookup:
         )
         missing = [v for v in unique(values) if v not in found]
         if missing:
-            suggestions = {v: self.closest(column, v, table) for v in missing}
+            elsewhere = self.other_levels(column, missing) if table == MAIN_INDEX else {}
+            # A value of another level names that level; only the others get near matches.
+            suggestions = {v: self.closest(column, v, table) for v in missing if v not in elsewhere}
+            hint = " ".join([*(f"{v!r} is a {level}, not a {column}." for v, level in elsewhere.items()),
+                             WHERE_TO_LOOK.get(column, "")]).strip() or None
             raise UnknownIdentifierError(
-                column, missing, suggestions, where=f"IDC {self.idc_version} ({table})", hint=WHERE_TO_LOOK.get(column)
+                column, missing, suggestions, where=f"IDC {self.idc_version} ({table})", hint=hint
             )
+
+    def other_levels(self, column: str, values: list[str]) -> dict[str, str]:
+        """Of ``values`` (missing from ``column``), those that are identifiers of another level of
+        the main index, and which (a SeriesInstanceUID given where a StudyInstanceUID is asked)."""
+        found: dict[str, str] = {}
+        for other in ("SeriesInstanceUID", "StudyInstanceUID", "PatientID", "collection_id"):
+            left = [v for v in values if v not in found]
+            if other == column or not left:
+                continue
+            sql = f"SELECT DISTINCT {ident(other)} AS v FROM {ident(MAIN_INDEX)} WHERE {in_list(other, left)}"
+            found.update({v: other for v in self.values(sql, "v")})
+        return found
 
     def existing(self, column: str, values: list[str], query: Callable[[], T]) -> T:
         """Run ``query`` for children of ``values``; raise if any of ``values`` does not exist.

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -129,23 +129,34 @@ def test_two_processes_downloading_one_directory_both_succeed(
     assert_complete_or_absent(tmp_path, expected)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="a console Ctrl-C cannot be sent to a child process on Windows")
-def test_ctrl_c_stops_a_download_before_its_end(proxy: FaultProxy, idc_layout: list[Series], tmp_path: Path) -> None:
-    series = idc_layout[:3]
+def _trickling(proxy: FaultProxy, series: list[Series]) -> list[Series]:
+    """``series``, each of whose objects the proxy now sends a byte at a time."""
     for s in series:
         for key in s.objects:
             proxy.fault_always(key, "trickle")
-    expected = expected_files(tmp_path, series)
-    p = child(proxy.endpoint, tmp_path, series, bar=True)
+    return series
+
+
+def _interrupt(p: subprocess.Popen[str], ready: Callable[[], bool], never: str) -> tuple[str, str]:
+    """Send Ctrl-C to ``p`` once ``ready()`` holds (failing with ``never`` if it does not), and
+    its stdout and stderr once it has stopped; a child left running is killed."""
     try:
-        # Ctrl-C once a file is written: the transfers are under way, however long they took to start.
-        assert wait_until(lambda: any(files_on_disk(tmp_path).values())), "the child process wrote nothing"
+        assert wait_until(ready), never
         p.send_signal(signal.SIGINT)
-        stdout, stderr = p.communicate(timeout=60)  # the limit only keeps a child that never stops from hanging
+        return p.communicate(timeout=60)  # the limit only keeps a child that never stops from hanging
     finally:
         if p.poll() is None:
             p.kill()
             p.communicate()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a console Ctrl-C cannot be sent to a child process on Windows")
+def test_ctrl_c_stops_a_download_before_its_end(proxy: FaultProxy, idc_layout: list[Series], tmp_path: Path) -> None:
+    series = _trickling(proxy, idc_layout[:3])
+    expected = expected_files(tmp_path, series)
+    p = child(proxy.endpoint, tmp_path, series, bar=True)
+    # Ctrl-C once a file is written: the transfers are under way, however long they took to start.
+    stdout, stderr = _interrupt(p, lambda: any(files_on_disk(tmp_path).values()), "the child process wrote nothing")
     assert p.returncode != 0 and "KeyboardInterrupt" in stderr, stderr[-2000:]
     assert re.search(r"Interrupted: \d+ of \d+ files are complete .* Run the same download again", stderr), stderr
     # What stopped: the download, before its end (the call never returned, files are missing),
@@ -161,10 +172,7 @@ def test_ctrl_c_stops_a_download_before_its_end(proxy: FaultProxy, idc_layout: l
 @pytest.mark.skipif(sys.platform == "win32", reason="a console Ctrl-C cannot be sent to a child process on Windows")
 def test_ctrl_c_on_the_command_line_says_what_is_complete(proxy: FaultProxy, idc_layout: list[Series],
                                                            tmp_path: Path) -> None:
-    series = idc_layout[:3]
-    for s in series:
-        for key in s.objects:
-            proxy.fault_always(key, "trickle")
+    series = _trickling(proxy, idc_layout[:3])
     manifest = tmp_path / "manifest.s5cmd"
     manifest.write_text("".join(f"cp s3://{s.bucket}/{s.crdc_series_uuid}/* .\n" for s in series))
     out = tmp_path / "out"
@@ -172,16 +180,9 @@ def test_ctrl_c_on_the_command_line_says_what_is_complete(proxy: FaultProxy, idc
     p = subprocess.Popen([os.fspath(idc), "download-from-manifest", "--manifest-file", os.fspath(manifest),
                           "--download-dir", os.fspath(out), "--endpoint-url", proxy.endpoint],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        # Ctrl-C once a file is complete (not only begun under its temporary name).
-        assert wait_until(lambda: out.exists() and any(
-            not path.name.endswith(".idc-partial") for path in files_on_disk(out))), "no file was completed"
-        p.send_signal(signal.SIGINT)
-        _, stderr = p.communicate(timeout=60)  # the limit only keeps a child that never stops from hanging
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
+    # Ctrl-C once a file is complete (not only begun under its temporary name).
+    _, stderr = _interrupt(p, lambda: out.exists() and any(
+        not path.name.endswith(".idc-partial") for path in files_on_disk(out)), "no file was completed")
     assert p.returncode == 130, stderr[-2000:]
     assert re.search(r"Interrupted: [1-9]\d* of \d+ files are complete .* Run the same download again to fetch "
                      r"the rest: complete files are skipped\.", stderr), stderr[-2000:]

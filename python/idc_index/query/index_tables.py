@@ -98,8 +98,6 @@ INDEX_KEYS = {
 #: (most CLI commands, a short script) pays nothing for it; a notebook or a download writes it.
 OPTIMIZE_DELAY_SECONDS = 3.0
 
-#: Where the optimised copies of the main index are written, in the cache directory of a release.
-
 #: Why a file that is not there any more is replaced.
 GONE = "it is gone"
 
@@ -181,8 +179,9 @@ class IndexTables:
 
     # -- queries ----------------------------------------------------------------------------
     def sql(self, sql: str, params: Params = None) -> _core.QueryResult:
-        """The rows of ``sql`` with ``params`` bound to its placeholders, read from sound files: an index file the query cannot read is
-        replaced and the query run again, at most once per file (see the module's documentation).
+        """The rows of ``sql`` with ``params`` bound to its placeholders, read from sound files: an
+        index file the query cannot read is replaced and the query run again, at most once per
+        file (see the module's documentation).
 
         Raises:
             SQLError: the query could not be parsed, planned or run (and no file it names is

@@ -35,7 +35,7 @@ from idc_index.releases.files import file_sha256, has_parquet_ends
 #: What the core's errors say when a file could not be read or decoded (see the module's
 #: documentation); a query refused or planned wrong says none of these.
 _READ_ERROR = re.compile(
-    r"\bParquet (argument )?error\b|\bpanicked\b|\bExternal( error)?:|\bEOF:|Object Store error|MappedFileStore|No such file",
+    r"\bParquet (argument )?error\b|\bpanicked\b|\bExternal( error)?:|\bEOF:|Object Store error|FileStore|No such file",
     re.IGNORECASE,
 )
 

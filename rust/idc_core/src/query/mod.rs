@@ -9,7 +9,7 @@ mod hints;
 mod idioms;
 mod in_order;
 pub mod layout;
-mod mapped_store;
+mod file_store;
 mod names;
 pub mod params;
 mod remote;
@@ -122,7 +122,7 @@ impl Engine {
         let ctx = SessionContext::new_with_config(config);
         ctx.register_object_store(
             ObjectStoreUrl::local_filesystem().as_ref(),
-            Arc::new(mapped_store::MappedFileStore::default()),
+            Arc::new(file_store::FileStore::default()),
         );
         functions::register(&ctx);
         // Ours before DataFusion's split of distinct aggregates, which they prepare.

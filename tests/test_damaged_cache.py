@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import shutil
+import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import pytest
 from idc_index import IDCClient, SQLError
 from idc_index.errors import DamagedIndexError
 from idc_index.query import index_tables
+from idc_index.releases import stamps
 from idc_testdata import QuietHandler, Site
 
 SM_SQL = "SELECT SeriesInstanceUID, ObjectiveLensPower FROM sm_index ORDER BY SeriesInstanceUID"
@@ -185,7 +188,8 @@ def test_a_garbled_index_of_a_cached_release_is_fetched_again(small_release: Pat
     with pytest.raises(DamagedIndexError, match=f"the cached index file {cached} .index 'index'. is damaged"):
         client.get_collections()
     assert not cached.exists()
-    assert sorted(p.name for p in cached.parent.iterdir()) == ["collections_index.parquet", "manifest.json"]
+    assert sorted(p.name for p in cached.parent.iterdir()) == [
+        ".collections_index.parquet.verified", "collections_index.parquet", "manifest.json"]
     release_site.faults.clear()
     assert client.sql(MAIN_SQL).to_pylist() == expected
     assert open_release().sql(MAIN_SQL).to_pylist() == expected
@@ -332,3 +336,126 @@ def test_rows_of_a_damaged_index_equal_the_undamaged_answer(release: Path, publi
     expected = fresh.sql(sql).to_pylist()
     _garble(_cached_sm(client))
     assert pa.Table.from_pylist(client.sql(sql).to_pylist()).equals(pa.Table.from_pylist(expected))
+
+
+# -- values changed in place that still decode ---------------------------------------------------
+LENS_40 = struct.pack("<q", 40)
+
+
+@pytest.fixture(params=[False, True], ids=["no-page-crc", "page-crc"])
+def plain_site(request, release: Path, published: Path, tmp_path: Path) -> Iterator[Site]:
+    """``sm_index`` published uncompressed, without dictionaries (so that a changed byte decodes
+    as another value), with or without a CRC per page (as the index builder writes them), and
+    the release's manifest stating its size and sha256."""
+    root = tmp_path / "plain-site"
+    root.mkdir()
+    path = root / "sm_index.parquet"
+    pq.write_table(pq.read_table(published / "sm_index.parquet"), path, compression="none", use_dictionary=False,
+                   write_page_checksum=request.param)
+    manifest = json.loads((release / "manifest.json").read_text())
+    manifest["indices"]["sm_index"].update(bytes=path.stat().st_size, sha256=_sha256(path))
+    (release / "manifest.json").write_text(json.dumps(manifest))
+    s = Site(root, _Handler)
+    s.page_crc = request.param  # type: ignore[attr-defined]
+    s.sm_file = path  # type: ignore[attr-defined]
+    yield s
+    s.close()
+
+
+def _change_a_lens_power(path: Path, *, keep_mtime: bool = False) -> None:
+    """Write 41 over the first ObjectiveLensPower of 40 in place (same inode, same size), after
+    the file's modification time has passed, as a later write would; with ``keep_mtime`` the
+    time is set back, as bytes changed below the file system (a failing disk) leave it."""
+    before = path.stat()
+    while time.time_ns() < before.st_mtime_ns + 50_000_000:  # the clock is coarse: a later tick
+        time.sleep(0.01)
+    column = pq.ParquetFile(path).metadata.row_group(0).column(1)
+    assert column.path_in_schema == "ObjectiveLensPower"
+    with path.open("r+b") as f:
+        f.seek(column.data_page_offset)
+        chunk = f.read(column.total_compressed_size)
+        # 40 then 20, as the values alternate: not the page header's statistics (40 as its maximum).
+        at = column.data_page_offset + chunk.index(LENS_40 + struct.pack("<q", 20))
+        f.seek(at)
+        f.write(struct.pack("<q", 41))
+    if keep_mtime:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+
+
+@pytest.mark.parametrize("when", ["live", "next-client"])
+def test_values_changed_in_place_that_still_decode_are_never_answered(
+        release: Path, published: Path, plain_site: Site, tmp_path: Path, caplog, when: str) -> None:
+    client = _client(release, tmp_path / "cache", plain_site)
+    client.fetch_index("sm_index")
+    expected = client.sql(SM_SQL).to_pylist()
+    assert expected == _sm_rows(published)
+    cached = _cached_sm(client)
+    _change_a_lens_power(cached)
+    # The change decodes: read as it is, the file answers a wrong value.
+    assert 41 in pq.read_table(cached)["ObjectiveLensPower"].to_pylist()
+    if when == "next-client":
+        client = _client(release, tmp_path / "cache", plain_site)
+    del plain_site.requests[:]
+    with caplog.at_level(logging.WARNING, logger="idc_index"):
+        assert client.sql(SM_SQL).to_pylist() == expected
+    assert plain_site.requests == [SM_PATH]  # checked against the sha256, and fetched again
+    assert f"the cached index {cached} is damaged (its sha256 is" in caplog.text
+    assert _sha256(cached) == _sha256(plain_site.sm_file)  # type: ignore[attr-defined]
+    assert stamps.is_stamped(cached)
+    assert client.sql(SM_SQL).to_pylist() == expected
+
+
+def test_values_changed_below_the_file_system_are_caught_by_the_page_crc(
+        release: Path, published: Path, plain_site: Site, tmp_path: Path) -> None:
+    """Bytes changed with the modification time kept (as a failing disk changes them) match the
+    stamp; a release written with a CRC per page still never answers them."""
+    client = _client(release, tmp_path / "cache", plain_site)
+    client.fetch_index("sm_index")
+    expected = client.sql(SM_SQL).to_pylist()
+    cached = _cached_sm(client)
+    _change_a_lens_power(cached, keep_mtime=True)
+    assert stamps.is_stamped(cached)
+    del plain_site.requests[:]
+    rows = _client(release, tmp_path / "cache", plain_site).sql(SM_SQL).to_pylist()
+    if plain_site.page_crc:  # type: ignore[attr-defined]
+        assert rows == expected
+        assert plain_site.requests == [SM_PATH]
+    else:  # what the page CRC is for: without one, nothing tells the change from the data
+        assert rows != expected
+        assert plain_site.requests == []
+
+
+def test_a_copy_changed_in_time_only_is_checked_once_and_stamped_again(
+        release: Path, site: Site, tmp_path: Path) -> None:
+    client = _client(release, tmp_path / "cache", site)
+    client.fetch_index("sm_index")
+    cached = _cached_sm(client)
+    expected = client.sql(SM_SQL).to_pylist()
+    os.utime(cached, ns=(cached.stat().st_atime_ns, cached.stat().st_mtime_ns + 10**9))  # a restore, a touch
+    stamps.stamp_path(cached).unlink()
+    assert not stamps.is_stamped(cached)
+    del site.requests[:]
+    assert client.sql(SM_SQL).to_pylist() == expected
+    assert site.requests == []  # its sha256 matched: kept
+    assert stamps.is_stamped(cached)
+    # The stamp is not listed as an entry of its own by `idc cache`.
+    from idc_index.releases.cache import items
+
+    assert not [i for i in items(tmp_path / "cache") if i.path.name.endswith(".verified")]
+
+
+def test_the_optimised_copy_is_written_with_its_stamp(release: Path, site: Site, tmp_path: Path,
+                                                        monkeypatch) -> None:
+    monkeypatch.setattr(index_tables, "OPTIMIZE_DELAY_SECONDS", 0.0)
+    client = _client(release, tmp_path / "cache", site, optimize_index=True)
+    copy = Path(client._engine.wait_optimized("index"))
+    assert stamps.is_stamped(copy)
+    # Written since the core wrote it (here only its time: the copy is derived, so any change
+    # is reason enough): the shipped file answers, and the copy is written again.
+    st = copy.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    monkeypatch.setattr(index_tables, "OPTIMIZE_DELAY_SECONDS", 3600.0)
+    assert client.sql(MAIN_SQL).to_pylist() == _main_rows(release / "idc_index.parquet")
+    assert client._engine.table_path("index") == str(release / "idc_index.parquet")
+    assert not copy.exists() and not stamps.stamp_path(copy).exists()

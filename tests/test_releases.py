@@ -150,7 +150,8 @@ def test_current_is_fetched_verified_and_cached(server: Site, tmp_path: Path) ->
     assert client.indices_overview["sm_index"]["installed"] is False
     assert client._catalog.source.startswith("release 26.0.0")
     cached = tmp_path / "indices" / "26.0.0"
-    assert _files(cached) == ["collections_index.parquet", "idc_index.parquet", "manifest.json"]
+    assert _files(cached) == [".collections_index.parquet.verified", ".idc_index.parquet.verified",
+                              "collections_index.parquet", "idc_index.parquet", "manifest.json"]
     # current resolves through its manifest; the files come from the versioned directory
     assert "/current/release_artifacts/manifest.json" in server.requests
     assert "/26.0.0/release_artifacts/idc_index.parquet" in server.requests

@@ -134,6 +134,9 @@ def write_index(
         compression_level=ZSTD_LEVEL,
         write_statistics=True,
         write_page_index=True,
+        # A CRC per page, which the client checks as it reads: bytes changed on disk in a way
+        # that still decodes (a failing disk, a bad copy) are an error there, not wrong values.
+        write_page_checksum=True,
         sorting_columns=sorting,
         bloom_filter_options={c: {"ndv": ndv, "fpp": BLOOM_FPP} for c in spec.bloom_columns} if bloom else None,
         store_schema=True,

@@ -14,8 +14,14 @@ cache is removed and fetched again (or read at its URL with ``remote``); the opt
 the main index is removed, the shipped file answers, and the copy is written again in the
 background; a file that is not a copy (the data package, a release directory) is left in
 place. When a copy cannot be fetched again, or a file is not a copy, ``DamagedIndexError``
-names the file, says whether it was removed and what to do. Nothing is checked before a query
-fails (no file is hashed at start-up), except that the files a query names still exist.
+names the file, says whether it was removed and what to do.
+
+Before each query, every registered file is statted: one that is gone is replaced, and a copy
+in the cache whose size or modification time differs from its stamp (see
+:mod:`idc_index.releases.stamps`: it was written since it was checked) is checked again if the
+query names it (the optimised copy is written again; a cached index is hashed against its
+release's sha256), so that bytes changed in place are never read as values. Nothing is hashed
+at start-up.
 
 Example:
     >>> tables = IndexTables(engine, catalog, optimize_index=True, remote=False)  # doctest: +SKIP
@@ -53,6 +59,7 @@ from idc_index.releases.files import (
     has_parquet_ends,
     index_name,
 )
+from idc_index.releases.stamps import Identity, identity, read_stamp, stamp_path, write_stamp
 
 if TYPE_CHECKING:
     from idc_index import _core
@@ -82,7 +89,8 @@ MAIN_INDEX_LAYOUT: _Layout = {
     "page_rows": 1024,
     "compression": "lz4_raw",
 }
-MAIN_INDEX_LAYOUT_VERSION = "3"
+# 4: the copy is written with its stamp (copies of layout 3 have none).
+MAIN_INDEX_LAYOUT_VERSION = "4"
 
 #: The column that names one row of an index, declared to the query planner: it counts
 #: COUNT(DISTINCT key) as a count and groups by the key alone where the other group columns
@@ -100,6 +108,9 @@ OPTIMIZE_DELAY_SECONDS = 3.0
 
 #: Why a file that is not there any more is replaced.
 GONE = "it is gone"
+
+#: Why the optimised copy is written again when it differs from its stamp.
+CHANGED_COPY = "it was changed after it was written"
 
 #: ``0`` (or ``false``, ``no``, ``off``) turns the optimised copy of the main index off.
 OPTIMIZE_ENV = "IDC_INDEX_OPTIMIZE"
@@ -136,6 +147,10 @@ class IndexTables:
         self._repair_lock = threading.RLock()
         self._repairs = 0
         self._removed: dict[str, str] = {}
+        # The stamp of each copy in the cache that a table reads (path -> identity, None when
+        # it has none), read once and again only when the file no longer matches it.
+        self._stamps: dict[str, Identity | None] = {}
+        self._kinds: dict[Path, Literal["optimized", "cached", "installed"]] = {}
         main_path = catalog.entry(MAIN_INDEX).path
         optimized = self._optimized_copy(main_path) if optimize_index and main_path else None
         self._optimized = optimized
@@ -191,14 +206,22 @@ class IndexTables:
         replaced: set[Path] = set()
         named: list[str] | None = None
         # A file deleted under a live client, or removed here as damaged, would be read as no
-        # rows: it is replaced first (a stat of each registered file; the text is read only then).
-        if self._removed or not all(os.path.isfile(p) for p in self._local_paths()):
+        # rows, and a copy written since it was checked may hold changed values: they are
+        # replaced or checked first (a stat of each registered file; the text is read only then).
+        changed = self._changed_paths()
+        if self._removed or changed:
             named = tables_named(sql, self._engine.table_names())
             with self._repair_lock:
                 for f in self._files(named):
                     if f.entry.name in self._removed or not f.path.is_file():
+                        reason: str | None = self._removed.get(f.entry.name, GONE)
+                    elif str(f.path) in changed:
+                        reason = self._recheck(f)
+                    else:
+                        continue
+                    if reason is not None:
                         replaced.add(f.path)
-                        self._replace(f, self._removed.get(f.entry.name, GONE))
+                        self._replace(f, reason)
         raced = False
         while True:
             repairs = self._repairs
@@ -253,6 +276,46 @@ class IndexTables:
         paths = (self._engine.table_path(name) for name in self._engine.table_names())
         return {p for p in paths if p is not None and "://" not in p}
 
+    def _changed_paths(self) -> set[str]:
+        """The registered files that are gone, and the copies in the cache that differ from
+        their stamp (or have none)."""
+        changed = set()
+        for p in self._local_paths():
+            path = Path(p)
+            now = identity(path)
+            if now is None:
+                changed.add(p)
+            elif now != self._stamps.get(p) and self._kind(path) != "installed":
+                self._stamps[p] = read_stamp(path)  # written again since (a new copy)?
+                if now != self._stamps[p]:
+                    changed.add(p)
+        return changed
+
+    def _recheck(self, f: _IndexFile) -> str | None:
+        """Why the copy ``f``, changed since its stamp, cannot be read (None: it is sound and
+        stamped again). The optimised copy is derived, not published: it is written again."""
+        if f.kind == "optimized":
+            return CHANGED_COPY
+        logger.info("the cached index %s changed since it was checked; checking it again", f.path)
+        for step in (0, 1, 3):
+            reason = _damage(f, step)
+            if reason is not None:
+                return reason
+        self._stamps[str(f.path)] = write_stamp(f.path)
+        return None
+
+    def _kind(self, path: Path) -> Literal["optimized", "cached", "installed"]:
+        """Whether ``path`` is the optimised copy, another copy in the cache, or not a copy
+        (worked out once per path: it resolves both)."""
+        kind = self._kinds.get(path)
+        if kind is None:
+            if path == self._optimized or _inside(path, self._catalog.cache_dir / OPTIMIZED_DIR):
+                kind = "optimized"
+            else:
+                kind = "cached" if _inside(path, self._catalog.cache_dir) else "installed"
+            self._kinds[path] = kind
+        return kind
+
     def _files(self, names: list[str]) -> list[_IndexFile]:
         """The local files that the tables ``names`` read now, each once."""
         found: dict[Path, _IndexFile] = {}
@@ -264,14 +327,7 @@ class IndexTables:
             path = Path(location)
             if path in found:  # an alias of a table seen already
                 continue
-            kind: Literal["optimized", "cached", "installed"]
-            if path == self._optimized or _inside(path, self._catalog.cache_dir / OPTIMIZED_DIR):
-                kind = "optimized"
-            elif _inside(path, self._catalog.cache_dir):
-                kind = "cached"
-            else:
-                kind = "installed"
-            found[path] = _IndexFile(entry, path, kind)
+            found[path] = _IndexFile(entry, path, self._kind(path))
         return list(found.values())
 
     def _replace_damaged(self, names: list[str], replaced: set[Path]) -> bool:
@@ -310,6 +366,7 @@ class IndexTables:
                 removed=False,
             )
         f.path.unlink(missing_ok=True)
+        stamp_path(f.path).unlink(missing_ok=True)
         if f.kind == "optimized" and f.entry.path is not None:
             logger.warning(
                 "the optimised copy %s of the main index is damaged (%s): it was removed; queries read %s "

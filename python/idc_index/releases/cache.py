@@ -39,6 +39,8 @@ def items(cache_root: Path) -> list[CacheItem]:
     found: list[CacheItem] = []
     for release in sorted(p for p in root.iterdir() if p.is_dir()):
         for path in sorted(release.iterdir()):
+            if path.name.startswith(".") and path.name.endswith(".verified"):  # an index file's stamp
+                continue
             if path.name == OPTIMIZED_DIR and path.is_dir():
                 found.extend(CacheItem(release.name, f"optimised copy of the main index ({copy.name})", copy,
                                        _bytes(copy)) for copy in sorted(path.iterdir()))

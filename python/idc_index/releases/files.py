@@ -19,6 +19,7 @@ from typing import Any
 from idc_index.download import documents
 from idc_index.download.transfer import fetch_file
 from idc_index.errors import DownloadError, DownloadFailedError, IndexFetchError, IndexFileError, IndexIntegrityError
+from idc_index.releases.stamps import write_stamp
 
 logger = logging.getLogger("idc_index")
 
@@ -122,8 +123,8 @@ def download_verified(entry: IndexEntry, destination: Path, timeout: float = 60.
     """Download ``entry.url`` to ``destination`` through the native downloader, as a download
     fetches an object (retried, in parallel ranges when large, written under a temporary name
     and renamed), checked against the entry's size and sha256 (where known) and for a readable
-    parquet footer. ``timeout`` seconds without a byte end an attempt. A failed or corrupt
-    download leaves nothing behind."""
+    parquet footer, then stamped as checked (:mod:`idc_index.releases.stamps`). ``timeout``
+    seconds without a byte end an attempt. A failed or corrupt download leaves nothing behind."""
     assert entry.url is not None
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -159,6 +160,7 @@ def download_verified(entry: IndexEntry, destination: Path, timeout: float = 60.
             f"{entry.url} did not return a parquet file (no readable parquet footer). "
             "Nothing was cached; check IDC_RELEASE_BASE_URL."
         )
+    write_stamp(destination)
     return destination
 
 

@@ -45,6 +45,7 @@ from idc_index.releases.files import (
     safe_component,
     validate_release_manifest,
 )
+from idc_index.releases.stamps import stamp_path
 
 logger = logging.getLogger("idc_index")
 
@@ -353,6 +354,7 @@ def _fetch_into_cache(manifest: dict[str, Any], files_url: str, directory: Path,
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
+            stamp_path(path).unlink(missing_ok=True)
         if created and directory.is_dir() and not any(directory.iterdir()):
             directory.rmdir()
         raise

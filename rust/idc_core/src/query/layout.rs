@@ -177,7 +177,31 @@ async fn write_locked(src: &str, dst: &Path, tmp: &Path, layout: &Layout) -> Res
             context: format!("cannot move the optimised index to {}", dst.display()),
             source,
         }
-    })
+    })?;
+    write_stamp(dst);
+    Ok(())
+}
+
+/// Record beside `dst` the size and modification time it has now, as written: the client
+/// reads a copy that differs from its stamp (written in place since) as damaged, and writes
+/// it again. `.<file>.verified`, JSON `{"size": N, "mtime_ns": M}`, the format of
+/// `idc_index.releases.stamps`. A stamp that cannot be written only costs that rewrite.
+fn write_stamp(dst: &Path) {
+    let Ok(meta) = std::fs::metadata(dst) else {
+        return;
+    };
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let name = dst.file_name().and_then(|n| n.to_str()).unwrap_or("index");
+    let stamp = dst.with_file_name(format!(".{name}.verified"));
+    let tmp = dst.with_file_name(format!(".{name}.verified.{}.tmp", std::process::id()));
+    let text = format!("{{\"size\": {}, \"mtime_ns\": {mtime_ns}}}", meta.len());
+    if std::fs::write(&tmp, text).is_err() || std::fs::rename(&tmp, &stamp).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
 }
 
 /// The parquet writer's settings for `layout`: page statistics and indexes, bloom filters on

@@ -258,7 +258,10 @@ impl ObjectStore for FileStore {
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let file = self.open(location, false)?;
-        ranges.iter().map(|r| file.read(r.clone(), location)).collect()
+        ranges
+            .iter()
+            .map(|r| file.read(r.clone(), location))
+            .collect()
     }
 
     fn delete_stream(
@@ -299,13 +302,19 @@ mod tests {
         let (_dir, path, location, store) = store_with(b"0123456789");
         assert_eq!(store.get_range(&location, 2..5).await.unwrap(), &b"234"[..]);
         let ranges = store.get_ranges(&location, &[0..1, 8..10]).await.unwrap();
-        assert_eq!(ranges, vec![Bytes::from_static(b"0"), Bytes::from_static(b"89")]);
+        assert_eq!(
+            ranges,
+            vec![Bytes::from_static(b"0"), Bytes::from_static(b"89")]
+        );
         // A new file renamed into place is read at the next head, as a query's listing asks.
         let new = path.with_extension("new");
         std::fs::write(&new, b"abcdefghijkl").unwrap();
         std::fs::rename(&new, &path).unwrap();
         assert_eq!(store.head(&location).await.unwrap().size, 12);
-        assert_eq!(store.get_range(&location, 10..12).await.unwrap(), &b"kl"[..]);
+        assert_eq!(
+            store.get_range(&location, 10..12).await.unwrap(),
+            &b"kl"[..]
+        );
     }
 
     #[tokio::test]
@@ -320,7 +329,10 @@ mod tests {
             .unwrap()
             .set_len(4096)
             .unwrap();
-        assert_eq!(store.get_range(&location, 0..4096).await.unwrap().len(), 4096);
+        assert_eq!(
+            store.get_range(&location, 0..4096).await.unwrap().len(),
+            4096
+        );
         let err = store
             .get_range(&location, 8192..(1 << 20))
             .await

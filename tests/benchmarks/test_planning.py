@@ -100,7 +100,9 @@ else:
     handle = _core.start_download(plan.table, sys.argv[2], config)
     while "t" not in first:
         time.sleep(0.001)
-    result = {"to_first_request_s": first["t"] - started, "cpu_s": time.process_time() - started_cpu}
+    result = {"to_first_request_s": first["t"] - started, "cpu_s": time.process_time() - started_cpu,
+              "first_request_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    # Cancelled: every item not started is then recorded as a failure of its own.
     handle.cancel()
     handle.wait(60)
 result.update(items=plan.table.num_rows, planned_peak_mb=planned_peak,

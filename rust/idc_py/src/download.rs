@@ -302,7 +302,7 @@ fn start_download(
     config: &DownloadConfig,
 ) -> PyResult<DownloadHandle> {
     let (_, batches) = crate::arrow_py::import_stream(plan)?;
-    let plan = crate::plan_table::plan_items(&batches)?;
+    let plan = crate::plan_table::ArrowPlan::new(&batches)?;
     let mut cfg = config.inner.clone();
     cfg.root = root;
     let handle = core::start(plan, cfg).map_err(download_error)?;

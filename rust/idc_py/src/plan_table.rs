@@ -1,19 +1,21 @@
-//! A download plan's Arrow table (the columns of `idc_index.download.plan_table.PLAN_COLUMNS`)
-//! read into the core's plan items through the Arrow C stream: no Python object per item, so a
-//! plan of a million series goes to the core as its table.
+//! A download plan's Arrow table (the columns of `idc_index.download.plan_table.PLAN_COLUMNS`),
+//! imported through the Arrow C stream and read by the core one item at a time: no Python
+//! object per item, and no Rust value per item either, so a plan of a million series goes to
+//! the core as its table (see `idc_core::download::PlanSource`).
 
 use std::path::PathBuf;
 
-use datafusion::arrow::array::{Array, AsArray, StringArray};
+use datafusion::arrow::array::{Array, AsArray, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
-use idc_core::download::{self as core, Source};
+use idc_core::download::{self as core, PlanSource, Source};
 use pyo3::prelude::*;
 
 use crate::errors::DownloadError;
 
-/// The string column `name` of `batch` as plain UTF-8 (views and large strings cast).
+/// The string column `name` of `batch` as plain UTF-8 (views and large strings cast; a plan's
+/// own table is UTF-8 already, and is not copied).
 fn strings(batch: &RecordBatch, name: &str) -> PyResult<StringArray> {
     let column = batch.column_by_name(name).ok_or_else(|| {
         DownloadError::new_err(format!(
@@ -26,10 +28,6 @@ fn strings(batch: &RecordBatch, name: &str) -> PyResult<StringArray> {
     Ok(utf8.as_string::<i32>().clone())
 }
 
-fn text(column: &StringArray, row: usize) -> Option<String> {
-    column.is_valid(row).then(|| column.value(row).to_string())
-}
-
 /// The string column `name` of `batch` when the table has it (all nulls when it has not).
 fn optional_strings(batch: &RecordBatch, name: &str) -> PyResult<Option<StringArray>> {
     match batch.column_by_name(name) {
@@ -38,17 +36,18 @@ fn optional_strings(batch: &RecordBatch, name: &str) -> PyResult<Option<StringAr
     }
 }
 
-fn optional_text(column: &Option<StringArray>, row: usize) -> Option<String> {
+fn text(column: &StringArray, row: usize) -> Option<&str> {
+    column.is_valid(row).then(|| column.value(row))
+}
+
+fn optional_text(column: &Option<StringArray>, row: usize) -> Option<&str> {
     column.as_ref().and_then(|c| text(c, row))
 }
 
 /// 64 hexadecimal digits as the 32 bytes of a SHA-256.
-fn sha256(hex: &str, row: usize) -> PyResult<[u8; 32]> {
-    let bad = || {
-        DownloadError::new_err(format!(
-            "row {row} of the plan table has sha256 {hex:?}, not 64 hexadecimal digits"
-        ))
-    };
+fn sha256(hex: &str, row: usize) -> Result<[u8; 32], String> {
+    let bad =
+        || format!("row {row} of the plan table has sha256 {hex:?}, not 64 hexadecimal digits");
     if hex.len() != 64 || !hex.is_ascii() {
         return Err(bad());
     }
@@ -59,72 +58,118 @@ fn sha256(hex: &str, row: usize) -> PyResult<[u8; 32]> {
     Ok(out)
 }
 
-/// The plan items of `batches`, in order. Besides the plan columns, a table may have `url` (a
-/// file at a plain URL, instead of a bucket's `prefix` or `key`) and `sha256` (the content's
-/// SHA-256 in hexadecimal, checked instead of the server's checksum).
-pub fn plan_items(batches: &[RecordBatch]) -> PyResult<Vec<core::PlanItem>> {
-    let mut items = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
-    for batch in batches {
-        let bucket = strings(batch, "bucket")?;
-        let prefix = strings(batch, "prefix")?;
-        let key = strings(batch, "key")?;
-        let destination = strings(batch, "destination")?;
-        let series = strings(batch, "SeriesInstanceUID")?;
-        let sop = strings(batch, "SOPInstanceUID")?;
-        let url = optional_strings(batch, "url")?;
-        let sha = optional_strings(batch, "sha256")?;
+/// The columns of one batch of a plan's table.
+struct PlanBatch {
+    bucket: StringArray,
+    prefix: StringArray,
+    key: StringArray,
+    destination: StringArray,
+    series: StringArray,
+    sop: StringArray,
+    url: Option<StringArray>,
+    sha: Option<StringArray>,
+    size: Int64Array,
+}
+
+impl PlanBatch {
+    fn new(batch: &RecordBatch) -> PyResult<Self> {
         let size_column = batch.column_by_name("size").ok_or_else(|| {
             DownloadError::new_err("the plan table has no column \"size\"; give a plan's table")
         })?;
-        let sizes = cast(size_column, &DataType::Int64).map_err(|e| {
+        let size = cast(size_column, &DataType::Int64).map_err(|e| {
             DownloadError::new_err(format!(
                 "the plan table's column \"size\" is not a number: {e}"
             ))
         })?;
-        let sizes = sizes.as_primitive::<Int64Type>();
-        for row in 0..batch.num_rows() {
-            let (bucket, source) = match (
-                text(&bucket, row),
-                text(&prefix, row),
-                text(&key, row),
-                optional_text(&url, row),
-            ) {
-                (_, None, None, Some(u)) => (String::new(), Source::Url(u)),
-                (None, ..) => {
-                    return Err(DownloadError::new_err(format!(
-                        "row {row} of the plan table has no bucket"
-                    )))
-                }
-                (Some(b), Some(p), None, None) => (b, Source::Prefix(p)),
-                (Some(b), None, Some(k), None) => (b, Source::Object(k)),
-                (Some(b), ..) => {
-                    return Err(DownloadError::new_err(format!(
-                        "row {row} of the plan table (bucket {b:?}) needs exactly one of 'prefix' (a series) \
-                         and 'key' (one object)"
-                    )))
-                }
-            };
-            let size = if sizes.is_valid(row) {
-                Some(u64::try_from(sizes.value(row)).map_err(|_| {
-                    DownloadError::new_err(format!(
-                        "row {row} of the plan table has a negative size"
-                    ))
-                })?)
-            } else {
-                None
-            };
-            items.push(core::PlanItem {
-                bucket,
-                source,
-                destination: PathBuf::from(text(&destination, row).unwrap_or_default()),
-                size,
-                series_instance_uid: text(&series, row),
-                sop_instance_uid: text(&sop, row),
-                sha256: optional_text(&sha, row)
-                    .map(|h| sha256(&h, row))
-                    .transpose()?,
-            });
-        }
+        Ok(Self {
+            bucket: strings(batch, "bucket")?,
+            prefix: strings(batch, "prefix")?,
+            key: strings(batch, "key")?,
+            destination: strings(batch, "destination")?,
+            series: strings(batch, "SeriesInstanceUID")?,
+            sop: strings(batch, "SOPInstanceUID")?,
+            url: optional_strings(batch, "url")?,
+            sha: optional_strings(batch, "sha256")?,
+            size: size.as_primitive::<Int64Type>().clone(),
+        })
     }
-    Ok(items)
+
+    /// Its row `row` as a plan item; `index` is the row's number in the whole table.
+    fn item(&self, row: usize, index: usize) -> Result<core::PlanItem, String> {
+        let (bucket, source) = match (
+            text(&self.bucket, row),
+            text(&self.prefix, row),
+            text(&self.key, row),
+            optional_text(&self.url, row),
+        ) {
+            (_, None, None, Some(u)) => (String::new(), Source::Url(u.to_string())),
+            (None, ..) => return Err(format!("row {index} of the plan table has no bucket")),
+            (Some(b), Some(p), None, None) => (b.to_string(), Source::Prefix(p.to_string())),
+            (Some(b), None, Some(k), None) => (b.to_string(), Source::Object(k.to_string())),
+            (Some(b), ..) => {
+                return Err(format!(
+                    "row {index} of the plan table (bucket {b:?}) needs exactly one of 'prefix' (a series) \
+                     and 'key' (one object)"
+                ))
+            }
+        };
+        let size = if self.size.is_valid(row) {
+            Some(
+                u64::try_from(self.size.value(row))
+                    .map_err(|_| format!("row {index} of the plan table has a negative size"))?,
+            )
+        } else {
+            None
+        };
+        Ok(core::PlanItem {
+            bucket,
+            source,
+            destination: PathBuf::from(text(&self.destination, row).unwrap_or_default()),
+            size,
+            series_instance_uid: text(&self.series, row).map(str::to_string),
+            sop_instance_uid: text(&self.sop, row).map(str::to_string),
+            sha256: optional_text(&self.sha, row)
+                .map(|h| sha256(h, index))
+                .transpose()?,
+        })
+    }
+}
+
+/// A plan's table, read by the core item by item. Besides the plan columns, a table may have
+/// `url` (a file at a plain URL, instead of a bucket's `prefix` or `key`) and `sha256` (the
+/// content's SHA-256 in hexadecimal, checked instead of the server's checksum).
+pub struct ArrowPlan {
+    batches: Vec<PlanBatch>,
+    /// The index of each batch's first row in the whole table.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl ArrowPlan {
+    pub fn new(batches: &[RecordBatch]) -> PyResult<Self> {
+        let mut starts = Vec::with_capacity(batches.len());
+        let mut len = 0;
+        let mut kept = Vec::with_capacity(batches.len());
+        for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+            starts.push(len);
+            len += batch.num_rows();
+            kept.push(PlanBatch::new(batch)?);
+        }
+        Ok(Self {
+            batches: kept,
+            starts,
+            len,
+        })
+    }
+}
+
+impl PlanSource for ArrowPlan {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn item(&self, index: usize) -> Result<core::PlanItem, String> {
+        let b = self.starts.partition_point(|&start| start <= index) - 1;
+        self.batches[b].item(index - self.starts[b], index)
+    }
 }

@@ -83,7 +83,7 @@ pub use error::DownloadError;
 pub use failure::FailureKind;
 pub use handle::DownloadHandle;
 pub use limit::ConcurrencyStats;
-pub use plan::{PlanItem, Source, PARTIAL_SUFFIX};
+pub use plan::{PlanItem, PlanSource, Source, PARTIAL_SUFFIX};
 pub use progress::ProgressSnapshot;
 pub use report::{FailedFile, FileRecord, FileStatus, Report};
 pub use retry::RetryPolicy;
@@ -121,7 +121,11 @@ pub async fn list(
 }
 
 /// Check the plan, create the destination root, and start the download on the process runtime.
-pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHandle, DownloadError> {
+/// `plan` is read item by item (see [`PlanSource`]); a `Vec<PlanItem>` is one.
+pub fn start(
+    plan: impl PlanSource + 'static,
+    config: DownloadConfig,
+) -> Result<DownloadHandle, DownloadError> {
     config.check()?;
     let http = http::Http::new(&config)?;
     let root = plan::normalise_root(&config.root).map_err(DownloadError::Destination)?;
@@ -137,14 +141,14 @@ pub fn start(plan: Vec<PlanItem>, config: DownloadConfig) -> Result<DownloadHand
             root.display()
         ))
     })?;
-    let resolved = plan::resolve(plan, &root, &canon_root).map_err(DownloadError::Plan)?;
     let progress = Arc::new(progress::Progress::default());
-    for r in &resolved {
-        match r.item.source {
-            Source::Object(_) | Source::Url(_) => progress.planned_object(r.item.size),
-            Source::Prefix(_) => progress.planned_prefix(r.item.size.unwrap_or(0)),
+    let resolved = plan::resolve(Arc::new(plan), &root, &canon_root, |item| {
+        match item.source {
+            Source::Object(_) | Source::Url(_) => progress.planned_object(item.size),
+            Source::Prefix(_) => progress.planned_prefix(item.size.unwrap_or(0)),
         }
-    }
+    })
+    .map_err(DownloadError::Plan)?;
     let ctx = Arc::new(state::Ctx::new(config, http, canon_root, progress));
     let (handle, report, guard) = DownloadHandle::new(Arc::clone(&ctx));
     crate::runtime::get().spawn(async move {

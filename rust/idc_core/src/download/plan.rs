@@ -1,8 +1,12 @@
 //! What to download and where: plan items, and the path rules that keep every file inside the
 //! destination root whatever a key, an index value or a template contains.
 
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::HashMap;
 use std::ffi::OsStr;
+use std::hash::{Hash, Hasher};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 /// Where the objects of one plan item come from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -49,37 +53,105 @@ impl PlanItem {
     }
 }
 
+/// The items of a plan, read one at a time by their index. The core reads each item twice:
+/// once to check the whole plan before the first request, and again when its turn comes; so
+/// a plan is never held as one value per item (the binding reads items from the plan's Arrow
+/// table, which a million series keep in a few hundred MB, not in gigabytes of strings).
+pub trait PlanSource: Send + Sync {
+    /// How many items the plan has.
+    fn len(&self) -> usize;
+    /// Whether the plan has no item.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Item `index` (below [`Self::len`]), or why it is not an item (named in the message).
+    fn item(&self, index: usize) -> Result<PlanItem, String>;
+}
+
+impl PlanSource for Vec<PlanItem> {
+    fn len(&self) -> usize {
+        <[PlanItem]>::len(self)
+    }
+    fn item(&self, index: usize) -> Result<PlanItem, String> {
+        Ok(self[index].clone())
+    }
+}
+
 /// A plan item whose destination has been checked and made absolute under the canonical root.
 pub(crate) struct ResolvedItem {
     pub item: PlanItem,
     pub destination: PathBuf,
 }
 
-/// Check every item of `plan` against `root` (absolute, normalised, and `canon_root` once
-/// symbolic links are resolved) and drop exact repeats. `Err` names up to five bad items.
+/// A checked plan: the indices of its items to fetch (in order, exact repeats dropped), each
+/// read again from the source when its turn comes.
+pub(crate) struct ResolvedPlan {
+    source: Arc<dyn PlanSource>,
+    pub kept: Vec<usize>,
+    root: PathBuf,
+    canon_root: PathBuf,
+}
+
+impl ResolvedPlan {
+    /// Item `index` of the source with its checked destination.
+    pub fn get(&self, index: usize) -> Result<ResolvedItem, String> {
+        let item = self.source.item(index)?;
+        let destination = resolve_one(&item, &self.root, &self.canon_root)?;
+        Ok(ResolvedItem { item, destination })
+    }
+}
+
+/// Check every item of `source` against `root` (absolute, normalised, and `canon_root` once
+/// symbolic links are resolved) and drop exact repeats; `each` sees every kept item once.
+/// `Err` names up to five bad items. Holds a hash and an index per item, not the items.
 pub(crate) fn resolve(
-    plan: Vec<PlanItem>,
+    source: Arc<dyn PlanSource>,
     root: &Path,
     canon_root: &Path,
-) -> Result<Vec<ResolvedItem>, String> {
+    mut each: impl FnMut(&PlanItem),
+) -> Result<ResolvedPlan, String> {
     let mut problems = Vec::new();
-    let mut resolved = Vec::with_capacity(plan.len());
-    let mut seen = std::collections::HashSet::new();
-    for item in plan {
-        match resolve_one(&item, root, canon_root) {
-            Ok(dest) => {
-                if seen.insert((item.bucket.clone(), item.source.clone(), dest.clone())) {
-                    resolved.push(ResolvedItem {
-                        item,
-                        destination: dest,
-                    });
-                }
+    let mut kept = Vec::with_capacity(source.len());
+    // The first item of each hash of (bucket, source, destination): an item whose hash was seen
+    // is a repeat if it equals that item (another item of the same hash is kept).
+    let mut seen: HashMap<u64, usize> = HashMap::with_capacity(source.len());
+    for index in 0..source.len() {
+        let resolved = source.item(index).and_then(|item| {
+            let dest = resolve_one(&item, root, canon_root)?;
+            Ok((item, dest))
+        });
+        let (item, dest) = match resolved {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(e);
+                continue;
             }
-            Err(e) => problems.push(e),
+        };
+        let mut hasher = DefaultHasher::new();
+        (&item.bucket, &item.source, &dest).hash(&mut hasher);
+        let repeat = match seen.entry(hasher.finish()) {
+            Entry::Vacant(v) => {
+                v.insert(index);
+                false
+            }
+            Entry::Occupied(first) => source.item(*first.get()).is_ok_and(|f| {
+                f.bucket == item.bucket
+                    && f.source == item.source
+                    && resolve_one(&f, root, canon_root).is_ok_and(|d| d == dest)
+            }),
+        };
+        if !repeat {
+            each(&item);
+            kept.push(index);
         }
     }
     if problems.is_empty() {
-        return Ok(resolved);
+        return Ok(ResolvedPlan {
+            source,
+            kept,
+            root: root.to_path_buf(),
+            canon_root: canon_root.to_path_buf(),
+        });
     }
     let n = problems.len();
     let mut msg = problems.into_iter().take(5).collect::<Vec<_>>().join("; ");
@@ -270,6 +342,77 @@ pub fn check_bucket(bucket: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn object(key: &str, dest: &str) -> PlanItem {
+        PlanItem {
+            bucket: "idc-open-data".into(),
+            source: Source::Object(key.into()),
+            destination: dest.into(),
+            size: Some(1),
+            series_instance_uid: None,
+            sop_instance_uid: None,
+            sha256: None,
+        }
+    }
+
+    /// A plan that counts the items read from it, as the binding's Arrow table is read.
+    struct Counted(Vec<PlanItem>, AtomicUsize);
+
+    impl PlanSource for Counted {
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn item(&self, index: usize) -> Result<PlanItem, String> {
+            self.1.fetch_add(1, Ordering::Relaxed);
+            if self.0[index].bucket.is_empty() {
+                return Err(format!("row {index} has no bucket"));
+            }
+            Ok(self.0[index].clone())
+        }
+    }
+
+    #[test]
+    fn a_checked_plan_keeps_indices_drops_repeats_and_reads_items_again() {
+        let root = normalise_root(Path::new("/data/dl")).unwrap();
+        let items = vec![
+            object("s/1.dcm", "a/1.dcm"),
+            object("s/2.dcm", "a/2.dcm"),
+            object("s/1.dcm", "a/./1.dcm"), // the first again: same object, same file
+            object("s/1.dcm", "b/1.dcm"),   // the same object to another file: kept
+        ];
+        let source = Arc::new(Counted(items, AtomicUsize::new(0)));
+        let mut seen = Vec::new();
+        let plan = resolve(source.clone(), &root, &root, |item| {
+            seen.push(item.destination.clone())
+        })
+        .unwrap();
+        assert_eq!(plan.kept, vec![0, 1, 3]);
+        assert_eq!(seen, ["a/1.dcm", "a/2.dcm", "b/1.dcm"].map(PathBuf::from));
+        let read = source.1.load(Ordering::Relaxed);
+        let third = plan.get(3).unwrap();
+        assert_eq!(third.destination, PathBuf::from("/data/dl/b/1.dcm"));
+        assert_eq!(source.1.load(Ordering::Relaxed), read + 1); // read from the source again
+    }
+
+    #[test]
+    fn a_plan_with_bad_items_names_them() {
+        let root = normalise_root(Path::new("/data/dl")).unwrap();
+        let mut bad = object("s/3.dcm", "c/3.dcm");
+        bad.bucket = String::new();
+        let items = vec![
+            object("s/1.dcm", "../escape.dcm"),
+            object("s/2.dcm", "a/2.dcm"),
+            bad,
+        ];
+        let err = resolve(Arc::new(items.clone()), &root, &root, |_| {})
+            .err()
+            .unwrap();
+        assert!(err.contains("outside the destination root"), "{err}");
+        let counted = Arc::new(Counted(items, AtomicUsize::new(0)));
+        let err = resolve(counted, &root, &root, |_| {}).err().unwrap();
+        assert!(err.contains("row 2 has no bucket"), "{err}");
+    }
 
     #[test]
     fn temp_names_are_hidden_and_marked() {

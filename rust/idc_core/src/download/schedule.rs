@@ -15,14 +15,14 @@ use super::file::{self, FilePermit};
 use super::fsutil::blocking;
 use super::job::{FileId, Job};
 use super::list::list_prefix;
-use super::plan::{relative_name, PlanItem, ResolvedItem, Source};
+use super::plan::{relative_name, PlanItem, ResolvedItem, ResolvedPlan, Source};
 use super::report::Report;
 use super::s3::ListedObject;
 use super::state::Ctx;
 use super::verify::{md5_from_etag, Expected};
 
 /// Run the whole download and return its report.
-pub(crate) async fn run(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>) -> Report {
+pub(crate) async fn run(ctx: Arc<Ctx>, plan: ResolvedPlan) -> Report {
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Arc<Job>>(ctx.cfg.concurrency * 4 + 64);
     let producer = tokio::spawn(produce(Arc::clone(&ctx), plan, tx));
@@ -53,11 +53,20 @@ pub(crate) async fn run(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>) -> Report {
     ctx.finish(started)
 }
 
-/// Turn plan items into jobs: objects directly, prefixes after listing them.
-async fn produce(ctx: Arc<Ctx>, plan: Vec<ResolvedItem>, tx: mpsc::Sender<Arc<Job>>) {
+/// Turn plan items into jobs, each read from the plan when its turn comes: objects directly,
+/// prefixes after listing them.
+async fn produce(ctx: Arc<Ctx>, plan: ResolvedPlan, tx: mpsc::Sender<Arc<Job>>) {
     let mut lists = JoinSet::new();
-    for ResolvedItem { item, destination } in plan {
+    for &index in &plan.kept {
         while lists.try_join_next().is_some() {}
+        let ResolvedItem { item, destination } = match plan.get(index) {
+            Ok(r) => r,
+            Err(e) => {
+                // Checked before the run began: only a plan that changed since reads otherwise.
+                ctx.stop(format!("plan item {index} cannot be read any more: {e}"));
+                break;
+            }
+        };
         match &item.source {
             Source::Object(key) | Source::Url(key) => {
                 let listed = Expected {

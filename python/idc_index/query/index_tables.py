@@ -305,8 +305,7 @@ class IndexTables:
         return None
 
     def _kind(self, path: Path) -> Literal["optimized", "cached", "installed"]:
-        """Whether ``path`` is the optimised copy, another copy in the cache, or not a copy
-        (worked out once per path: it resolves both)."""
+        """Whether ``path`` is the optimised copy, another copy in the cache, or not a copy."""
         kind = self._kinds.get(path)
         if kind is None:
             if path == self._optimized or _inside(path, self._catalog.cache_dir / OPTIMIZED_DIR):
@@ -448,11 +447,10 @@ def _damage(f: _IndexFile, step: int) -> str | None:
 
 
 def _inside(path: Path, directory: Path) -> bool:
-    """Whether ``path`` is inside ``directory`` (both as they resolve)."""
-    try:
-        return path.resolve().is_relative_to(directory.resolve())
-    except OSError:
-        return False
+    """Whether ``path`` is inside ``directory``, read as written (the paths registered are built
+    from the cache directory as the client was given it: no symbolic link is resolved, and no
+    system call made, before each query)."""
+    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(directory))
 
 
 def _aliases(name: str) -> list[str]:

@@ -36,7 +36,7 @@ def stamp_path(path: Path) -> Path:
 def identity(path: Path) -> Identity | None:
     """The size and modification time of ``path`` now, or None when it cannot be statted."""
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
         return None
     return st.st_size, st.st_mtime_ns

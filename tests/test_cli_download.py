@@ -270,3 +270,66 @@ def test_bad_shards_are_usage_errors(run, small_collection, tmp_path):
     out = run("plan", SMALL_COLLECTION, "--shards", "1000", "--out", str(tmp_path / "p"))
     assert out.exit_code == 2 and "ask for 1 to" in out.output
     assert files_on_disk(tmp_path) == {}
+
+
+def test_report_file_lists_every_file_as_json_or_csv(run, moto_s3: MotoS3, idc_layout, small_collection,
+                                                     prior_series, client, tmp_path):
+    import csv
+
+    s = small_collection[0]
+    out = run("download", s.series_instance_uid, "--download-dir", str(tmp_path / "a"), "--report",
+              str(tmp_path / "r.json"))
+    assert out.exit_code == 0, out.output
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["ok"] is True and document["cancelled"] is False and document["dry_run"] is False
+    (summary,) = document["summary"]
+    assert summary.startswith(f"{len(s.objects)} files downloaded") and summary in out.output
+    rows = document["files"]
+    assert {r["key"] for r in rows} == set(s.objects)
+    assert {r["status"] for r in rows} == {"downloaded"} and {r["verification"] for r in rows} == {"crc32"}
+    assert all(Path(r["path"]).stat().st_size == r["size"] == len(s.objects[r["key"]]) for r in rows)
+    assert {r["SeriesInstanceUID"] for r in rows} == {s.series_instance_uid}
+
+    # A second kind of identifier in the same command (a patient, then a crdc_series_uuid): one
+    # file for both runs. Already present files are rows too.
+    row, p = prior_series
+    patient = client.sql(f"SELECT PatientID FROM index WHERE SeriesInstanceUID = '{s.series_instance_uid}'"
+                         ).to_pylist()[0]["PatientID"]
+    out = run("download", f"{patient},{p.crdc_series_uuid}", "--download-dir", str(tmp_path / "a"),
+              "--report", str(tmp_path / "r.csv"))
+    assert out.exit_code == 0, out.output
+    with (tmp_path / "r.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["status", "path", "bucket", "key", "size", "verification", "kind", "reason",
+                             "attempts", "SeriesInstanceUID", "SOPInstanceUID"]
+    assert {r["status"] for r in rows if r["SeriesInstanceUID"] == s.series_instance_uid} == {"already_present"}
+    assert {r["SeriesInstanceUID"] for r in rows} >= {s.series_instance_uid, row["SeriesInstanceUID"]}
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_report_file_of_a_failed_download_names_the_failure(run, moto_s3: MotoS3, idc_layout, tmp_path):
+    s = idc_layout[3]
+    report = tmp_path / "out" / "failed.json"
+    report.parent.mkdir()
+    out = run("download-from-selection", "--series-instance-uid", s.series_instance_uid, "--download-dir",
+              str(tmp_path / "d"), "--source-bucket-location", "gcs", "--endpoint-url", moto_s3.endpoint + "/nowhere",
+              "--report", str(report))
+    assert out.exit_code == 1
+    document = json.loads(report.read_text())
+    assert document["ok"] is False
+    (failed,) = document["files"]
+    assert failed["status"] == "failed" and failed["kind"] == "not_found" and failed["reason"]
+    assert failed["SeriesInstanceUID"] == s.series_instance_uid and failed["size"] is None
+
+
+def test_a_report_file_of_no_known_format_is_refused_before_anything_moves(run, idc_layout, tmp_path):
+    out = run("download", idc_layout[0].series_instance_uid, "--download-dir", str(tmp_path / "d"),
+              "--report", str(tmp_path / "report.txt"))
+    assert out.exit_code == 2
+    assert "--report" in out.output and "ends in .json or .csv, not '.txt'" in out.output
+    assert not (tmp_path / "d").exists() and not (tmp_path / "report.txt").exists()
+    out = run("download", idc_layout[0].series_instance_uid, "--download-dir", str(tmp_path / "d"),
+              "--report", str(tmp_path / "missing-dir" / "r.json"))
+    assert out.exit_code == 1
+    assert "cannot write the report file" in out.output
+    assert "files downloaded" in out.output  # the download itself went through, and says so

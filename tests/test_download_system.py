@@ -177,8 +177,10 @@ def test_ctrl_c_on_the_command_line_says_what_is_complete(proxy: FaultProxy, idc
     manifest.write_text("".join(f"cp s3://{s.bucket}/{s.crdc_series_uuid}/* .\n" for s in series))
     out = tmp_path / "out"
     idc = Path(sys.executable).parent / "idc"
+    report = tmp_path / "report.json"
     p = subprocess.Popen([os.fspath(idc), "download-from-manifest", "--manifest-file", os.fspath(manifest),
-                          "--download-dir", os.fspath(out), "--endpoint-url", proxy.endpoint],
+                          "--download-dir", os.fspath(out), "--endpoint-url", proxy.endpoint,
+                          "--report", os.fspath(report)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Ctrl-C once a file is complete (not only begun under its temporary name).
     _, stderr = _interrupt(p, lambda: out.exists() and any(
@@ -187,6 +189,12 @@ def test_ctrl_c_on_the_command_line_says_what_is_complete(proxy: FaultProxy, idc
     assert re.search(r"Interrupted: [1-9]\d* of \d+ files are complete .* Run the same download again to fetch "
                      r"the rest: complete files are skipped\.", stderr), stderr[-2000:]
     assert "Traceback" not in stderr and "Aborted!" not in stderr
+    # --report FILE says what happened to each file until then: the complete ones are on disk.
+    document = json.loads(report.read_text())
+    assert document["cancelled"] is True and document["ok"] is False
+    complete = [r for r in document["files"] if r["status"] == "downloaded"]
+    assert complete and all(Path(r["path"]).is_file() for r in complete)
+    assert {r["kind"] for r in document["files"] if r["status"] == "failed"} <= {"cancelled"}
 
 
 def _mount_tmpfs(path: Path, options: str) -> bool:

@@ -336,10 +336,27 @@ def _download_options(func: Any) -> Any:
         click.option("--shard", type=str, default=None, metavar="I/N",
                      help="Download only part I (0 to N-1) of the download split into N parts of about equal bytes, "
                           "as `idc plan --shards N` splits it."),
+        click.option("--report", "report_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     callback=_check_report_file,
+                     help="Also write what happened to every file to FILE, one row per file (status, path, key, "
+                          "size, check, failure): JSON when FILE ends in .json, CSV when it ends in .csv. Written "
+                          "when the command ends, whether files failed or it was interrupted."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _check_report_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--report FILE``, refused before anything is downloaded when its suffix names no format."""
+    from idc_index.download.report_file import report_format
+
+    if value is not None:
+        try:
+            report_format(value)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+    return value
 
 
 def _rate(limit_rate: str | None) -> int | None:
@@ -396,23 +413,29 @@ def _set_level(log_level: str | None) -> None:
         logging.getLogger("idc_index").setLevel(log_level.upper())
 
 
-def _report(run: Callable[[], DownloadReport[Any]]) -> None:
-    """Run a download, print its summary line (after the sizes, for a dry run), and exit non-zero
-    when anything failed."""
+def _report(run: Callable[[], DownloadReport[Any]], report_file: str | None = None,
+            runs: list[DownloadReport[Any]] | None = None) -> None:
+    """Run a download, print its summary line (after the sizes, for a dry run), write
+    ``report_file`` (with the earlier ``runs`` of the same command, to which this one is added),
+    and exit non-zero when anything failed or the report file could not be written."""
     from idc_index.errors import DownloadFailedError, DownloadInterrupted
 
+    runs = [] if runs is None else runs
     try:
         report = run()
     except DownloadInterrupted as e:
+        _write_report_file(report_file, runs + ([e.report] if e.report is not None else []))
         click.echo(str(e), err=True)
         sys.exit(130)  # as a shell reports a process stopped by SIGINT
     except DownloadFailedError as e:
+        _write_report_file(report_file, runs + ([e.report] if e.report is not None else []))
         # The message begins with the report's summary line: it is printed once.
         raise click.ClickException(str(e)) from e
     except ValueError as e:
         if isinstance(e, IDCError):
             raise
         raise click.UsageError(str(e)) from e
+    runs.append(report)
     if report.dry_run and report.plan is not None and not logging.getLogger("idc_index").isEnabledFor(logging.INFO):
         from idc_index.download.plan import DRY_RUN_NOTE
 
@@ -422,6 +445,23 @@ def _report(run: Callable[[], DownloadReport[Any]]) -> None:
             click.echo(line)
         click.echo(DRY_RUN_NOTE.replace("dry_run=False", "--dry-run False"))
     click.echo(report.summary())
+    if not _write_report_file(report_file, runs):
+        sys.exit(1)
+
+
+def _write_report_file(report_file: str | None, runs: list[DownloadReport[Any]]) -> bool:
+    """Write ``--report FILE``, if given; whether that went well (when not, the error is printed
+    to stderr, and the caller exits non-zero)."""
+    if report_file is None:
+        return True
+    from idc_index.download.report_file import write_report_file
+
+    try:
+        write_report_file(runs, report_file)
+    except OSError as e:
+        click.echo(f"Error: cannot write the report file {report_file}: {e}", err=True)
+        return False
+    return True
 
 
 @idc.command("download-from-selection")
@@ -444,7 +484,8 @@ def download_from_selection(ctx: click.Context, download_dir: str | None, dir_te
                             patient_id: Any, study_instance_uid: Any, series_instance_uid: Any, sop_instance_uid: Any,
                             crdc_series_uuid: Any, analysis_result_id: Any, analysis_results: str,
                             source_bucket_location: str, quiet: bool, show_progress_bar: bool,
-                            use_s5cmd_sync: bool, shard: str | None, limit_rate: str | None) -> None:
+                            use_s5cmd_sync: bool, shard: str | None, limit_rate: str | None,
+                            report_file: str | None) -> None:
     """Download a selection: the most specific identifiers given select, the analysis-result
     options narrow it. Prints a summary line; exits non-zero when a file could not be downloaded."""
     _set_level(log_level)
@@ -457,7 +498,7 @@ def download_from_selection(ctx: click.Context, download_dir: str | None, dir_te
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
         source_bucket_location=source_bucket_location, endpoint_url=endpoint_url, concurrency=concurrency,
         checksums=checksums, shard=shard, max_bandwidth=_rate(limit_rate),
-    ))
+    ), report_file)
 
 
 def _flag_options_manifest(func: Any) -> Any:
@@ -474,7 +515,8 @@ def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir:
                            log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
                            dry_run: bool,
                            quiet: bool, validate_manifest: bool, show_progress_bar: bool,
-                           use_s5cmd_sync: bool, shard: str | None, limit_rate: str | None) -> None:
+                           use_s5cmd_sync: bool, shard: str | None, limit_rate: str | None,
+                           report_file: str | None) -> None:
     """Download the series of an IDC portal manifest (AWS or GCS; ``cp s3://<bucket>/<uuid>/* .``
     lines). Series of earlier IDC releases are downloaded as they were then."""
     _set_level(log_level)
@@ -484,7 +526,7 @@ def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir:
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
         dry_run=dry_run, endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums, shard=shard,
         max_bandwidth=_rate(limit_rate),
-    ))
+    ), report_file)
 
 
 #: What ``idc download`` recognises, in order: (index column, table, download_from_selection argument).
@@ -564,7 +606,8 @@ def _is_file(argument: str) -> bool:
 def download(ctx: click.Context, generic_argument: str, download_dir: str | None, dir_template: str,
              log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
              shard: str | None, limit_rate: str | None, dry_run: bool, analysis_results: str,
-             source_bucket_location: str, quiet: bool, show_progress_bar: bool, use_s5cmd_sync: bool) -> None:
+             source_bucket_location: str, quiet: bool, show_progress_bar: bool, use_s5cmd_sync: bool,
+             report_file: str | None) -> None:
     """Download GENERIC_ARGUMENT: a manifest file, or comma-separated collection ids, analysis
     result ids, PatientIDs, StudyInstanceUIDs, SeriesInstanceUIDs, SOPInstanceUIDs or
     crdc_series_uuids (recognised from the index). Every value must match before anything is
@@ -581,7 +624,7 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
                                                       quiet=quiet, show_progress_bar=show_progress_bar,
                                                       use_s5cmd_sync=use_s5cmd_sync, endpoint_url=endpoint_url,
                                                       concurrency=concurrency, checksums=checksums, dry_run=dry_run,
-                                                      shard=shard, max_bandwidth=max_bandwidth))
+                                                      shard=shard, max_bandwidth=max_bandwidth), report_file)
         return
     values = [v.strip() for v in generic_argument.split(",") if v.strip()]
     if not values:
@@ -593,6 +636,7 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
             "write the shards with `idc plan ... --shards N --out DIR` and download each with "
             "`idc download-from-manifest --manifest-file DIR/shard-I.s5cmd`."
         )
+    runs: list[DownloadReport[Any]] = []
     for argument, ids in kinds.items():
         click.echo(f"Downloading {len(ids)} {argument} value(s) from IDC {client.idc_version}", err=True)
         # `argument` is the name of one of download_from_selection's identifier parameters.
@@ -602,7 +646,8 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
                                   source_bucket_location=source_bucket_location, quiet=quiet,
                                   show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync,
                                   endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
-                                  dry_run=dry_run, shard=shard, max_bandwidth=max_bandwidth, **selection))
+                                  dry_run=dry_run, shard=shard, max_bandwidth=max_bandwidth, **selection),
+                report_file, runs)
 
 
 @idc.command("plan")

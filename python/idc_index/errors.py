@@ -171,13 +171,16 @@ class DownloadInterrupted(KeyboardInterrupt):
     Attributes:
         files_complete: files on disk and complete (written by this run or found present).
         files_total: files known when it stopped (more may not have been listed yet).
+        report: the :class:`~idc_index.download.DownloadReport` of what was done until then
+            (``cancelled`` set), or None when the transfer ended without one.
     """
 
-    def __init__(self, files_complete: int, files_total: int, bytes_done: int) -> None:
+    def __init__(self, files_complete: int, files_total: int, bytes_done: int, report: Any = None) -> None:
         from idc_index.units import format_size
 
         self.files_complete = files_complete
         self.files_total = files_total
+        self.report = report
         super().__init__(
             f"Interrupted: {files_complete} of {files_total} files are complete ({format_size(bytes_done)}) and "
             "kept; partial files were removed. Run the same download again to fetch the rest: complete files "

@@ -156,8 +156,8 @@ class Download:
             self.wait(30.0)
             if type(stopped) is KeyboardInterrupt:
                 p = self.progress()
-                raise DownloadInterrupted(p.files_downloaded + p.files_skipped, p.files_total,
-                                          p.bytes_done) from stopped
+                raise DownloadInterrupted(p.files_downloaded + p.files_skipped, p.files_total, p.bytes_done,
+                                          report=self.report(plan, skipped_manifest_lines)) from stopped
             raise
         finally:
             if bar is not None:

@@ -338,3 +338,27 @@ def test_hostile_index_values_stay_inside_the_download_directory(moto_s3: MotoS3
 
 
 DEFAULT_TEMPLATE = "%collection_id/%PatientID/%StudyInstanceUID/%Modality_%SeriesInstanceUID"
+
+
+def test_a_rerun_shows_the_files_found_present_apart_in_its_bar(client, moto_s3: MotoS3, idc_layout, tmp_path,
+                                                                monkeypatch):
+    """The progress the bar gets: files found present are bytes done, and ``present`` too, so
+    the rate and the time left are those of the transfer (not 512 GB/s on a rerun)."""
+    from idc_index.download import progress_bar
+
+    shown: list[tuple[int, int, int]] = []
+    real_show = progress_bar.ProgressBar.show
+
+    def show(self, done, total, postfix, *, present=0, last=False):
+        shown.append((done, total, present))
+        real_show(self, done, total, postfix, present=present, last=last)
+
+    monkeypatch.setattr(progress_bar.ProgressBar, "show", show)
+    s = idc_layout[1]
+    size = sum(len(data) for data in s.objects.values())
+    client.download_dicom_series(s.series_instance_uid, tmp_path, endpoint_url=moto_s3.endpoint)
+    assert shown[-1] == (size, size, 0)
+    shown.clear()
+    report = client.download_dicom_series(s.series_instance_uid, tmp_path, endpoint_url=moto_s3.endpoint)
+    assert report.bytes_present == size
+    assert shown[-1] == (size, size, size)

@@ -33,3 +33,19 @@ def test_a_log_gets_a_line_every_few_seconds_and_a_terminal_every_change(monkeyp
     else:
         assert len(drawn) == 1 + int(ticks * 0.1 // LOG_SECONDS)  # every 5 s of 20, and the end
     assert drawn[-1] == ticks * 1000
+
+
+def test_files_found_present_are_not_counted_in_the_rate() -> None:
+    """A rerun that finds every file present has transferred nothing: its bar shows no rate of
+    gigabytes a second (the bytes found present are tqdm's ``initial``)."""
+    total = 5 * 10**9
+    rerun = ProgressBar("Downloading")
+    rerun.show(total, total, "40/40 files", present=total, last=True)
+    assert rerun._bar.format_dict["initial"] == total
+    assert "?B/s" in str(rerun._bar), str(rerun._bar)  # no rate: nothing was transferred
+    rerun.close()
+    # Without it, the rate would be the whole size over the bar's lifetime.
+    counted = ProgressBar("Downloading")
+    counted.show(total, total, "40/40 files", last=True)
+    assert "?B/s" not in str(counted._bar) and "B/s" in str(counted._bar), str(counted._bar)
+    counted.close()

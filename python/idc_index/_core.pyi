@@ -203,6 +203,9 @@ class DownloadProgress:
     def bytes_done(self) -> int:
         """Bytes received, plus the size of files found already present."""
     @property
+    def bytes_present(self) -> int:
+        """The part of `bytes_done` that is files found already present (not transferred)."""
+    @property
     def bytes_total(self) -> int:
         """Bytes of every file known so far (grows while listings are pending)."""
     @property

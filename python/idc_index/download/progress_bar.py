@@ -26,12 +26,14 @@ class ProgressBar:
         self._every = 0.0 if interactive else LOG_SECONDS
         self._shown = float("-inf")
 
-    def show(self, done: int, total: int, postfix: str, *, last: bool = False) -> None:
-        """Set the bar to ``done`` of ``total`` bytes; draw it now unless a log line was written
-        less than :data:`LOG_SECONDS` ago (the last state is always drawn)."""
+    def show(self, done: int, total: int, postfix: str, *, present: int = 0, last: bool = False) -> None:
+        """Set the bar to ``done`` of ``total`` bytes, of which ``present`` were found on disk
+        (not transferred: left out of the rate and the time left); draw it now unless a log
+        line was written less than :data:`LOG_SECONDS` ago (the last state is always drawn)."""
         bar = self._bar
         bar.total = max(total, done)
         bar.n = done
+        bar.initial = min(present, done)  # tqdm's rate is (n - initial) over the time
         bar.set_postfix_str(postfix, refresh=False)
         now = time.monotonic()
         if last or now - self._shown >= self._every:

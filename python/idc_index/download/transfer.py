@@ -142,7 +142,8 @@ class Download:
                 return
             last = (p.bytes_done, p.bytes_total)
             if bar is not None:
-                bar.show(p.bytes_done, p.bytes_total, f"{p.files_finished}/{p.files_total} files", last=end)
+                bar.show(p.bytes_done, p.bytes_total, f"{p.files_finished}/{p.files_total} files",
+                         present=p.bytes_present, last=end)
             if progress_callback is not None:
                 progress_callback(p.bytes_done, p.bytes_total, "B", desc)
 

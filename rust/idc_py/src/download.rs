@@ -246,6 +246,8 @@ impl DownloadConfig {
 pub struct DownloadProgress {
     /// Bytes received, plus the size of files found already present.
     bytes_done: u64,
+    /// The part of `bytes_done` that is files found already present (not transferred).
+    bytes_present: u64,
     /// Bytes of every file known so far (grows while listings are pending).
     bytes_total: u64,
     files_downloaded: u64,
@@ -282,6 +284,7 @@ impl From<core::ProgressSnapshot> for DownloadProgress {
     fn from(p: core::ProgressSnapshot) -> Self {
         Self {
             bytes_done: p.bytes_done,
+            bytes_present: p.bytes_present,
             bytes_total: p.bytes_total,
             files_downloaded: p.files_downloaded,
             files_skipped: p.files_skipped,

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 #[derive(Debug, Default)]
 pub struct Progress {
     bytes_done: AtomicU64,
+    bytes_present: AtomicU64,
     bytes_total: AtomicU64,
     files_downloaded: AtomicU64,
     files_skipped: AtomicU64,
@@ -20,6 +21,9 @@ pub struct ProgressSnapshot {
     /// Bytes received, plus the size of files found already present. Bytes of an attempt that
     /// failed are taken back, so this never runs ahead of what is on disk.
     pub bytes_done: u64,
+    /// The part of `bytes_done` that is files found already present (not transferred: a rate
+    /// is the rest over the time).
+    pub bytes_present: u64,
     /// Bytes of every file known so far; while listings are pending it includes the size
     /// hints of the prefixes not listed yet.
     pub bytes_total: u64,
@@ -44,6 +48,7 @@ impl Progress {
     pub fn snapshot(&self) -> ProgressSnapshot {
         ProgressSnapshot {
             bytes_done: self.bytes_done.load(Relaxed),
+            bytes_present: self.bytes_present.load(Relaxed),
             bytes_total: self.bytes_total.load(Relaxed),
             files_downloaded: self.files_downloaded.load(Relaxed),
             files_skipped: self.files_skipped.load(Relaxed),
@@ -95,6 +100,7 @@ impl Progress {
     }
     pub(crate) fn skipped(&self, bytes: u64) {
         self.files_skipped.fetch_add(1, Relaxed);
+        self.bytes_present.fetch_add(bytes, Relaxed);
         self.bytes_done.fetch_add(bytes, Relaxed);
     }
     pub(crate) fn failed(&self) {

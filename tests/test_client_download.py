@@ -362,3 +362,27 @@ def test_a_rerun_shows_the_files_found_present_apart_in_its_bar(client, moto_s3:
     report = client.download_dicom_series(s.series_instance_uid, tmp_path, endpoint_url=moto_s3.endpoint)
     assert report.bytes_present == size
     assert shown[-1] == (size, size, size)
+
+
+SHORTCUTS = ["download_dicom_series", "download_dicom_studies", "download_dicom_patients", "download_dicom_instance",
+             "download_collection", "download_analysis_result"]
+
+
+@pytest.mark.parametrize("name", SHORTCUTS)
+def test_the_shortcuts_show_their_download_options(client, name: str) -> None:
+    """help(), IPython's completion and `?` read the signature: the options the shortcut passes
+    on to download_from_selection are in it, with their defaults, and nothing hides as **."""
+    import inspect
+
+    from idc_index import IDCClient
+
+    full = inspect.signature(IDCClient.download_from_selection).parameters
+    params = inspect.signature(getattr(client, name)).parameters
+    for option in ("endpoint_url", "concurrency", "progress_callback", "checksums", "shard", "max_bandwidth"):
+        assert params[option].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params[option].default == full[option].default
+    assert not [p for p in params.values() if p.kind is inspect.Parameter.VAR_KEYWORD]
+    assert "endpoint_url" in str(inspect.signature(getattr(IDCClient, name)))
+    with pytest.raises(TypeError, match=f"^{name}\\(\\) got an unexpected keyword argument 'endpoint'; its download "
+                                        "options are checksums, concurrency, endpoint_url"):
+        getattr(client, name)("x", "dir", endpoint="http://127.0.0.1:9")

@@ -13,9 +13,11 @@ downloaded. Identifiers that match nothing raise
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from idc_index._arrow import bools
 from idc_index.download.destinations import DOWNLOAD_HIERARCHY_DEFAULT
@@ -30,6 +32,35 @@ from idc_index.selection import Selection
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _options_of(source: Callable[..., Any]) -> Callable[[F], F]:
+    """Show in a shortcut method's signature (``help()``, tab completion) the keyword-only
+    options of ``source`` that its ``**options`` passes on, and refuse any other keyword with
+    the method's name and those options."""
+    options = [p for p in inspect.signature(source).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    names = {p.name for p in options}
+
+    def decorate(method: F) -> F:
+        own = [p for p in inspect.signature(method).parameters.values() if p.kind is not p.VAR_KEYWORD]
+        allowed = names | {p.name for p in own}
+
+        @functools.wraps(method)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            unknown = sorted(k for k in kwargs if k not in allowed)
+            if unknown:
+                raise TypeError(
+                    f"{method.__name__}() got an unexpected keyword argument {unknown[0]!r}; its download "
+                    f"options are {', '.join(sorted(names))} (see download_from_selection)"
+                )
+            return method(*args, **kwargs)
+
+        checked.__signature__ = inspect.signature(method).replace(parameters=own + options)  # type: ignore[attr-defined]
+        return cast(F, checked)
+
+    return decorate
 
 
 class DownloadMethods:
@@ -185,6 +216,7 @@ class DownloadMethods:
             shard=shard, max_bandwidth=max_bandwidth,
         )
 
+    @_options_of(download_from_selection)
     def download_dicom_series(
         self,
         seriesInstanceUID: str | list[str],
@@ -209,6 +241,7 @@ class DownloadMethods:
             source_bucket_location, **options,
         )
 
+    @_options_of(download_from_selection)
     def download_dicom_studies(
         self,
         studyInstanceUID: str | list[str],
@@ -233,6 +266,7 @@ class DownloadMethods:
             source_bucket_location, **options,
         )
 
+    @_options_of(download_from_selection)
     def download_dicom_patients(
         self,
         patientId: str | list[str],
@@ -257,6 +291,7 @@ class DownloadMethods:
             source_bucket_location, **options,
         )
 
+    @_options_of(download_from_selection)
     def download_dicom_instance(
         self,
         sopInstanceUID: str | list[str],
@@ -282,6 +317,7 @@ class DownloadMethods:
             source_bucket_location, **options,
         )
 
+    @_options_of(download_from_selection)
     def download_collection(
         self,
         collection_id: str | list[str],
@@ -307,6 +343,7 @@ class DownloadMethods:
             source_bucket_location, analysis_results=analysis_results, **options,
         )
 
+    @_options_of(download_from_selection)
     def download_analysis_result(
         self,
         analysis_result_id: str | list[str],

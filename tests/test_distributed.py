@@ -176,9 +176,9 @@ def test_a_shard_that_fails_for_good_is_in_the_merged_report(
     workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    import tqdm.auto
+    from idc_index.download import progress_bar
 
-    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    monkeypatch.setattr(progress_bar, "_tqdm", lambda: RecordingBar)
     RecordingBar.bars.clear()
     proxy = FaultProxy(moto_s3.endpoint)
     try:
@@ -234,9 +234,9 @@ def test_the_callers_progress_bar_counts_every_byte_of_every_shard(
     client, workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    import tqdm.auto
+    from idc_index.download import progress_bar
 
-    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    monkeypatch.setattr(progress_bar, "_tqdm", lambda: RecordingBar)
     RecordingBar.bars.clear()
     plan = client.plan_download(tmp_path / "p", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")
     started = time.monotonic()
@@ -372,9 +372,9 @@ def test_a_progress_callback_replaces_the_bar_and_sees_every_byte(
     client, workers: dd.Client, moto_s3: MotoS3, small_collection: list[Series], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    import tqdm.auto
+    from idc_index.download import progress_bar
 
-    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    monkeypatch.setattr(progress_bar, "_tqdm", lambda: RecordingBar)
     RecordingBar.bars.clear()
     calls: list[tuple[int, int, str, str]] = []
     plan = client.plan_download(tmp_path / "p", collection_id=SMALL_COLLECTION, dirTemplate="%SeriesInstanceUID")

@@ -204,6 +204,10 @@ IDIOMS = [
     "SELECT first(Modality) AS f FROM index WHERE collection_id = 'rider_pilot' AND Modality = 'CT'",
     "SELECT list_value(1, 2) AS l, struct_extract({'a': 1}, 'a') AS v",
     "SELECT collection_id, list_transform(sources, x -> x['source_doi']) AS dois FROM collections_index ORDER BY 1",
+    # a struct field of a lambda's parameter as DuckDB writes it, and DuckDB 1.3's lambda syntax
+    "SELECT collection_id, list_transform(sources, x -> x.source_doi) AS dois FROM collections_index ORDER BY 1",
+    ("SELECT collection_id, list_transform(list_filter(sources, lambda s: s.license.license_short_name LIKE 'CC%'), "
+     "lambda s: s.source_doi) AS dois FROM collections_index ORDER BY 1"),
 ]
 
 

@@ -6,7 +6,9 @@
 //! - `count_if(c)`: `count(*) FILTER (WHERE c)`;
 //! - `ORDER BY ALL`: every column of the SELECT, left to right;
 //! - `f(a = b)` is a comparison, as in DuckDB: the DuckDB dialect of the SQL parser reads it as a
-//!   named argument `a`, which no function here takes.
+//!   named argument `a`, which no function here takes;
+//! - in a lambda's body, `x.field` (a field of the struct a parameter `x` stands for) as
+//!   `x['field']`: the planner would read `x.field` as the column `field` of a table `x`.
 //!
 //! Plain renamings (`first`, `strftime`, ...) are aliases registered in [`super::functions`].
 
@@ -14,8 +16,9 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArgOperator, FunctionArguments,
-    OrderByExpr, OrderByKind, Query, SelectItem, SetExpr, Value, VisitMut, VisitorMut,
+    AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArgOperator,
+    FunctionArguments, Ident, OrderByExpr, OrderByKind, Query, SelectItem, SetExpr, Subscript,
+    Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -40,8 +43,61 @@ impl VisitorMut for Idioms {
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         comparisons_not_names(expr);
+        lambda_fields(expr);
         if let Some(rewritten) = aggregate(expr) {
             *expr = rewritten;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// In the body of a lambda, `x.a.b` where `x` is one of its parameters as `x['a']['b']`.
+fn lambda_fields(expr: &mut Expr) {
+    let Expr::Lambda(lambda) = expr else {
+        return;
+    };
+    let params: Vec<String> = lambda
+        .params
+        .iter()
+        .map(|p| p.name.value.to_lowercase())
+        .collect();
+    let _ = lambda.body.visit(&mut ParamFields(&params));
+}
+
+/// Rewrites fields of the parameters `.0` (lower case) as subscripts.
+struct ParamFields<'a>(&'a [String]);
+
+impl ParamFields<'_> {
+    fn is_param(&self, ident: &Ident) -> bool {
+        self.0.contains(&ident.value.to_lowercase())
+    }
+}
+
+fn subscript(field: &Ident) -> AccessExpr {
+    AccessExpr::Subscript(Subscript::Index {
+        index: Expr::value(Value::SingleQuotedString(field.value.clone())),
+    })
+}
+
+impl VisitorMut for ParamFields<'_> {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::CompoundIdentifier(parts) if parts.len() > 1 && self.is_param(&parts[0]) => {
+                *expr = Expr::CompoundFieldAccess {
+                    root: Box::new(Expr::Identifier(parts[0].clone())),
+                    access_chain: parts[1..].iter().map(subscript).collect(),
+                };
+            }
+            Expr::CompoundFieldAccess { root, access_chain } if matches!(root.as_ref(), Expr::Identifier(i) if self.is_param(i)) => {
+                for access in access_chain.iter_mut() {
+                    if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        *access = subscript(field);
+                    }
+                }
+            }
+            _ => {}
         }
         ControlFlow::Continue(())
     }
@@ -177,6 +233,18 @@ mod tests {
         assert_eq!(
             rewritten("SELECT * FROM t ORDER BY ALL"),
             "SELECT * FROM t ORDER BY ALL"
+        );
+    }
+
+    #[test]
+    fn fields_of_lambda_parameters_are_subscripts() {
+        assert_eq!(
+            rewritten("SELECT list_transform(s, x -> x.doi || x.a.b || t.c) FROM t"),
+            "SELECT list_transform(s, x -> x['doi'] || x['a']['b'] || t.c) FROM t"
+        );
+        assert_eq!(
+            rewritten("SELECT list_filter(s, lambda X: x.n > 1) FROM t"),
+            "SELECT list_filter(s, lambda X : x['n'] > 1) FROM t"
         );
     }
 }

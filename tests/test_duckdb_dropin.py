@@ -208,6 +208,16 @@ IDIOMS = [
     "SELECT collection_id, list_transform(sources, x -> x.source_doi) AS dois FROM collections_index ORDER BY 1",
     ("SELECT collection_id, list_transform(list_filter(sources, lambda s: s.license.license_short_name LIKE 'CC%'), "
      "lambda s: s.source_doi) AS dois FROM collections_index ORDER BY 1"),
+    # a lateral UNNEST in FROM, with or without the table's alias, through the alias or the column
+    ("SELECT t.collection_id, u.s['source_doi'] AS doi FROM collections_index t, UNNEST(t.sources) AS u(s) "
+     "ORDER BY 1, 2"),
+    ("SELECT collection_id, s.license.license_short_name AS license, COUNT(*) AS n FROM collections_index "
+     "CROSS JOIN UNNEST(collections_index.sources) AS u(s) GROUP BY ALL ORDER BY ALL"),
+    # unnested rows of a keyed index: the key no longer determines the row (sorted and grouped by both)
+    ("SELECT collection_id, s['source_doi'] AS doi FROM (SELECT collection_id, unnest(sources) AS s "
+     "FROM collections_index) ORDER BY collection_id, doi"),
+    ("SELECT COUNT(*) AS n FROM (SELECT collection_id, doi, COUNT(*) FROM (SELECT collection_id, "
+     "unnest(sources)['source_doi'] AS doi FROM collections_index) GROUP BY 1, 2)"),
 ]
 
 
@@ -277,7 +287,8 @@ def _kinds(frame: pd.DataFrame) -> list[str]:
     ("SELECT mode(Modality) FROM index", "GROUP BY x ORDER BY COUNT(*) DESC LIMIT 1"),
     ("SELECT epoch(TIMESTAMP '2020-01-01')", "date_part('epoch', t)"),
     ("SELECT * FROM read_parquet('x.parquet')", "register_table"),
-    ("SELECT u.s['source_doi'] FROM collections_index t, UNNEST(t.sources) AS u(s)", "unnest in a subquery"),
+    ("SELECT u.s['source_doi'] FROM collections_index t, UNNEST(t.sources) AS u(s), UNNEST(t.sources) AS v(w)",
+     "unnest in a subquery"),
 ])
 def test_duckdb_sql_that_is_not_available_says_what_to_write_instead(client, sql, instead) -> None:
     with pytest.raises(SQLError) as error:

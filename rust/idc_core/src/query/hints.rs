@@ -55,8 +55,9 @@ pub fn with_hint(message: String) -> String {
         || message.contains("OuterReferenceColumn")
     {
         return format!(
-            "{message}\nA lateral UNNEST (FROM t, UNNEST(t.list) AS u(x)) is not supported here; unnest in a \
-             subquery instead: SELECT x['field'] FROM (SELECT t.*, unnest(t.list) AS x FROM t)"
+            "{message}\nA lateral UNNEST is supported here for one table and one UNNEST of one list \
+             (FROM t, UNNEST(t.list) AS u(x)); otherwise unnest in a subquery: SELECT x['field'] FROM \
+             (SELECT t.*, unnest(t.list) AS x FROM t)"
         );
     }
     message

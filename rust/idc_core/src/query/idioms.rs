@@ -10,7 +10,8 @@
 //! - in a lambda's body, `x.field` (a field of the struct a parameter `x` stands for) as
 //!   `x['field']`: the planner would read `x.field` as the column `field` of a table `x`.
 //!
-//! Plain renamings (`first`, `strftime`, ...) are aliases registered in [`super::functions`].
+//! A lateral `UNNEST` in `FROM` is [`super::lateral`]'s. Plain renamings (`first`, `strftime`, ...)
+//! are aliases registered in [`super::functions`].
 
 use std::ops::ControlFlow;
 
@@ -37,6 +38,7 @@ impl VisitorMut for Idioms {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        super::lateral::rewrite(query);
         order_by_all(query);
         ControlFlow::Continue(())
     }

@@ -9,6 +9,7 @@ pub mod functions;
 mod hints;
 mod idioms;
 mod in_order;
+mod lateral;
 pub mod layout;
 mod names;
 pub mod params;
@@ -419,27 +420,35 @@ impl Engine {
             .execution
             .parquet
             .pushdown_filters = pushdown_filters;
-        let mut plan = state
-            .statement_to_plan(statement)
-            .await
-            .map_err(|e| self.explain(e.into()))?;
-        if let Some(values) = values {
-            plan = plan.with_param_values(values)?;
-        }
-        options.verify_plan(&plan)?;
-        state
-            .config_mut()
-            .options_mut()
-            .execution
-            .enable_file_stream_work_stealing = !in_order::only_reads(&plan);
-        let df = DataFrame::new(state, plan);
-        let task = Arc::new(df.task_ctx());
-        let physical = df
-            .create_physical_plan()
-            .await
-            .and_then(cancel::yield_after_joins)
-            .and_then(in_order::keep_file_order)
-            .map_err(|e| self.explain(e.into()))?;
+        // Planned (and optimised) without the tables' keys when the query unnests: see
+        // table::KEYS_HIDDEN.
+        let unnests = statement.to_string().to_lowercase().contains("unnest");
+        let (task, physical) = table::KEYS_HIDDEN
+            .scope(unnests, async {
+                let mut plan = state
+                    .statement_to_plan(statement)
+                    .await
+                    .map_err(|e| self.explain(e.into()))?;
+                if let Some(values) = values {
+                    plan = plan.with_param_values(values)?;
+                }
+                options.verify_plan(&plan)?;
+                state
+                    .config_mut()
+                    .options_mut()
+                    .execution
+                    .enable_file_stream_work_stealing = !in_order::only_reads(&plan);
+                let df = DataFrame::new(state, plan);
+                let task = Arc::new(df.task_ctx());
+                let physical = df
+                    .create_physical_plan()
+                    .await
+                    .and_then(cancel::yield_after_joins)
+                    .and_then(in_order::keep_file_order)
+                    .map_err(|e| self.explain(e.into()))?;
+                Ok::<_, CoreError>((task, physical))
+            })
+            .await?;
         // The schema of the plan that runs: the analyzer's rewrites (see `rules`) may change
         // the types the logical plan was first given.
         let schema = physical.schema();

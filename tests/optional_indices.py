@@ -1,8 +1,9 @@
 """Optional indices made from the real v25 main index, for tests that need them offline.
 
 The optional indices of a release (``sm_index``, ``sm_instance_index``, ``seg_index``,
-``ann_index``, ``ann_group_index``, ``clinical_index``) are published separately from the data
-package and fetched on first use. The files written here have their published columns and types
+``ann_index``, ``ann_group_index``, ``clinical_index``, and those of the CT, MR, PT, RTSTRUCT,
+contrast and volume-geometry metadata) are published separately from the data package and
+fetched on first use. The files written here have their published columns and types
 and refer to real series of the main index: each slide-microscopy (SM) series gets a pyramid
 of 3-6 instances, each segmentation (SEG) the first image series of its study, each annotation
 (ANN) the first SM series of its study. Values that the main index does not hold (stains,
@@ -230,6 +231,60 @@ ORDER BY collection_id, table_name
 """
 
 
+#: The other optional indices, made from their shipped schema (``<name>_schema.json`` in the data
+#: package) over the series of these modalities; a column the main index has is copied from it,
+#: ``referenced_SeriesInstanceUID`` is an image series of the same study, and every other value is
+#: drawn from the row number by the column's type (a list of one to three values where the
+#: schema says REPEATED, NULL in one row of nine otherwise).
+_FROM_SCHEMA = {
+    "ct_index": "('CT')",
+    "mr_index": "('MR')",
+    "pt_index": "('PT')",
+    "rtstruct_index": "('RTSTRUCT')",
+    "contrast_index": "('CT', 'MR')",
+    "volume_geometry_index": "('CT', 'MR', 'PT')",
+}
+
+_VALUE_BY_TYPE = {
+    "STRING": "'{name}_' || (({rn} + {k}) % 4)::VARCHAR",
+    "INTEGER": "(({rn} * 13 + {k}) % 512)::BIGINT",
+    "FLOAT": "((({rn} * 37 + {k}) % 1000) / 10.0)::DOUBLE",
+    "BOOLEAN": "(({rn} + {k}) % 4 <> 0)",
+}
+
+
+def _schema_index_sql(name: str, modalities: str) -> str:
+    """The DuckDB query of optional index ``name`` (see :data:`_FROM_SCHEMA`)."""
+    import importlib.resources
+    import json
+
+    from idc_index.releases.files import DATA_PACKAGE
+
+    schema = json.loads((importlib.resources.files(DATA_PACKAGE) / f"{name}_schema.json").read_text())
+    main_columns = {"SeriesInstanceUID", "StudyInstanceUID", "PatientID", "collection_id", "Modality"}
+    columns = []
+    for k, column in enumerate(schema["columns"]):
+        col = column["name"]
+        if col in main_columns:
+            expr = f"s.{col}"
+        elif col == "referenced_SeriesInstanceUID":
+            expr = ("(SELECT min(i.SeriesInstanceUID) FROM idx i WHERE i.StudyInstanceUID = s.StudyInstanceUID "
+                    "AND i.Modality IN ('CT', 'MR', 'PT'))")
+        else:
+            values = [_VALUE_BY_TYPE[column["type"]].format(name=col, k=k, rn=f"(rn + {i})") for i in range(3)]
+            if column.get("mode") == "REPEATED":
+                expr = f"list_slice([{', '.join(values)}], 1, 1 + (rn % 3))"
+            else:
+                expr = f"CASE WHEN (rn + {k}) % 9 = 0 THEN NULL ELSE {values[0]} END"
+        columns.append(f"{expr} AS {col}")
+    return f"""
+        SELECT {", ".join(columns)}
+        FROM (SELECT *, row_number() OVER (ORDER BY SeriesInstanceUID) AS rn FROM idx
+              WHERE Modality IN {modalities}) s
+        ORDER BY SeriesInstanceUID
+    """
+
+
 def write_optional_indices(main_index: Path, out: Path) -> dict[str, Path]:
     """Write the optional indices (``<name>.parquet``) and the clinical tables
     (``clinical/<table>.parquet``) made from ``main_index`` into ``out``; return the index paths."""
@@ -248,6 +303,7 @@ def write_optional_indices(main_index: Path, out: Path) -> dict[str, Path]:
         "ann_index": _ANN_INDEX,
         "ann_group_index": _ANN_GROUP_INDEX,
         "clinical_index": _CLINICAL_INDEX,
+        **{name: _schema_index_sql(name, modalities) for name, modalities in _FROM_SCHEMA.items()},
     }
     paths = {}
     for name, sql in queries.items():

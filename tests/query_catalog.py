@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     import duckdb
 
 #: The optional indices the catalog's queries read; tests publish them (tests/optional_indices.py).
-OPTIONAL_INDICES = ("sm_index", "sm_instance_index", "seg_index", "ann_index", "ann_group_index", "clinical_index")
+OPTIONAL_INDICES = ("sm_index", "sm_instance_index", "seg_index", "ann_index", "ann_group_index", "clinical_index",
+                    "ct_index", "mr_index", "pt_index", "rtstruct_index", "contrast_index", "volume_geometry_index")
 
 
 @dataclass(frozen=True)

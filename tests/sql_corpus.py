@@ -38,6 +38,8 @@ class Query:
         source: ``<owner>/<repo>:<path>`` of the file it is published in.
         sql: the SQL, in the DuckDB dialect of idc-index 0.13.
         ordered: the SQL fixes the order of all rows (an ORDER BY at the top level).
+        ordered_by: with ``ordered``, the result columns its ORDER BY fixes when rows may tie on
+            them (in any order among themselves); empty: every column.
         needs: the optional indices it reads, fetched before it runs.
         unordered_lists: columns of comma-joined values that the SQL aggregates without an order
             (``STRING_AGG(DISTINCT x)``): compared as sets of values.
@@ -46,6 +48,7 @@ class Query:
     source: str
     sql: str
     ordered: bool = False
+    ordered_by: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
     unordered_lists: tuple[str, ...] = ()
 
@@ -1048,6 +1051,7 @@ GROUP BY collection_id, table_name
 ORDER BY collection_id
 """,
         ordered=True,
+        ordered_by=("collection_id",),
         needs=('clinical_index',),
     ),
     Query(

@@ -150,7 +150,7 @@ class IndexTables:
         # The stamp of each copy in the cache that a table reads (path -> identity, None when
         # it has none), read once and again only when the file no longer matches it.
         self._stamps: dict[str, Identity | None] = {}
-        self._kinds: dict[Path, Literal["optimized", "cached", "installed"]] = {}
+        self._kinds: dict[str, Literal["optimized", "cached", "installed"]] = {}
         main_path = catalog.entry(MAIN_INDEX).path
         optimized = self._optimized_copy(main_path) if optimize_index and main_path else None
         self._optimized = optimized
@@ -281,12 +281,11 @@ class IndexTables:
         their stamp (or have none)."""
         changed = set()
         for p in self._local_paths():
-            path = Path(p)
-            now = identity(path)
+            now = identity(p)
             if now is None:
                 changed.add(p)
-            elif now != self._stamps.get(p) and self._kind(path) != "installed":
-                self._stamps[p] = read_stamp(path)  # written again since (a new copy)?
+            elif now != self._stamps.get(p) and self._kind(p) != "installed":
+                self._stamps[p] = read_stamp(Path(p))  # written again since (a new copy)?
                 if now != self._stamps[p]:
                     changed.add(p)
         return changed
@@ -304,15 +303,18 @@ class IndexTables:
         self._stamps[str(f.path)] = write_stamp(f.path)
         return None
 
-    def _kind(self, path: Path) -> Literal["optimized", "cached", "installed"]:
-        """Whether ``path`` is the optimised copy, another copy in the cache, or not a copy."""
-        kind = self._kinds.get(path)
+    def _kind(self, path: str | Path) -> Literal["optimized", "cached", "installed"]:
+        """Whether ``path`` is the optimised copy, another copy in the cache, or not a copy
+        (worked out once per path: this runs before every query)."""
+        key = os.fspath(path)
+        kind = self._kinds.get(key)
         if kind is None:
-            if path == self._optimized or _inside(path, self._catalog.cache_dir / OPTIMIZED_DIR):
+            as_path = Path(key)
+            if as_path == self._optimized or _inside(as_path, self._catalog.cache_dir / OPTIMIZED_DIR):
                 kind = "optimized"
             else:
-                kind = "cached" if _inside(path, self._catalog.cache_dir) else "installed"
-            self._kinds[path] = kind
+                kind = "cached" if _inside(as_path, self._catalog.cache_dir) else "installed"
+            self._kinds[key] = kind
         return kind
 
     def _files(self, names: list[str]) -> list[_IndexFile]:

@@ -33,7 +33,7 @@ def stamp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.verified")
 
 
-def identity(path: Path) -> Identity | None:
+def identity(path: str | os.PathLike[str]) -> Identity | None:
     """The size and modification time of ``path`` now, or None when it cannot be statted."""
     try:
         st = os.stat(path)

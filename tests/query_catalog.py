@@ -468,6 +468,40 @@ QUERIES: dict[str, Query] = {
            JOIN index ref ON a.referenced_SeriesInstanceUID = ref.SeriesInstanceUID
            GROUP BY ref.collection_id, a.AnnotationCoordinateType"""
     ),
+    # The per-modality metadata indices, as the imaging-data-commons skill's SQL patterns read them.
+    "ct_thin_slices": Query(
+        """SELECT i.collection_id, COUNT(*) AS series, AVG(c.SliceThickness) AS thickness
+           FROM index i JOIN ct_index c ON i.SeriesInstanceUID = c.SeriesInstanceUID
+           WHERE c.SliceThickness <= 2.0 GROUP BY i.collection_id ORDER BY series DESC, i.collection_id""",
+        ordered_by=("series", "collection_id"),
+    ),
+    "mr_field_strength": Query(
+        """SELECT m.MagneticFieldStrength, COUNT(*) AS series FROM mr_index m
+           GROUP BY m.MagneticFieldStrength ORDER BY m.MagneticFieldStrength""",
+        ordered_by=("MagneticFieldStrength",),
+    ),
+    "pt_units": Query(
+        """SELECT p.Units, COUNT(*) AS series, MAX(p.RadionuclideTotalDose) AS max_dose FROM pt_index p
+           GROUP BY p.Units ORDER BY p.Units""",
+        ordered_by=("Units",),
+    ),
+    "rtstruct_rois_by_collection": Query(
+        """SELECT i.collection_id, COUNT(*) AS rtstruct_series, ROUND(AVG(r.total_rois), 1) AS avg_rois
+           FROM index i JOIN rtstruct_index r ON i.SeriesInstanceUID = r.SeriesInstanceUID
+           GROUP BY i.collection_id ORDER BY rtstruct_series DESC, i.collection_id""",
+        ordered_by=("rtstruct_series", "collection_id"),
+    ),
+    "contrast_of_ct": Query(
+        """SELECT i.collection_id, COUNT(*) AS series FROM index i
+           JOIN contrast_index c ON i.SeriesInstanceUID = c.SeriesInstanceUID
+           WHERE i.Modality = 'CT' AND len(c.ContrastBolusAgent) > 0 GROUP BY i.collection_id"""
+    ),
+    "volume_geometry_valid_3d": Query(
+        """SELECT i.collection_id, COUNT(*) AS total_ct,
+                  SUM(CASE WHEN v.regularly_spaced_3d_volume THEN 1 ELSE 0 END) AS valid_3d
+           FROM index i JOIN volume_geometry_index v ON i.SeriesInstanceUID = v.SeriesInstanceUID
+           WHERE i.Modality = 'CT' GROUP BY i.collection_id"""
+    ),
     # The nested columns of collections_index.
     "sources_first_doi": Query(
         "SELECT collection_id, sources[1].source_doi AS doi FROM collections_index ORDER BY collection_id",

@@ -28,13 +28,24 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from idc_index.cli_options import (
+    ANALYSIS_RESULTS_OPTION,
+    LOG_LEVELS,
+    SOURCE_OPTION,
+    TEMPLATE_HELP,
+    bool_option,
+    download_options,
+    flag_options,
+    flag_options_manifest,
+    id_values,
+    limit_rate_value,
+)
 from idc_index.client import IDCClient
 from idc_index.download.destinations import DOWNLOAD_HIERARCHY_DEFAULT
-from idc_index.download.locations import ENDPOINT_ENV, SOURCE_LOCATIONS
+from idc_index.download.locations import SOURCE_LOCATIONS
 from idc_index.errors import IDCError
 from idc_index.query.lookup import normalize_collection
 from idc_index.releases.catalog import DATA_DIR_ENV
-from idc_index.selection import ANALYSIS_RESULTS
 
 if TYPE_CHECKING:
     from idc_index.download.report import DownloadReport
@@ -51,8 +62,6 @@ ORDER BY collection_id
 """
 
 
-#: The levels of ``--log-level``.
-_LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 
 
 def _client(ctx: click.Context) -> IDCClient:
@@ -137,7 +146,7 @@ def _as_options(message: str) -> str:
          "Default: on, unless IDC_INDEX_OPTIMIZE=0.",
 )
 @click.option(
-    "--log-level", type=click.Choice(_LOG_LEVELS, case_sensitive=False),
+    "--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
     default="warning", show_default=True, help="How much idc-index logs to stderr.",
 )
 @click.pass_context
@@ -306,108 +315,7 @@ def releases(fmt: str) -> None:
           ["release", "idc_version", "current", "published", "cached", "bundled"], fmt)
 
 
-# -- downloads ------------------------------------------------------------------------------------
-_TEMPLATE_HELP = (
-    "Folders under the download directory, from %collection_id, %PatientID, %StudyInstanceUID, %Modality, "
-    "%SeriesInstanceUID joined by '/', '-', '_'. An empty string puts every file directly in the download directory."
-)
-
-
-def _download_options(func: Any) -> Any:
-    """Options every download command has (idc-index 0.13's, plus the endpoint and concurrency)."""
-    options = [
-        click.option("--download-dir", type=click.Path(file_okay=False), default=None,
-                     help="Directory to download into (default: the current directory)."),
-        click.option("--dir-template", type=str, default=DOWNLOAD_HIERARCHY_DEFAULT, show_default=True,
-                     help=_TEMPLATE_HELP),
-        click.option("--log-level", type=click.Choice(_LOG_LEVELS, case_sensitive=False), default=None,
-                     help="How much idc-index logs to stderr."),
-        click.option("--endpoint-url", type=str, default=None, envvar=ENDPOINT_ENV,
-                     help="An S3-compatible endpoint for every bucket (mirror, proxy). Default: AWS or GCS."),
-        click.option("--concurrency", type=click.IntRange(1, 4096), default=None,
-                     help="At most this many requests in flight (default 256); below it, the number "
-                          "follows the network."),
-        click.option("--checksums/--sizes-only", default=True, show_default=True,
-                     help="Check every file against the checksum its bucket states (CRC32C, CRC32, CRC64NVME or MD5), or only its size "
-                          "(saves CPU on very fast links)."),
-        click.option("--limit-rate", "limit_rate", type=str, default=None, metavar="RATE",
-                     help="At most this many bytes per second from the network, as curl's --limit-rate: "
-                          "500k, 25M, 1G (binary multiples). Default: no limit."),
-        click.option("--shard", type=str, default=None, metavar="I/N",
-                     help="Download only part I (0 to N-1) of the download split into N parts of about equal bytes, "
-                          "as `idc plan --shards N` splits it."),
-        click.option("--report", "report_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-                     callback=_check_report_file,
-                     help="Also write what happened to every file to FILE, one row per file (status, path, key, "
-                          "size, check, failure): JSON when FILE ends in .json, CSV when it ends in .csv. Written "
-                          "when the command ends, whether files failed or it was interrupted."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _check_report_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """``--report FILE``, refused before anything is downloaded when its suffix names no format."""
-    from idc_index.download.report_file import report_format
-
-    if value is not None:
-        try:
-            report_format(value)
-        except ValueError as e:
-            raise click.BadParameter(str(e)) from None
-    return value
-
-
-def _rate(limit_rate: str | None) -> int | None:
-    """``--limit-rate`` in bytes per second (None: no limit), or a usage error that says what it takes."""
-    from idc_index.arguments import parse_rate
-
-    try:
-        return parse_rate(limit_rate, "--limit-rate")
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--limit-rate") from None
-
-
-def _bool_option(name: str, default: bool, help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A boolean option as idc-index 0.13 took it (``--dry-run True``, ``--dry-run False``), which
-    also takes the bare flag for True. When the flag is followed by an argument, the argument
-    is read as its value (0.13's reading wins): write ``--dry-run True`` there."""
-    return click.option(name, type=bool, default=default, is_flag=False, flag_value=True, show_default=True,
-                        help=f"{help} Alone, {name} means True.")
-
-
-_ANALYSIS_RESULTS_OPTION = click.option(
-    "--analysis-results", type=click.Choice(ANALYSIS_RESULTS, case_sensitive=False), default="include",
-    show_default=True, help="Download analysis-result series too (include), not (exclude), or only them (only).")
-_SOURCE_OPTION = click.option(
-    "--source-bucket-location", type=click.Choice(SOURCE_LOCATIONS), default="aws", show_default=True,
-    help="Download from AWS or from Google Cloud Storage.")
-
-
-def _flag_options(func: Any, manifest: bool = False) -> Any:
-    options = [
-        _bool_option("--quiet", True,
-                     "Accepted for compatibility: the downloader prints only its progress bar and summary."),
-        _bool_option("--show-progress-bar", True, "Show a progress bar."),
-        _bool_option("--use-s5cmd-sync", False,
-                     "Accepted for compatibility: files already present and complete are always skipped."),
-    ]
-    if manifest:
-        options.insert(1, _bool_option("--validate-manifest", True, "Check that each line's bucket holds its series."))
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _ids(values: tuple[str, ...] | None) -> list[str] | None:
-    """Values of a repeatable, comma-separated option."""
-    if not values:
-        return None
-    out = [v.strip() for v in ",".join(values).split(",") if v.strip()]
-    return out or None
-
-
+# -- downloads (their shared options: idc_index.cli_options) --------------------------------
 def _set_level(log_level: str | None) -> None:
     if log_level:
         logging.getLogger("idc_index").setLevel(log_level.upper())
@@ -465,8 +373,8 @@ def _write_report_file(report_file: str | None, runs: list[DownloadReport[Any]])
 
 
 @idc.command("download-from-selection")
-@_download_options
-@_bool_option("--dry-run", False, "Only report the size of the selection (and whether it fits); download nothing.")
+@download_options
+@bool_option("--dry-run", False, "Only report the size of the selection (and whether it fits); download nothing.")
 @click.option("--collection-id", multiple=True, help="Collection id(s) to select (repeat, or comma-separated).")
 @click.option("--patient-id", multiple=True, help="PatientID(s) to select.")
 @click.option("--study-instance-uid", multiple=True, help="StudyInstanceUID(s) to select.")
@@ -474,9 +382,9 @@ def _write_report_file(report_file: str | None, runs: list[DownloadReport[Any]])
 @click.option("--sop-instance-uid", multiple=True, help="SOPInstanceUID(s) of slide microscopy instances to select.")
 @click.option("--crdc-series-uuid", multiple=True, help="crdc_series_uuid(s) to select (earlier releases too).")
 @click.option("--analysis-result-id", multiple=True, help="Keep only the series of these analysis result(s).")
-@_ANALYSIS_RESULTS_OPTION
-@_SOURCE_OPTION
-@_flag_options
+@ANALYSIS_RESULTS_OPTION
+@SOURCE_OPTION
+@flag_options
 @click.pass_context
 def download_from_selection(ctx: click.Context, download_dir: str | None, dir_template: str, log_level: str | None,
                             endpoint_url: str | None, concurrency: int | None, checksums: bool, dry_run: bool,
@@ -491,25 +399,21 @@ def download_from_selection(ctx: click.Context, download_dir: str | None, dir_te
     _set_level(log_level)
     client = _client(ctx)
     _report(lambda: client.download_from_selection(
-        download_dir or ".", dry_run=dry_run, collection_id=_ids(collection_id), patientId=_ids(patient_id),
-        studyInstanceUID=_ids(study_instance_uid), seriesInstanceUID=_ids(series_instance_uid),
-        sopInstanceUID=_ids(sop_instance_uid), crdc_series_uuid=_ids(crdc_series_uuid),
-        analysis_result_id=_ids(analysis_result_id), analysis_results=analysis_results.lower(), quiet=quiet,
+        download_dir or ".", dry_run=dry_run, collection_id=id_values(collection_id), patientId=id_values(patient_id),
+        studyInstanceUID=id_values(study_instance_uid), seriesInstanceUID=id_values(series_instance_uid),
+        sopInstanceUID=id_values(sop_instance_uid), crdc_series_uuid=id_values(crdc_series_uuid),
+        analysis_result_id=id_values(analysis_result_id), analysis_results=analysis_results.lower(), quiet=quiet,
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
         source_bucket_location=source_bucket_location, endpoint_url=endpoint_url, concurrency=concurrency,
-        checksums=checksums, shard=shard, max_bandwidth=_rate(limit_rate),
+        checksums=checksums, shard=shard, max_bandwidth=limit_rate_value(limit_rate),
     ), report_file)
-
-
-def _flag_options_manifest(func: Any) -> Any:
-    return _flag_options(func, manifest=True)
 
 
 @idc.command("download-from-manifest")
 @click.option("--manifest-file", required=True, type=click.Path(dir_okay=False), help="The IDC manifest file.")
-@_download_options
-@_bool_option("--dry-run", False, "Only report the size; download nothing.")
-@_flag_options_manifest
+@download_options
+@bool_option("--dry-run", False, "Only report the size; download nothing.")
+@flag_options_manifest
 @click.pass_context
 def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir: str | None, dir_template: str,
                            log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
@@ -525,7 +429,7 @@ def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir:
         manifest_file, download_dir or ".", quiet=quiet, validate_manifest=validate_manifest,
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
         dry_run=dry_run, endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums, shard=shard,
-        max_bandwidth=_rate(limit_rate),
+        max_bandwidth=limit_rate_value(limit_rate),
     ), report_file)
 
 
@@ -597,11 +501,11 @@ def _is_file(argument: str) -> bool:
 
 @idc.command()
 @click.argument("generic_argument", type=str)
-@_download_options
-@_bool_option("--dry-run", False, "Only report the size; download nothing.")
-@_ANALYSIS_RESULTS_OPTION
-@_SOURCE_OPTION
-@_flag_options
+@download_options
+@bool_option("--dry-run", False, "Only report the size; download nothing.")
+@ANALYSIS_RESULTS_OPTION
+@SOURCE_OPTION
+@flag_options
 @click.pass_context
 def download(ctx: click.Context, generic_argument: str, download_dir: str | None, dir_template: str,
              log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
@@ -613,7 +517,7 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
     crdc_series_uuids (recognised from the index). Every value must match before anything is
     downloaded. Prints a summary line; exits non-zero when a file could not be downloaded."""
     _set_level(log_level)
-    max_bandwidth = _rate(limit_rate)
+    max_bandwidth = limit_rate_value(limit_rate)
     client = _client(ctx)
     target = download_dir or "."
     template = dir_template or None
@@ -656,7 +560,7 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
               help="How many parts of about equal bytes to split the download into.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Directory to write shard-0.s5cmd ... shard-<N-1>.s5cmd and plan.json into.")
-@click.option("--dir-template", type=str, default=DOWNLOAD_HIERARCHY_DEFAULT, show_default=True, help=_TEMPLATE_HELP)
+@click.option("--dir-template", type=str, default=DOWNLOAD_HIERARCHY_DEFAULT, show_default=True, help=TEMPLATE_HELP)
 @click.option("--source-bucket-location", type=click.Choice(SOURCE_LOCATIONS), default="aws", show_default=True,
               help="Plan the download from AWS or from Google Cloud Storage.")
 @click.pass_context

@@ -420,9 +420,10 @@ impl Engine {
             .execution
             .parquet
             .pushdown_filters = pushdown_filters;
-        // Planned (and optimised) without the tables' keys when the query unnests: see
-        // table::KEYS_HIDDEN.
-        let unnests = statement.to_string().to_lowercase().contains("unnest");
+        // Planned (and optimised) without the tables' keys when the query unnests (or only
+        // says the word, which costs it the keys' shortcuts, not its answer): see
+        // table::KEYS_HIDDEN. The text, which a lateral UNNEST is rewritten from, says it.
+        let unnests = sql.to_ascii_lowercase().contains("unnest");
         let (task, physical) = table::KEYS_HIDDEN
             .scope(unnests, async {
                 let mut plan = state

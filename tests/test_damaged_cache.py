@@ -64,14 +64,15 @@ def release(small_release: Path, tmp_path: Path) -> Path:
     return out
 
 
-def _garble(path: Path) -> None:
-    """Overwrite the header of the first data page of each column chunk of the first row group
-    in place (same inode, same size; the footer is untouched)."""
+def _garble(path: Path, row_group: int = 0) -> None:
+    """Overwrite the header of the first data page of each column chunk of a row group (the
+    first; -1 the last) in place (same inode, same size; the footer is untouched)."""
     metadata = pq.ParquetFile(path).metadata
+    group = metadata.row_group(row_group % metadata.num_row_groups)
     size = path.stat().st_size
     with path.open("r+b") as f:
         for j in range(metadata.num_columns):
-            f.seek(metadata.row_group(0).column(j).data_page_offset)
+            f.seek(group.column(j).data_page_offset)
             f.write(b"\xff" * 16)
     assert path.stat().st_size == size
 
@@ -264,6 +265,31 @@ def test_a_damaged_optimised_copy_is_dropped_and_the_shipped_index_answers(
     assert not copy.exists()
     assert f"the optimised copy {copy} of the main index is damaged" in caplog.text
     assert client.get_collections() == ["nsclc_radiomics", "rider_pilot", "tcga_luad"]
+
+
+def test_a_plan_read_past_rows_of_a_copy_damaged_further_on_is_planned_again_whole(
+        release: Path, site: Site, tmp_path: Path, monkeypatch) -> None:
+    # A plan takes the index's rows as the query computes them; a row group garbled near the
+    # end of the copy fails the query after the plan has taken the rows before it.
+    monkeypatch.setattr(index_tables, "OPTIMIZE_DELAY_SECONDS", 0.0)
+    monkeypatch.setitem(index_tables.MAIN_INDEX_LAYOUT, "row_group_rows", 256)
+    monkeypatch.setitem(index_tables.MAIN_INDEX_LAYOUT, "page_rows", 64)
+    client = _client(release, tmp_path / "cache", site, optimize_index=True)
+    copy = Path(client._engine.wait_optimized("index"))
+    assert pq.ParquetFile(copy).metadata.num_row_groups > 4
+    collections = client.get_collections()
+    expected = client.plan_download(tmp_path / "d", collection_id=collections).table
+    # Its modification time kept, so that the stamp does not give it away before the query.
+    mtime = copy.stat().st_mtime_ns
+    _garble(copy, row_group=-1)
+    os.utime(copy, ns=(mtime, mtime))
+    monkeypatch.setattr(index_tables, "OPTIMIZE_DELAY_SECONDS", 3600.0)
+    plan = client.plan_download(tmp_path / "d", collection_id=collections)
+    assert not copy.exists()
+    assert client._engine.table_path("index") == str(release / "idc_index.parquet")
+    # the same items: the copy's order differs from the shipped file's
+    assert plan.table.num_rows == expected.num_rows == pq.ParquetFile(release / "idc_index.parquet").metadata.num_rows
+    assert plan.table.sort_by("prefix").to_pylist() == expected.sort_by("prefix").to_pylist()
 
 
 def test_a_garbled_optimised_copy_is_written_again(release: Path, site: Site, tmp_path: Path, monkeypatch) -> None:

@@ -173,7 +173,7 @@ def test_query_releases_the_gil(plain_client) -> None:
     interval longer than the test): ``start()`` gets the GIL back from the new thread only when
     that thread lets go of it, and so does each ``sleep(0)`` after it. The thread lets go of it
     in the stat of each index file before the query (``IndexTables.sql`` checks that they are
-    there, unchanged: ``stamps.identity``), then inside the query (its innermost Python frame is ``IndexTables.sql``, which
+    there, unchanged: ``stamps.identity``), then inside the query (its innermost Python frame is ``IndexTables._answer``, which
     calls the core), before the query ends."""
     if not getattr(sys, "_is_gil_enabled", lambda: True)():
         pytest.skip("this interpreter has no GIL")
@@ -194,14 +194,14 @@ def test_query_releases_the_gil(plain_client) -> None:
             frame = sys._current_frames().get(thread.ident or 0)
             where = None if frame is None else (Path(frame.f_code.co_filename).name, frame.f_code.co_name)
             stops.append(where)
-            if not query_running or where == ("index_tables.py", "sql") or len(stops) > 100:
+            if not query_running or where == ("index_tables.py", "_answer") or len(stops) > 100:
                 break
             time.sleep(0)  # lets go of the GIL until the thread lets go of it again
     finally:
         sys.setswitchinterval(interval)
     thread.join()
     assert done.is_set()
-    assert query_running and where == ("index_tables.py", "sql"), stops
+    assert query_running and where == ("index_tables.py", "_answer"), stops
     # before the query: the stats (os.stat, native, called by stamps.identity)
     assert all(w == ("stamps.py", "identity") for w in stops[:-1]), stops
 
@@ -247,9 +247,10 @@ def test_ctrl_c_interrupts_a_long_query() -> None:
     # The limit only keeps a process that is never interrupted from hanging the tests.
     out = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=300)
     lines = out.stdout.splitlines()
-    # Ctrl-C came while the main thread was in IDCClient.sql (in the core: no Python frame of
-    # its own), and the query raised it instead of running on.
-    assert lines[:2] == ["Ctrl-C in sql", "interrupted"], out.stdout + out.stderr[-2000:]
+    # Ctrl-C came while the main thread was in the core (no Python frame of its own: the
+    # innermost is IndexTables._answer, which calls it), and the query raised it instead of
+    # running on.
+    assert lines[:2] == ["Ctrl-C in _answer", "interrupted"], out.stdout + out.stderr[-2000:]
     # The client answers the next query.
     collections = pq.read_metadata(DATA_PACKAGE_DIR / "collections_index.parquet").num_rows
     assert lines[2:] == [f"collections {collections}"], out.stderr[-2000:]

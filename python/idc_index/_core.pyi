@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Any, Literal, final
 
-from typing_extensions import TypeAlias
+from typing_extensions import Self, TypeAlias
 
 __all__ = [
     "AWS_ENDPOINT",
@@ -19,6 +19,7 @@ __all__ = [
     "FailedFile",
     "ListedObject",
     "PlanItem",
+    "QueryBatches",
     "QueryResult",
     "TransferReport",
     "fetch_document",
@@ -56,6 +57,11 @@ class Engine:
     def sql(self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None) -> QueryResult:
         """Run one read-only SQL statement with `params` bound to its placeholders (`?`, `$1` or
         `$name`); the GIL is released while it runs and Ctrl-C stops it."""
+    def sql_batches(
+        self, sql: str, params: Sequence[object] | Mapping[str, object] | None = None
+    ) -> QueryBatches:
+        """Run one read-only SQL statement as `sql` does, its rows coming batch by batch as they
+        are computed: iterate the result for one `QueryResult` per batch."""
     def table_names(self) -> list[str]:
         """Registered index names, sorted."""
     def table_path(self, name: str) -> str | None:
@@ -95,6 +101,14 @@ class QueryResult:
         """One column as a list of Python values."""
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The rows as an Arrow C stream capsule (the Arrow PyCapsule interface), without a copy."""
+
+@final
+class QueryBatches:
+    """The rows of a query as they are computed, one `QueryResult` per batch; the GIL is released
+    while the next batch is computed and Ctrl-C stops it."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> QueryResult: ...
 
 # Downloader (idc_core::download)
 

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from idc_index._arrow import compute, scalar, strings
@@ -25,13 +25,14 @@ from idc_index.arguments import as_one
 from idc_index.download.destinations import (
     DOWNLOAD_HIERARCHY_DEFAULT,
     SERIES_COLUMNS,
+    Token,
     dedupe_series,
     parse_template,
     plan_table,
     sanitize_component,
 )
 from idc_index.download.locations import SourceLocation, bucket_for
-from idc_index.download.plan_table import PlanItem
+from idc_index.download.plan_table import PlanItem, plan_schema
 from idc_index.download.s5cmd import Manifest, manifest_location
 from idc_index.errors import EmptySelectionError, IDCError, ManifestError, UnknownIdentifierError
 from idc_index.query.lookup import IndexLookup
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 logger = logging.getLogger("idc_index")
+
+#: Rows of the index planned at once: the query's batches (8,192 rows) are gathered to this many,
+#: so that the plan's Arrow work runs on long columns and the rows held stay a few MB.
+_PLAN_ROWS = 65_536
 
 
 def _columns(alias: str = "") -> str:
@@ -79,23 +84,30 @@ class Selector:
             ValueError: no selection.
         """
         tokens = parse_template(dirTemplate)
-        rows = self._selection_rows(selection)
-        if not rows.num_rows:
+        if selection.crdc_series_uuid or selection.sopInstanceUID:
+            rows = self._crdc_rows(selection) if selection.crdc_series_uuid else self._instance_rows(selection)
+            table = plan_table(rows, tokens, location)
+        else:
+            table = self._series_plan(selection, tokens, location)
+        if not table.num_rows:
             raise EmptySelectionError(_empty_message(selection))
-        return plan_table(rows, tokens, location)
+        return table
 
-    def _selection_rows(self, selection: Selection) -> pa.Table:
-        """The series rows of a selection, or its instance rows (with ``crdc_instance_uuid``)."""
+    def _crdc_rows(self, selection: Selection) -> pa.Table:
+        """The series rows of a selection by ``crdc_series_uuid`` (of this release or earlier ones)."""
+        uuids = list(selection.crdc_series_uuid)
+        rows = self._series_by_crdc(uuids)
+        self._require_crdc(uuids, set(rows["crdc_series_uuid"].to_pylist()))
         analysis = self._analysis_filter(selection)
-        if selection.crdc_series_uuid:
-            uuids = list(selection.crdc_series_uuid)
-            rows = self._series_by_crdc(uuids)
-            self._require_crdc(uuids, set(rows["crdc_series_uuid"].to_pylist()))
-            if analysis:
-                rows = self._series_by_crdc(uuids, analysis)
-            return rows
-        if selection.sopInstanceUID:
-            return self._instance_rows(selection)
+        return self._series_by_crdc(uuids, analysis) if analysis else rows
+
+    def _series_plan(self, selection: Selection, tokens: list[Token] | None, location: SourceLocation) -> pa.Table:
+        """The plan table of the series a selection names by level (collections, patients,
+        studies, series) or by its analysis options alone, planned as the index's rows come, a
+        few batches at a time: a selection of all of IDC is never held as rows."""
+        import pyarrow as pa
+
+        analysis = self._analysis_filter(selection)
         level = self._lookup.selection_level(selection)
         if level is not None:
             where = in_list(*level)
@@ -108,15 +120,31 @@ class Selector:
             )
         if analysis:
             where = f"({where}) AND {analysis}"
-        rows = self._lookup.table(f"SELECT {_columns()} FROM index WHERE {where}")
+        column = level[0] if level is not None else None
+
+        def plan(batches: Iterator[pa.Table]) -> tuple[pa.Table, set[str]]:
+            parts = [pa.Table.from_batches([], schema=plan_schema())]
+            found: set[str] = set()  # at most the values given
+            pending: list[pa.Table] = []
+            for rows in batches:
+                pending.append(rows)
+                if column is not None:
+                    found.update(compute().unique(rows[column]).to_pylist())
+                if sum(t.num_rows for t in pending) >= _PLAN_ROWS:
+                    parts.append(plan_table(pa.concat_tables(pending), tokens, location))
+                    pending = []
+            if pending:
+                parts.append(plan_table(pa.concat_tables(pending), tokens, location))
+            return pa.concat_tables(parts), found
+
+        table, found = self._lookup.fold(f"SELECT {_columns()} FROM index WHERE {where}", plan)
         if level is not None:
             # The rows show which identifiers exist; only when some are absent (or filtered out
             # by the analysis options) is the index asked, to name them and their closest matches.
             column, values = level
-            found = set(compute().unique(rows[column]).to_pylist())
             if any(v not in found for v in values):
                 self._lookup.require(column, values)
-        return rows
+        return table
 
     def _instance_rows(self, selection: Selection) -> pa.Table:
         """Instance rows (from ``sm_instance_index``, fetched if needed) with their series' columns."""

@@ -31,13 +31,15 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict, TypeVar
 
 from idc_index.errors import (
     DamagedIndexError,
@@ -66,6 +68,8 @@ if TYPE_CHECKING:
 
 
 logger = logging.getLogger("idc_index")
+
+R = TypeVar("R")
 
 
 class _Layout(TypedDict):
@@ -203,6 +207,30 @@ class IndexTables:
                 damaged: the core's error as it is).
             DamagedIndexError: a file the query reads is damaged and could not be replaced.
         """
+        named, replaced = self._check_changed(sql)
+        return self._answer(sql, named, replaced, functools.partial(self._engine.sql, sql, params))
+
+    def fold(self, sql: str, consume: Callable[[Iterator[_core.QueryResult]], R]) -> R:
+        """``consume`` of the rows of ``sql``, one ``QueryResult`` per batch as the query computes
+        them (so that a consumer that turns each batch into something smaller never holds the
+        whole result), read from sound files as :meth:`sql` reads them: when a file turns out
+        damaged while the rows come, it is replaced and ``consume`` is called again with the
+        rows from the first.
+
+        Raises:
+            SQLError: as :meth:`sql`.
+            DamagedIndexError: as :meth:`sql`.
+        """
+        def run() -> R:
+            batches: _core.QueryBatches = self._engine.sql_batches(sql)
+            return consume(iter(batches))
+
+        named, replaced = self._check_changed(sql)
+        return self._answer(sql, named, replaced, run)
+
+    def _check_changed(self, sql: str) -> tuple[list[str] | None, set[Path]]:
+        """Replace or check again the files of the tables ``sql`` names that changed since they
+        were checked; the tables named (None: not looked at) and the files replaced."""
         replaced: set[Path] = set()
         named: list[str] | None = None
         # A file deleted under a live client, or removed here as damaged, would be read as no
@@ -222,11 +250,15 @@ class IndexTables:
                     if reason is not None:
                         replaced.add(f.path)
                         self._replace(f, reason)
+        return named, replaced
+
+    def _answer(self, sql: str, named: list[str] | None, replaced: set[Path], run: Callable[[], R]) -> R:
+        """``run()``, run again after replacing a damaged file of the tables ``sql`` names."""
         raced = False
         while True:
             repairs = self._repairs
             try:
-                return self._engine.sql(sql, params)
+                return run()
             except UnknownTableError as e:
                 raise self._not_fetched(e, sql) from e
             except IDCError as e:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sized
+from collections.abc import Callable, Iterator, Sized
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from idc_index.arguments import as_list
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from idc_index import _core
 
 T = TypeVar("T", bound=Sized)
+R = TypeVar("R")
 
 
 class QuerySession(Protocol):
@@ -36,6 +37,8 @@ class QuerySession(Protocol):
     :class:`~idc_index.query.index_tables.IndexTables` (which replaces damaged index files)."""
 
     def sql(self, sql: str) -> _core.QueryResult: ...
+
+    def fold(self, sql: str, consume: Callable[[Iterator[_core.QueryResult]], R]) -> R: ...
 
     def table_names(self) -> list[str]: ...
 
@@ -86,12 +89,21 @@ class IndexLookup:
         pyarrow compute function takes)."""
         import pyarrow as pa
 
-        table = pa.RecordBatchReader.from_stream(self._engine.sql(sql)).read_all()
-        if any(pa.types.is_string_view(f.type) for f in table.schema):
-            table = table.cast(pa.schema([
-                f.with_type(pa.string()) if pa.types.is_string_view(f.type) else f for f in table.schema
-            ]))
-        return table
+        return _plain_strings(pa.RecordBatchReader.from_stream(self._engine.sql(sql)).read_all())
+
+    def fold(self, sql: str, consume: Callable[[Iterator[pa.Table]], R]) -> R:
+        """``consume`` of the rows of ``sql`` as pyarrow Tables of one batch each, as the query
+        computes them (string views as plain strings), so that a consumer that turns each batch
+        into something smaller never holds the whole result. ``consume`` may be called again
+        with the rows from the first: see :meth:`IndexTables.fold
+        <idc_index.query.index_tables.IndexTables.fold>`."""
+        import pyarrow as pa
+
+        def tables(batches: Iterator[_core.QueryResult]) -> Iterator[pa.Table]:
+            for batch in batches:
+                yield _plain_strings(pa.RecordBatchReader.from_stream(batch).read_all())
+
+        return self._engine.fold(sql, lambda batches: consume(tables(batches)))
 
     def values(self, sql: str, column: str) -> list[Any]:
         """The values of one ``column`` of the result of ``sql``."""
@@ -215,6 +227,17 @@ class IndexLookup:
         if column == "collection_id":
             return column, self.collection_ids(list(values))
         return column, list(values)
+
+
+
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """``table`` with its string views as plain strings, which every pyarrow compute function takes."""
+    import pyarrow as pa
+
+    if not any(pa.types.is_string_view(f.type) for f in table.schema):
+        return table
+    return table.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_string_view(f.type) else f
+                                 for f in table.schema]))
 
 
 __all__ = ["WHERE_TO_LOOK", "IndexLookup", "normalize_collection"]

@@ -245,6 +245,63 @@ fn statements_that_write_or_read_files_are_refused() {
 }
 
 #[test]
+fn a_streamed_query_gives_the_collected_rows_in_their_order() {
+    // Row groups of 500 rows, read by as many partitions as the machine has cores: a partition
+    // whose turn has not come waits after a few batches instead of computing its whole range.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idc_index.parquet");
+    write_index(&path);
+    let file = File::open(&path).unwrap();
+    let batches: Vec<RecordBatch> =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(500))
+        .build();
+    let grouped = dir.path().join("grouped.parquet");
+    let mut writer = ArrowWriter::try_new(
+        File::create(&grouped).unwrap(),
+        batches[0].schema(),
+        Some(props),
+    )
+    .unwrap();
+    for batch in &batches {
+        writer.write(batch).unwrap();
+    }
+    writer.close().unwrap();
+    let engine = Engine::new();
+    let rt = idc_core::runtime::get();
+    rt.block_on(engine.register_parquet("index", &grouped, &[]))
+        .unwrap();
+    let sql = "SELECT SeriesInstanceUID FROM index WHERE Modality <> 'SM'";
+    let collected = strings(&engine, sql);
+    assert_eq!(collected.len(), SERIES / 4 * 3);
+    let streamed = rt.block_on(async {
+        let mut stream = engine
+            .sql_stream(sql, &idc_core::query::Params::None)
+            .await
+            .unwrap();
+        let mut values = Vec::new();
+        while let Some(batch) = stream.next().await.unwrap() {
+            // A slow consumer: the partitions after the first are held back meanwhile.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            let col = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8).unwrap();
+            values.extend(
+                col.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap().to_string()),
+            );
+        }
+        values
+    });
+    assert_eq!(streamed, collected);
+    // in the file's order: the rows were written in reverse
+    assert_eq!(collected[0], "1.2.840.999.3");
+}
+
+#[test]
 fn optimised_rewrite_keeps_every_row_and_swaps_in() {
     let (dir, engine) = engine_with_index();
     let rt = idc_core::runtime::get();

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 
-use idc_core::query::{Engine as CoreEngine, Layout, OptimizeOutcome, QueryOutput, UserData};
+use idc_core::query::{
+    Engine as CoreEngine, Layout, OptimizeOutcome, QueryOutput, QueryStream, UserData,
+};
 
 /// One DataFusion session with the IDC indices registered as tables.
 #[pyclass(frozen, module = "idc_index._core")]
@@ -132,6 +134,23 @@ impl Engine {
             async move { engine.sql_with_params(&sql, &params).await },
         )?;
         Ok(QueryResult { out })
+    }
+
+    /// Run one read-only SQL statement as [`Engine::sql`] does, its rows coming batch by batch
+    /// as they are computed: iterate the result for one `QueryResult` per batch.
+    #[pyo3(signature = (sql, params = None))]
+    fn sql_batches(
+        &self,
+        py: Python<'_>,
+        sql: String,
+        params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<QueryBatches> {
+        let params = params::from_python(params)?;
+        let engine = Arc::clone(&self.inner);
+        let stream = wait::query(py, async move { engine.sql_stream(&sql, &params).await })?;
+        Ok(QueryBatches {
+            stream: Arc::new(tokio::sync::Mutex::new(stream)),
+        })
     }
 
     /// Registered table names, sorted.
@@ -253,10 +272,38 @@ impl QueryResult {
     }
 }
 
+/// The rows of a query as they are computed, one `QueryResult` per batch; the GIL is released
+/// while the next batch is computed and Ctrl-C stops it.
+#[pyclass(frozen, module = "idc_index._core")]
+struct QueryBatches {
+    stream: Arc<tokio::sync::Mutex<QueryStream>>,
+}
+
+#[pymethods]
+impl QueryBatches {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<QueryResult>> {
+        let stream = Arc::clone(&self.stream);
+        let next = wait::query(py, async move {
+            let mut stream = stream.lock().await;
+            let schema = Arc::clone(&stream.schema);
+            Ok(stream.next().await?.map(|batch| QueryOutput {
+                schema,
+                batches: vec![batch],
+            }))
+        })?;
+        Ok(next.map(|out| QueryResult { out }))
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<QueryResult>()?;
+    m.add_class::<QueryBatches>()?;
     download::register(m)?;
     records::register(m)?;
     document::register(m)?;

@@ -14,6 +14,10 @@
 //!
 //! Below a hash repartition (GROUP BY, joins) the order within each partition already depends
 //! on timing, as it does in DuckDB; those plans are left as they are, work stealing included.
+//!
+//! A partition whose turn has not come buffers its batches: all of them when the result is
+//! collected whole anyway, at most [`Ahead::Batches`] when it is streamed, so that a consumer
+//! that turns each batch into something else holds a few batches, not half the result.
 
 use std::fmt;
 use std::sync::Arc;
@@ -54,18 +58,33 @@ pub fn only_reads(plan: &LogicalPlan) -> bool {
         .unwrap_or(true)
 }
 
+/// How many batches a partition whose turn has not come may compute ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ahead {
+    /// All of them: the result is collected whole, and the partitions run in parallel to the end.
+    All,
+    /// At most this many: the result is streamed, and memory stays bounded.
+    Batches(usize),
+}
+
 /// `plan` with every coalesce of file-ordered partitions passing them on in order, and with
 /// its own partitions passed on in order when they are file-ordered (a plan of several
 /// partitions is otherwise coalesced as they arrive when it runs).
-pub fn keep_file_order(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
-    let plan = in_order_coalesces(plan)?;
+pub fn keep_file_order(
+    plan: Arc<dyn ExecutionPlan>,
+    ahead: Ahead,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let plan = in_order_coalesces(plan, ahead)?;
     if plan.output_partitioning().partition_count() > 1 && !repartitions(&plan)? {
-        return Ok(Arc::new(InOrderExec::new(plan)));
+        return Ok(Arc::new(InOrderExec::new(plan, ahead)));
     }
     Ok(plan)
 }
 
-fn in_order_coalesces(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+fn in_order_coalesces(
+    plan: Arc<dyn ExecutionPlan>,
+    ahead: Ahead,
+) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         let Some(coalesce) = node.downcast_ref::<CoalescePartitionsExec>() else {
             return Ok(Transformed::no(node));
@@ -74,7 +93,7 @@ fn in_order_coalesces(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionP
         if input.output_partitioning().partition_count() < 2 || repartitions(&input)? {
             return Ok(Transformed::no(node));
         }
-        let in_order: Arc<dyn ExecutionPlan> = Arc::new(InOrderExec::new(input));
+        let in_order: Arc<dyn ExecutionPlan> = Arc::new(InOrderExec::new(input, ahead));
         Ok(Transformed::yes(match coalesce.fetch() {
             Some(fetch) => Arc::new(GlobalLimitExec::new(in_order, 0, Some(fetch))),
             None => in_order,
@@ -102,11 +121,12 @@ fn repartitions(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
 #[derive(Debug)]
 pub struct InOrderExec {
     input: Arc<dyn ExecutionPlan>,
+    ahead: Ahead,
     properties: Arc<PlanProperties>,
 }
 
 impl InOrderExec {
-    fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+    fn new(input: Arc<dyn ExecutionPlan>, ahead: Ahead) -> Self {
         let mut equivalences = input.equivalence_properties().clone();
         equivalences.clear_orderings();
         equivalences.clear_per_partition_constants();
@@ -118,6 +138,7 @@ impl InOrderExec {
         );
         Self {
             input,
+            ahead,
             properties: Arc::new(properties),
         }
     }
@@ -157,7 +178,7 @@ impl ExecutionPlan for InOrderExec {
         self: Arc<Self>,
         mut children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(Self::new(children.swap_remove(0))))
+        Ok(Arc::new(Self::new(children.swap_remove(0), self.ahead)))
     }
 
     fn execute(
@@ -165,18 +186,22 @@ impl ExecutionPlan for InOrderExec {
         _partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        // Each partition runs in a task of its own and buffers what it produces until its turn:
-        // no more than the query's result, which is collected whole anyway (a LIMIT is pushed
-        // into every partition). Dropping the stream aborts the tasks.
+        // Each partition runs in a task of its own and buffers what it produces until its turn
+        // (see `Ahead`; a LIMIT is pushed into every partition). Dropping the stream aborts the
+        // tasks.
+        let capacity = match self.ahead {
+            Ahead::All => tokio::sync::Semaphore::MAX_PERMITS,
+            Ahead::Batches(n) => n.max(1),
+        };
         let mut tasks = Vec::new();
         let mut receivers = Vec::new();
         for partition in 0..self.input.output_partitioning().partition_count() {
             let mut input = self.input.execute(partition, Arc::clone(&context))?;
-            let (sender, receiver) = mpsc::unbounded_channel::<Result<RecordBatch>>();
+            let (sender, receiver) = mpsc::channel::<Result<RecordBatch>>(capacity);
             tasks.push(SpawnedTask::spawn(async move {
                 while let Some(batch) = input.next().await {
                     let failed = batch.is_err();
-                    if sender.send(batch).is_err() || failed {
+                    if sender.send(batch).await.is_err() || failed {
                         break;
                     }
                 }

@@ -42,7 +42,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 use datafusion::sql::sqlparser::parser::ParserError;
 use datafusion::sql::sqlparser::tokenizer::{TokenWithSpan, Tokenizer};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use tokio::task::JoinHandle;
 
 use crate::error::{CoreError, Result};
@@ -63,6 +63,10 @@ pub const IDENTIFIER_COLUMNS: &[&str] = &[
     "crdc_instance_uuid",
 ];
 
+/// Batches a partition of a streamed query computes ahead of its turn (see `in_order`): a few
+/// MB each, so that a streamed whole-index scan holds tens of MB, not half the index.
+const STREAM_AHEAD: usize = 2;
+
 /// The rows of a query, as Arrow record batches.
 #[derive(Debug, Clone)]
 pub struct QueryOutput {
@@ -82,6 +86,32 @@ impl QueryOutput {
         let reader =
             arrow::record_batch::RecordBatchIterator::new(batches, Arc::clone(&self.schema));
         arrow::ffi_stream::FFI_ArrowArrayStream::new(Box::new(reader))
+    }
+}
+
+/// The rows of a query as they are computed: [`Engine::sql_stream`].
+pub struct QueryStream {
+    pub schema: SchemaRef,
+    batches: futures::stream::BoxStream<'static, Result<RecordBatch>>,
+}
+
+impl QueryStream {
+    /// A stream of rows already computed.
+    fn of(out: QueryOutput) -> Self {
+        QueryStream {
+            schema: out.schema,
+            batches: Box::pin(futures::stream::iter(out.batches.into_iter().map(Ok))),
+        }
+    }
+
+    /// The next batch of rows, or None after the last; the memory the query freed goes back
+    /// to the system once it ends (see `trim`).
+    pub async fn next(&mut self) -> Result<Option<RecordBatch>> {
+        let next = self.batches.next().await.transpose()?;
+        if next.is_none() {
+            trim::after_query();
+        }
+        Ok(next)
     }
 }
 
@@ -391,6 +421,27 @@ impl Engine {
     /// Run one read-only statement, with `params` bound to its placeholders, and collect its
     /// rows.
     pub async fn sql_with_params(&self, sql: &str, params: &Params) -> Result<QueryOutput> {
+        let mut stream = self.run(sql, params, in_order::Ahead::All).await?;
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await? {
+            batches.push(batch);
+        }
+        Ok(QueryOutput {
+            schema: stream.schema,
+            batches,
+        })
+    }
+
+    /// Run one read-only statement, with `params` bound to its placeholders; its rows come
+    /// batch by batch as they are computed ([`QueryStream::next`]), so that a consumer that
+    /// turns each batch into something else never holds the whole result.
+    pub async fn sql_stream(&self, sql: &str, params: &Params) -> Result<QueryStream> {
+        self.run(sql, params, in_order::Ahead::Batches(STREAM_AHEAD))
+            .await
+    }
+
+    /// Plan `sql` and start it; a partition whose rows come later computes `ahead` of its turn.
+    async fn run(&self, sql: &str, params: &Params, ahead: in_order::Ahead) -> Result<QueryStream> {
         // Placeholders are numbered and the DuckDB-style rewrite works on the user's text; the
         // rewritten text is tokenised and parsed once (its tokens serve the lookup check too),
         // and planned from the parse.
@@ -408,7 +459,7 @@ impl Engine {
         let recursion_limit = state.config().options().sql_parser.recursion_limit.get();
         let mut statement = parse_read_only(&sql, tokens, recursion_limit)?;
         if let Some(request) = describe::request(&statement) {
-            return self.describe(request);
+            return self.describe(request).map(QueryStream::of);
         }
         names::name_like_duckdb(&mut statement, || {
             parse_read_only(&bound, tokenize(&bound).ok()?, recursion_limit).ok()
@@ -445,7 +496,7 @@ impl Engine {
                     .create_physical_plan()
                     .await
                     .and_then(cancel::yield_after_joins)
-                    .and_then(in_order::keep_file_order)
+                    .and_then(|plan| in_order::keep_file_order(plan, ahead))
                     .map_err(|e| self.explain(e.into()))?;
                 Ok::<_, CoreError>((task, physical))
             })
@@ -457,12 +508,15 @@ impl Engine {
         // let go before the next ones are read (see `compact`).
         let batches = datafusion::physical_plan::execute_stream(physical, task)
             .map_err(|e| self.explain(e.into()))?
-            .map(|batch| batch.and_then(compact::compact))
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(|e| self.explain(e.into()))?;
-        trim::after_query();
-        Ok(QueryOutput { schema, batches })
+            .map(|batch| {
+                batch
+                    .and_then(compact::compact)
+                    .map_err(|e| with_hint(e.into()))
+            });
+        Ok(QueryStream {
+            schema,
+            batches: Box::pin(batches),
+        })
     }
 
     /// Add what a user needs to an error: the tables that exist when one does not, what to
@@ -475,8 +529,7 @@ impl Engine {
                     self.all_table_names().join(", ")
                 )))
             }
-            CoreError::Sql(msg) => CoreError::Sql(hints::with_hint(msg)),
-            other => other,
+            other => with_hint(other),
         }
     }
 
@@ -590,6 +643,14 @@ fn insert_nested_fields(names: &mut NameMap, data_type: &DataType) {
         | DataType::FixedSizeList(f, _)
         | DataType::Map(f, _) => insert_nested_fields(names, f.data_type()),
         _ => {}
+    }
+}
+
+/// An SQL error with what to write instead, when there is something (see `hints`).
+fn with_hint(err: CoreError) -> CoreError {
+    match err {
+        CoreError::Sql(msg) => CoreError::Sql(hints::with_hint(msg)),
+        other => other,
     }
 }
 

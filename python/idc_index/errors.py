@@ -134,6 +134,11 @@ class DamagedIndexError(IndexFileError):
         super().__init__(message)
 
 
+class IDCVersionError(IDCError, ValueError):
+    """An IDC version (a data release number such as 20 or ``"v20"``) that does not exist, or that
+    the release in use cannot answer for; the message gives the valid range and what to do."""
+
+
 class UnknownReleaseError(IndexFileError, ValueError):
     """An index release that is not published (nor cached); the message lists those that are."""
 
@@ -213,6 +218,7 @@ __all__ = [
     "EmptySelectionError",
     "IDCClientInsufficientDiskSpaceError",
     "IDCError",
+    "IDCVersionError",
     "IndexFetchError",
     "IndexFileError",
     "IndexIntegrityError",

@@ -7,6 +7,7 @@ Examples::
     idc indices                           # the indices of the release, and which are installed
     idc fetch-index sm_index
     idc releases                          # the published index releases; idc --release current ...
+    idc changes --from 20 --collection-id nlst --out changes.csv   # added, revised, removed since v20
     idc download rider_pilot --download-dir data            # a collection, patient, study, series,
                                                             # SOP instance, crdc uuid or manifest file
     idc download-from-selection --series-instance-uid 1.3.6... --download-dir data --dry-run True
@@ -43,7 +44,8 @@ from idc_index.cli_options import (
 from idc_index.client import IDCClient
 from idc_index.download.destinations import DOWNLOAD_HIERARCHY_DEFAULT
 from idc_index.download.locations import SOURCE_LOCATIONS
-from idc_index.errors import IDCError
+from idc_index.errors import IDCError, IDCVersionError
+from idc_index.query.changes import idc_version_number
 from idc_index.query.lookup import normalize_collection
 from idc_index.releases.catalog import DATA_DIR_ENV
 
@@ -313,6 +315,83 @@ def releases(fmt: str) -> None:
     _emit([{"release": r.release, "idc_version": r.idc_version, "current": yes[r.current], "published": yes[r.published],
             "cached": yes[r.cached], "bundled": yes[r.bundled]} for r in rows],
           ["release", "idc_version", "current", "published", "cached", "bundled"], fmt)
+
+
+#: The formats ``idc changes --out FILE`` writes, by the file's suffix.
+CHANGES_FORMATS = (".csv", ".parquet", ".json")
+
+
+def _check_changes_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--out FILE``, refused before anything is queried when its suffix names no format."""
+    from pathlib import Path
+
+    if value is not None and Path(value).suffix.lower() not in CHANGES_FORMATS:
+        raise click.BadParameter(f"FILE ends in {', '.join(CHANGES_FORMATS)}, not {Path(value).suffix or 'no suffix'!r}")
+    return value
+
+
+def _write_changes(frame: Any, out: str) -> None:
+    """The changed series into ``out`` (its format from its suffix), under a temporary name first."""
+    import os
+    from pathlib import Path
+
+    path = Path(out)
+    part = path.with_name(f".{path.name}.part")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame.to_csv(part, index=False)
+        elif suffix == ".parquet":
+            frame.to_parquet(part, index=False)
+        else:
+            frame.to_json(part, orient="records", indent=1)
+        os.replace(part, path)
+    except OSError as e:
+        part.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {out}: {e}") from e
+
+
+@idc.command()
+@click.option("--from", "from_version", required=True, metavar="VERSION",
+              help="The earlier IDC release: 20 or v20.")
+@click.option("--to", "to_version", default=None, metavar="VERSION",
+              help="The later IDC release: the one in use (default). For another, open it with idc --release.")
+@click.option("--collection-id", multiple=True, help="Collection id(s), removed ones too (repeat, or comma-separated).")
+@click.option("--patient-id", multiple=True, help="PatientID(s).")
+@click.option("--study-instance-uid", multiple=True, help="StudyInstanceUID(s).")
+@click.option("--series-instance-uid", multiple=True, help="SeriesInstanceUID(s), removed ones too.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, metavar="FILE", callback=_check_changes_file,
+              help="Also write every changed series (change, identifiers, versions, sizes) to FILE: "
+                   "CSV (.csv), Parquet (.parquet) or JSON (.json).")
+@_format_option
+@click.pass_context
+def changes(ctx: click.Context, from_version: str, to_version: str | None, collection_id: Any, patient_id: Any,
+            study_instance_uid: Any, series_instance_uid: Any, out: str | None, fmt: str) -> None:
+    """The series IDC added, revised and removed since release --from, by collection, in all of
+    IDC or in a selection (the most specific identifiers given select)."""
+    client = _client(ctx)
+    selection: dict[str, Any] = {
+        "collection_id": id_values(collection_id), "patientId": id_values(patient_id),
+        "studyInstanceUID": id_values(study_instance_uid), "seriesInstanceUID": id_values(series_instance_uid),
+    }
+    try:
+        counts = client.release_changes(from_version, to_version, by_collection=True, **selection)
+    except IDCVersionError as e:
+        raise click.ClickException(str(e).replace("from_version=", "--from ").replace("to_version=", "--to ")) from e
+    rows = [{"collection_id": r["collection_id"], "added": int(r["added"]), "revised": int(r["revised"]),
+             "removed": int(r["removed"]), "download_GB": round(float(r["download_MB"]) / 1000, 2)}
+            for r in counts.to_dict("records")]
+    _emit(rows, ["collection_id", "added", "revised", "removed", "download_GB"], fmt)
+    totals = {c: sum(r[c] for r in rows) for c in ("added", "revised", "removed")}
+    size = round(sum(float(m) for m in counts["download_MB"]) / 1000, 2)
+    first = idc_version_number(from_version, "--from")
+    click.echo(f"\nIDC v{first} to {client.idc_version}: {totals['added']} added, {totals['revised']} revised, "
+               f"{totals['removed']} removed series in {len(rows)} collection(s); {size} GB to download "
+               "the added and revised ones", err=True)
+    if out is not None:
+        listed = client.release_changes(from_version, to_version, **selection)
+        _write_changes(listed, out)
+        click.echo(f"{out}: {len(listed)} series", err=True)
 
 
 # -- downloads (their shared options: idc_index.cli_options) --------------------------------

@@ -105,9 +105,9 @@ def check_versions(from_version: object, to_version: object, current: int) -> in
     if last != current:
         raise IDCVersionError(
             f"to_version=v{last}: changes are read from the indices of the release they lead to, and this "
-            f"client has v{current} open. Open an index release of IDC v{last} (`idc releases` lists them "
-            f"with their idc_version) with IDCClient(release=...) and ask it, or leave to_version out to "
-            f"compare with v{current}."
+            f"client has v{current} open. Open an index release of IDC v{last} with IDCClient(release=...) "
+            f"(on the command line: idc --release ...; `idc releases` lists them with their idc_version) and "
+            f"ask it, or leave to_version out to compare with v{current}."
         )
     if first > last:
         raise IDCVersionError(

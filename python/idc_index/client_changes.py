@@ -59,7 +59,9 @@ class ReleaseChanges:
             seriesInstanceUID: SeriesInstanceUID(s), those IDC removed too.
             by_collection: return the counts by collection instead of the series.
 
-        The most specific identifier given selects, as in the download methods; none: all of IDC.
+        The most specific identifier given selects, as in the download methods, the series it
+        names in either release (a series that moved to another collection is in both); none:
+        all of IDC.
 
         Returns:
             A pandas DataFrame with one row per changed series, added first, then revised, then

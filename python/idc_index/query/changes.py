@@ -14,7 +14,9 @@ release in use no longer serves, each with the releases that served it (``min_id
 - **removed** when a version of it was served in ``F`` (a ``prior_versions_index`` row with
   ``min_idc_version <= F <= max_idc_version``) and the main index does not have it.
 
-A series with ``series_revised_idc_version <= F`` is unchanged since ``F``. The client's
+A series with ``series_revised_idc_version <= F`` is unchanged since ``F``. A selection takes
+the series that its identifiers name in the release in use or named in ``F`` (a series that
+moved to another collection is a change of both). The client's
 :meth:`~idc_index.IDCClient.release_changes` checks the versions (:func:`check_versions`) and the
 identifiers (:func:`selection_condition`), and runs :func:`changes_sql`.
 
@@ -101,7 +103,7 @@ def check_versions(from_version: object, to_version: object, current: int) -> in
             "or a version that `idc releases` lists with its idc_version, and ask it; or leave to_version out."
         )
     if last < 1:
-        raise IDCVersionError(f"to_version=v{last} is no IDC release: {valid}.")
+        raise IDCVersionError(f"to_version={last} is no IDC release: {valid}.")
     if last != current:
         raise IDCVersionError(
             f"to_version=v{last}: changes are read from the indices of the release they lead to, and this "
@@ -114,14 +116,15 @@ def check_versions(from_version: object, to_version: object, current: int) -> in
             f"from_version=v{first} is after to_version=v{last}: from_version is the earlier release ({valid})."
         )
     if first < 1:
-        raise IDCVersionError(f"from_version=v{first} is no IDC release: {valid}.")
+        raise IDCVersionError(f"from_version={first} is no IDC release: {valid}.")
     return first
 
 
 def selection_condition(lookup: IndexLookup, selection: Selection) -> str | None:
     """The SQL condition of the most specific level of ``selection`` (None: all of IDC), its
     values checked against the main index and ``prior_versions_index`` (a series, patient or
-    collection that IDC removed can be named). Collection ids may be the IDC portal's names.
+    collection that IDC removed can be named; the closest values of either are suggested for
+    the others). Collection ids may be the IDC portal's names.
 
     Raises:
         UnknownIdentifierError: values that neither index has (with the closest ones).
@@ -141,7 +144,8 @@ def selection_condition(lookup: IndexLookup, selection: Selection) -> str | None
     missing = [v for v in unique(list(values)) if v not in found]
     if missing:
         raise UnknownIdentifierError(
-            column, missing, {v: lookup.closest(column, v) for v in missing[:10]},
+            column, missing,
+            {v: lookup.closest(column, v) or lookup.closest(column, v, PRIOR_VERSIONS) for v in missing[:10]},
             where=f"IDC {lookup.idc_version} or its earlier releases (index, {PRIOR_VERSIONS})",
             hint=WHERE_TO_LOOK.get(column),
         )
@@ -171,6 +175,12 @@ def changes_sql(first: int, condition: str | None, *, by_collection: bool = Fals
     (:data:`COLLECTION_COLUMNS`, ordered by collection), narrowed by ``condition`` (a condition
     on the columns the main index and ``prior_versions_index`` share)."""
     where = f"WHERE {condition}" if condition else ""
+    # A series is selected by what identifies it now or what identified it in `first` (a series
+    # that moved to another collection is still one of its old collection's changes).
+    in_selection = (
+        f'WHERE {condition} OR "SeriesInstanceUID" IN (SELECT "SeriesInstanceUID" FROM at_from WHERE {condition})'
+        if condition else ""
+    )
     # at_from: the earlier version of each series that release `first` served. A version that
     # changed buckets in that release may have two rows there; one is kept.
     series = f"""
@@ -187,7 +197,7 @@ WITH at_from AS (
     SELECT collection_id, "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "Modality", crdc_series_uuid,
            "series_size_MB", series_init_idc_version, series_revised_idc_version,
            series_init_idc_version > {first} AS is_new
-    FROM index {where}
+    FROM index {in_selection}
 ), changed AS (
     SELECT CASE WHEN c.is_new AND s."SeriesInstanceUID" IS NULL THEN 'added' ELSE 'revised' END AS change,
            c.collection_id, c."PatientID", c."StudyInstanceUID", c."SeriesInstanceUID", c."Modality",

@@ -6,5 +6,6 @@ and runs queries over them, replacing a damaged index file (found by
 :mod:`~idc_index.query.user_tables` a user's own tables; :mod:`~idc_index.query.result` hands
 rows to pyarrow, pandas or polars; :mod:`~idc_index.query.lookup` runs the client's own SQL and
 checks identifiers (naming the closest ones), :mod:`~idc_index.query.sql` quotes what goes into
-it; :mod:`~idc_index.query.citations` and :mod:`~idc_index.query.dicomweb` answer from the rows.
+it; :mod:`~idc_index.query.citations` and :mod:`~idc_index.query.dicomweb` answer from the rows,
+and :mod:`~idc_index.query.changes` writes the query of what changed between two IDC releases.
 """

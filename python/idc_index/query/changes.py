@@ -48,9 +48,6 @@ SERIES_COLUMNS = (
     "previous_series_size_MB",
 )
 
-#: The columns of the counts by collection.
-COLLECTION_COLUMNS = ("collection_id", "added", "revised", "removed", "download_MB")
-
 #: The earlier releases' table this needs.
 PRIOR_VERSIONS = "prior_versions_index"
 
@@ -172,7 +169,8 @@ def _collection_ids(lookup: IndexLookup, values: list[str]) -> list[str]:
 def changes_sql(first: int, condition: str | None, *, by_collection: bool = False) -> str:
     """The query of the series changed since IDC ``first`` (rows of :data:`SERIES_COLUMNS`,
     ordered by change, collection, patient, study, series), or of their counts by collection
-    (:data:`COLLECTION_COLUMNS`, ordered by collection), narrowed by ``condition`` (a condition
+    (``collection_id``, ``added``, ``revised``, ``removed``, and ``download_MB``: the size of the
+    added and revised series; ordered by collection), narrowed by ``condition`` (a condition
     on the columns the main index and ``prior_versions_index`` share)."""
     where = f"WHERE {condition}" if condition else ""
     # A series is selected by what identifies it now or what identified it in `first` (a series
@@ -232,7 +230,6 @@ ORDER BY CASE change {order} END, collection_id, "PatientID", "StudyInstanceUID"
 
 __all__ = [
     "CHANGES",
-    "COLLECTION_COLUMNS",
     "PRIOR_VERSIONS",
     "SERIES_COLUMNS",
     "changes_sql",

@@ -5,11 +5,12 @@ the rows ``Table.group_by`` would."""
 from __future__ import annotations
 
 import random
+import threading
 
 import numpy as np
 import pyarrow as pa
 import pytest
-from idc_index._arrow import arange, bools, int64s, repeat, scalar, strings, to_numpy
+from idc_index._arrow import arange, bools, int64s, repeat, scalar, strings, system_allocator, to_numpy
 from idc_index.download.plan_table import first_rows
 
 STRINGS = [[], [""], ["a"], ["a", None, "é", "", "日本/x"], [None], [None, None], [str(i) for i in range(100)]]
@@ -86,3 +87,31 @@ def test_first_rows_keeps_the_first_row_of_each_key() -> None:
             assert first_rows(table, keys).to_pylist() == _first_rows_reference(table, keys), (trial, keys)
     unique = pa.table({"prefix": ["a", "b"]})
     assert first_rows(unique, ["prefix"]) is unique
+
+
+def test_the_system_allocator_is_used_inside_the_blocks_and_the_default_after_the_last() -> None:
+    default = pa.default_memory_pool().backend_name
+    assert default != "system"  # pyarrow's wheels default to mimalloc or jemalloc
+    inside = threading.Event()
+    leave = threading.Event()
+    seen: list[str] = []
+
+    def other_block() -> None:
+        with system_allocator():
+            inside.set()
+            leave.wait(10)
+            seen.append(pa.default_memory_pool().backend_name)
+
+    with system_allocator():
+        column = strings(["a", "b"])
+        assert pa.default_memory_pool().backend_name == "system"
+        thread = threading.Thread(target=other_block)
+        thread.start()
+        assert inside.wait(10)
+    # the other thread's block is still open: its allocations still go to the system allocator
+    assert pa.default_memory_pool().backend_name == "system"
+    leave.set()
+    thread.join()
+    assert seen == ["system"]
+    assert pa.default_memory_pool().backend_name == default
+    assert column.to_pylist() == ["a", "b"]  # freed by the allocator that gave it, later

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from idc_index._arrow import compute, scalar, strings
+from idc_index._arrow import compute, scalar, strings, system_allocator
 from idc_index.arguments import as_one
 from idc_index.download.destinations import (
     DOWNLOAD_HIERARCHY_DEFAULT,
@@ -137,7 +137,8 @@ class Selector:
                 parts.append(plan_table(pa.concat_tables(pending), tokens, location))
             return pa.concat_tables(parts), found
 
-        table, found = self._lookup.fold(f"SELECT {_columns()} FROM index WHERE {where}", plan)
+        with system_allocator():
+            table, found = self._lookup.fold(f"SELECT {_columns()} FROM index WHERE {where}", plan)
         if level is not None:
             # The rows show which identifiers exist; only when some are absent (or filtered out
             # by the analysis options) is the index asked, to name them and their closest matches.

@@ -379,6 +379,10 @@ class TransferReport:
     def stopped(self) -> str | None:
         """Why the run stopped early on its own (the disk is full), if it did."""
     @property
+    def not_started(self) -> int:
+        """Items never begun because the run was cancelled or stopped (a series not listed yet
+        counts as one)."""
+    @property
     def concurrency(self) -> dict[str, int]:
         """What the limit of requests in flight did: the user's `cap`, the `start`, the `peak`
         and `lowest` reached, the `last`, and how many `decreases` (halvings) it made."""

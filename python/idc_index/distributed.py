@@ -309,6 +309,7 @@ def merge(reports: Sequence[DownloadReport[Plan]], seconds: float, plan: Plan) -
         seconds=seconds,
         cancelled=any(r.cancelled for r in reports),
         stopped="; ".join(stopped) or None,
+        not_started=sum(r.not_started for r in reports),
         plan=plan,
     )
 

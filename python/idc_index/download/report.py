@@ -99,6 +99,11 @@ class DownloadReport(Generic[P]):
     cancelled: bool = False
     #: Why the run stopped early on its own (the disk is full), if it did.
     stopped: str | None = None
+    #: Items of the plan, and files of listed series, never begun because the run was cancelled
+    #: or stopped (a series not listed yet counts as one): counted, not listed in ``failed``
+    #: (which has those under way), so that a cancelled plan of a million series does not make
+    #: a million records. A rerun fetches them.
+    not_started: int = 0
     #: The plan as measured before the transfer (a :class:`~idc_index.Plan`; None for a list of
     #: items run with :func:`~idc_index.download.download`): its items, and its counts and bytes
     #: (``plan.series``, ``plan.bytes_needed``, ...).
@@ -128,6 +133,7 @@ class DownloadReport(Generic[P]):
             seconds=r.seconds,
             cancelled=r.cancelled,
             stopped=r.stopped,
+            not_started=r.not_started,
             plan=plan,
             skipped_manifest_lines=list(skipped_manifest_lines),
             concurrency=dict(r.concurrency),
@@ -227,6 +233,8 @@ class DownloadReport(Generic[P]):
         if downloaded:
             checks = Counter(f.verification for f in self.files if f.status == "downloaded")
             line += "; checked by " + ", ".join(f"{k}: {n}" for k, n in checks.most_common())
+        if self.not_started:
+            line += f"; {self.not_started} not started"
         if self.cancelled:
             line += "; cancelled"
         if self.stopped:

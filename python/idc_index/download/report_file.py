@@ -4,7 +4,8 @@ Every file the runs know of is one row with the same columns: ``status`` (``down
 ``already_present`` or ``failed``), ``path``, ``bucket``, ``key``, ``size`` (bytes, of a file on
 disk), ``verification`` (the check it passed), ``kind``, ``reason`` and ``attempts`` (of a
 failure), ``SeriesInstanceUID`` and ``SOPInstanceUID``. A JSON file holds the rows under
-``files``, beside ``ok``, ``cancelled``, ``stopped``, ``dry_run``, the byte counts and
+``files``, beside ``ok``, ``cancelled``, ``stopped``, ``not_started`` (the items a cancelled or
+stopped run never began, counted rather than listed), ``dry_run``, the byte counts and
 ``summary`` (the lines the CLI prints, one per run: ``idc download`` runs one per kind of
 identifier); a CSV file holds the rows alone. The file is written under a temporary name and
 renamed, so a reader never sees half of it.
@@ -79,6 +80,7 @@ def write_report_file(reports: Sequence[DownloadReport[Any]], path: str | os.Pat
                     "ok": all(r.ok for r in reports),
                     "cancelled": any(r.cancelled for r in reports),
                     "stopped": next((r.stopped for r in reports if r.stopped), None),
+                    "not_started": sum(r.not_started for r in reports),
                     "dry_run": bool(reports) and all(r.dry_run for r in reports),
                     "bytes_downloaded": sum(r.bytes_downloaded for r in reports),
                     "bytes_present": sum(r.bytes_present for r in reports),

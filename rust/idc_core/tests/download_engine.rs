@@ -519,7 +519,11 @@ async fn cancel_stops_quickly_and_leaves_no_partial_file() {
     // What stopped: no byte arrives once the report is in.
     let received = handle.progress().bytes_done;
     assert!(report.cancelled && !report.ok());
-    assert_eq!(report.failed.len(), 12);
+    // The transfers under way (at most the 8 requests in flight) are failures of their own;
+    // the files never begun are counted, not listed.
+    assert!(report.failed.len() <= 8, "{}", report.failed.len());
+    assert!(report.not_started > 0);
+    assert_eq!(report.failed.len() as u64 + report.not_started, 12);
     assert!(report
         .failed
         .iter()

@@ -368,8 +368,11 @@ impl DownloadHandle {
     }
 
     /// The report once finished, else None.
-    fn report(&self) -> Option<TransferReport> {
-        self.inner.report().map(TransferReport::from)
+    fn report(&self, py: Python<'_>) -> PyResult<Option<TransferReport>> {
+        self.inner
+            .report()
+            .map(|r| TransferReport::new(py, r))
+            .transpose()
     }
 }
 

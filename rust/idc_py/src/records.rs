@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 
 use idc_core::download as core;
 
@@ -252,13 +253,15 @@ impl From<&core::FailedFile> for FailedFile {
     }
 }
 
-/// What the core reports at the end of a transfer.
+/// What the core reports at the end of a transfer. Its lists are made once, one Python object
+/// per record, and handed out as they are (a `Vec` field would be copied into new objects on
+/// every read: a million files read twice made three copies of each record).
 #[pyclass(frozen, get_all, module = "idc_index._core")]
 pub struct TransferReport {
-    /// Every file written or already present, sorted by path.
-    files: Vec<DownloadedFile>,
-    /// Every failure, sorted by bucket and key.
-    failed: Vec<FailedFile>,
+    /// Every file written or already present (`DownloadedFile`), sorted by path.
+    files: Py<PyList>,
+    /// Every failure (`FailedFile`), sorted by bucket and key.
+    failed: Py<PyList>,
     bytes_downloaded: u64,
     bytes_present: u64,
     seconds: f64,
@@ -266,21 +269,27 @@ pub struct TransferReport {
     cancelled: bool,
     /// Why the run stopped early on its own (the disk is full), if it did.
     stopped: Option<String>,
+    /// Items never begun because the run was cancelled or stopped (a series not listed yet
+    /// counts as one).
+    not_started: u64,
     /// What the limit of requests in flight did: `cap`, `start`, `peak`, `lowest`, `last`,
     /// `decreases`.
     concurrency: BTreeMap<&'static str, u64>,
 }
 
-impl From<&core::Report> for TransferReport {
-    fn from(r: &core::Report) -> Self {
-        Self {
-            files: r.files.iter().map(DownloadedFile::from).collect(),
-            failed: r.failed.iter().map(FailedFile::from).collect(),
+impl TransferReport {
+    pub fn new(py: Python<'_>, r: &core::Report) -> PyResult<Self> {
+        let files = PyList::new(py, r.files.iter().map(DownloadedFile::from))?;
+        let failed = PyList::new(py, r.failed.iter().map(FailedFile::from))?;
+        Ok(Self {
+            files: files.unbind(),
+            failed: failed.unbind(),
             bytes_downloaded: r.bytes_downloaded,
             bytes_present: r.bytes_present,
             seconds: r.seconds,
             cancelled: r.cancelled,
             stopped: r.stopped.clone(),
+            not_started: r.not_started,
             concurrency: {
                 let c = &r.concurrency;
                 BTreeMap::from([
@@ -292,7 +301,7 @@ impl From<&core::Report> for TransferReport {
                     ("decreases", u64::from(c.decreases)),
                 ])
             },
-        }
+        })
     }
 }
 

@@ -68,6 +68,9 @@ pub struct Report {
     pub cancelled: bool,
     /// Why the run stopped early on its own (the disk is full), if it did.
     pub stopped: Option<String>,
+    /// Items never begun because the run was cancelled or stopped (a series not listed yet
+    /// counts as one): a rerun fetches them. Those under way are in `failed`.
+    pub not_started: u64,
     /// What the limit of requests in flight did: where it started, its peak, its decreases.
     pub concurrency: ConcurrencyStats,
 }
@@ -84,6 +87,7 @@ impl Report {
         seconds: f64,
         cancelled: bool,
         stopped: Option<String>,
+        not_started: u64,
         concurrency: ConcurrencyStats,
     ) -> Report {
         files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -103,6 +107,7 @@ impl Report {
             seconds,
             cancelled,
             stopped,
+            not_started,
             concurrency,
         }
     }

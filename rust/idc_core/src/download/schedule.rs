@@ -43,7 +43,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, plan: ResolvedPlan) -> Report {
             Some(permit) => {
                 tasks.spawn(file::run(Arc::clone(&ctx), job, permit, large));
             }
-            None => ctx.fail(&job.id, Some(&job.path), Failure::Cancelled, 0, None),
+            None => ctx.not_started(1),
         }
     }
     if let Err(e) = producer.await {
@@ -57,7 +57,11 @@ pub(crate) async fn run(ctx: Arc<Ctx>, plan: ResolvedPlan) -> Report {
 /// prefixes after listing them.
 async fn produce(ctx: Arc<Ctx>, plan: ResolvedPlan, tx: mpsc::Sender<Arc<Job>>) {
     let mut lists = JoinSet::new();
-    for &index in &plan.kept {
+    for (position, &index) in plan.kept.iter().enumerate() {
+        if ctx.cancel.is_cancelled() {
+            ctx.not_started((plan.kept.len() - position) as u64);
+            break;
+        }
         while lists.try_join_next().is_some() {}
         let ResolvedItem { item, destination } = match plan.get(index) {
             Ok(r) => r,
@@ -80,7 +84,7 @@ async fn produce(ctx: Arc<Ctx>, plan: ResolvedPlan, tx: mpsc::Sender<Arc<Job>>) 
                     break;
                 }
             }
-            Source::Prefix(prefix) => {
+            Source::Prefix(_) => {
                 let permit = tokio::select! {
                     biased;
                     _ = ctx.cancel.cancelled() => None,
@@ -88,8 +92,7 @@ async fn produce(ctx: Arc<Ctx>, plan: ResolvedPlan, tx: mpsc::Sender<Arc<Job>>) 
                 };
                 let Some(permit) = permit else {
                     ctx.progress.listed(item.size.unwrap_or(0), None);
-                    let id = FileId::of(&item, prefix.clone());
-                    ctx.fail(&id, Some(&destination), Failure::Cancelled, 0, None);
+                    ctx.not_started(1);
                     continue;
                 };
                 let (ctx, tx) = (Arc::clone(&ctx), tx.clone());

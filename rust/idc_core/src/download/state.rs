@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,9 @@ pub(crate) struct Ctx {
     pub lists: Arc<Semaphore>,
     fatal: Mutex<Option<String>>,
     out: Mutex<Collected>,
+    /// Items never begun because the run was cancelled or stopped: counted, not listed, so
+    /// that cancelling a plan of a million series does not make a million records.
+    not_started: AtomicU64,
     /// Directories created (and checked) by this run.
     dirs: Mutex<HashSet<PathBuf>>,
 }
@@ -67,6 +70,7 @@ impl Ctx {
             user_cancelled: AtomicBool::new(false),
             fatal: Mutex::new(None),
             out: Mutex::new(Collected::default()),
+            not_started: AtomicU64::new(0),
             dirs: Mutex::new(HashSet::new()),
         }
     }
@@ -100,6 +104,12 @@ impl Ctx {
             series_instance_uid: id.series.as_deref().map(str::to_string),
             sop_instance_uid: id.sop.as_deref().map(str::to_string),
         });
+    }
+
+    /// Count `n` items (series not listed, files not requested) that the run will never begin,
+    /// because it was cancelled or stopped.
+    pub fn not_started(&self, n: u64) {
+        self.not_started.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Record a file (or prefix) that is not at its destination. A fatal failure stops the
@@ -192,6 +202,7 @@ impl Ctx {
             started.elapsed().as_secs_f64(),
             self.user_cancelled.load(Ordering::SeqCst),
             lock(&self.fatal).clone(),
+            self.not_started.load(Ordering::Relaxed),
             self.requests.stats(),
         )
     }

@@ -106,6 +106,36 @@ def dask_downloads(benchmarks: list[dict]) -> None:
         )
 
 
+def peak_memory(benchmarks: list[dict]) -> None:
+    """tests/benchmarks/test_download_memory.py: per number of files, each tool's peak resident
+    memory, its bytes per file beyond a baseline (idc-index: its dry run of the same manifest;
+    both: the same tool at the smallest number of files), wall, CPU and files/s."""
+    rows: dict[int, dict[str, dict]] = {}
+    for b in benchmarks:
+        rows.setdefault(b["extra_info"]["files"], {})[b["params"]["tool"]] = b["extra_info"]
+
+    def per_file(e: dict) -> str:
+        over = [f"{e[k]:,.0f} B over {what}" for k, what in (("bytes_per_file_over_dry_run", "dry run"),
+                                                              ("bytes_per_file_over_smallest", "smallest N"))
+                if k in e]
+        return f" ({', '.join(over)})" if over else ""
+
+    def run(e: dict | None) -> str:
+        if not e:
+            return ""
+        return f"{e['peak_mb']:,.0f} MB{per_file(e)}; {e['wall_s']:.1f} s, {e['cpu_s']:.1f} CPU-s, {e['files_per_s']:,.0f} files/s"
+
+    print("| files | idc-index --dry-run: peak | idc-index: peak (per file); wall, CPU, files/s "
+          "| s5cmd, defaults: peak (per file); wall, CPU, files/s | server CPU-s (ours, s5cmd) | peak: s5cmd ÷ ours |")
+    print("|---" * 6 + "|")
+    for n, by_tool in sorted(rows.items()):
+        dry, ours, s5 = (by_tool.get(t) for t in ("idc-index-dry-run", "idc-index", "s5cmd-defaults"))
+        server = ", ".join(f"{e['server_cpu_s']:.0f}" for e in (ours, s5) if e)
+        ratio = f"{s5['peak_mb'] / ours['peak_mb']:.2f}x" if ours and s5 else ""
+        baseline = f"{dry['peak_mb']:,.0f} MB" if dry else ""
+        print(f"| {n:,} | {baseline} | {run(ours)} | {run(s5)} | {server} | {ratio} |")
+
+
 def queries(benchmarks: list[dict]) -> None:
     """The query catalog (tests/benchmarks/test_queries.py): the median of idc-index against
     DuckDB's over the shipped main index and over the optimised copy, and the ratio of ours to
@@ -191,6 +221,10 @@ def main(path: str) -> None:
     if cli:
         cli_downloads(cli)
         print()
+    peaks = [b for b in data["benchmarks"] if b["group"] and b["group"].startswith("peak memory: ")]
+    if peaks:
+        peak_memory(peaks)
+        print()
     dask = [b for b in data["benchmarks"] if b["group"] and b["group"].startswith("dask: ")]
     if dask:
         dask_downloads(dask)
@@ -211,7 +245,7 @@ def main(path: str) -> None:
     if plans:
         planning(plans)
         print()
-    dl += cli + dask + catalog + mem + rem + plans
+    dl += cli + peaks + dask + catalog + mem + rem + plans
     if all(b in dl for b in data["benchmarks"]):
         return
     print("| benchmark | idc-index (this) | idc-index 0.13.4 | DuckDB, shipped file | DuckDB, optimised copy | ratio |")

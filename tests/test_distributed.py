@@ -212,6 +212,15 @@ def test_a_shard_that_fails_for_good_is_in_the_merged_report(
                              endpoint_url=moto_s3.endpoint)
     (bar,) = RecordingBar.bars
     assert bar.n == sum(len(data) for s in small_collection[:6] for data in s.objects.values())
+    assert bar.initial == 0
+    # Run again over the same files: they are all present, and left out of the bar's rate.
+    RecordingBar.bars.clear()
+    with pytest.raises(DownloadFailedError) as again:
+        distributed.download(plan, tmp_path / "again", client=workers, shards=3, retries=0,
+                             endpoint_url=moto_s3.endpoint)
+    (bar,) = RecordingBar.bars
+    assert again.value.report is not None and again.value.report.bytes_downloaded == 0
+    assert bar.initial == bar.n == again.value.report.bytes_present > 0
 
 
 class RecordingBar(tqdm_std):

@@ -122,13 +122,13 @@ def download(
     run_id = uuid.uuid4().hex[:12]
     topic = f"idc-index-progress-{run_id}"
     stop = Event(f"idc-index-stop-{run_id}", client=client)
-    progress: dict[int, tuple[int, int]] = {}
+    progress: dict[int, tuple[int, int, int]] = {}
     lock = threading.Lock()
 
     def on_progress(event: tuple[float, dict[str, int]]) -> None:
         msg = event[1]
         with lock:
-            progress[msg["shard"]] = (msg["done"], msg["total"])
+            progress[msg["shard"]] = (msg["done"], msg["total"], msg["present"])
 
     client.subscribe_topic(topic, on_progress)
     futures = [
@@ -154,19 +154,21 @@ def download(
         if bar is None and progress_callback is None:
             return
         with lock:
-            done = sum(d for d, _ in progress.values())
-            total = sum(t for _, t in progress.values())
+            done = sum(d for d, _, _ in progress.values())
+            total = sum(t for _, t, _ in progress.values())
+            present = sum(p for _, _, p in progress.values())
         if reports is not None:
             # The end: the bytes the shards' reports hold. Their last progress messages come
             # through the scheduler and may arrive after their results (or never, for a shard
             # whose last count fell within its rate limit).
             done = sum(r.bytes_downloaded + r.bytes_present for r in reports)
+            present = sum(r.bytes_present for r in reports)
         if progress_callback is not None:
             progress_callback(done, max(total, done), "B", desc)
             return
         assert bar is not None
         finished = sum(1 for f in futures if f.done())
-        bar.show(done, total, f"{finished}/{len(futures)} shards", last=reports is not None)
+        bar.show(done, total, f"{finished}/{len(futures)} shards", present=present, last=reports is not None)
 
     try:
         while True:
@@ -248,7 +250,8 @@ def run_shard(
         if now - last < REPORT_INTERVAL and done < total:
             return
         last = now
-        worker.log_event(topic, {"shard": shard, "done": done, "total": total})
+        # The bytes found on disk when the shard was planned are left out of the bar's rate.
+        worker.log_event(topic, {"shard": shard, "done": done, "total": total, "present": plan.bytes_present})
         if stop.is_set():
             raise IDCError("the distributed download was cancelled")
 

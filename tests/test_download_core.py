@@ -17,6 +17,7 @@ from conftest_download import (  # noqa: F401  (fixtures)
     proxy,
     wait_until,
 )
+from idc_index import _core
 from idc_index.arguments import parse_rate
 from idc_index.download import (
     AWS_ENDPOINT,
@@ -85,6 +86,32 @@ def test_instances_by_key_and_a_rerun_that_skips_them(
     second = download(items, tmp_path, endpoint_url=moto_s3.endpoint, quiet=True)
     assert len(second.skipped) == len(items) and not second.downloaded
     assert second.bytes_present == s.size
+
+
+def test_a_reports_files_are_a_sequence_read_from_the_cores_records(
+    moto_s3: MotoS3, idc_layout: list[Series], tmp_path: Path
+) -> None:
+    import pickle
+
+    report = download(plan_for(idc_layout[:2]), tmp_path, endpoint_url=moto_s3.endpoint, quiet=True)
+    files = report.files
+    n = sum(len(s.objects) for s in idc_layout[:2])
+    assert isinstance(files, _core.FileList) and len(files) == n > 2
+    as_list = list(files)
+    assert [f.path for f in as_list] == sorted(f.path for f in as_list)  # sorted by path
+    assert files[0] == as_list[0] and files[-1] == as_list[-1] and files[n - 1] == as_list[-1]
+    assert files[1:3] == as_list[1:3] and files[::-1] == as_list[::-1] and files[5:1] == []
+    with pytest.raises(IndexError, match=f"out of range: the transfer has {n} files"):
+        files[n]
+    with pytest.raises(IndexError):
+        files[-n - 1]
+    assert files == as_list and as_list == files and files != as_list[:-1] and files != as_list[::-1]
+    assert files != "not files" and files == report.files
+    # Pickled (Dask sends reports between processes) as the plain list of its values.
+    again = pickle.loads(pickle.dumps(files))
+    assert type(again) is list and again == as_list
+    assert repr(files) == f"FileList({n} files)"
+    assert report.summary().startswith(f"{n} files downloaded")
 
 
 def test_endpoints_and_bucket_names(monkeypatch: pytest.MonkeyPatch) -> None:

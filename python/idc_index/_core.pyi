@@ -1,8 +1,8 @@
 """The native core of idc-index (Rust: DataFusion query engine and S3 downloader)."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from os import PathLike
-from typing import Any, Literal, final
+from typing import Any, Literal, final, overload
 
 from typing_extensions import Self, TypeAlias
 
@@ -17,6 +17,7 @@ __all__ = [
     "DownloadedFile",
     "Engine",
     "FailedFile",
+    "FileList",
     "ListedObject",
     "PlanItem",
     "QueryBatches",
@@ -354,11 +355,27 @@ class FailedFile:
     def __eq__(self, value: object, /) -> bool: ...
 
 @final
+class FileList(Sequence[DownloadedFile]):
+    """The files of a transfer (`DownloadedFile` values, sorted by path), read from the core's
+    records as they are asked for. It compares equal to any sequence of the same values, and
+    pickles as a list."""
+
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, key: int, /) -> DownloadedFile: ...
+    @overload
+    def __getitem__(self, key: slice, /) -> list[DownloadedFile]: ...
+    def __iter__(self) -> Iterator[DownloadedFile]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __reduce__(self) -> tuple[type[list[DownloadedFile]], tuple[list[DownloadedFile]]]: ...
+
+@final
 class TransferReport:
-    """What the core reports at the end of a transfer."""
+    """What the core reports at the end of a transfer. Its files are read from the core's records
+    as they are asked for (`FileList`)."""
 
     @property
-    def files(self) -> list[DownloadedFile]:
+    def files(self) -> FileList:
         """Every file written or already present, sorted by path."""
     @property
     def failed(self) -> list[FailedFile]:

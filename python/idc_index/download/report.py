@@ -90,7 +90,9 @@ P = TypeVar("P", bound=Measured)
 class DownloadReport(Generic[P]):
     """The outcome of one download: what is on disk, what is not and why, and the plan it ran."""
 
-    files: list[DownloadedFile] = field(default_factory=list)
+    #: Every file on disk, sorted by path: a list, or (from the core) a sequence that makes each
+    #: ``DownloadedFile`` as it is read, so that a million files are not a million objects.
+    files: Sequence[DownloadedFile] = field(default_factory=list)
     failed: list[FailedFile] = field(default_factory=list)
     bytes_downloaded: int = 0
     bytes_present: int = 0
@@ -125,8 +127,9 @@ class DownloadReport(Generic[P]):
     ) -> DownloadReport[P]:
         """The report of a transfer the core ran, with the plan it ran and the manifest lines
         that were skipped while planning it: built once, complete."""
+        files: _core.FileList = r.files  # made into DownloadedFile values as they are read
         return cls(
-            files=r.files,
+            files=files,
             failed=r.failed,
             bytes_downloaded=r.bytes_downloaded,
             bytes_present=r.bytes_present,
@@ -158,7 +161,7 @@ class DownloadReport(Generic[P]):
                 ("free on disk", format_size(p.bytes_free) + ("" if p.fits else " (not enough)")),
             ]
             return fields_table("DownloadReport (dry run: nothing transferred)", fields + self._html_notes())
-        downloaded, present = self._counts()
+        downloaded, present, _ = self._counts()
         rate = self._rate()
         fields = [
             ("downloaded", f"{downloaded} files, {format_size(self.bytes_downloaded)}"),
@@ -223,7 +226,7 @@ class DownloadReport(Generic[P]):
             if not p.fits:
                 line += " (not enough free space)"
             return line
-        downloaded, present = self._counts()
+        downloaded, present, checks = self._counts()
         rate = self._rate()
         line = (
             f"{downloaded} files downloaded ({format_size(self.bytes_downloaded)} in {self.seconds:.1f} s"
@@ -231,7 +234,6 @@ class DownloadReport(Generic[P]):
         )
         line += self._failure_kinds()
         if downloaded:
-            checks = Counter(f.verification for f in self.files if f.status == "downloaded")
             line += "; checked by " + ", ".join(f"{k}: {n}" for k, n in checks.most_common())
         if self.not_started:
             line += f"; {self.not_started} not started"
@@ -241,10 +243,13 @@ class DownloadReport(Generic[P]):
             line += f"; stopped: {shorten(self.stopped, REASON_CHARS)}"
         return line
 
-    def _counts(self) -> tuple[int, int]:
-        """Files downloaded, files already present."""
-        statuses = Counter(f.status for f in self.files)
-        return statuses["downloaded"], statuses["already_present"]
+    def _counts(self) -> tuple[int, int, Counter[str]]:
+        """Files downloaded, files already present, and the checks the downloaded ones passed,
+        counted in one pass over the files."""
+        tally: Counter[tuple[str, str]] = Counter((f.status, f.verification) for f in self.files)
+        checks: Counter[str] = Counter({check: n for (status, check), n in tally.items() if status == "downloaded"})
+        present = sum(n for (status, _), n in tally.items() if status == "already_present")
+        return checks.total(), present, checks
 
     def _rate(self) -> str:
         """Bytes per second while downloading ("" when nothing was downloaded)."""

@@ -370,7 +370,7 @@ impl DownloadHandle {
     /// The report once finished, else None.
     fn report(&self, py: Python<'_>) -> PyResult<Option<TransferReport>> {
         self.inner
-            .report()
+            .shared_report()
             .map(|r| TransferReport::new(py, r))
             .transpose()
     }

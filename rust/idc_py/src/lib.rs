@@ -5,6 +5,7 @@ mod arrow_py;
 mod document;
 mod download;
 mod errors;
+mod file_list;
 mod params;
 mod plan_table;
 mod records;

@@ -4,6 +4,7 @@
 //! a failure by the caller), so their string fields are checked against the values they take.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -11,6 +12,7 @@ use pyo3::types::PyList;
 use idc_core::download as core;
 
 use crate::errors::DownloadError;
+use crate::file_list::FileList;
 
 /// A file that is at its destination, complete and verified.
 #[pyclass(frozen, get_all, eq, module = "idc_index._core")]
@@ -141,13 +143,13 @@ impl From<&core::FileRecord> for DownloadedFile {
     fn from(f: &core::FileRecord) -> Self {
         Self {
             path: f.path.display().to_string(),
-            bucket: f.bucket.clone(),
+            bucket: f.bucket.to_string(),
             key: f.key.clone(),
             size: f.size,
             status: f.status.as_str(),
             verification: f.verification.as_str(),
-            series_instance_uid: f.series_instance_uid.clone(),
-            sop_instance_uid: f.sop_instance_uid.clone(),
+            series_instance_uid: f.series_instance_uid.as_deref().map(str::to_string),
+            sop_instance_uid: f.sop_instance_uid.as_deref().map(str::to_string),
         }
     }
 }
@@ -253,13 +255,13 @@ impl From<&core::FailedFile> for FailedFile {
     }
 }
 
-/// What the core reports at the end of a transfer. Its lists are made once, one Python object
-/// per record, and handed out as they are (a `Vec` field would be copied into new objects on
-/// every read: a million files read twice made three copies of each record).
+/// What the core reports at the end of a transfer. Its files are read from the core's records
+/// as they are asked for (`FileList`); its failures are made into Python objects once, and
+/// handed out as they are (a `Vec` field would be copied into new objects on every read).
 #[pyclass(frozen, get_all, module = "idc_index._core")]
 pub struct TransferReport {
     /// Every file written or already present (`DownloadedFile`), sorted by path.
-    files: Py<PyList>,
+    files: Py<FileList>,
     /// Every failure (`FailedFile`), sorted by bucket and key.
     failed: Py<PyList>,
     bytes_downloaded: u64,
@@ -278,11 +280,10 @@ pub struct TransferReport {
 }
 
 impl TransferReport {
-    pub fn new(py: Python<'_>, r: &core::Report) -> PyResult<Self> {
-        let files = PyList::new(py, r.files.iter().map(DownloadedFile::from))?;
+    pub fn new(py: Python<'_>, r: Arc<core::Report>) -> PyResult<Self> {
         let failed = PyList::new(py, r.failed.iter().map(FailedFile::from))?;
         Ok(Self {
-            files: files.unbind(),
+            files: Py::new(py, FileList::new(Arc::clone(&r)))?,
             failed: failed.unbind(),
             bytes_downloaded: r.bytes_downloaded,
             bytes_present: r.bytes_present,
@@ -309,5 +310,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<DownloadedFile>()?;
     m.add_class::<FailedFile>()?;
     m.add_class::<TransferReport>()?;
+    m.add_class::<FileList>()?;
     Ok(())
 }

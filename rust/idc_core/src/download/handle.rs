@@ -37,7 +37,7 @@ impl Drop for FinishGuard {
 /// A running (or finished) download.
 pub struct DownloadHandle {
     ctx: Arc<Ctx>,
-    report: Arc<OnceLock<Report>>,
+    report: Arc<OnceLock<Arc<Report>>>,
     done: watch::Receiver<bool>,
     finished: Arc<Finished>,
 }
@@ -45,7 +45,7 @@ pub struct DownloadHandle {
 impl DownloadHandle {
     /// A handle on the run of `ctx`, the slot its report goes to, and the guard that the
     /// transfer's task holds until it ends.
-    pub(crate) fn new(ctx: Arc<Ctx>) -> (Self, Arc<OnceLock<Report>>, FinishGuard) {
+    pub(crate) fn new(ctx: Arc<Ctx>) -> (Self, Arc<OnceLock<Arc<Report>>>, FinishGuard) {
         let report = Arc::new(OnceLock::new());
         let (done_tx, done_rx) = watch::channel(false);
         let finished = Arc::new(Finished::default());
@@ -80,7 +80,12 @@ impl DownloadHandle {
 
     /// The report, once finished.
     pub fn report(&self) -> Option<&Report> {
-        self.report.get()
+        self.report.get().map(Arc::as_ref)
+    }
+
+    /// The report once finished, shared: its records stay in one place however many hold it.
+    pub fn shared_report(&self) -> Option<Arc<Report>> {
+        self.report.get().cloned()
     }
 
     /// Block the calling thread (not a runtime thread) for up to `timeout`; returns whether
@@ -104,6 +109,9 @@ impl DownloadHandle {
                 break;
             }
         }
-        self.report.get().ok_or(DownloadError::Lost)
+        self.report
+            .get()
+            .map(Arc::as_ref)
+            .ok_or(DownloadError::Lost)
     }
 }

@@ -162,7 +162,7 @@ pub fn start(
             stopped: Some("internal error in the downloader; please report it".into()),
             ..Default::default()
         });
-        let _ = report.set(r);
+        let _ = report.set(Arc::new(r));
     });
     Ok(handle)
 }

@@ -1,6 +1,7 @@
 //! What a download tells when it ends: every file on disk, every failure with its reason.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::failure::FailureKind;
 use super::limit::ConcurrencyStats;
@@ -24,17 +25,18 @@ impl FileStatus {
     }
 }
 
-/// A file that is at its destination, complete and verified.
+/// A file that is at its destination, complete and verified. A run keeps one per file until
+/// its report: the bucket and the UIDs are shared with the other files of the series.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileRecord {
     pub path: PathBuf,
-    pub bucket: String,
+    pub bucket: Arc<str>,
     pub key: String,
     pub size: u64,
     pub status: FileStatus,
     pub verification: Verification,
-    pub series_instance_uid: Option<String>,
-    pub sop_instance_uid: Option<String>,
+    pub series_instance_uid: Option<Arc<str>>,
+    pub sop_instance_uid: Option<Arc<str>>,
 }
 
 /// A file (or a whole prefix, when its listing failed) that is not at its destination.

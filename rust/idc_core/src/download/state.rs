@@ -94,15 +94,17 @@ impl Ctx {
             FileStatus::Downloaded => self.progress.downloaded(),
             FileStatus::AlreadyPresent => self.progress.skipped(size),
         }
+        let mut path = path.to_path_buf();
+        path.shrink_to_fit();
         lock(&self.out).files.push(FileRecord {
-            path: path.to_path_buf(),
-            bucket: id.bucket.to_string(),
+            path,
+            bucket: Arc::clone(&id.bucket),
             key: id.key.clone(),
             size,
             status,
             verification,
-            series_instance_uid: id.series.as_deref().map(str::to_string),
-            sop_instance_uid: id.sop.as_deref().map(str::to_string),
+            series_instance_uid: id.series.clone(),
+            sop_instance_uid: id.sop.clone(),
         });
     }
 

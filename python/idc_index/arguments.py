@@ -1,7 +1,7 @@
 """The checks of the identifier and name arguments of the public methods: what they accept
 (a string; lists as lists, tuples, numpy arrays or pandas Series of strings), and a TypeError
 that names the argument and what it got for anything else, before a value reaches a query.
-Also the one reading of a bandwidth limit (:func:`parse_rate`)."""
+Also the on/off options (:func:`as_bool`) and the one reading of a bandwidth limit (:func:`parse_rate`)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,22 @@ def as_one(value: object, argument: str, kind: str) -> str:
     if items is not None and len(items) == 1 and isinstance(items[0], str):
         return str(items[0])
     raise TypeError(f"{argument} must be one {kind} (a string), got {describe(value)}")
+
+
+def as_bool(value: object, argument: str) -> bool:
+    """An on/off option: True or False (numpy's booleans too), nothing that only looks like one.
+
+    Raises:
+        TypeError: anything else (``"yes"``, ``1``, None), naming the argument and what it got.
+
+    Example:
+        >>> as_bool(True, "with_references")
+        True
+    """
+    kind = type(value)
+    if isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")):
+        return bool(value)
+    raise TypeError(f"{argument} must be True or False, got {describe(value)}")
 
 
 _RATE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?B?(?:/s)?)?\s*")

@@ -20,9 +20,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from idc_index._arrow import bools
+from idc_index.arguments import as_bool
 from idc_index.download.destinations import DOWNLOAD_HIERARCHY_DEFAULT
 from idc_index.download.locations import SourceLocation, check_location
 from idc_index.download.plan import Plan
+from idc_index.download.references import References
 from idc_index.download.report import DownloadReport
 from idc_index.download.s5cmd import read_manifest
 from idc_index.download.selector import Selector
@@ -92,6 +94,7 @@ class DownloadMethods:
         checksums: bool = True,
         shard: str | tuple[int, int] | None = None,
         max_bandwidth: int | str | None = None,
+        with_references: bool = False,
     ) -> DownloadReport[Plan]:
         """Download the DICOM files of a selection into ``downloadDir``.
 
@@ -141,6 +144,14 @@ class DownloadMethods:
             max_bandwidth: the most bytes per second the download may take from the link (a
                 shared link): a number, or a text with a suffix as curl's ``--limit-rate``
                 (``"500k"``, ``"25M"``, ``"1G"``: binary multiples). Default: no limit.
+            with_references: also download the image series that the selection's
+                segmentations (SEG), structure sets (RTSTRUCT) and slide annotations (ANN)
+                reference, each once, placed by the same ``dirTemplate``. The index that names
+                them (``seg_index``, ``rtstruct_index``, ``ann_index``) is fetched once, only
+                for the modalities the selection has. ``report.plan.references`` says which
+                series came in as references and which series referenced them; a reference
+                to a series this release does not have is logged as a warning and listed
+                there (``references.missing``), not downloaded.
 
         Returns:
             DownloadReport: every file on disk (``report.paths``), bytes, seconds.
@@ -150,18 +161,22 @@ class DownloadMethods:
                 raised before anything is transferred.
             IDCClientInsufficientDiskSpaceError: the files still missing do not fit on the disk.
             DownloadFailedError: some files could not be downloaded (``e.report`` says which).
+            IndexFetchError: ``with_references`` needs an index that cannot be fetched.
 
         Examples:
             >>> report = client.download_from_selection("data", collection_id="rider_pilot",
             ...                                         dirTemplate="%PatientID/%Modality_%SeriesInstanceUID")
             >>> report.paths[:1]
             ['data/RIDER-1007893286/CT_1.3.6.1.4.1.9328.50.1.../0a1b....dcm']
+            >>> report = client.download_from_selection("data", seriesInstanceUID=seg_uid, with_references=True)
+            >>> report.plan.references.added   # the image series the segmentation was drawn on
+            ('1.3.6.1.4.1.14519.5.2.1.7310.5101.1603...',)
         """
         del quiet, use_s5cmd_sync  # resume is always on; the downloader prints nothing itself
         selection = Selection.of(
             collection_id=collection_id, patientId=patientId, studyInstanceUID=studyInstanceUID,
             seriesInstanceUID=seriesInstanceUID, sopInstanceUID=sopInstanceUID, crdc_series_uuid=crdc_series_uuid,
-            analysis_result_id=analysis_result_id, analysis_results=analysis_results,
+            analysis_result_id=analysis_result_id, analysis_results=analysis_results, with_references=with_references,
         )
         return self._download(
             selection, downloadDir, dry_run=dry_run, show_progress_bar=show_progress_bar, dirTemplate=dirTemplate,
@@ -180,12 +195,15 @@ class DownloadMethods:
         source_bucket_location: str,
         analysis_results: str = "include",
         analysis_result_id: object = None,
+        with_references: object = False,
         **options: Any,
     ) -> DownloadReport[Plan]:
         """The ``download_dicom_series`` kind of method: ``value`` of ``argument`` is the selection
         (None is refused, not taken as no selection); ``options`` as :meth:`download_from_selection`."""
         given = {"analysis_result_id": analysis_result_id, argument: value}
-        selection = Selection.of(**given, analysis_results=analysis_results, required=argument)
+        selection = Selection.of(
+            **given, analysis_results=analysis_results, with_references=with_references, required=argument
+        )
         return self._download(
             selection, downloadDir, dry_run=dry_run, show_progress_bar=show_progress_bar, dirTemplate=dirTemplate,
             source_bucket_location=source_bucket_location, **options,
@@ -210,10 +228,13 @@ class DownloadMethods:
         """Download a checked selection: the one path of every selection download method."""
         location = check_location(source_bucket_location)
         table = self._selector.selection_table(selection, location=location, dirTemplate=dirTemplate)
+        references = None
+        if selection.with_references:
+            table, references = self._selector.add_references(table, location=location, dirTemplate=dirTemplate)
         return _carry_out(
             table, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
             checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
-            shard=shard, max_bandwidth=max_bandwidth,
+            shard=shard, max_bandwidth=max_bandwidth, references=references,
         )
 
     @_options_of(download_from_selection)
@@ -385,6 +406,7 @@ class DownloadMethods:
         checksums: bool = True,
         shard: str | tuple[int, int] | None = None,
         max_bandwidth: int | str | None = None,
+        with_references: bool = False,
     ) -> DownloadReport[Plan]:
         """Download the series of an IDC portal manifest (AWS or GCS).
 
@@ -413,6 +435,8 @@ class DownloadMethods:
             checksums: as in :meth:`download_from_selection`.
             shard: as in :meth:`download_from_selection`.
             max_bandwidth: as in :meth:`download_from_selection`.
+            with_references: as in :meth:`download_from_selection`: the series that the
+                manifest's SEG, RTSTRUCT and ANN series reference, as this release has them.
 
         Raises:
             ManifestError: no copy command at all, a malformed one (``cp`` with a bad URL), or
@@ -425,14 +449,18 @@ class DownloadMethods:
             >>> print(report.summary())
         """
         del quiet, use_s5cmd_sync
+        references_wanted = as_bool(with_references, "with_references")
         manifest = read_manifest(manifestFile)
         table, location = self._selector.manifest_table(
             manifest, dirTemplate=dirTemplate, check_buckets=validate_manifest
         )
+        references = None
+        if references_wanted:
+            table, references = self._selector.add_references(table, location=location, dirTemplate=dirTemplate)
         return _carry_out(
             table, location, downloadDir, dry_run, endpoint_url=endpoint_url, concurrency=concurrency,
             checksums=checksums, show_progress_bar=show_progress_bar, progress_callback=progress_callback,
-            skipped_manifest_lines=manifest.skipped, shard=shard, max_bandwidth=max_bandwidth,
+            skipped_manifest_lines=manifest.skipped, shard=shard, max_bandwidth=max_bandwidth, references=references,
         )
 
     def plan_download(
@@ -451,6 +479,7 @@ class DownloadMethods:
         *,
         manifestFile: str | os.PathLike[str] | None = None,
         validate_manifest: bool = True,
+        with_references: bool = False,
     ) -> Plan:
         """The plan of a download, without downloading: a selection (the arguments of
         :meth:`download_from_selection`) or an IDC manifest (``manifestFile``), measured under
@@ -460,22 +489,27 @@ class DownloadMethods:
         table), ``plan.bytes_total`` and the other counts, ``plan.to_manifest(path)`` (an
         s5cmd manifest), ``plan.shard(n)`` (``n`` plans of about equal bytes) and
         ``plan.run()`` (download it, returning a DownloadReport). A dry run's ``report.plan``
-        is the same kind of value.
+        is the same kind of value. With ``with_references`` (as in
+        :meth:`download_from_selection`) the plan holds the series that the selection's SEG,
+        RTSTRUCT and ANN series reference too, and ``plan.references`` says which came in so.
 
         Raises:
             UnknownIdentifierError, ManifestError, InvalidTemplateError: as the download
                 methods, before anything is transferred.
             ValueError: no selection, or both a selection and ``manifestFile``.
+            IndexFetchError: ``with_references`` needs an index that cannot be fetched.
 
         Examples:
             >>> plan = client.plan_download(collection_id="nlst")
             >>> [part.bytes_total for part in plan.shard(4)]
             [...]
+            >>> client.plan_download(seriesInstanceUID=seg_uid, with_references=True).references
+            References(1 series added, 0 already selected, 0 not in the index, 0 with no reference known)
         """
         selection = Selection.of(
             collection_id=collection_id, patientId=patientId, studyInstanceUID=studyInstanceUID,
             seriesInstanceUID=seriesInstanceUID, sopInstanceUID=sopInstanceUID, crdc_series_uuid=crdc_series_uuid,
-            analysis_result_id=analysis_result_id, analysis_results=analysis_results,
+            analysis_result_id=analysis_result_id, analysis_results=analysis_results, with_references=with_references,
         )
         if manifestFile is not None:
             if selection.names_identifiers:
@@ -486,7 +520,12 @@ class DownloadMethods:
         else:
             location = check_location(source_bucket_location)
             table = self._selector.selection_table(selection, location=location, dirTemplate=dirTemplate)
-        return Plan.measure(table, downloadDir, location, instance_source=self._selector.series_instances)
+        references = None
+        if selection.with_references:
+            table, references = self._selector.add_references(table, location=location, dirTemplate=dirTemplate)
+        return Plan.measure(
+            table, downloadDir, location, instance_source=self._selector.series_instances, references=references
+        )
 
 
 def _carry_out(
@@ -503,16 +542,19 @@ def _carry_out(
     skipped_manifest_lines: Sequence[tuple[int, str]] = (),
     shard: str | tuple[int, int] | None = None,
     max_bandwidth: int | str | None = None,
+    references: References | None = None,
 ) -> DownloadReport[Plan]:
     """Measure the plan of ``table`` (only its part ``shard``, when given) under
     ``download_dir``, then report it (dry run) or run it; its report (also that of a
-    DownloadFailedError) lists ``skipped_manifest_lines``."""
+    DownloadFailedError) lists ``skipped_manifest_lines``, and its plan the ``references``
+    that concern its series."""
     if shard is not None:
         index, count = parse_shard(shard)
         table = table.filter(bools(part_numbers(table, count) == index))
     # A dry run creates nothing, not even the download directory.
     plan = Plan.measure(
-        table, download_dir, location, skipped_manifest_lines=skipped_manifest_lines, create=not dry_run
+        table, download_dir, location, skipped_manifest_lines=skipped_manifest_lines, create=not dry_run,
+        references=references,
     )
     if dry_run:
         return plan.dry_run()

@@ -2,7 +2,9 @@
 
 The modules of this folder, in the order a download passes through them:
 :mod:`~idc_index.download.selector` (a selection or a manifest -> SQL over the indices -> a
-plan table), :mod:`~idc_index.download.destinations` (where each item lands, by ``dirTemplate``),
+plan table), :mod:`~idc_index.download.references` (with ``with_references``, the series that the
+selection's segmentations, structure sets and annotations reference, added to it),
+:mod:`~idc_index.download.destinations` (where each item lands, by ``dirTemplate``),
 :mod:`~idc_index.download.s5cmd` (portal and s5cmd manifests, read and written),
 :mod:`~idc_index.download.plan_table` (the Arrow table of items every step passes on),
 :mod:`~idc_index.download.plan` (the plan measured on disk, split, run),

@@ -10,6 +10,8 @@ and runs the items through the native downloader (:func:`idc_index.download.tran
 which returns the one report of the run, the plan in it. A plan can be written as an s5cmd
 manifest (:meth:`Plan.to_manifest`) and split into parts of about equal bytes
 (:meth:`Plan.shard`, see :mod:`idc_index.download.sharding`), each a plan that runs on its own.
+A plan made ``with_references`` keeps which of its series came in as references
+(:attr:`Plan.references`, see :mod:`idc_index.download.references`), and so does each shard.
 ``repr(plan)`` is one line (counts, size, destination) and a notebook shows a small table.
 
 Example:
@@ -35,6 +37,7 @@ from idc_index.arguments import shorten
 from idc_index.download.disk import check_disk_space, free_bytes, present_bytes
 from idc_index.download.locations import SourceLocation
 from idc_index.download.plan_table import PlanItem, items_table, plan_schema, table_items
+from idc_index.download.references import References
 from idc_index.download.report import DownloadReport, PlanSummary
 from idc_index.download.s5cmd import write_manifest
 from idc_index.download.sharding import InstanceSource, check_count, shard_tables, split_large_series
@@ -75,6 +78,10 @@ class Plan:
     #: ``(line number, text)`` of the lines of the manifest the plan was made from that were
     #: skipped as not copy commands; every report of the plan lists them.
     skipped_manifest_lines: tuple[tuple[int, str], ...] = ()
+    #: The references that brought series into the plan: which series came in as references
+    #: and which series referenced them (``references.table``), those not in the index
+    #: (``references.missing``); None when the plan was made without ``with_references``.
+    references: References | None = field(default=None, repr=False)
 
     @classmethod
     def measure(
@@ -87,6 +94,7 @@ class Plan:
         skipped_manifest_lines: Sequence[tuple[int, str]] = (),
         *,
         create: bool = True,
+        references: References | None = None,
     ) -> Plan:
         """Create ``download_dir`` (if needed) and measure what ``items`` need there.
 
@@ -96,7 +104,9 @@ class Plan:
         ``items`` is a plan table (columns :data:`PLAN_COLUMNS`) or a sequence of
         :class:`~idc_index.download.PlanItem`, with ``collections`` giving each one's
         collection_id (empty when not known). ``instance_source`` is where :meth:`shard` finds
-        the instances of a large series.
+        the instances of a large series. ``references`` (see
+        :func:`~idc_index.download.references.follow_references`) are kept as far as they
+        concern the items' series.
 
         Raises:
             IDCError: the download directory cannot be created.
@@ -108,25 +118,30 @@ class Plan:
         root = Path(download_dir).expanduser()
         if create:
             _create(root)
+        if references is not None:
+            references = references.within(table)
         summary = PlanSummary(
             series=table.num_rows - table["prefix"].null_count,
             instances=table.num_rows - table["key"].null_count,
             bytes_total=pc.sum(table["size"]).as_py() or 0,
             bytes_present=present_bytes(root, table),
             bytes_free=free_bytes(root),
+            references=references.count_added(table) if references is not None else 0,
         )
         logger.debug(
             "plan of %d items measured under %s: %s in total, %s already present, %s free",
             table.num_rows, shorten(root), format_size(summary.bytes_total), format_size(summary.bytes_present),
             format_size(summary.bytes_free),
         )
-        return cls(table, root, location, summary, instance_source, tuple(skipped_manifest_lines))
+        return cls(table, root, location, summary, instance_source, tuple(skipped_manifest_lines), references)
 
     def __repr__(self) -> str:
         """One short line, whatever the number of items: counts, size, destination; the items
         are in :attr:`table` (or :attr:`items`)."""
         n = self.instances
-        what = f"{self.series} series" + (f", {n} instance{'' if n == 1 else 's'}" if n else "")
+        refs = self.summary.references
+        what = f"{self.series} series" + (f" ({refs} as references)" if refs else "")
+        what += f", {n} instance{'' if n == 1 else 's'}" if n else ""
         return (
             f"Plan({self.table.num_rows} items: {what}; {format_size(self.bytes_total)} in total, "
             f"{format_size(self.bytes_needed)} to fetch; into {shorten(self.root, 80)} from {self.location.upper()})"
@@ -148,6 +163,8 @@ class Plan:
         ]
         if self.skipped_manifest_lines:
             fields.append(("manifest lines skipped", f"{len(self.skipped_manifest_lines)}"))
+        if self.references is not None:
+            fields.extend(_reference_fields(self.summary.references, self.references))
         head = self.table.slice(0, HTML_ITEMS)
         columns = ("bucket", "prefix", "key", "destination", "size")
         rows = [
@@ -249,7 +266,8 @@ class Plan:
         source = instances or self.instance_source
         table = self.table if source is None else split_large_series(self.table, n, source)
         return [
-            Plan.measure(part, self.root, self.location, instance_source=source, create=False)
+            Plan.measure(part, self.root, self.location, instance_source=source, create=False,
+                         references=self.references)
             for part in shard_tables(table, n)
         ]
 
@@ -258,7 +276,9 @@ class Plan:
         ``idc_index`` logger) what idc-index 0.13 did: the size needed, the space available, and
         :data:`DRY_RUN_NOTE`."""
         report = DownloadReport(plan=self, dry_run=True, skipped_manifest_lines=list(self.skipped_manifest_lines))
-        for line in [*self.space_lines(), DRY_RUN_NOTE]:
+        added = self.summary.references
+        noted = [f"{added} of the series come in as references (plan.references says of which series)"] if added else []
+        for line in [*self.space_lines(), *noted, DRY_RUN_NOTE]:
             logger.info("%s", line)
         return report
 
@@ -302,6 +322,14 @@ class Plan:
             plan=self,
             skipped_manifest_lines=self.skipped_manifest_lines,
         )
+
+
+def _reference_fields(added: int, references: References) -> list[tuple[str, str]]:
+    """The lines of a notebook's table of a plan about its references."""
+    fields = [("as references", f"{added} series (plan.references lists them and who references them)")]
+    if references.missing:
+        fields.append(("references not in the index", f"{len(references.missing)} series (not downloaded)"))
+    return fields
 
 
 def _create(root: Path) -> None:

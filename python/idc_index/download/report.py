@@ -56,6 +56,9 @@ class PlanSummary:
     bytes_present: int
     #: Free bytes on the disk of the download directory.
     bytes_free: int
+    #: Series that came into the plan as references of its SEG, RTSTRUCT or ANN series
+    #: (``with_references``; counted in ``series`` too).
+    references: int = 0
 
     @property
     def bytes_needed(self) -> int:
@@ -69,8 +72,10 @@ class PlanSummary:
 
     def __repr__(self) -> str:
         """The counts, and the sizes in human units (the exact bytes are the attributes)."""
+        refs = f" ({self.references} as references)" if self.references else ""
         return (
-            f"PlanSummary({self.series} series, {self.instances} instances; {format_size(self.bytes_total)} in total, "
+            f"PlanSummary({self.series} series{refs}, {self.instances} instances; "
+            f"{format_size(self.bytes_total)} in total, "
             f"{format_size(self.bytes_present)} already present, {format_size(self.bytes_needed)} to fetch, "
             f"{format_size(self.bytes_free)} free)"
         )
@@ -153,7 +158,7 @@ class DownloadReport(Generic[P]):
         if self.dry_run and self.plan is not None:
             p = self.plan.summary
             fields = [
-                ("series", f"{p.series}"),
+                ("series", f"{p.series}" + (f" ({p.references} as references)" if p.references else "")),
                 ("instances", f"{p.instances}"),
                 ("in total", format_size(p.bytes_total)),
                 ("already present", format_size(p.bytes_present)),
@@ -216,7 +221,8 @@ class DownloadReport(Generic[P]):
     def _summary(self) -> str:
         if self.dry_run and self.plan is not None:
             p = self.plan.summary
-            what = f"{p.series} series" + (f" and {p.instances} instances" if p.instances else "")
+            what = f"{p.series} series" + (f" ({p.references} as references)" if p.references else "")
+            what += f" and {p.instances} instances" if p.instances else ""
             if p.instances and not p.series:
                 what = f"{p.instances} instances"
             line = (
@@ -237,6 +243,8 @@ class DownloadReport(Generic[P]):
             line += "; checked by " + ", ".join(f"{k}: {n}" for k, n in checks.most_common())
         if self.not_started:
             line += f"; {self.not_started} not started"
+        if self.plan is not None and self.plan.summary.references:
+            line += f"; {self.plan.summary.references} series came in as references"
         if self.cancelled:
             line += "; cancelled"
         if self.stopped:

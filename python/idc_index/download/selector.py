@@ -4,8 +4,9 @@ A :class:`Selector` takes what a download method was given (collection ids or po
 patients, studies, series, SOP instances, crdc_series_uuids, analysis results, or an IDC
 portal manifest), checks that every identifier exists (naming the closest ones when it does
 not), and returns the :class:`~idc_index.download.PlanItem` values to fetch, placed by the
-``dirTemplate``, as a plan table (:data:`idc_index.download.plan_table.PLAN_COLUMNS`). It also finds where
-one series or instance is, for the URL getters.
+``dirTemplate``, as a plan table (:data:`idc_index.download.plan_table.PLAN_COLUMNS`), with the series
+that its segmentations, structure sets and annotations reference when asked
+(:meth:`Selector.add_references`). It also finds where one series or instance is, for the URL getters.
 
 Example:
     >>> selector = Selector(IndexLookup(engine, "v25"), client.fetch_index)  # doctest: +SKIP
@@ -33,6 +34,7 @@ from idc_index.download.destinations import (
 )
 from idc_index.download.locations import SourceLocation, bucket_for
 from idc_index.download.plan_table import PlanItem, plan_schema
+from idc_index.download.references import References, follow_references
 from idc_index.download.s5cmd import Manifest, manifest_location
 from idc_index.errors import EmptySelectionError, IDCError, ManifestError, UnknownIdentifierError
 from idc_index.query.lookup import IndexLookup
@@ -177,6 +179,15 @@ class Selector:
                 f'{column} {op} (SELECT "SeriesInstanceUID" FROM index WHERE analysis_result_id IS NOT NULL)'
             )
         return " AND ".join(clauses) or None
+
+    # -- references ----------------------------------------------------------------------------
+    def add_references(
+        self, table: pa.Table, *, location: SourceLocation, dirTemplate: str | None = DOWNLOAD_HIERARCHY_DEFAULT
+    ) -> tuple[pa.Table, References]:
+        """The plan ``table`` with the series that its SEG, RTSTRUCT and ANN series reference
+        added (placed by ``dirTemplate``), and the references found; see
+        :func:`~idc_index.download.references.follow_references`."""
+        return follow_references(self._lookup, self._fetch_index, table, parse_template(dirTemplate), location)
 
     # -- crdc_series_uuid and manifests --------------------------------------------------------
     def manifest_table(

@@ -34,6 +34,7 @@ from idc_index.cli_options import (
     LOG_LEVELS,
     SOURCE_OPTION,
     TEMPLATE_HELP,
+    WITH_REFERENCES_OPTION,
     bool_option,
     download_options,
     flag_options,
@@ -472,7 +473,7 @@ def download_from_selection(ctx: click.Context, download_dir: str | None, dir_te
                             crdc_series_uuid: Any, analysis_result_id: Any, analysis_results: str,
                             source_bucket_location: str, quiet: bool, show_progress_bar: bool,
                             use_s5cmd_sync: bool, shard: str | None, limit_rate: str | None,
-                            report_file: str | None) -> None:
+                            report_file: str | None, with_references: bool) -> None:
     """Download a selection: the most specific identifiers given select, the analysis-result
     options narrow it. Prints a summary line; exits non-zero when a file could not be downloaded."""
     _set_level(log_level)
@@ -484,7 +485,7 @@ def download_from_selection(ctx: click.Context, download_dir: str | None, dir_te
         analysis_result_id=id_values(analysis_result_id), analysis_results=analysis_results.lower(), quiet=quiet,
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
         source_bucket_location=source_bucket_location, endpoint_url=endpoint_url, concurrency=concurrency,
-        checksums=checksums, shard=shard, max_bandwidth=limit_rate_value(limit_rate),
+        checksums=checksums, shard=shard, max_bandwidth=limit_rate_value(limit_rate), with_references=with_references,
     ), report_file)
 
 
@@ -499,7 +500,7 @@ def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir:
                            dry_run: bool,
                            quiet: bool, validate_manifest: bool, show_progress_bar: bool,
                            use_s5cmd_sync: bool, shard: str | None, limit_rate: str | None,
-                           report_file: str | None) -> None:
+                           report_file: str | None, with_references: bool) -> None:
     """Download the series of an IDC portal manifest (AWS or GCS; ``cp s3://<bucket>/<uuid>/* .``
     lines). Series of earlier IDC releases are downloaded as they were then."""
     _set_level(log_level)
@@ -508,7 +509,7 @@ def download_from_manifest(ctx: click.Context, manifest_file: str, download_dir:
         manifest_file, download_dir or ".", quiet=quiet, validate_manifest=validate_manifest,
         show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync, dirTemplate=dir_template or None,
         dry_run=dry_run, endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums, shard=shard,
-        max_bandwidth=limit_rate_value(limit_rate),
+        max_bandwidth=limit_rate_value(limit_rate), with_references=with_references,
     ), report_file)
 
 
@@ -590,7 +591,7 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
              log_level: str | None, endpoint_url: str | None, concurrency: int | None, checksums: bool,
              shard: str | None, limit_rate: str | None, dry_run: bool, analysis_results: str,
              source_bucket_location: str, quiet: bool, show_progress_bar: bool, use_s5cmd_sync: bool,
-             report_file: str | None) -> None:
+             report_file: str | None, with_references: bool) -> None:
     """Download GENERIC_ARGUMENT: a manifest file, or comma-separated collection ids, analysis
     result ids, PatientIDs, StudyInstanceUIDs, SeriesInstanceUIDs, SOPInstanceUIDs or
     crdc_series_uuids (recognised from the index). Every value must match before anything is
@@ -607,7 +608,8 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
                                                       quiet=quiet, show_progress_bar=show_progress_bar,
                                                       use_s5cmd_sync=use_s5cmd_sync, endpoint_url=endpoint_url,
                                                       concurrency=concurrency, checksums=checksums, dry_run=dry_run,
-                                                      shard=shard, max_bandwidth=max_bandwidth), report_file)
+                                                      shard=shard, max_bandwidth=max_bandwidth,
+                                                      with_references=with_references), report_file)
         return
     values = [v.strip() for v in generic_argument.split(",") if v.strip()]
     if not values:
@@ -629,7 +631,8 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
                                   source_bucket_location=source_bucket_location, quiet=quiet,
                                   show_progress_bar=show_progress_bar, use_s5cmd_sync=use_s5cmd_sync,
                                   endpoint_url=endpoint_url, concurrency=concurrency, checksums=checksums,
-                                  dry_run=dry_run, shard=shard, max_bandwidth=max_bandwidth, **selection),
+                                  dry_run=dry_run, shard=shard, max_bandwidth=max_bandwidth,
+                                  with_references=with_references, **selection),
                 report_file, runs)
 
 
@@ -642,9 +645,10 @@ def download(ctx: click.Context, generic_argument: str, download_dir: str | None
 @click.option("--dir-template", type=str, default=DOWNLOAD_HIERARCHY_DEFAULT, show_default=True, help=TEMPLATE_HELP)
 @click.option("--source-bucket-location", type=click.Choice(SOURCE_LOCATIONS), default="aws", show_default=True,
               help="Plan the download from AWS or from Google Cloud Storage.")
+@WITH_REFERENCES_OPTION
 @click.pass_context
 def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, dir_template: str,
-         source_bucket_location: str) -> None:
+         source_bucket_location: str, with_references: bool) -> None:
     """Split the download of GENERIC_ARGUMENT (a manifest file, or identifiers as for `idc
     download`) into N s5cmd manifests of about equal bytes, plus plan.json (series, instances
     and bytes of each). Each manifest is downloaded on its own, for example by a job array:
@@ -653,12 +657,14 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
 
     from idc_index.download.plan import Plan
     from idc_index.download.plan_table import unique_items
+    from idc_index.download.references import merge_references
     from idc_index.units import format_size
 
     client = _client(ctx)
     template = dir_template or None
     if _is_file(generic_argument):
-        whole = client.plan_download(".", manifestFile=generic_argument, dirTemplate=template)
+        whole = client.plan_download(".", manifestFile=generic_argument, dirTemplate=template,
+                                     with_references=with_references)
     else:
         values = [v.strip() for v in generic_argument.split(",") if v.strip()]
         if not values:
@@ -666,11 +672,12 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
         parts: list[Plan] = []
         for argument, ids in _recognise(client, values).items():
             selection: dict[str, Any] = {argument: ids}
-            parts.append(client.plan_download(".", dirTemplate=template,
-                                              source_bucket_location=source_bucket_location, **selection))
+            parts.append(client.plan_download(".", dirTemplate=template, source_bucket_location=source_bucket_location,
+                                              with_references=with_references, **selection))
         whole = parts[0]
         if len(parts) > 1:
-            whole = Plan.measure(unique_items([p.table for p in parts]), ".", whole.location)
+            references = merge_references([p.references for p in parts])
+            whole = Plan.measure(unique_items([p.table for p in parts]), ".", whole.location, references=references)
     try:
         pieces = whole.shard(shards)
     except ValueError as e:
@@ -679,13 +686,13 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
     summary: dict[str, Any] = {
         "idc_version": client.idc_version, "source": generic_argument, "location": whole.location,
         "dir_template": template, "shards": shards, "series": whole.series, "instances": whole.instances,
-        "bytes": whole.bytes_total, "parts": [],
+        "bytes": whole.bytes_total, "references": whole.summary.references, "parts": [],
     }
     for index, piece in enumerate(pieces):
         name = f"shard-{index}.s5cmd"
         piece.to_manifest(out / name, comment=f"idc-index plan of {generic_argument}: shard {index} of {shards}")
-        summary["parts"].append({"index": index, "manifest": name, "series": piece.series,
-                                 "instances": piece.instances, "bytes": piece.bytes_total})
+        summary["parts"].append({"index": index, "manifest": name, "series": piece.series, "instances": piece.instances,
+                                 "bytes": piece.bytes_total, "references": piece.summary.references})
         click.echo(f"{out / name}: {piece.series} series, {piece.instances} instances, "
                    f"{format_size(piece.bytes_total)}")
     (out / "plan.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

@@ -1,5 +1,6 @@
 """The options that the download commands of ``idc`` share, and how their values are read:
 idc-index 0.13's booleans (``--dry-run True`` or the bare flag), ``--limit-rate`` in curl's form,
+``--with-references`` (also in ``idc plan``),
 ``--report FILE`` refused before anything moves when its suffix names no format, and the
 repeatable, comma-separated identifier options.
 """
@@ -22,6 +23,12 @@ TEMPLATE_HELP = (
     "Folders under the download directory, from %collection_id, %PatientID, %StudyInstanceUID, %Modality, "
     "%SeriesInstanceUID joined by '/', '-', '_'. An empty string puts every file directly in the download directory."
 )
+
+
+WITH_REFERENCES_OPTION = click.option(
+    "--with-references", is_flag=True, default=False,
+    help="Also download the image series that the selected segmentations (SEG), structure sets (RTSTRUCT) and "
+         "slide annotations (ANN) reference, each once (fetching seg_index, rtstruct_index or ann_index as needed).")
 
 
 def download_options(func: Any) -> Any:
@@ -52,6 +59,7 @@ def download_options(func: Any) -> Any:
                      help="Also write what happened to every file to FILE, one row per file (status, path, key, "
                           "size, check, failure): JSON when FILE ends in .json, CSV when it ends in .csv. Written "
                           "when the command ends, whether files failed or it was interrupted."),
+        WITH_REFERENCES_OPTION,
     ]
     for option in reversed(options):
         func = option(func)
@@ -129,6 +137,7 @@ __all__ = [
     "LOG_LEVELS",
     "SOURCE_OPTION",
     "TEMPLATE_HELP",
+    "WITH_REFERENCES_OPTION",
     "bool_option",
     "check_report_file",
     "download_options",

@@ -138,6 +138,20 @@ HELPERS: dict[str, Helper] = {
         lambda c, p: c.get_series_size(p["series"]),
         "SELECT series_size_MB FROM index WHERE SeriesInstanceUID = '$series'",
     ),
+    "get_derived_series": Helper(
+        lambda c, p: c.get_derived_series(p["derived_from"]),
+        """SELECT d.referenced AS referenced_SeriesInstanceUID, d.SeriesInstanceUID, i.Modality, i.collection_id,
+                  i.PatientID, i.StudyInstanceUID, i.analysis_result_id, i.SeriesDescription, i.series_size_MB,
+                  d.index_name
+           FROM (SELECT segmented_SeriesInstanceUID AS referenced, SeriesInstanceUID, 'seg_index' AS index_name
+                 FROM seg_index
+                 UNION ALL SELECT referenced_SeriesInstanceUID, SeriesInstanceUID, 'rtstruct_index' FROM rtstruct_index
+                 UNION ALL SELECT referenced_SeriesInstanceUID, SeriesInstanceUID, 'ann_index' FROM ann_index) d
+           LEFT JOIN index i ON d.SeriesInstanceUID = i.SeriesInstanceUID
+           WHERE d.referenced = '$derived_from'
+           ORDER BY 1, d.index_name, 2""",
+        ordered_by=("referenced_SeriesInstanceUID", "index_name", "SeriesInstanceUID"),
+    ),
     "get_viewer_URL": Helper(
         lambda c, p: c.get_viewer_URL(seriesInstanceUID=p["series"]),
         f"""SELECT CASE WHEN EXISTS (SELECT 1 FROM index s WHERE s.StudyInstanceUID = i.StudyInstanceUID
@@ -857,6 +871,11 @@ def draw_params(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     )
     p["cptac_slide_1"], p["cptac_slide_2"], p["cptac_slide_3"] = slides
     (p["prior_series"],) = _spread(con, "prior_versions_index", "SeriesInstanceUID", 1)
+    # An image series that both a segmentation and a structure set reference.
+    ((p["derived_from"],),) = con.sql(
+        "SELECT DISTINCT s.segmented_SeriesInstanceUID FROM seg_index s JOIN rtstruct_index r "
+        "ON s.segmented_SeriesInstanceUID = r.referenced_SeriesInstanceUID ORDER BY 1 LIMIT 1"
+    ).fetchall()
     return p
 
 

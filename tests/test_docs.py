@@ -100,6 +100,7 @@ def test_api_reference_documents_the_client(site: Path) -> None:
         "IDCClient.get_dicom_studies",
         "IDCClient.get_dicom_series",
         "IDCClient.get_series_size",
+        "IDCClient.get_derived_series",
         "IDCClient.get_viewer_URL",
         "IDCClient.get_dicomweb_URL",
         "IDCClient.get_instance_file_URL",
@@ -128,6 +129,7 @@ def test_api_reference_documents_the_client(site: Path) -> None:
     for name in ["IDCError", "UnknownIdentifierError", "SQLError", "DownloadFailedError"]:
         assert f'id="idc_index.errors.{name}"' in page, name
     assert 'id="idc_index.download.DownloadReport"' in page
+    assert 'id="idc_index.download.references.References"' in page
     assert "skipped_manifest_lines" in page
     # reStructuredText roles left in docstrings are turned into code, not shown raw.
     assert ":meth:" not in page and ":class:" not in page

@@ -49,6 +49,7 @@ from idc_index.errors import IDCError, IDCVersionError
 from idc_index.query.changes import idc_version_number
 from idc_index.query.lookup import normalize_collection
 from idc_index.releases.catalog import DATA_DIR_ENV
+from idc_index.table_file import check_table_file, write_table_file
 
 if TYPE_CHECKING:
     from idc_index.download.report import DownloadReport
@@ -318,38 +319,12 @@ def releases(fmt: str) -> None:
           ["release", "idc_version", "current", "published", "cached", "bundled"], fmt)
 
 
-#: The formats ``idc changes --out FILE`` writes, by the file's suffix.
-CHANGES_FORMATS = (".csv", ".parquet", ".json")
-
-
 def _check_changes_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--out FILE``, refused before anything is queried when its suffix names no format."""
-    from pathlib import Path
-
-    if value is not None and Path(value).suffix.lower() not in CHANGES_FORMATS:
-        raise click.BadParameter(f"FILE ends in {', '.join(CHANGES_FORMATS)}, not {Path(value).suffix or 'no suffix'!r}")
-    return value
-
-
-def _write_changes(frame: Any, out: str) -> None:
-    """The changed series into ``out`` (its format from its suffix), under a temporary name first."""
-    import os
-    from pathlib import Path
-
-    path = Path(out)
-    part = path.with_name(f".{path.name}.part")
-    suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
-            frame.to_csv(part, index=False)
-        elif suffix == ".parquet":
-            frame.to_parquet(part, index=False)
-        else:
-            frame.to_json(part, orient="records", indent=1)
-        os.replace(part, path)
-    except OSError as e:
-        part.unlink(missing_ok=True)
-        raise click.ClickException(f"cannot write {out}: {e}") from e
+        return None if value is None else check_table_file(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
 
 
 @idc.command()
@@ -391,7 +366,10 @@ def changes(ctx: click.Context, from_version: str, to_version: str | None, colle
                "the added and revised ones", err=True)
     if out is not None:
         listed = client.release_changes(from_version, to_version, **selection)
-        _write_changes(listed, out)
+        try:
+            write_table_file(listed, out)
+        except OSError as e:
+            raise click.ClickException(f"cannot write {out}: {e}") from e
         click.echo(f"{out}: {len(listed)} series", err=True)
 
 

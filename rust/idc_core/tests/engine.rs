@@ -302,6 +302,101 @@ fn a_streamed_query_gives_the_collected_rows_in_their_order() {
 }
 
 #[test]
+fn a_join_on_a_looked_up_key_reads_only_the_row_groups_of_its_key() {
+    // The index written 64 times over (larger than what the engine holds in memory, so that it
+    // is scanned from the file), in row groups of 500 rows with bloom filters on
+    // SeriesInstanceUID; the instances a table of their own. The key the lookup finds reaches
+    // the index's scan as an IN list, which the bloom filters prune every row group without
+    // the key with.
+    const COPIES: usize = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idc_index.parquet");
+    write_index(&path);
+    let batches: Vec<RecordBatch> =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            File::open(&path).unwrap(),
+            SERIES,
+        )
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(500))
+        .set_column_bloom_filter_enabled("SeriesInstanceUID".into(), true)
+        .build();
+    let index = dir.path().join("index.parquet");
+    let mut writer = ArrowWriter::try_new(
+        File::create(&index).unwrap(),
+        batches[0].schema(),
+        Some(props),
+    )
+    .unwrap();
+    for _ in 0..COPIES {
+        for batch in &batches {
+            writer.write(batch).unwrap();
+        }
+    }
+    writer.close().unwrap();
+    assert!(std::fs::metadata(&index).unwrap().len() > 16 << 20);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("SOPInstanceUID", DataType::Utf8, false),
+        Field::new("SeriesInstanceUID", DataType::Utf8, false),
+    ]));
+    let sops: Vec<String> = (0..SERIES).map(|i| format!("sop.{i}")).collect();
+    let series: Vec<String> = (0..SERIES)
+        .map(|i| format!("1.2.840.{}.{}", i / 5, i % 5))
+        .collect();
+    let instances = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(sops)),
+            Arc::new(StringArray::from(series)),
+        ],
+    )
+    .unwrap();
+    let inst = dir.path().join("instances.parquet");
+    let mut writer = ArrowWriter::try_new(File::create(&inst).unwrap(), schema, None).unwrap();
+    writer.write(&instances).unwrap();
+    writer.close().unwrap();
+    let engine = Engine::new();
+    let rt = idc_core::runtime::get();
+    rt.block_on(engine.register_parquet("index", &index, &[]))
+        .unwrap();
+    rt.block_on(engine.register_parquet("instances", &inst, &[]))
+        .unwrap();
+    let sql = "SELECT s.PatientID FROM instances i JOIN index s \
+               ON i.SeriesInstanceUID = s.SeriesInstanceUID WHERE i.SOPInstanceUID = 'sop.1234'";
+    assert_eq!(strings(&engine, sql), vec!["P-0123"; COPIES]);
+    let explained = rt
+        .block_on(engine.sql(&format!("EXPLAIN ANALYZE {sql}")))
+        .unwrap();
+    let plan: String = explained
+        .batches
+        .iter()
+        .flat_map(|b| {
+            let col = datafusion::arrow::compute::cast(b.column(1), &DataType::Utf8).unwrap();
+            col.as_string::<i32>()
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let scan = plan
+        .lines()
+        .find(|l| l.contains("index.parquet") && l.contains("row_groups_pruned_bloom_filter"))
+        .unwrap_or_else(|| panic!("no scan of the index in {plan}"));
+    assert!(scan.contains("IN (SET)"), "{scan}");
+    let pruned = scan
+        .split("row_groups_pruned_bloom_filter=")
+        .nth(1)
+        .unwrap();
+    assert!(
+        pruned.contains(&format!("→ {COPIES} matched")),
+        "expected the {COPIES} row groups that hold the key: {pruned}"
+    );
+}
+
+#[test]
 fn optimised_rewrite_keeps_every_row_and_swaps_in() {
     let (dir, engine) = engine_with_index();
     let rt = idc_core::runtime::get();

@@ -12,6 +12,7 @@ mod in_order;
 mod lateral;
 pub mod layout;
 mod names;
+mod output;
 pub mod params;
 mod remote;
 mod resident;
@@ -26,7 +27,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
 use datafusion::dataframe::DataFrame;
@@ -48,6 +48,7 @@ use tokio::task::JoinHandle;
 use crate::error::{CoreError, Result};
 use dialect::NameMap;
 pub use layout::Layout;
+pub use output::{QueryOutput, QueryStream};
 pub use params::Params;
 use table::SwappableTable;
 pub use user_table::UserData;
@@ -69,54 +70,6 @@ const INLIST_KEYS: usize = 16;
 /// Batches a partition of a streamed query computes ahead of its turn (see `in_order`): a few
 /// MB each, so that a streamed whole-index scan holds tens of MB, not half the index.
 const STREAM_AHEAD: usize = 2;
-
-/// The rows of a query, as Arrow record batches.
-#[derive(Debug, Clone)]
-pub struct QueryOutput {
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
-}
-
-impl QueryOutput {
-    pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(RecordBatch::num_rows).sum()
-    }
-
-    /// The rows through the Arrow C stream interface: the consumer (pyarrow, polars, DuckDB)
-    /// imports the batches' buffers as they are, without a copy.
-    pub fn to_c_stream(&self) -> arrow::ffi_stream::FFI_ArrowArrayStream {
-        let batches = self.batches.clone().into_iter().map(Ok);
-        let reader =
-            arrow::record_batch::RecordBatchIterator::new(batches, Arc::clone(&self.schema));
-        arrow::ffi_stream::FFI_ArrowArrayStream::new(Box::new(reader))
-    }
-}
-
-/// The rows of a query as they are computed: [`Engine::sql_stream`].
-pub struct QueryStream {
-    pub schema: SchemaRef,
-    batches: futures::stream::BoxStream<'static, Result<RecordBatch>>,
-}
-
-impl QueryStream {
-    /// A stream of rows already computed.
-    fn of(out: QueryOutput) -> Self {
-        QueryStream {
-            schema: out.schema,
-            batches: Box::pin(futures::stream::iter(out.batches.into_iter().map(Ok))),
-        }
-    }
-
-    /// The next batch of rows, or None after the last; the memory the query freed goes back
-    /// to the system once it ends (see `trim`).
-    pub async fn next(&mut self) -> Result<Option<RecordBatch>> {
-        let next = self.batches.next().await.transpose()?;
-        if next.is_none() {
-            trim::after_query();
-        }
-        Ok(next)
-    }
-}
 
 /// What the background rewrite of a table into its optimised layout ended with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use idc_core::query::{Engine, Layout, OptimizeOutcome, UserData};
 use idc_core::CoreError;
 use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
 
 const SERIES: usize = 5000;
 
@@ -22,6 +23,12 @@ fn write_index(path: &Path) {
 
 /// The index of `SERIES` rows, written `copies` times into one file.
 fn write_index_copies(path: &Path, copies: usize) {
+    write_index_with(path, copies, None);
+}
+
+/// The index of `SERIES` rows, written `copies` times into one file with `props` (row group
+/// sizes, bloom filters).
+fn write_index_with(path: &Path, copies: usize, props: Option<WriterProperties>) {
     let schema = Arc::new(Schema::new(vec![
         Field::new("collection_id", DataType::Utf8, true),
         Field::new("PatientID", DataType::Utf8, true),
@@ -57,7 +64,7 @@ fn write_index_copies(path: &Path, copies: usize) {
         ],
     )
     .unwrap();
-    let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), schema, None).unwrap();
+    let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), schema, props).unwrap();
     for _ in 0..copies {
         writer.write(&batch).unwrap();
     }
@@ -76,10 +83,15 @@ fn engine_with_index() -> (tempfile::TempDir, Engine) {
 }
 
 fn strings(engine: &Engine, sql: &str) -> Vec<String> {
+    column_strings(engine, sql, 0)
+}
+
+/// The values of column `column` of the answer to `sql`, as text.
+fn column_strings(engine: &Engine, sql: &str, column: usize) -> Vec<String> {
     let out = idc_core::runtime::get().block_on(engine.sql(sql)).unwrap();
     let mut values = Vec::new();
     for b in &out.batches {
-        let col = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).unwrap();
+        let col = datafusion::arrow::compute::cast(b.column(column), &DataType::Utf8).unwrap();
         values.extend(
             col.as_string::<i32>()
                 .iter()
@@ -249,28 +261,11 @@ fn a_streamed_query_gives_the_collected_rows_in_their_order() {
     // Row groups of 500 rows, read by as many partitions as the machine has cores: a partition
     // whose turn has not come waits after a few batches instead of computing its whole range.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("idc_index.parquet");
-    write_index(&path);
-    let file = File::open(&path).unwrap();
-    let batches: Vec<RecordBatch> =
-        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-    let props = parquet::file::properties::WriterProperties::builder()
+    let grouped = dir.path().join("grouped.parquet");
+    let props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(500))
         .build();
-    let grouped = dir.path().join("grouped.parquet");
-    let mut writer = ArrowWriter::try_new(
-        File::create(&grouped).unwrap(),
-        batches[0].schema(),
-        Some(props),
-    )
-    .unwrap();
-    for batch in &batches {
-        writer.write(batch).unwrap();
-    }
-    writer.close().unwrap();
+    write_index_with(&grouped, 1, Some(props));
     let engine = Engine::new();
     let rt = idc_core::runtime::get();
     rt.block_on(engine.register_parquet("index", &grouped, &[]))
@@ -310,33 +305,12 @@ fn a_join_on_a_looked_up_key_reads_only_the_row_groups_of_its_key() {
     // the key with.
     const COPIES: usize = 64;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("idc_index.parquet");
-    write_index(&path);
-    let batches: Vec<RecordBatch> =
-        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
-            File::open(&path).unwrap(),
-            SERIES,
-        )
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let props = parquet::file::properties::WriterProperties::builder()
+    let index = dir.path().join("index.parquet");
+    let props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(500))
         .set_column_bloom_filter_enabled("SeriesInstanceUID".into(), true)
         .build();
-    let index = dir.path().join("index.parquet");
-    let mut writer = ArrowWriter::try_new(
-        File::create(&index).unwrap(),
-        batches[0].schema(),
-        Some(props),
-    )
-    .unwrap();
-    for _ in 0..COPIES {
-        for batch in &batches {
-            writer.write(batch).unwrap();
-        }
-    }
-    writer.close().unwrap();
+    write_index_with(&index, COPIES, Some(props));
     assert!(std::fs::metadata(&index).unwrap().len() > 16 << 20);
     let schema = Arc::new(Schema::new(vec![
         Field::new("SOPInstanceUID", DataType::Utf8, false),
@@ -367,20 +341,7 @@ fn a_join_on_a_looked_up_key_reads_only_the_row_groups_of_its_key() {
     let sql = "SELECT s.PatientID FROM instances i JOIN index s \
                ON i.SeriesInstanceUID = s.SeriesInstanceUID WHERE i.SOPInstanceUID = 'sop.1234'";
     assert_eq!(strings(&engine, sql), vec!["P-0123"; COPIES]);
-    let explained = rt
-        .block_on(engine.sql(&format!("EXPLAIN ANALYZE {sql}")))
-        .unwrap();
-    let plan: String = explained
-        .batches
-        .iter()
-        .flat_map(|b| {
-            let col = datafusion::arrow::compute::cast(b.column(1), &DataType::Utf8).unwrap();
-            col.as_string::<i32>()
-                .iter()
-                .map(|v| v.unwrap_or_default().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let plan = column_strings(&engine, &format!("EXPLAIN ANALYZE {sql}"), 1).join("\n");
     let scan = plan
         .lines()
         .find(|l| l.contains("index.parquet") && l.contains("row_groups_pruned_bloom_filter"))

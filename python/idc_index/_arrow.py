@@ -36,6 +36,30 @@ def compute() -> Any:
     return importlib.import_module("pyarrow.compute")
 
 
+def runs_of(tables: Iterable[Arrow], rows: int) -> Iterator[Arrow]:
+    """``tables`` (pyarrow Tables, such as a query's batches as they come) gathered into runs of
+    at least ``rows`` rows (the last may be shorter), so that work on whole columns runs on
+    long ones while a few of them are held at once.
+
+    Example:
+        >>> import pyarrow as pa
+        >>> [t.num_rows for t in runs_of([pa.table({"a": [1, 2]})] * 3, 3)]
+        [4, 2]
+    """
+    import pyarrow as pa
+
+    pending: list[Arrow] = []
+    held = 0
+    for table in tables:
+        pending.append(table)
+        held += table.num_rows
+        if held >= rows:
+            yield pa.concat_tables(pending)
+            pending, held = [], 0
+    if pending:
+        yield pa.concat_tables(pending)
+
+
 _pool_lock = threading.Lock()
 _pool_users = 0
 _pool_before: Any = None

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from idc_index._arrow import compute, repeat, scalar, strings
+from idc_index._arrow import compute, repeat, runs_of, scalar, strings
 from idc_index.download.destinations import SERIES_COLUMNS, Token, plan_table
 from idc_index.download.locations import SourceLocation
 from idc_index.download.plan_table import first_rows
@@ -93,10 +93,11 @@ class References:
     #: One row per referencing series (columns :data:`REFERENCE_COLUMNS`).
     table: pa.Table = field(default_factory=_empty_table, repr=False)
 
-    def _with(self, status: str) -> tuple[str, ...]:
+    def _with(self, status: str, column: str = "SeriesInstanceUID") -> tuple[str, ...]:
+        """The distinct values of ``column`` in the rows of ``status``, in the order they come."""
         pc = compute()
         rows = self.table.filter(pc.equal(self.table["status"], scalar(status)))
-        return tuple(pc.unique(rows["SeriesInstanceUID"]).to_pylist())
+        return tuple(pc.unique(rows[column]).to_pylist())
 
     @property
     def added(self) -> tuple[str, ...]:
@@ -117,9 +118,7 @@ class References:
     @property
     def unknown(self) -> tuple[str, ...]:
         """The referencing series for which the index names no referenced series."""
-        pc = compute()
-        rows = self.table.filter(pc.equal(self.table["status"], scalar(UNKNOWN)))
-        return tuple(str(v) for v in rows["referenced_by"].to_pylist())
+        return self._with(UNKNOWN, "referenced_by")
 
     def within(self, items: pa.Table) -> References:
         """The references that concern the series of the plan table ``items``: those whose
@@ -274,15 +273,8 @@ def _matching(lookup: IndexLookup, columns: str, table: str, uids: Any, where: s
 
     def keep(batches: Iterator[pa.Table]) -> pa.Table:
         # The set of uids is hashed once per call of is_in: batches are gathered to long runs first.
-        parts: list[pa.Table] = []
-        pending: list[pa.Table] = []
-        for rows in [*batches, None]:
-            if rows is not None:
-                pending.append(rows)
-            if pending and (rows is None or sum(t.num_rows for t in pending) >= _MATCHED_ROWS):
-                gathered = pa.concat_tables(pending)
-                parts.append(gathered.filter(pc.is_in(gathered["SeriesInstanceUID"], value_set=uids)))
-                pending = []
+        parts = [rows.filter(pc.is_in(rows["SeriesInstanceUID"], value_set=uids))
+                 for rows in runs_of(batches, _MATCHED_ROWS)]
         return pa.concat_tables(parts) if parts else lookup.table(f"SELECT {columns} FROM {ident(table)} LIMIT 0")
 
     return lookup.fold(f"SELECT {columns} FROM {ident(table)} WHERE {where}", keep)

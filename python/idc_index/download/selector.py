@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from idc_index._arrow import compute, scalar, strings, system_allocator
+from idc_index._arrow import compute, runs_of, scalar, strings, system_allocator
 from idc_index.arguments import as_one
 from idc_index.download.destinations import (
     DOWNLOAD_HIERARCHY_DEFAULT,
@@ -127,16 +127,10 @@ class Selector:
         def plan(batches: Iterator[pa.Table]) -> tuple[pa.Table, set[str]]:
             parts = [pa.Table.from_batches([], schema=plan_schema())]
             found: set[str] = set()  # at most the values given
-            pending: list[pa.Table] = []
-            for rows in batches:
-                pending.append(rows)
+            for rows in runs_of(batches, _PLAN_ROWS):
                 if column is not None:
                     found.update(compute().unique(rows[column]).to_pylist())
-                if sum(t.num_rows for t in pending) >= _PLAN_ROWS:
-                    parts.append(plan_table(pa.concat_tables(pending), tokens, location))
-                    pending = []
-            if pending:
-                parts.append(plan_table(pa.concat_tables(pending), tokens, location))
+                parts.append(plan_table(rows, tokens, location))
             return pa.concat_tables(parts), found
 
         with system_allocator():

@@ -22,9 +22,11 @@ __all__ = [
     "PlanItem",
     "QueryBatches",
     "QueryResult",
+    "RangeRead",
     "TransferReport",
     "fetch_document",
     "list_objects",
+    "read_ranges",
     "start_download",
 ]
 
@@ -439,6 +441,28 @@ def fetch_document(
     bytes within `deadline` seconds, retries included, with `config`'s client settings (its
     endpoint is not used). Returns `(status, headers, body)`: a success, or 403/404 (not
     published) with an empty body; anything else raises DownloadError."""
+
+@final
+class RangeRead:
+    """What was read of one object: its bytes, its size, or why it could not be read."""
+
+    @property
+    def data(self) -> bytes:
+        """The bytes from the range's start: all that were asked for, fewer only where the
+        object ends first; empty on error."""
+    @property
+    def object_size(self) -> int | None:
+        """The whole object's size, when the server said it."""
+    @property
+    def error(self) -> str | None:
+        """Why the range could not be read (after retries), or None."""
+
+def read_ranges(requests: Sequence[tuple[str, str, int, int]], config: DownloadConfig) -> list[RangeRead]:
+    """Read the `(bucket, key, start, length)` byte ranges in parallel Range requests at
+    `config`'s endpoint, with the downloader's retries and adaptive limit on requests in flight
+    (capped by `config.concurrency`); one RangeRead per request, in their order. Raises
+    DownloadError for settings or ranges that could never be read (a length of 0 or over
+    256 MiB). Ctrl-C stops it."""
 
 @final
 class DownloadHandle:

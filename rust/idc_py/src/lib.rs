@@ -8,6 +8,7 @@ mod errors;
 mod file_list;
 mod params;
 mod plan_table;
+mod range_read;
 mod records;
 mod wait;
 
@@ -308,6 +309,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     download::register(m)?;
     records::register(m)?;
     document::register(m)?;
+    range_read::register(m)?;
     m.add(
         "BUILD_PROFILE",
         if cfg!(debug_assertions) {

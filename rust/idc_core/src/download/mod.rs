@@ -13,6 +13,8 @@
 //!                                            failure with its reason, bytes, seconds; `Lost`
 //!                                            when the transfer ended without a report
 //! list(bucket, prefix, config).await         one listing on its own, nothing written
+//! read_ranges(requests, &config).await      a byte range of each of many objects, into memory
+//!                                            (headers read without their pixel data)
 //! ```
 //!
 //! How a download flows, module by module:
@@ -62,6 +64,7 @@ mod limit;
 mod list;
 pub mod plan;
 pub mod progress;
+mod range_read;
 mod ranged;
 mod rate;
 pub mod report;
@@ -85,6 +88,7 @@ pub use handle::DownloadHandle;
 pub use limit::ConcurrencyStats;
 pub use plan::{PlanItem, PlanSource, Source, PARTIAL_SUFFIX};
 pub use progress::ProgressSnapshot;
+pub use range_read::{read_ranges, RangeRead, RangeRequest, MAX_RANGE_LEN};
 pub use report::{FailedFile, FileRecord, FileStatus, Report};
 pub use retry::RetryPolicy;
 pub use verify::Verification;

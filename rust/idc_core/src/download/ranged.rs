@@ -248,7 +248,7 @@ async fn acquire(
 }
 
 /// `bytes <start>-<end>/<total>` of a Content-Range header.
-fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
+pub(crate) fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
     let rest = v.trim().strip_prefix("bytes ")?;
     let (range, total) = rest.split_once('/')?;
     let (s, e) = range.split_once('-')?;

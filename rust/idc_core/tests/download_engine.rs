@@ -124,10 +124,14 @@ async fn series_are_listed_across_pages_and_downloaded_byte_identical() {
     let f = report
         .files
         .iter()
-        .find(|f| f.key == "s2/inst003.dcm")
+        .find(|f| f.key() == "s2/inst003.dcm")
         .unwrap();
-    assert_eq!(f.series_instance_uid.as_deref(), Some("1.2.3.s2"));
-    assert!(f.path.ends_with("b/inst003.dcm"), "{}", f.path.display());
+    assert_eq!(f.series_instance_uid(), Some("1.2.3.s2"));
+    assert!(
+        f.path().ends_with("b/inst003.dcm"),
+        "{}",
+        f.path().display()
+    );
     assert_eq!(
         report.bytes_downloaded,
         objects.iter().map(|(_, d)| d.len() as u64).sum::<u64>()
@@ -372,7 +376,7 @@ async fn large_objects_arrive_in_ranges_and_survive_faults() {
         report
             .files
             .iter()
-            .find(|f| f.key == k)
+            .find(|f| f.key() == k)
             .unwrap()
             .verification
     };
@@ -448,7 +452,14 @@ async fn a_rerun_skips_what_is_present_and_fetches_the_rest() {
         .map(|i| server.requests(&format!("s1/inst{i:03}.dcm")) - before[i])
         .collect();
     assert_eq!(fetched, vec![1, 1, 1, 0, 0, 0]);
-    let status = |i: usize| second.files.iter().find(|f| f.path == p(i)).unwrap().status;
+    let status = |i: usize| {
+        second
+            .files
+            .iter()
+            .find(|f| f.path() == p(i))
+            .unwrap()
+            .status
+    };
     assert_eq!(
         (0..6)
             .map(status)
@@ -610,7 +621,7 @@ async fn files_at_plain_urls_are_checked_against_the_sha256_the_plan_states() {
         .iter()
         .map(|f| {
             (
-                f.path.file_name().unwrap().to_string_lossy().into_owned(),
+                f.path().file_name().unwrap().to_string_lossy().into_owned(),
                 f.verification,
             )
         })

@@ -142,14 +142,14 @@ impl DownloadedFile {
 impl From<&core::FileRecord> for DownloadedFile {
     fn from(f: &core::FileRecord) -> Self {
         Self {
-            path: f.path.display().to_string(),
-            bucket: f.bucket.to_string(),
-            key: f.key.clone(),
+            path: f.path().display().to_string(),
+            bucket: f.bucket().to_string(),
+            key: f.key(),
             size: f.size,
             status: f.status.as_str(),
             verification: f.verification.as_str(),
-            series_instance_uid: f.series_instance_uid.as_deref().map(str::to_string),
-            sop_instance_uid: f.sop_instance_uid.as_deref().map(str::to_string),
+            series_instance_uid: f.series_instance_uid().map(str::to_string),
+            sop_instance_uid: f.sop_instance_uid().map(str::to_string),
         }
     }
 }

@@ -89,7 +89,7 @@ pub use limit::ConcurrencyStats;
 pub use plan::{PlanItem, PlanSource, Source, PARTIAL_SUFFIX};
 pub use progress::ProgressSnapshot;
 pub use range_read::{read_ranges, RangeRead, RangeRequest, MAX_RANGE_LEN};
-pub use report::{FailedFile, FileRecord, FileStatus, Report};
+pub use report::{FailedFile, FileRecord, FileStatus, Report, Shared};
 pub use retry::RetryPolicy;
 pub use verify::Verification;
 

@@ -18,7 +18,7 @@ use super::http::Http;
 use super::job::FileId;
 use super::limit::Limiter;
 use super::progress::Progress;
-use super::report::{FailedFile, FileRecord, FileStatus, Report};
+use super::report::{FailedFile, FileRecord, FileStatus, Report, Shared};
 use super::verify::Verification;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -28,6 +28,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Default)]
 struct Collected {
     files: Vec<FileRecord>,
+    shared: Shared,
     failed: Vec<FailedFile>,
 }
 
@@ -94,18 +95,19 @@ impl Ctx {
             FileStatus::Downloaded => self.progress.downloaded(),
             FileStatus::AlreadyPresent => self.progress.skipped(size),
         }
-        let mut path = path.to_path_buf();
-        path.shrink_to_fit();
-        lock(&self.out).files.push(FileRecord {
+        let mut out = lock(&self.out);
+        let record = FileRecord::new(
+            &mut out.shared,
             path,
-            bucket: Arc::clone(&id.bucket),
-            key: id.key.clone(),
+            Arc::clone(&id.bucket),
+            &id.key,
             size,
             status,
             verification,
-            series_instance_uid: id.series.clone(),
-            sop_instance_uid: id.sop.clone(),
-        });
+            id.series.clone(),
+            id.sop.clone(),
+        );
+        out.files.push(record);
     }
 
     /// Count `n` items (series not listed, files not requested) that the run will never begin,

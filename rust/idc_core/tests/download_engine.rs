@@ -405,7 +405,10 @@ async fn large_objects_arrive_in_ranges_and_survive_faults() {
     )
     .await;
     assert!(report.ok(), "{:?}", report.failed);
-    assert_eq!(report.files[0].verification, Verification::Md5);
+    assert_eq!(
+        report.files.get(0).unwrap().unwrap().verification,
+        Verification::Md5
+    );
     assert!(std::fs::read(dir.path().join("inst/a.dcm")).unwrap() == big);
 
     // With checksums off only sizes are checked: the stated digests are not computed, and a
@@ -421,7 +424,10 @@ async fn large_objects_arrive_in_ranges_and_survive_faults() {
     )
     .await;
     assert!(report.ok(), "{:?}", report.failed);
-    assert_eq!(report.files[0].verification, Verification::SizeOnly);
+    assert_eq!(
+        report.files.get(0).unwrap().unwrap().verification,
+        Verification::SizeOnly
+    );
     let got = std::fs::read(dir.path().join("nosum/g.dcm")).unwrap();
     assert_eq!(got.len(), big.len());
     assert!(got != big);
@@ -495,7 +501,10 @@ async fn a_rerun_skips_what_is_present_and_fetches_the_rest() {
         config(&server, dir.path()),
     )
     .await;
-    assert_eq!(third.files[0].status, FileStatus::AlreadyPresent);
+    assert_eq!(
+        third.files.get(0).unwrap().unwrap().status,
+        FileStatus::AlreadyPresent
+    );
     assert_eq!(server.heads("s1/inst004.dcm") - heads, 1);
     assert_eq!(server.requests("s1/inst004.dcm"), gets);
 }

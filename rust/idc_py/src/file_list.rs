@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::PyIndexError;
+use pyo3::exceptions::{PyIndexError, PyOSError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PySlice};
 
@@ -25,12 +25,24 @@ impl FileList {
         Self { report }
     }
 
-    fn file(&self, i: usize) -> DownloadedFile {
-        DownloadedFile::from(&self.report.files[i])
+    /// File `i` (< len), read from the core's records (on disk for a large transfer).
+    fn file(&self, i: usize) -> PyResult<DownloadedFile> {
+        match self.report.files.get(i) {
+            Some(Ok(record)) => Ok(DownloadedFile::from(&record)),
+            Some(Err(e)) => Err(PyOSError::new_err(format!(
+                "the list of downloaded files cannot be read back from its temporary file: {e}"
+            ))),
+            None => Err(PyIndexError::new_err(format!(
+                "file index {i} out of range"
+            ))),
+        }
     }
 
     fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, (0..self.report.files.len()).map(|i| self.file(i)))
+        let files = (0..self.report.files.len())
+            .map(|i| self.file(i))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, files)
     }
 }
 
@@ -49,8 +61,9 @@ impl FileList {
         let n = self.report.files.len() as isize;
         if let Ok(slice) = index.cast::<PySlice>() {
             let s = slice.indices(n)?;
-            let picked =
-                (0..s.slicelength as isize).map(|k| self.file((s.start + k * s.step) as usize));
+            let picked = (0..s.slicelength as isize)
+                .map(|k| self.file((s.start + k * s.step) as usize))
+                .collect::<PyResult<Vec<_>>>()?;
             return Ok(PyList::new(py, picked)?.into_any());
         }
         let i: isize = index.extract()?;
@@ -60,7 +73,7 @@ impl FileList {
                 "file index {i} out of range: the transfer has {n} files"
             )));
         }
-        Ok(Bound::new(py, self.file(at as usize))?.into_any())
+        Ok(Bound::new(py, self.file(at as usize)?)?.into_any())
     }
 
     fn __iter__(&self) -> FileIter {
@@ -80,7 +93,7 @@ impl FileList {
         for (i, item) in other.try_iter()?.enumerate() {
             let item = item?;
             match item.cast::<DownloadedFile>() {
-                Ok(f) if *f.get() == self.file(i) => {}
+                Ok(f) if *f.get() == self.file(i)? => {}
                 _ => return Ok(false),
             }
         }
@@ -114,11 +127,11 @@ impl FileIter {
         slf
     }
 
-    fn __next__(&mut self) -> Option<DownloadedFile> {
+    fn __next__(&mut self) -> PyResult<Option<DownloadedFile>> {
         if self.next >= self.files.report.files.len() {
-            return None;
+            return Ok(None);
         }
         self.next += 1;
-        Some(self.files.file(self.next - 1))
+        self.files.file(self.next - 1).map(Some)
     }
 }

@@ -38,7 +38,8 @@
 //! - `http`: the one client, error statuses read, bodies read with a stall timeout and paced
 //!   by `rate`'s bandwidth limit when one is set.
 //! - `state`: what the tasks share (settings, `http`, limits, cancel, outcomes);
-//!   [`progress`]: the live counters; [`report`]: the outcome; `handle`: the caller's side;
+//!   [`progress`]: the live counters; `written`: the records of the files done (sorted runs in
+//!   a temporary file as they fill, merged at the end); [`report`]: the outcome; `handle`: the caller's side;
 //!   `error`: why a download could not start.
 //!
 //! Endpoints are addressed path-style (`<endpoint>/<bucket>/<key>`), anonymously; a
@@ -74,6 +75,7 @@ mod schedule;
 mod state;
 pub mod verify;
 mod whole;
+mod written;
 
 use std::sync::Arc;
 
@@ -89,9 +91,10 @@ pub use limit::ConcurrencyStats;
 pub use plan::{PlanItem, PlanSource, Source, PARTIAL_SUFFIX};
 pub use progress::ProgressSnapshot;
 pub use range_read::{read_ranges, RangeRead, RangeRequest, MAX_RANGE_LEN};
-pub use report::{FailedFile, FileRecord, FileStatus, Report, Shared};
+pub use report::{FailedFile, FileStatus, Report};
 pub use retry::RetryPolicy;
 pub use verify::Verification;
+pub use written::{FileRecord, FileRecords};
 
 /// The AWS endpoint of the IDC buckets.
 pub const AWS_ENDPOINT: &str = "https://s3.amazonaws.com";

@@ -18,8 +18,9 @@ use super::http::Http;
 use super::job::FileId;
 use super::limit::Limiter;
 use super::progress::Progress;
-use super::report::{FailedFile, FileRecord, FileStatus, Report, Shared};
+use super::report::{FailedFile, FileStatus, Report};
 use super::verify::Verification;
+use super::written::Written;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -27,8 +28,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[derive(Default)]
 struct Collected {
-    files: Vec<FileRecord>,
-    shared: Shared,
+    written: Written,
     failed: Vec<FailedFile>,
 }
 
@@ -95,9 +95,7 @@ impl Ctx {
             FileStatus::Downloaded => self.progress.downloaded(),
             FileStatus::AlreadyPresent => self.progress.skipped(size),
         }
-        let mut out = lock(&self.out);
-        let record = FileRecord::new(
-            &mut out.shared,
+        lock(&self.out).written.add(
             path,
             Arc::clone(&id.bucket),
             &id.key,
@@ -107,7 +105,6 @@ impl Ctx {
             id.series.clone(),
             id.sop.clone(),
         );
-        out.files.push(record);
     }
 
     /// Count `n` items (series not listed, files not requested) that the run will never begin,
@@ -201,7 +198,7 @@ impl Ctx {
     pub fn finish(&self, started: Instant) -> Report {
         let out = std::mem::take(&mut *lock(&self.out));
         Report::assemble(
-            out.files,
+            out.written.finish(),
             out.failed,
             started.elapsed().as_secs_f64(),
             self.user_cancelled.load(Ordering::SeqCst),

@@ -18,7 +18,6 @@ Examples::
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import logging
@@ -42,6 +41,9 @@ from idc_index.cli_options import (
     id_values,
     limit_rate_value,
 )
+from idc_index.cli_output import client_of as _client
+from idc_index.cli_output import emit as _emit
+from idc_index.cli_output import format_option as _format_option
 from idc_index.client import IDCClient
 from idc_index.download.destinations import DOWNLOAD_HIERARCHY_DEFAULT
 from idc_index.download.locations import SOURCE_LOCATIONS
@@ -66,47 +68,6 @@ ORDER BY collection_id
 """
 
 
-
-
-def _client(ctx: click.Context) -> IDCClient:
-    if ctx.obj is None:
-        ctx.obj = IDCClient(data_dir=ctx.meta.get("data_dir"), release=ctx.meta.get("release"),
-                            remote=ctx.meta.get("remote", False), optimize_index=ctx.meta.get("optimize_index"))
-    return ctx.obj  # type: ignore[no-any-return]
-
-
-def _emit(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> None:
-    out = sys.stdout
-    if fmt == "json":
-        json.dump(rows, out, indent=1, default=str)
-        out.write("\n")
-        return
-    if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        return
-    cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    numeric = [all(_is_number(r[c]) for r in rows if r[c] is not None) for c in columns]
-
-    def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
-
-    out.write(line(columns) + "\n")
-    out.write(line(["-" * w for w in widths]) + "\n")
-    for row in cells:
-        out.write(line(row) + "\n")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-_format_option = click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
-    help="Output format.",
-)
 
 
 class _Group(click.Group):

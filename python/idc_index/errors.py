@@ -210,6 +210,17 @@ class ManifestError(IDCError, ValueError):
     """A manifest file that cannot be read or has lines that are not IDC copy commands."""
 
 
+class UnknownAttributeError(IDCError, ValueError):
+    """A DICOM attribute asked for by a keyword that is not in the DICOM dictionary, or written
+    as neither a keyword, a tag nor a path of them; the message names the closest keywords and
+    the forms that work."""
+
+
+class MissingDependencyError(IDCError, ImportError):
+    """An optional package that a feature needs is not installed; the message names the
+    ``pip install`` command (for example ``pip install "idc-index[metadata]"``)."""
+
+
 __all__ = [
     "DamagedIndexError",
     "DownloadError",
@@ -225,11 +236,13 @@ __all__ = [
     "InvalidLocationError",
     "InvalidTemplateError",
     "ManifestError",
+    "MissingDependencyError",
     "QueryCancelledError",
     "ReadOnlySQLError",
     "ReleaseFetchError",
     "SQLError",
     "TableRegistrationError",
+    "UnknownAttributeError",
     "UnknownIdentifierError",
     "UnknownIndexError",
     "UnknownReleaseError",

@@ -19,6 +19,7 @@ from idc_index.arguments import as_list, as_one, as_str, shorten
 from idc_index.client_attributes import AttributeTables
 from idc_index.client_changes import ReleaseChanges
 from idc_index.client_download import DownloadMethods
+from idc_index.client_metadata import InstanceMetadata
 from idc_index.client_references import DerivedSeries
 from idc_index.download import destinations as selection
 from idc_index.download.locations import check_location, resolve_endpoint
@@ -65,7 +66,7 @@ class _either_method(Generic[T]):
         return types.MethodType(self.func, instance if instance is not None else owner)
 
 
-class IDCClient(AttributeTables, DownloadMethods, ReleaseChanges, DerivedSeries):
+class IDCClient(AttributeTables, DownloadMethods, ReleaseChanges, DerivedSeries, InstanceMetadata):
     """Search NCI Imaging Data Commons and get the files you pick.
 
     Args:

@@ -65,7 +65,7 @@ Fetch = Callable[[Sequence[tuple[str, str, int, int]]], Sequence[RangeResult]]
 class Header:
     """The header of one object: the ``dataset`` parsed (without the pixel data), or why not
     (``error``); ``bytes_read`` of the object's ``size`` (None when not known) were read for it
-    by this call (0 when it came from the cache)."""
+    by this call, none when it was ``cached``."""
 
     bucket: str
     key: str
@@ -73,6 +73,7 @@ class Header:
     error: str | None = None
     size: int | None = None
     bytes_read: int = 0
+    cached: bool = False
 
 
 class _NeedMore(Exception):
@@ -180,7 +181,7 @@ def read_headers(
         if kept is not None:
             try:
                 header.dataset, header.error, _ = parse(*kept)
-                header.size = kept[1]
+                header.size, header.cached = kept[1], True
                 continue
             except _NeedMore:  # an entry that does not hold the whole header: read again
                 pass

@@ -236,6 +236,12 @@ class Catalog:
                 cached.unlink(missing_ok=True)
 
     @property
+    def cache_root(self) -> Path:
+        """The cache directory (``IDC_INDEX_CACHE_DIR``, ``cache_dir=``, or the user cache
+        directory), of which ``<root>/indices/<release>`` is this release's ``cache_dir``."""
+        return self.cache_dir.parent.parent
+
+    @property
     def main_indices(self) -> list[str]:
         """The indices a release opens with (the others are fetched on demand)."""
         return [index_name(stem) for stem in main_index_stems([file_stem(name) for name in self.indices])]

@@ -178,6 +178,9 @@ class FaultProxy:
         self._next: dict[str, deque[str]] = defaultdict(deque)
         self._always: dict[str, str] = {}
         self.requests: dict[str, int] = defaultdict(int)
+        #: Every request (listings too), and the body bytes sent whole for each key.
+        self.all_requests = 0
+        self.bytes_sent: dict[str, int] = defaultdict(int)
         #: Trickled responses: how many began, and how those that ended did: "sent" (the whole
         #: body went out), "cut" (the client closed the connection first), "stopped" (by stop()).
         self.trickles_started = 0
@@ -250,6 +253,8 @@ class FaultProxy:
             return self._always.get(key)
 
     def _handle(self, h: http.server.BaseHTTPRequestHandler, method: str) -> None:
+        with self._lock:
+            self.all_requests += 1
         path = unquote(urlsplit(h.path).path)
         parts = path.lstrip("/").split("/", 1)
         key = parts[1] if len(parts) == 2 else ""
@@ -318,4 +323,6 @@ class FaultProxy:
                 with self._lock:
                     self.trickles_ended[outcome] += 1
             return
+        with self._lock:
+            self.bytes_sent[key] += len(body)
         h.wfile.write(body)

@@ -8,6 +8,7 @@ Examples::
     idc fetch-index sm_index
     idc releases                          # the published index releases; idc --release current ...
     idc changes --from 20 --collection-id nlst --out changes.csv   # added, revised, removed since v20
+    idc metadata --series-instance-uid 1.3.6... -a Rows -a ImageType --out headers.csv  # from the DICOM headers
     idc download rider_pilot --download-dir data            # a collection, patient, study, series,
                                                             # SOP instance, crdc uuid or manifest file
     idc download-from-selection --series-instance-uid 1.3.6... --download-dir data --dry-run True
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from idc_index.cli_metadata import metadata
 from idc_index.cli_options import (
     ANALYSIS_RESULTS_OPTION,
     LOG_LEVELS,
@@ -636,6 +638,9 @@ def plan(ctx: click.Context, generic_argument: str, shards: int, out_dir: str, d
                    f"{format_size(piece.bytes_total)}")
     (out / "plan.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     click.echo(f"{out / 'plan.json'}: {whole.series} series, {format_size(whole.bytes_total)} in {shards} shard(s)")
+
+
+idc.add_command(metadata)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -175,6 +175,9 @@ def value(dataset: Dataset, spec: AttributeSpec) -> Any:
     Raises:
         Exception: pydicom's, for a value it cannot decode (the caller reports it for the instance).
     """
+    meta = getattr(dataset, "file_meta", None)
+    if spec.steps[0].tag >> 16 == 0x0002 and meta is not None:  # File Meta Information: TransferSyntaxUID
+        return _walk(meta, spec.steps, spec.as_json)
     return _walk(dataset, spec.steps, spec.as_json)
 
 

@@ -59,6 +59,7 @@ def test_every_page_is_built(site: Path) -> None:
         "guide/downloading/index.html",
         "guide/scale/index.html",
         "guide/changes/index.html",
+        "guide/metadata/index.html",
         "guide/cli/index.html",
         "guide/environment/index.html",
         "reference/api/index.html",

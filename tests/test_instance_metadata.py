@@ -9,6 +9,7 @@ uses series of its own."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from conftest_download import moto_s3  # noqa: F401  (fixtures)
 from dicom_files import ct_series, segmentation, slide, to_bytes
 from idc_index import IDCClient
 from idc_index.cli import idc
-from idc_index.errors import UnknownAttributeError
+from idc_index.errors import MissingDependencyError, UnknownAttributeError
+from idc_index.headers.dependency import require_pydicom
 from idc_testdata import REAL_INDEX
 from s3server import IDC_BUCKETS, FaultProxy, MotoS3
 
@@ -192,6 +194,17 @@ def test_an_unknown_attribute_is_refused_before_any_request(client, series_rows,
         client.get_instance_metadata(seriesInstanceUID=uid, attributes="Rows", output="polars",
                                      endpoint_url=proxy.endpoint)
     assert proxy.all_requests == 0
+
+
+def test_without_pydicom_the_error_says_what_to_install(client, series_rows, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pydicom", None)  # as if it were not installed
+    require_pydicom.cache_clear()
+    try:
+        with pytest.raises(MissingDependencyError, match=r'pip install "idc-index\[metadata\]"') as e:
+            client.get_instance_metadata(seriesInstanceUID=series_rows["SM"][1]["SeriesInstanceUID"], attributes="Rows")
+        assert isinstance(e.value, ImportError)
+    finally:
+        require_pydicom.cache_clear()
 
 
 # -- the cache ----------------------------------------------------------------------------------------

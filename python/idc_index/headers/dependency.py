@@ -22,6 +22,7 @@ def require_pydicom() -> ModuleType:
     try:
         import pydicom
         import pydicom.datadict
+        import pydicom.errors
         import pydicom.filereader
     except ImportError as e:
         raise MissingDependencyError(

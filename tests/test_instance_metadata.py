@@ -207,6 +207,26 @@ def test_without_pydicom_the_error_says_what_to_install(client, series_rows, mon
         require_pydicom.cache_clear()
 
 
+def test_a_header_larger_than_the_ceiling_is_an_error_for_its_file(moto_s3: MotoS3):
+    from idc_index import _core
+    from idc_index.download.transfer import download_config
+    from idc_index.headers.reader import read_headers
+
+    data = to_bytes(slide("1.2.3", optical_paths=3, icc_bytes=40_000, frames=1))
+    small = to_bytes(slide("1.2.3", optical_paths=1, icc_bytes=100, frames=1))
+    moto_s3.put("idc-open-data", "ceiling/big.dcm", data)
+    moto_s3.put("idc-open-data", "ceiling/small.dcm", small)
+    config = download_config(moto_s3.endpoint)
+    big, fine, missing = read_headers(
+        [("idc-open-data", "ceiling/big.dcm"), ("idc-open-data", "ceiling/small.dcm"),
+         ("idc-open-data", "ceiling/absent.dcm")],
+        lambda requests: _core.read_ranges(requests, config), first=16_384, ceiling=65_536,
+    )
+    assert big.dataset is None and "larger than 65.5 kB" in big.error and big.bytes_read == 65_536
+    assert fine.error is None and fine.dataset.ContainerIdentifier == "slide-1" and fine.size == len(small)
+    assert missing.dataset is None and "s3://idc-open-data/ceiling/absent.dcm" in missing.error
+
+
 # -- the cache ----------------------------------------------------------------------------------------
 def test_a_second_call_makes_no_request_and_a_damaged_entry_is_read_again(series_rows, moto_s3: MotoS3, proxy,
                                                                             tmp_path):

@@ -137,7 +137,7 @@ class InstanceMetadata:
 
         Examples:
             >>> slides = client.get_instance_metadata(
-            ...     seriesInstanceUID="1.3.6.1.4.1.5962.99.1.3380245274.1545236486.1637690451337.2.0",
+            ...     seriesInstanceUID="1.2.826.0.1.3680043.8.498.56046203939823473875129608016149951794",
             ...     attributes=["ContainerIdentifier", "TotalPixelMatrixRows", "ImageType",
             ...                 "SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing",
             ...                 "OpticalPathSequence[0].IlluminationColorCodeSequence[0].CodeMeaning"])

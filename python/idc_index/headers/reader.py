@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from idc_index.errors import _NeedMoreBytes as _NeedMore
 from idc_index.headers.dependency import require_pydicom
 from idc_index.units import format_size
 
@@ -74,13 +75,6 @@ class Header:
     size: int | None = None
     bytes_read: int = 0
     cached: bool = False
-
-
-class _NeedMore(Exception):
-    """A parse asked for bytes beyond those read, of an object that has more.
-
-    Not an ``EOFError``: pydicom takes that one as the end of a dataset and returns what it has.
-    """
 
 
 class _Prefix(io.RawIOBase):

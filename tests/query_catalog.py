@@ -200,6 +200,20 @@ HELPERS: dict[str, Helper] = {
         answer=lambda urls: sorted({url.rsplit("/", 1)[0] for url in urls}),
         against_duckdb=False,
     ),
+    # Its objects are not DICOM (each row says so in its error column): the series and where its
+    # instances were found are the part SQL answers.
+    "get_instance_metadata": Helper(
+        lambda c, p: c.get_instance_metadata(seriesInstanceUID=p["listed_series"], attributes=["Rows"],
+                                             endpoint_url=p["s3_endpoint"], output="arrow"),
+        """SELECT DISTINCT SeriesInstanceUID, 's3://' || aws_bucket || '/' || crdc_series_uuid AS prefix
+           FROM index WHERE SeriesInstanceUID = '$listed_series'""",
+        answer=lambda table: [
+            {"SeriesInstanceUID": series, "prefix": prefix} for series, prefix in sorted({
+                (row["SeriesInstanceUID"], row["url"].rsplit("/", 1)[0]) for row in table.to_pylist()
+            })
+        ],
+        against_duckdb=False,
+    ),
     "get_clinical_table": Helper(
         lambda c, p: c.get_clinical_table("nlst_prsn"),
         "SELECT * FROM read_parquet('$clinical_dir/nlst_prsn.parquet')",

@@ -176,6 +176,28 @@ def test_files_that_are_not_dicom_or_cut_short_are_rows_with_an_error(client, se
     assert pd.isna(junk["Rows"]) and pd.isna(truncated["Rows"]) and pd.isna(junk["Modality"])
 
 
+def test_a_large_selection_read_a_part_at_a_time_gives_the_same_rows(series_rows, moto_s3: MotoS3, monkeypatch,
+                                                                      tmp_path):
+    from idc_index import client_metadata
+
+    row = series_rows["CT"][5]
+    images = ct_series(row["SeriesInstanceUID"], row["StudyInstanceUID"], slices=5)
+    for n, ds in enumerate(images):
+        put(moto_s3, row, f"00000000-0000-4000-8000-0000000005{n:02d}.dcm", to_bytes(ds))
+    put(moto_s3, row, "00000000-0000-4000-8000-000000000599.dcm", b"not DICOM")
+
+    def rows(client: IDCClient) -> pd.DataFrame:
+        return client.get_instance_metadata(seriesInstanceUID=row["SeriesInstanceUID"],
+                                            attributes=["InstanceNumber", "ImagePositionPatient"],
+                                            endpoint_url=moto_s3.endpoint)
+
+    whole = rows(own_client(tmp_path / "whole"))
+    monkeypatch.setattr(client_metadata, "HEADERS_AT_ONCE", 2)
+    parts = rows(own_client(tmp_path / "parts"))
+    pd.testing.assert_frame_equal(parts, whole)
+    assert list(whole["InstanceNumber"][:5]) == [1, 2, 3, 4, 5] and whole["error"].notna().sum() == 1
+
+
 def test_an_unknown_attribute_is_refused_before_any_request(client, series_rows, proxy):
     uid = series_rows["SM"][1]["SeriesInstanceUID"]
     with pytest.raises(UnknownAttributeError, match="Did you mean Rows") as e:

@@ -21,7 +21,7 @@ from idc_index.headers.attributes import parse_attributes
 from idc_index.headers.cache import HeaderCache
 from idc_index.headers.objects import plan_instances
 from idc_index.headers.reader import Header, read_headers
-from idc_index.headers.table import metadata_table, to_pandas
+from idc_index.headers.table import MetadataColumns, to_pandas
 from idc_index.selection import Selection
 from idc_index.units import format_size
 
@@ -36,6 +36,8 @@ logger = logging.getLogger("idc_index")
 
 #: The values of ``output``.
 OUTPUTS = ("pandas", "arrow")
+#: Headers read and parsed at once: their datasets are let go once their rows are taken.
+HEADERS_AT_ONCE = 5_000
 
 Identifiers = Union[str, list[str], None]
 
@@ -162,16 +164,25 @@ class InstanceMetadata:
             return [o.key for o in _core.list_objects(bucket, prefix, config)]
 
         instances = plan_instances(plan, list_keys, cache)
-        readable = [n for n, i in enumerate(instances) if i.error is None]
-        read = read_headers([(instances[n].bucket, instances[n].key) for n in readable],
-                            lambda requests: _core.read_ranges(requests, config), cache)
-        headers: list[Header | None] = [None] * len(instances)
-        for n, header in zip(readable, read):
-            headers[n] = header
-        cached = sum(h.cached for h in read)
-        logger.info("headers of %d instance(s): %d from the cache, %d read (%s)", len(read), cached,
-                    len(read) - cached, format_size(sum(h.bytes_read for h in read)))
-        table = metadata_table(instances, headers, specs)
+        columns = MetadataColumns(specs)
+        cached = read = bytes_read = 0
+        # A part at a time, so that the parsed headers of a large selection are not all held.
+        for start in range(0, len(instances), HEADERS_AT_ONCE):
+            part = instances[start:start + HEADERS_AT_ONCE]
+            readable = [n for n, i in enumerate(part) if i.error is None]
+            got = read_headers([(part[n].bucket, part[n].key) for n in readable],
+                               lambda requests: _core.read_ranges(requests, config), cache)
+            headers: list[Header | None] = [None] * len(part)
+            for n, header in zip(readable, got):
+                headers[n] = header
+            columns.add(part, headers)
+            cached += sum(h.cached for h in got)
+            read += len(got)
+            bytes_read += sum(h.bytes_read for h in got)
+            logger.debug("headers of %d of %d instance(s) done", start + len(part), len(instances))
+        logger.info("headers of %d instance(s): %d from the cache, %d read (%s)", read, cached, read - cached,
+                    format_size(bytes_read))
+        table = columns.table()
         return table if output == "arrow" else to_pandas(table)
 
 

@@ -12,7 +12,9 @@ values have no type in common (an attribute that files write differently) holds 
 lists in JSON.
 
 Example:
-    >>> metadata_table(instances, headers, specs).column_names  # doctest: +SKIP
+    >>> columns = MetadataColumns(specs)  # doctest: +SKIP
+    >>> columns.add(instances, headers)  # doctest: +SKIP
+    >>> columns.table().column_names  # doctest: +SKIP
     ['SeriesInstanceUID', 'SOPInstanceUID', 'url', 'Rows', 'error']
 """
 
@@ -39,38 +41,49 @@ ERROR_COLUMN = "error"
 RESERVED = frozenset((*FIXED_COLUMNS, ERROR_COLUMN))
 
 
-def metadata_table(
-    instances: Sequence[Instance], headers: Sequence[Header | None], specs: Sequence[AttributeSpec]
-) -> pa.Table:
-    """The table of ``instances``, each with its header (None: not read, the instance has an
-    error), with a column per attribute of ``specs``."""
-    import pyarrow as pa
+class MetadataColumns:
+    """The result's columns, filled a part of the instances at a time (each part's headers can
+    then be let go), made into one table at the end (:meth:`table`), with a column per
+    attribute of ``specs``."""
 
-    specs = [s for s in specs if s.column not in RESERVED]
-    columns: dict[str, list[Any]] = {name: [] for name in (*FIXED_COLUMNS, *(s.column for s in specs), ERROR_COLUMN)}
-    for instance, header in zip(instances, headers):
-        dataset = header.dataset if header is not None else None
-        errors = [e for e in (instance.error, header.error if header is not None else None) if e]
-        sop = instance.sop_instance_uid
-        if dataset is not None:
-            try:
-                sop = str(dataset.SOPInstanceUID) if "SOPInstanceUID" in dataset else sop
-            except Exception as e:  # noqa: BLE001  (pydicom's decoding errors are of many kinds)
-                errors.append(f"SOPInstanceUID: cannot be decoded ({type(e).__name__}: {e})")
-        columns["SeriesInstanceUID"].append(instance.series_instance_uid)
-        columns["SOPInstanceUID"].append(sop)
-        columns["url"].append(instance.url)
-        for spec in specs:
-            got = None
+    def __init__(self, specs: Sequence[AttributeSpec]) -> None:
+        self._specs = [s for s in specs if s.column not in RESERVED]
+        self._columns: dict[str, list[Any]] = {
+            name: [] for name in (*FIXED_COLUMNS, *(s.column for s in self._specs), ERROR_COLUMN)
+        }
+
+    def add(self, instances: Sequence[Instance], headers: Sequence[Header | None]) -> None:
+        """The rows of ``instances``, each with its header (None: not read, the instance has an
+        error)."""
+        columns = self._columns
+        for instance, header in zip(instances, headers):
+            dataset = header.dataset if header is not None else None
+            errors = [e for e in (instance.error, header.error if header is not None else None) if e]
+            sop = instance.sop_instance_uid
             if dataset is not None:
                 try:
-                    got = value(dataset, spec)
-                except Exception as e:  # noqa: BLE001
-                    errors.append(f"{spec.column}: cannot be decoded ({type(e).__name__}: {e})")
-            columns[spec.column].append(got)
-        columns[ERROR_COLUMN].append("; ".join(errors) or None)
-    return pa.table({name: _array(values, name in FIXED_COLUMNS or name == ERROR_COLUMN)
-                     for name, values in columns.items()})
+                    sop = str(dataset.SOPInstanceUID) if "SOPInstanceUID" in dataset else sop
+                except Exception as e:  # noqa: BLE001  (pydicom's decoding errors are of many kinds)
+                    errors.append(f"SOPInstanceUID: cannot be decoded ({type(e).__name__}: {e})")
+            columns["SeriesInstanceUID"].append(instance.series_instance_uid)
+            columns["SOPInstanceUID"].append(sop)
+            columns["url"].append(instance.url)
+            for spec in self._specs:
+                got = None
+                if dataset is not None:
+                    try:
+                        got = value(dataset, spec)
+                    except Exception as e:  # noqa: BLE001
+                        errors.append(f"{spec.column}: cannot be decoded ({type(e).__name__}: {e})")
+                columns[spec.column].append(got)
+            columns[ERROR_COLUMN].append("; ".join(errors) or None)
+
+    def table(self) -> pa.Table:
+        """Every row added, as an Arrow table."""
+        import pyarrow as pa
+
+        return pa.table({name: _array(values, name in FIXED_COLUMNS or name == ERROR_COLUMN)
+                         for name, values in self._columns.items()})
 
 
 def _array(values: list[Any], text: bool) -> Any:
@@ -107,4 +120,4 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["ERROR_COLUMN", "FIXED_COLUMNS", "RESERVED", "metadata_table", "to_pandas"]
+__all__ = ["ERROR_COLUMN", "FIXED_COLUMNS", "RESERVED", "MetadataColumns", "to_pandas"]

@@ -1,5 +1,5 @@
 """`idc cache`: what the cache holds, pruning the optimised copies no client reads, clearing it;
-nothing outside ``<cache>/indices`` is touched."""
+nothing outside ``<cache>/indices`` and ``<cache>/headers`` is touched."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from idc_index import IDCClient
 from idc_index.cli import idc
+from idc_index.headers.cache import HeaderCache
 from idc_testdata import REAL_INDEX
 
 
@@ -29,6 +30,7 @@ def _cache(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
     clinical.write_bytes(b"z" * 700)
     other = root / "not-ours.txt"
     other.write_text("kept")
+    HeaderCache(root).put_prefix("idc-open-data", "0a/1.dcm", b"h" * 900, 10_000)
     return root, current, stale, other
 
 
@@ -41,6 +43,7 @@ def test_the_cache_is_listed_pruned_and_cleared(tmp_path: Path) -> None:
     assert rows[0] == "release,what,size,path"
     assert any("clinical tables" in r and ",700 B," in r for r in rows)
     assert sum("optimised copy" in r for r in rows) == 2
+    assert rows[-1].startswith("any,DICOM headers and series listings") and rows[-1].endswith(str(root / "headers"))
 
     pruned = runner.invoke(idc, ["cache", "--prune"])
     assert pruned.exit_code == 0, pruned.output
@@ -50,6 +53,8 @@ def test_the_cache_is_listed_pruned_and_cleared(tmp_path: Path) -> None:
     cleared = runner.invoke(idc, ["cache", "--clear"])
     assert cleared.exit_code == 0, cleared.output
     assert not [p for p in (root / "indices").rglob("*") if p.is_file()]
+    assert not (root / "headers").exists()
+    assert HeaderCache(root).prefix("idc-open-data", "0a/1.dcm") is None
     assert other.read_text() == "kept"
 
 

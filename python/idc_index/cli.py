@@ -211,7 +211,7 @@ def columns(ctx: click.Context, pattern: str, descriptions: bool, fmt: str) -> N
 @click.pass_context
 def cache(ctx: click.Context, prune: bool, clear: bool, fmt: str) -> None:
     """What the cache holds, by release, with sizes; --prune or --clear to free space. Only
-    <cache>/indices is read or removed."""
+    <cache>/indices and <cache>/headers (instance metadata) are read or removed."""
     from pathlib import Path
 
     from idc_index.releases import cache as cached
@@ -226,14 +226,14 @@ def cache(ctx: click.Context, prune: bool, clear: bool, fmt: str) -> None:
         targets = (cached.stale_copies(root, client._tables.optimized_copy) if prune
                    else cached.release_items(root, release))
         freed = cached.remove(root, targets)
-        click.echo(f"Removed {len(targets)} item(s) from {root / cached.INDICES_DIR}: {format_size(freed)} freed.",
-                   err=True)
+        click.echo(f"Removed {len(targets)} item(s) from {root}: {format_size(freed)} freed.", err=True)
         return
     found = cached.items(root)
     rows = [{"release": i.release, "what": i.what, "size": format_size(i.bytes), "path": str(i.path)} for i in found]
     _emit(rows, ["release", "what", "size", "path"], fmt)
     if fmt == "table":
-        click.echo(f"\n{format_size(sum(i.bytes for i in found))} in {root / cached.INDICES_DIR} "
+        click.echo(f"\n{format_size(sum(i.bytes for i in found))} in {root / cached.INDICES_DIR} and "
+                   f"{root / cached.HEADERS_DIR} "
                    "(IDC_INDEX_CACHE_DIR moves it; idc cache --prune or --clear frees it)", err=True)
 
 

@@ -25,10 +25,10 @@ import struct
 import tempfile
 from pathlib import Path
 
+from idc_index.releases.cache import HEADERS_DIR
+
 logger = logging.getLogger("idc_index")
 
-#: The directory under the cache root that holds the entries.
-HEADERS_DIR = "headers"
 
 _MAGIC = b"IDC-HEADER-CACHE/1\n"
 _DIGEST = 32  # bytes of sha256
@@ -113,4 +113,4 @@ class HeaderCache:
                            "directory)", path, e)
 
 
-__all__ = ["HEADERS_DIR", "HeaderCache"]
+__all__ = ["HeaderCache"]

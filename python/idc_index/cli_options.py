@@ -98,10 +98,10 @@ def bool_option(name: str, default: bool, help: str) -> Callable[[Callable[..., 
 
 ANALYSIS_RESULTS_OPTION = click.option(
     "--analysis-results", type=click.Choice(ANALYSIS_RESULTS, case_sensitive=False), default="include",
-    show_default=True, help="Download analysis-result series too (include), not (exclude), or only them (only).")
+    show_default=True, help="Select analysis-result series too (include), not (exclude), or only them (only).")
 SOURCE_OPTION = click.option(
     "--source-bucket-location", type=click.Choice(SOURCE_LOCATIONS), default="aws", show_default=True,
-    help="Download from AWS or from Google Cloud Storage.")
+    help="Read the files from AWS or from Google Cloud Storage.")
 
 
 def flag_options(func: Any, manifest: bool = False) -> Any:

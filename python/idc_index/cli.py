@@ -42,6 +42,7 @@ from idc_index.cli_options import (
     flag_options_manifest,
     id_values,
     limit_rate_value,
+    selection_options,
 )
 from idc_index.cli_output import client_of as _client
 from idc_index.cli_output import emit as _emit
@@ -396,15 +397,7 @@ def _write_report_file(report_file: str | None, runs: list[DownloadReport[Any]])
 @idc.command("download-from-selection")
 @download_options
 @bool_option("--dry-run", False, "Only report the size of the selection (and whether it fits); download nothing.")
-@click.option("--collection-id", multiple=True, help="Collection id(s) to select (repeat, or comma-separated).")
-@click.option("--patient-id", multiple=True, help="PatientID(s) to select.")
-@click.option("--study-instance-uid", multiple=True, help="StudyInstanceUID(s) to select.")
-@click.option("--series-instance-uid", multiple=True, help="SeriesInstanceUID(s) to select.")
-@click.option("--sop-instance-uid", multiple=True, help="SOPInstanceUID(s) of slide microscopy instances to select.")
-@click.option("--crdc-series-uuid", multiple=True, help="crdc_series_uuid(s) to select (earlier releases too).")
-@click.option("--analysis-result-id", multiple=True, help="Keep only the series of these analysis result(s).")
-@ANALYSIS_RESULTS_OPTION
-@SOURCE_OPTION
+@selection_options
 @flag_options
 @click.pass_context
 def download_from_selection(ctx: click.Context, download_dir: str | None, dir_template: str, log_level: str | None,

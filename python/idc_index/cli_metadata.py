@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from idc_index.cli_options import ANALYSIS_RESULTS_OPTION, SOURCE_OPTION, id_values
+from idc_index.cli_options import id_values, selection_options
 from idc_index.cli_output import client_of, emit, format_option
 from idc_index.download.locations import ENDPOINT_ENV
 from idc_index.headers.table import ERROR_COLUMN, to_pandas
@@ -47,15 +47,7 @@ def _cell(value: Any, fmt: str) -> Any:
               help="An attribute to read (repeat for more): a DICOM keyword (Rows), a tag ((0028,0010), 00280010), "
                    "or a path through sequences (OpticalPathSequence[0].IlluminationColorCodeSequence[0].CodeMeaning; "
                    "[*] for every item); ':json' after it gives the element in DICOM's JSON model.")
-@click.option("--collection-id", multiple=True, help="Collection id(s) to select (repeat, or comma-separated).")
-@click.option("--patient-id", multiple=True, help="PatientID(s) to select.")
-@click.option("--study-instance-uid", multiple=True, help="StudyInstanceUID(s) to select.")
-@click.option("--series-instance-uid", multiple=True, help="SeriesInstanceUID(s) to select.")
-@click.option("--sop-instance-uid", multiple=True, help="SOPInstanceUID(s) of slide microscopy instances to select.")
-@click.option("--crdc-series-uuid", multiple=True, help="crdc_series_uuid(s) to select.")
-@click.option("--analysis-result-id", multiple=True, help="Keep only the series of these analysis result(s).")
-@ANALYSIS_RESULTS_OPTION
-@SOURCE_OPTION
+@selection_options
 @click.option("--endpoint-url", type=str, default=None, envvar=ENDPOINT_ENV,
               help="An S3-compatible endpoint for every bucket (mirror, proxy). Default: AWS or GCS.")
 @click.option("--concurrency", type=click.IntRange(1, 4096), default=None,

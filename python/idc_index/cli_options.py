@@ -104,6 +104,27 @@ SOURCE_OPTION = click.option(
     help="Read the files from AWS or from Google Cloud Storage.")
 
 
+def selection_options(func: Any) -> Any:
+    """The options that select series (or slide microscopy instances), as download_from_selection's
+    arguments do, with the analysis results to keep and the source of the files."""
+    options = [
+        click.option("--collection-id", multiple=True, help="Collection id(s) to select (repeat, or comma-separated)."),
+        click.option("--patient-id", multiple=True, help="PatientID(s) to select."),
+        click.option("--study-instance-uid", multiple=True, help="StudyInstanceUID(s) to select."),
+        click.option("--series-instance-uid", multiple=True, help="SeriesInstanceUID(s) to select."),
+        click.option("--sop-instance-uid", multiple=True,
+                     help="SOPInstanceUID(s) of slide microscopy instances to select."),
+        click.option("--crdc-series-uuid", multiple=True,
+                     help="crdc_series_uuid(s) to select (earlier releases too)."),
+        click.option("--analysis-result-id", multiple=True, help="Keep only the series of these analysis result(s)."),
+        ANALYSIS_RESULTS_OPTION,
+        SOURCE_OPTION,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def flag_options(func: Any, manifest: bool = False) -> Any:
     options = [
         bool_option("--quiet", True,

@@ -18,7 +18,7 @@ ours a second call on the same cache (no request). Each round starts from an emp
 empty download directory. Run with::
 
     IDC_BENCH_TOOLS=$HOME/.cache/idc-index/tools \\
-    python -m pytest tests/benchmarks/test_instance_metadata.py -o addopts="" -p no:cacheprovider \\
+    python -m pytest tests/benchmarks/test_header_reads.py -o addopts="" -p no:cacheprovider \\
         --benchmark-only -s
 """
 

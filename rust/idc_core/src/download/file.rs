@@ -33,7 +33,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>, job: Arc<Job>, permit: FilePermit, large:
         .catch_unwind()
         .await;
     match outcome {
-        Ok(Ok((size, status, v))) => ctx.succeed(&job.id, &job.path, size, status, v),
+        Ok(Ok((size, status, v))) => ctx.succeed(&job.id, &job.path, size, status, v).await,
         Ok(Err((failure, attempts))) => ctx.fail(
             &job.id,
             Some(&job.path),

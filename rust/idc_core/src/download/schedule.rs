@@ -50,7 +50,16 @@ pub(crate) async fn run(ctx: Arc<Ctx>, plan: ResolvedPlan) -> Report {
         ctx.stop(format!("internal error while listing: {e}"));
     }
     while tasks.join_next().await.is_some() {}
-    ctx.finish(started)
+    // The files' records are merged from their temporary files: off the runtime's threads.
+    tokio::task::spawn_blocking(move || ctx.finish(started))
+        .await
+        .unwrap_or_else(|e| Report {
+            seconds: started.elapsed().as_secs_f64(),
+            stopped: Some(format!(
+                "internal error while making the report: {e}; please report it"
+            )),
+            ..Default::default()
+        })
 }
 
 /// Turn plan items into jobs, each read from the plan when its turn comes: objects directly,

@@ -20,7 +20,7 @@ use super::limit::Limiter;
 use super::progress::Progress;
 use super::report::{FailedFile, FileStatus, Report};
 use super::verify::Verification;
-use super::written::Written;
+use super::written::{self, Written};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -83,7 +83,7 @@ impl Ctx {
     }
 
     /// Record a file that is at its destination.
-    pub fn succeed(
+    pub async fn succeed(
         &self,
         id: &FileId,
         path: &Path,
@@ -95,7 +95,7 @@ impl Ctx {
             FileStatus::Downloaded => self.progress.downloaded(),
             FileStatus::AlreadyPresent => self.progress.skipped(size),
         }
-        lock(&self.out).written.add(
+        let full = lock(&self.out).written.add(
             path,
             Arc::clone(&id.bucket),
             &id.key,
@@ -105,6 +105,16 @@ impl Ctx {
             id.series.clone(),
             id.sop.clone(),
         );
+        if let Some(run) = full {
+            // Sorted and written out off the runtime's threads, without holding the lock.
+            let outcome = tokio::task::spawn_blocking(move || written::write_run(run)).await;
+            match outcome {
+                Ok(outcome) => lock(&self.out).written.written(outcome),
+                Err(e) => self.stop(format!(
+                    "internal error while keeping the list of files: {e}"
+                )),
+            }
+        }
     }
 
     /// Count `n` items (series not listed, files not requested) that the run will never begin,

@@ -6,10 +6,11 @@
 //! When no temporary file can be made, the records stay in memory.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashSet};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
+use std::hash::{Hash, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -37,14 +38,41 @@ pub struct FileRecord {
     sop_instance_uid: Option<Arc<str>>,
 }
 
-/// What the files of one folder have in common.
-#[derive(Debug, PartialEq, Eq, Hash)]
+/// What the files of one folder have in common, and its number (what a record written to disk
+/// keeps of its folder). Two folders are the same by what they hold, whatever their numbers.
+#[derive(Debug)]
 struct Folder {
+    id: u32,
     dir: PathBuf,
     bucket: Arc<str>,
     /// The keys up to their last `/` (included).
     key_prefix: String,
     series_instance_uid: Option<Arc<str>>,
+}
+
+impl Folder {
+    fn identity(&self) -> (&Path, &str, &str, Option<&str>) {
+        (
+            &self.dir,
+            &self.bucket,
+            &self.key_prefix,
+            self.series_instance_uid.as_deref(),
+        )
+    }
+}
+
+impl PartialEq for Folder {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for Folder {}
+
+impl Hash for Folder {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
 }
 
 impl FileRecord {
@@ -88,27 +116,23 @@ impl FileRecord {
     }
 }
 
-/// The folders of the records, each held once and numbered (the number is what a record
-/// written to disk keeps of its folder).
+/// The folders of the records, each held once, numbered in the order they came.
 #[derive(Debug, Default)]
 struct Folders {
-    ids: HashMap<Arc<Folder>, u32>,
+    set: HashSet<Arc<Folder>>,
     list: Vec<Arc<Folder>>,
 }
 
 impl Folders {
-    fn get(&mut self, folder: Folder) -> Arc<Folder> {
-        if let Some((f, _)) = self.ids.get_key_value(&folder) {
+    fn get(&mut self, mut folder: Folder) -> Arc<Folder> {
+        if let Some(f) = self.set.get(&folder) {
             return Arc::clone(f);
         }
+        folder.id = self.list.len() as u32;
         let f = Arc::new(folder);
-        self.ids.insert(Arc::clone(&f), self.list.len() as u32);
+        self.set.insert(Arc::clone(&f));
         self.list.push(Arc::clone(&f));
         f
-    }
-
-    fn id(&self, folder: &Arc<Folder>) -> u32 {
-        self.ids[folder]
     }
 }
 
@@ -143,8 +167,10 @@ impl Written {
         }
     }
 
-    /// Record the file at `path`, object `key` of `bucket`.
+    /// Record the file at `path`, object `key` of `bucket`. When the run is full, it is
+    /// returned, to be written out ([`write_run`]) and handed back ([`Written::written`]).
     #[allow(clippy::too_many_arguments)]
+    #[must_use]
     pub fn add(
         &mut self,
         path: &Path,
@@ -155,11 +181,12 @@ impl Written {
         verification: Verification,
         series_instance_uid: Option<Arc<str>>,
         sop_instance_uid: Option<Arc<str>>,
-    ) {
+    ) -> Option<Vec<FileRecord>> {
         let split = key.rfind('/').map_or(0, |i| i + 1);
         let (key_prefix, name) = key.split_at(split);
         let file_name = path.file_name().unwrap_or_default().to_string_lossy();
         let folder = self.folders.get(Folder {
+            id: 0,
             dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
             bucket,
             key_prefix: key_prefix.to_string(),
@@ -174,34 +201,27 @@ impl Written {
             verification,
             sop_instance_uid,
         });
-        if self.run.len() >= self.run_len && !self.in_memory {
-            // Without a temporary file the records stay in memory: nothing is lost.
-            self.in_memory = self.spill().is_err();
-        }
+        (self.run.len() >= self.run_len && !self.in_memory).then(|| std::mem::take(&mut self.run))
     }
 
-    /// Sort the run and write it to a temporary file of its own.
-    fn spill(&mut self) -> io::Result<()> {
-        self.run.sort_by(FileRecord::cmp_path);
-        let mut out = BufWriter::new(tempfile::tempfile()?);
-        let mut buf = Vec::new();
-        for r in &self.run {
-            buf.clear();
-            encode(r, self.folders.id(&r.folder), &mut buf);
-            out.write_all(&buf)?;
+    /// A run written out by [`write_run`], or, when it could not be, its records: they stay in
+    /// memory, as every later one does (nothing is lost).
+    pub fn written(&mut self, outcome: Result<(File, usize), Vec<FileRecord>>) {
+        match outcome {
+            Ok(run) => self.runs.push(run),
+            Err(records) => {
+                self.run.extend(records);
+                self.in_memory = true;
+            }
         }
-        let mut file = out.into_inner().map_err(|e| e.into_error())?;
-        file.seek(SeekFrom::Start(0))?;
-        self.runs.push((file, self.run.len()));
-        self.run = Vec::new();
-        Ok(())
     }
 
     /// Every record, sorted by path: the runs merged into one file (or, when nothing was
-    /// written out, the run itself).
+    /// written out, the run itself). Reads and writes files: not for async code.
     pub fn finish(mut self) -> FileRecords {
         if !self.runs.is_empty() && !self.run.is_empty() && !self.in_memory {
-            let _ = self.spill(); // on failure the run stays in memory, read with the others
+            let last = write_run(std::mem::take(&mut self.run));
+            self.written(last);
         }
         let folders = Arc::new(std::mem::take(&mut self.folders).list);
         if self.runs.is_empty() || !self.run.is_empty() {
@@ -233,6 +253,28 @@ impl Written {
         self.run.sort_by(FileRecord::cmp_path);
         self.run.shrink_to_fit();
         FileRecords(Arc::new(Stored::Memory(self.run)))
+    }
+}
+
+/// Sort a full run and write it to a temporary file of its own: the file and its number of
+/// records, or, when no file can be written, the records. Writes a file: not for async code.
+pub(crate) fn write_run(mut run: Vec<FileRecord>) -> Result<(File, usize), Vec<FileRecord>> {
+    run.sort_by(FileRecord::cmp_path);
+    let write = |run: &[FileRecord]| -> io::Result<File> {
+        let mut out = BufWriter::new(tempfile::tempfile()?);
+        let mut buf = Vec::new();
+        for r in run {
+            buf.clear();
+            encode(r, &mut buf);
+            out.write_all(&buf)?;
+        }
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(file)
+    };
+    match write(&run) {
+        Ok(file) => Ok((file, run.len())),
+        Err(_) => Err(run),
     }
 }
 
@@ -269,17 +311,12 @@ fn merge(runs: Vec<(File, usize)>, folders: &[Arc<Folder>]) -> io::Result<(File,
     }
     let mut out = BufWriter::new(tempfile::tempfile()?);
     let (mut len, mut offset, mut blocks, mut buf) = (0usize, 0u64, Vec::new(), Vec::new());
-    let ids: HashMap<*const Folder, u32> = folders
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (Arc::as_ptr(f), i as u32))
-        .collect();
     while let Some(Reverse(Head(record, i))) = heap.pop() {
         if len.is_multiple_of(BLOCK) {
             blocks.push(offset);
         }
         buf.clear();
-        encode(&record, ids[&Arc::as_ptr(&record.folder)], &mut buf);
+        encode(&record, &mut buf);
         out.write_all(&buf)?;
         offset += buf.len() as u64;
         len += 1;
@@ -395,8 +432,8 @@ impl fmt::Debug for FileRecords {
 
 /// One record as bytes: folder number, size, status, verification, then the name, the file's
 /// name and the SOPInstanceUID, each a length (`u32::MAX`: none) and its bytes.
-fn encode(r: &FileRecord, folder: u32, out: &mut Vec<u8>) {
-    out.extend_from_slice(&folder.to_le_bytes());
+fn encode(r: &FileRecord, out: &mut Vec<u8>) {
+    out.extend_from_slice(&r.folder.id.to_le_bytes());
     out.extend_from_slice(&r.size.to_le_bytes());
     out.push(r.status as u8);
     out.push(r.verification as u8);
@@ -465,8 +502,9 @@ fn decode(input: &mut impl Read, folders: &[Arc<Folder>]) -> io::Result<FileReco
 mod tests {
     use super::*;
 
+    /// Record a file as a run does: a full run is written out and handed back.
     fn add(w: &mut Written, path: &str, key: &str, size: u64) {
-        w.add(
+        let full = w.add(
             Path::new(path),
             Arc::from("idc-open-data"),
             key,
@@ -477,6 +515,9 @@ mod tests {
             size.is_multiple_of(2)
                 .then(|| Arc::from(format!("1.2.3.{size}").as_str())),
         );
+        if let Some(run) = full {
+            w.written(write_run(run));
+        }
     }
 
     #[test]

@@ -38,9 +38,10 @@
 //! - `http`: the one client, error statuses read, bodies read with a stall timeout and paced
 //!   by `rate`'s bandwidth limit when one is set.
 //! - `state`: what the tasks share (settings, `http`, limits, cancel, outcomes);
-//!   [`progress`]: the live counters; `written`: the records of the files done (sorted runs in
-//!   a temporary file as they fill, merged at the end); [`report`]: the outcome; `handle`: the caller's side;
-//!   `error`: why a download could not start.
+//!   [`progress`]: the live counters; `written`: the records of the files done (sorted runs
+//!   in a temporary file as they fill, merged at the end); [`report`]: the outcome; `handle`:
+//!   the caller's side; `error`: why a download could not start.
+//! - `range_read`: byte ranges of many objects read into memory, for headers (no files).
 //!
 //! Endpoints are addressed path-style (`<endpoint>/<bucket>/<key>`), anonymously; a
 //! [`Source::Url`] item is fetched at its own URL. A file is written as `.<name>.idc-partial`

@@ -221,7 +221,6 @@ class MissingDependencyError(IDCError, ImportError):
     ``pip install`` command (for example ``pip install "idc-index[metadata]"``)."""
 
 
-
 class _NeedMoreBytes(Exception):
     """Internal, never raised to a caller: a parse of an object's first bytes asked for bytes
     beyond those read (:mod:`idc_index.headers.reader` reads more and parses again). Not an

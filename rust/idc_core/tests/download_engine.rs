@@ -7,26 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use download_support::{bytes, Fault, Object, S3Server};
+use download_support::{bytes, config, Fault, Object, S3Server};
 use idc_core::download::{
     start, DownloadConfig, DownloadError, FailureKind, FileStatus, PlanItem, Report, RetryPolicy,
     Source, Verification,
 };
 
 const BUCKET: &str = "idc-open-data";
-
-fn config(server: &S3Server, root: &Path) -> DownloadConfig {
-    let mut c = DownloadConfig::new(server.endpoint(), root);
-    c.concurrency = 8;
-    c.stall_timeout = Duration::from_millis(700);
-    c.retry = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(100),
-        max_elapsed: Duration::from_secs(20),
-    };
-    c
-}
 
 fn series(prefix: &str, dest: &str) -> PlanItem {
     PlanItem {

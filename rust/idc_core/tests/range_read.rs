@@ -3,25 +3,12 @@
 
 mod download_support;
 
-use std::time::Duration;
+use std::path::Path;
 
-use download_support::{bytes, Fault, S3Server};
-use idc_core::download::{read_ranges, DownloadConfig, DownloadError, RangeRequest, RetryPolicy};
+use download_support::{bytes, config, Fault, S3Server};
+use idc_core::download::{read_ranges, DownloadError, RangeRequest};
 
 const BUCKET: &str = "idc-open-data";
-
-fn config(server: &S3Server) -> DownloadConfig {
-    let mut c = DownloadConfig::new(server.endpoint(), "unused");
-    c.concurrency = 4;
-    c.stall_timeout = Duration::from_millis(700);
-    c.retry = RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        max_elapsed: Duration::from_secs(10),
-    };
-    c
-}
 
 fn range(key: &str, start: u64, len: u64) -> RangeRequest {
     RangeRequest {
@@ -42,7 +29,9 @@ async fn each_range_comes_in_request_order_with_the_object_size() {
     let requests: Vec<RangeRequest> = (0..20)
         .map(|i| range(&format!("s/{i}.dcm"), 10 * i, 300))
         .collect();
-    let reads = read_ranges(requests, &config(&server)).await.unwrap();
+    let reads = read_ranges(requests, &config(&server, Path::new("unused")))
+        .await
+        .unwrap();
     assert_eq!(reads.len(), 20);
     for (i, read) in reads.into_iter().enumerate() {
         let read = read.unwrap();
@@ -59,7 +48,7 @@ async fn a_range_past_the_end_gives_what_there_is() {
     server.put(BUCKET, "short.dcm", data.clone());
     let reads = read_ranges(
         vec![range("short.dcm", 50, 1_000), range("short.dcm", 500, 10)],
-        &config(&server),
+        &config(&server, Path::new("unused")),
     )
     .await
     .unwrap();
@@ -83,7 +72,7 @@ async fn a_missing_object_fails_alone_and_transient_failures_are_retried() {
             range("flaky.dcm", 0, 4_096),
             range("cut.dcm", 0, 4_096),
         ],
-        &config(&server),
+        &config(&server, Path::new("unused")),
     )
     .await
     .unwrap();
@@ -102,7 +91,9 @@ async fn a_missing_object_fails_alone_and_transient_failures_are_retried() {
 async fn ranges_that_could_never_be_read_are_refused_before_any_request() {
     let server = S3Server::start().await;
     for bad in [range("a.dcm", 0, 0), range("a.dcm", 0, 1 << 40)] {
-        let err = read_ranges(vec![bad], &config(&server)).await.unwrap_err();
+        let err = read_ranges(vec![bad], &config(&server, Path::new("unused")))
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, DownloadError::Config(ref m) if m.contains("ask for 1 to")),
             "{err}"
@@ -110,8 +101,10 @@ async fn ranges_that_could_never_be_read_are_refused_before_any_request() {
     }
     let mut bad_bucket = range("a.dcm", 0, 10);
     bad_bucket.bucket = "No/Such".into();
-    assert!(read_ranges(vec![bad_bucket], &config(&server))
-        .await
-        .is_err());
+    assert!(
+        read_ranges(vec![bad_bucket], &config(&server, Path::new("unused")))
+            .await
+            .is_err()
+    );
     assert_eq!(server.requests("a.dcm"), 0);
 }

@@ -6,11 +6,13 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
+use idc_core::download::{DownloadConfig, RetryPolicy};
 use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -62,6 +64,21 @@ pub struct S3Server {
     /// When false, `list-type=2` is ignored and V1 listings are served (GCS's old behaviour).
     pub v2: Arc<std::sync::atomic::AtomicBool>,
     pub total_requests: Arc<AtomicUsize>,
+}
+
+/// The settings of the tests' downloads and reads from `server`: 8 requests in flight, stalls
+/// given up after 0.7 s, retries 10-100 ms apart, so that faults are retried quickly.
+pub fn config(server: &S3Server, root: &Path) -> DownloadConfig {
+    let mut c = DownloadConfig::new(server.endpoint(), root);
+    c.concurrency = 8;
+    c.stall_timeout = Duration::from_millis(700);
+    c.retry = RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+        max_elapsed: Duration::from_secs(20),
+    };
+    c
 }
 
 pub fn md5_hex(data: &[u8]) -> String {

@@ -95,7 +95,7 @@ pub use range_read::{read_ranges, RangeRead, RangeRequest, MAX_RANGE_LEN};
 pub use report::{FailedFile, FileStatus, Report};
 pub use retry::RetryPolicy;
 pub use verify::Verification;
-pub use written::{FileRecord, FileRecords};
+pub use written::{ByteTotals, FileRecord, FileRecords};
 
 /// The AWS endpoint of the IDC buckets.
 pub const AWS_ENDPOINT: &str = "https://s3.amazonaws.com";

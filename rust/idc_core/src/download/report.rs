@@ -67,7 +67,7 @@ impl Report {
         self.failed.is_empty() && !self.cancelled && self.stopped.is_none()
     }
 
-    /// The report of finished files and failures: sorted, with the byte totals summed.
+    /// The report of finished files (sorted, with their byte totals) and failures, sorted.
     pub(crate) fn assemble(
         files: FileRecords,
         mut failed: Vec<FailedFile>,
@@ -78,16 +78,9 @@ impl Report {
         concurrency: ConcurrencyStats,
     ) -> Report {
         failed.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
-        let (mut bytes_downloaded, mut bytes_present) = (0, 0);
-        for f in files.iter() {
-            match f.status {
-                FileStatus::Downloaded => bytes_downloaded += f.size,
-                FileStatus::AlreadyPresent => bytes_present += f.size,
-            }
-        }
         Report {
-            bytes_downloaded,
-            bytes_present,
+            bytes_downloaded: files.bytes().downloaded,
+            bytes_present: files.bytes().present,
             files,
             failed,
             seconds,

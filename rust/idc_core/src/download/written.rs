@@ -148,6 +148,15 @@ pub(crate) struct Written {
     runs: Vec<(File, usize)>,
     /// No temporary file could be made: everything stays in `run`.
     in_memory: bool,
+    /// The bytes of the files recorded, downloaded and found present.
+    bytes: ByteTotals,
+}
+
+/// The bytes of the files a run recorded, by how they came to be on disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ByteTotals {
+    pub downloaded: u64,
+    pub present: u64,
 }
 
 impl Default for Written {
@@ -164,6 +173,7 @@ impl Written {
             run: Vec::new(),
             runs: Vec::new(),
             in_memory: false,
+            bytes: ByteTotals::default(),
         }
     }
 
@@ -182,6 +192,10 @@ impl Written {
         series_instance_uid: Option<Arc<str>>,
         sop_instance_uid: Option<Arc<str>>,
     ) -> Option<Vec<FileRecord>> {
+        match status {
+            FileStatus::Downloaded => self.bytes.downloaded += size,
+            FileStatus::AlreadyPresent => self.bytes.present += size,
+        }
         let split = key.rfind('/').map_or(0, |i| i + 1);
         let (key_prefix, name) = key.split_at(split);
         let file_name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -228,13 +242,16 @@ impl Written {
             return self.in_memory_records(folders);
         }
         match merge(std::mem::take(&mut self.runs), &folders) {
-            Ok((file, len, blocks)) => FileRecords(Arc::new(Stored::Disk(Disk {
-                file: Mutex::new(file),
-                len,
-                blocks,
-                folders,
-                last: Mutex::new(None),
-            }))),
+            Ok((file, len, blocks)) => FileRecords {
+                stored: Arc::new(Stored::Disk(Disk {
+                    file: Mutex::new(file),
+                    len,
+                    blocks,
+                    folders,
+                    last: Mutex::new(None),
+                })),
+                bytes: self.bytes,
+            },
             Err(_) => self.in_memory_records(folders),
         }
     }
@@ -252,7 +269,10 @@ impl Written {
         }
         self.run.sort_by(FileRecord::cmp_path);
         self.run.shrink_to_fit();
-        FileRecords(Arc::new(Stored::Memory(self.run)))
+        FileRecords {
+            stored: Arc::new(Stored::Memory(self.run)),
+            bytes: self.bytes,
+        }
     }
 }
 
@@ -331,7 +351,11 @@ fn merge(runs: Vec<(File, usize)>, folders: &[Arc<Folder>]) -> io::Result<(File,
 
 /// The records of a finished run, sorted by path; cheap to clone (shared).
 #[derive(Clone, Default)]
-pub struct FileRecords(Arc<Stored>);
+pub struct FileRecords {
+    stored: Arc<Stored>,
+    /// Summed as the records came, so that no pass over them is needed.
+    bytes: ByteTotals,
+}
 
 enum Stored {
     Memory(Vec<FileRecord>),
@@ -390,7 +414,7 @@ impl Disk {
 
 impl FileRecords {
     pub fn len(&self) -> usize {
-        match &*self.0 {
+        match &*self.stored {
             Stored::Memory(v) => v.len(),
             Stored::Disk(d) => d.len,
         }
@@ -406,7 +430,7 @@ impl FileRecords {
         if i >= self.len() {
             return None;
         }
-        Some(match &*self.0 {
+        Some(match &*self.stored {
             Stored::Memory(v) => Ok(v[i].clone()),
             Stored::Disk(d) => d.block(i / BLOCK).map(|b| b[i % BLOCK].clone()),
         })
@@ -418,9 +442,14 @@ impl FileRecords {
         (0..self.len()).map_while(|i| self.get(i).and_then(Result::ok))
     }
 
+    /// The bytes of the files, downloaded and found present.
+    pub fn bytes(&self) -> ByteTotals {
+        self.bytes
+    }
+
     /// Whether the records were written to a temporary file.
     pub fn on_disk(&self) -> bool {
-        matches!(&*self.0, Stored::Disk(_))
+        matches!(&*self.stored, Stored::Disk(_))
     }
 }
 
@@ -595,6 +624,14 @@ mod tests {
         let files = w.finish();
         assert!(files.on_disk());
         assert_eq!(files.len(), paths.len());
+        let total = (0..paths.len() as u64).sum();
+        assert_eq!(
+            files.bytes(),
+            ByteTotals {
+                downloaded: total,
+                present: 0
+            }
+        );
         let mut expected: Vec<(PathBuf, u64)> = paths
             .iter()
             .enumerate()

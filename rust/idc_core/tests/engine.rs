@@ -844,3 +844,72 @@ fn wait_until(done: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+#[test]
+fn a_lookup_in_one_large_row_group_is_spread_over_the_partitions_in_file_order() {
+    // One row group of 300,000 rows, larger than what the engine holds in memory (so that it
+    // is scanned from the file): as idc-index-data ships the main index.
+    const ROWS: usize = 300_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("SeriesInstanceUID", DataType::Utf8, false),
+        Field::new("n", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(
+                (0..ROWS)
+                    .map(|i| format!("1.2.{i:080}"))
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from((0..ROWS as i64).collect::<Vec<_>>())),
+        ],
+    )
+    .unwrap();
+    let mut writer = ArrowWriter::try_new(File::create(&path).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let metadata = parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap())
+        .map(|r| parquet::file::reader::FileReader::metadata(&r).num_row_groups())
+        .unwrap();
+    assert_eq!(metadata, 1);
+    assert!(std::fs::metadata(&path).unwrap().len() > 16 << 20);
+    let engine = Engine::new();
+    let rt = idc_core::runtime::get();
+    rt.block_on(engine.register_parquet("index", &path, &[]))
+        .unwrap();
+
+    // Rows of both halves, asked for in the reverse of their order in the file.
+    let wanted = [299_999usize, 150_001, 150_000, 149_999, 3, 0];
+    let uids: Vec<String> = wanted.iter().map(|i| format!("'1.2.{i:080}'")).collect();
+    let lookup = format!(
+        "SELECT n FROM index WHERE SeriesInstanceUID IN ({})",
+        uids.join(", ")
+    );
+    let numbers: Vec<String> = wanted.iter().map(|i| i.to_string()).collect();
+    // The same rows by a column that is not an identifier: a plain scan, not spread.
+    let scan = format!("SELECT n FROM index WHERE n IN ({})", numbers.join(", "));
+    let mut in_file_order = numbers.clone();
+    in_file_order.reverse();
+    assert_eq!(strings(&engine, &lookup), in_file_order);
+    assert_eq!(strings(&engine, &scan), in_file_order);
+    let one = format!("SELECT n FROM index WHERE SeriesInstanceUID = {}", uids[1]);
+    assert_eq!(strings(&engine, &one), vec!["150001"]);
+    let first = format!("{lookup} LIMIT 1");
+    assert_eq!(strings(&engine, &first), vec!["0"]);
+
+    // Each partition reads the whole file, its own rows: no byte ranges in the scan.
+    let plan = column_strings(&engine, &format!("EXPLAIN ANALYZE {lookup}"), 1).join("\n");
+    let groups = plan
+        .lines()
+        .find(|l| l.contains("one.parquet"))
+        .unwrap_or_else(|| panic!("no scan in {plan}"));
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+        assert!(!groups.contains("one.parquet:"), "{groups}");
+        assert!(groups.matches("one.parquet").count() > 1, "{groups}");
+    }
+    let plain = column_strings(&engine, &format!("EXPLAIN ANALYZE {scan}"), 1).join("\n");
+    assert!(plain.contains("one.parquet:0.."), "{plain}");
+}

@@ -17,6 +17,7 @@ pub mod params;
 mod remote;
 mod resident;
 mod rules;
+mod spread;
 mod table;
 mod trim;
 mod user_table;
@@ -93,6 +94,8 @@ pub struct Engine {
     user_tables: RwLock<BTreeMap<String, SchemaRef>>,
     names: RwLock<NameMap>,
     optimizing: Mutex<HashMap<String, JoinHandle<Result<OptimizeOutcome>>>>,
+    /// Index files of one large row group, whose lookups are spread over the cores.
+    one_row_group: spread::OneRowGroupFiles,
 }
 
 impl Engine {
@@ -137,6 +140,7 @@ impl Engine {
             user_tables: RwLock::new(BTreeMap::new()),
             names: RwLock::new(NameMap::default()),
             optimizing: Mutex::new(HashMap::new()),
+            one_row_group: spread::OneRowGroupFiles::default(),
         }
     }
 
@@ -200,14 +204,16 @@ impl Engine {
                 path.display()
             )));
         }
-        index_table_in(&self.ctx, path, &self.resident_budget)
+        let table = index_table_in(&self.ctx, path, &self.resident_budget)
             .await
             .map_err(|e| {
                 CoreError::Table(format!(
                     "{} is not a readable parquet file: {e}",
                     path.display()
                 ))
-            })
+            })?;
+        self.one_row_group.note(path);
+        Ok(table)
     }
 
     /// Declare each of `columns` a key of index `name`: no two rows share a value, and none is
@@ -460,6 +466,13 @@ impl Engine {
                 let physical = df
                     .create_physical_plan()
                     .await
+                    .and_then(|plan| {
+                        if pushdown_filters {
+                            self.one_row_group.spread(plan)
+                        } else {
+                            Ok(plan)
+                        }
+                    })
                     .and_then(cancel::yield_after_joins)
                     .and_then(|plan| in_order::keep_file_order(plan, ahead))
                     .map_err(|e| self.explain(e.into()))?;

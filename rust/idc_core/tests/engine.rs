@@ -912,4 +912,35 @@ fn a_lookup_in_one_large_row_group_is_spread_over_the_partitions_in_file_order()
     }
     let plain = column_strings(&engine, &format!("EXPLAIN ANALYZE {scan}"), 1).join("\n");
     assert!(plain.contains("one.parquet:0.."), "{plain}");
+
+    // Replaced by a file of fewer rows: read as it is, not by the runs of the file before.
+    let next = dir.path().join("next.parquet");
+    write_one_row_group(&next, ROWS - 1000);
+    std::fs::rename(&next, &path).unwrap();
+    assert_eq!(strings(&engine, &one), vec!["150001"]);
+    assert_eq!(strings(&engine, &lookup), in_file_order[..5].to_vec());
+}
+
+/// A parquet file of one row group: `rows` SeriesInstanceUIDs of 84 characters, and their
+/// row numbers `n`.
+fn write_one_row_group(path: &Path, rows: usize) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("SeriesInstanceUID", DataType::Utf8, false),
+        Field::new("n", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(
+                (0..rows)
+                    .map(|i| format!("1.2.{i:080}"))
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from((0..rows as i64).collect::<Vec<_>>())),
+        ],
+    )
+    .unwrap();
+    let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
 }

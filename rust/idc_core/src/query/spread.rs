@@ -31,15 +31,15 @@ use object_store::path::Path as StorePath;
 const MIN_ROWS: usize = 100_000;
 
 /// The local index files that are one row group of at least [`MIN_ROWS`] rows, by the location
-/// their scans name them with, and the rows of each.
+/// their scans name them with: the size of each when it was noted, and its rows.
 #[derive(Debug, Default)]
-pub struct OneRowGroupFiles(RwLock<HashMap<StorePath, usize>>);
+pub struct OneRowGroupFiles(RwLock<HashMap<StorePath, (u64, usize)>>);
 
 impl OneRowGroupFiles {
     /// Remember the parquet file at `path` if it is one large row group. A footer that cannot
     /// be read is left to the scan, which reports it.
     pub fn note(&self, path: &Path) {
-        let Some(rows) = one_row_group(path) else {
+        let Some(found) = one_row_group(path) else {
             return;
         };
         let Some(location) = path
@@ -52,7 +52,7 @@ impl OneRowGroupFiles {
         self.0
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(location, rows);
+            .insert(location, found);
     }
 
     /// `plan` with every scan of a remembered file split by rows over the scan's partitions.
@@ -72,10 +72,11 @@ impl OneRowGroupFiles {
 }
 
 /// `node` as a scan whose partitions each read their own run of rows, if it scans one of `files`
-/// alone over several partitions.
+/// alone over several partitions. A file of another size at that place (replaced since it was
+/// noted) is scanned as DataFusion planned it.
 fn spread_scan(
     node: &Arc<dyn ExecutionPlan>,
-    files: &HashMap<StorePath, usize>,
+    files: &HashMap<StorePath, (u64, usize)>,
 ) -> Option<Arc<dyn ExecutionPlan>> {
     let config = node
         .downcast_ref::<DataSourceExec>()?
@@ -85,9 +86,13 @@ fn spread_scan(
     let mut scanned = config.file_groups.iter().flat_map(FileGroup::iter);
     let first = scanned.next()?;
     let location = &first.object_meta.location;
-    let &rows = files.get(location)?;
+    let &(size, rows) = files.get(location)?;
     let one_file = scanned.all(|f| &f.object_meta.location == location);
-    if !one_file || parts < 2 || config.file_source().file_type() != "parquet" {
+    if !one_file
+        || size != first.object_meta.size
+        || parts < 2
+        || config.file_source().file_type() != "parquet"
+    {
         return None;
     }
     let groups = runs(rows, parts)
@@ -103,12 +108,14 @@ fn spread_scan(
     Some(DataSourceExec::from_data_source(config))
 }
 
-/// The rows of the parquet file at `path` if it is one row group of at least [`MIN_ROWS`].
-fn one_row_group(path: &Path) -> Option<usize> {
+/// The size and rows of the parquet file at `path` if it is one row group of at least
+/// [`MIN_ROWS`].
+fn one_row_group(path: &Path) -> Option<(u64, usize)> {
     let file = std::fs::File::open(path).ok()?;
+    let size = file.metadata().ok()?.len();
     let metadata = ParquetMetaDataReader::new().parse_and_finish(&file).ok()?;
     let rows = usize::try_from(metadata.file_metadata().num_rows()).ok()?;
-    (metadata.num_row_groups() == 1 && rows >= MIN_ROWS).then_some(rows)
+    (metadata.num_row_groups() == 1 && rows >= MIN_ROWS).then_some((size, rows))
 }
 
 /// `parts` selections of `rows` rows, each of the next run of about `rows / parts`, in order.

@@ -1,8 +1,9 @@
 """What an `idc` download imports. pyarrow imports pandas the first time it converts a Python
 value (``pa.array(list)``, ``pa.table(dict)``, a str handed to a compute function), and pandas
 takes a quarter of a second, more than the rest of the command's start-up. A download returns no
-DataFrame, so pandas must not be imported by one: each command runs in a fresh process, on the
-bundled index with an empty cache, and reports what it imported."""
+DataFrame, so pandas must not be imported by one; nor ``importlib.metadata`` (30-50 ms, for a
+version the extension and the data package's folder name tell). Each command runs in a fresh
+process, on the bundled index with an empty cache, and reports what it imported."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from conftest_download import idc_layout, moto_s3  # noqa: F401  (fixtures)
 from s3server import MotoS3, Series
 
 #: ``python -c PROBE ARGS...`` runs ``idc ARGS...`` as the ``idc`` script does, then prints its
-#: exit status and whether pandas and pyarrow were imported, as the last line of its output.
+#: exit status and whether pandas, pyarrow and importlib.metadata were imported, as the last line
+#: of its output.
 PROBE = """\
 import json, sys
 from idc_index.cli import idc
@@ -26,7 +28,8 @@ try:
     status = 0
 except SystemExit as e:
     status = e.code
-print(json.dumps({"status": status, "pandas": "pandas" in sys.modules, "pyarrow": "pyarrow" in sys.modules}))
+print(json.dumps({"status": status, "pandas": "pandas" in sys.modules, "pyarrow": "pyarrow" in sys.modules,
+                  "metadata": "importlib.metadata" in sys.modules}))
 """
 
 
@@ -93,6 +96,7 @@ def test_a_dry_run_does_not_import_pandas(kind: str, rider_series: list[dict], t
     assert "dry run: " in output, output
     assert probe["pyarrow"], "the plan is an Arrow table"
     assert not probe["pandas"], f"`idc {' '.join(args)}` imported pandas"
+    assert not probe["metadata"], f"`idc {' '.join(args)}` imported importlib.metadata"
 
 
 def test_plan_does_not_import_pandas(tmp_path: Path) -> None:

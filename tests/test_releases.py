@@ -350,3 +350,23 @@ def test_a_listing_larger_than_any_is_refused(
     monkeypatch.setattr(published, "MAX_JSON_BYTES", 100)
     listed = CliRunner().invoke(idc, ["releases"], env={"IDC_RELEASES_URL": server.url, "IDC_INDEX_CACHE_DIR": str(tmp_path)})
     assert listed.exit_code == 0 and "releases.json: the response body is larger than 100 bytes" in listed.stderr, listed.output
+
+
+def test_the_data_packages_version_is_read_from_its_install_without_importlib_metadata(tmp_path: Path) -> None:
+    from importlib import metadata
+
+    import idc_index
+    from idc_index.releases.data_package import data_package_dir, data_package_version
+
+    installed = data_package_dir()
+    assert installed is not None and (installed / "idc_index.parquet").is_file()
+    assert data_package_version(installed) == metadata.version("idc-index-data")
+    assert idc_index.__version__ == metadata.version("idc-index")
+    # As an installer lays a wheel out: the version is the .dist-info folder's.
+    site = tmp_path / "site"
+    (site / "idc_index_data").mkdir(parents=True)
+    (site / "idc_index_data-31.0.2.dist-info").mkdir()
+    assert data_package_version(site / "idc_index_data") == "31.0.2"
+    # Two of them (an upgrade cut short): the distribution's metadata decides.
+    (site / "idc_index_data-30.0.0.dist-info").mkdir()
+    assert data_package_version(site / "idc_index_data") == metadata.version("idc-index-data")

@@ -11,6 +11,7 @@ __all__ = [
     "BUILD_PROFILE",
     "GCS_ENDPOINT",
     "PARTIAL_SUFFIX",
+    "VERSION",
     "DownloadConfig",
     "DownloadHandle",
     "DownloadProgress",
@@ -29,6 +30,9 @@ __all__ = [
     "read_ranges",
     "start_download",
 ]
+
+#: The version of idc-index this extension was built as (the package's version).
+VERSION: str
 
 #: How the extension was compiled: "debug" is slow (queries run many times slower).
 BUILD_PROFILE: Literal["debug", "optimized"]

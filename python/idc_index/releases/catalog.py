@@ -20,15 +20,13 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from importlib import metadata
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from idc_index.errors import IndexFetchError, IndexFileError, UnknownIndexError
+from idc_index.releases.data_package import data_package_dir, data_package_version
 from idc_index.releases.files import (
     CACHE_DIR_ENV,
-    DATA_PACKAGE,
     INDEX_NAMES,
     MAIN_INDEX,
     MANIFEST_NAME,
@@ -121,15 +119,19 @@ class Catalog:
 
     @classmethod
     def from_data_package(cls, cache_root: Path, base_url: str | None) -> Catalog:
-        spec = find_spec(DATA_PACKAGE)
-        if spec is None or not spec.submodule_search_locations:
+        package_dir = data_package_dir()
+        if package_dir is None:
             raise IndexFileError(
                 "The idc-index-data package is not installed, and no release directory was "
                 "given. Install it (pip install idc-index-data) or point IDC_INDEX_DATA_DIR "
                 "at a release directory written by index_builder."
             )
-        package_dir = Path(next(iter(spec.submodule_search_locations)))
-        release = metadata.version("idc-index-data")
+        release = data_package_version(package_dir)
+        if release is None:
+            raise IndexFileError(
+                f"The idc-index-data package at {package_dir} has no installed metadata to tell "
+                "its release. Reinstall it (pip install --force-reinstall idc-index-data)."
+            )
         idc_version = int(release.split(".")[0])
         base = (base_url or RELEASE_ASSETS_URL.format(release=release)).rstrip("/")
         for manifest in (RELEASE_MANIFEST_NAME, MANIFEST_NAME):

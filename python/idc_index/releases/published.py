@@ -24,16 +24,14 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from idc_index.download import documents
 from idc_index.errors import DownloadError, IndexFileError, ReleaseFetchError, UnknownReleaseError
+from idc_index.releases.data_package import data_package_dir, data_package_version
 from idc_index.releases.files import (
     CACHE_DIR_ENV,
-    DATA_PACKAGE,
     MAIN_INDEX_FILE_STEM,
     MANIFEST_NAME,
     IndexEntry,
@@ -144,14 +142,10 @@ def cached_releases(cache_root: Path) -> dict[str, int]:
 
 def _bundled() -> tuple[str | None, Path | None]:
     """The version and directory of the installed idc-index-data package, if any."""
-    spec = find_spec(DATA_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    package_dir = data_package_dir()
+    if package_dir is None:
         return None, None
-    try:
-        version = metadata.version("idc-index-data")
-    except metadata.PackageNotFoundError:
-        version = None
-    return version, Path(next(iter(spec.submodule_search_locations)))
+    return data_package_version(package_dir), package_dir
 
 
 # -- the network ----------------------------------------------------------------------------

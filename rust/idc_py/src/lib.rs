@@ -310,6 +310,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     records::register(m)?;
     document::register(m)?;
     range_read::register(m)?;
+    m.add("VERSION", env!("CARGO_PKG_VERSION"))?;
     m.add(
         "BUILD_PROFILE",
         if cfg!(debug_assertions) {

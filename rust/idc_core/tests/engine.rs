@@ -852,25 +852,7 @@ fn a_lookup_in_one_large_row_group_is_spread_over_the_partitions_in_file_order()
     const ROWS: usize = 300_000;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("one.parquet");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("SeriesInstanceUID", DataType::Utf8, false),
-        Field::new("n", DataType::Int64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from(
-                (0..ROWS)
-                    .map(|i| format!("1.2.{i:080}"))
-                    .collect::<Vec<_>>(),
-            )),
-            Arc::new(Int64Array::from((0..ROWS as i64).collect::<Vec<_>>())),
-        ],
-    )
-    .unwrap();
-    let mut writer = ArrowWriter::try_new(File::create(&path).unwrap(), schema, None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    write_one_row_group(&path, ROWS);
     let metadata = parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap())
         .map(|r| parquet::file::reader::FileReader::metadata(&r).num_row_groups())
         .unwrap();

@@ -6,7 +6,7 @@
 #
 # Runs the package installed in the active environment (for example `maturin develop --profile
 # ci --extras test`); s3s-fs and the delay proxy as scripts/bench.sh installs and builds them.
-# Writes .benchmarks/downloads/<step>.json and prints each step's table. About an hour on 2 cores;
+# Writes .benchmarks/downloads/<step>.json and prints each step's table. About 45 minutes on 2 cores;
 # IDC_BENCH_MEMORY_FILES (default 10000,100000,1000000) sets the memory step's sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."

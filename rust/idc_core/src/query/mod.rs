@@ -14,6 +14,7 @@ pub mod layout;
 mod names;
 mod output;
 pub mod params;
+mod read_only;
 mod remote;
 mod resident;
 mod rules;
@@ -34,15 +35,9 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::options::ReadOptions;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::MemTable;
-use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
-use datafusion::sql::sqlparser::ast::Statement;
-use datafusion::sql::sqlparser::dialect::DuckDbDialect;
-use datafusion::sql::sqlparser::parser::ParserError;
-use datafusion::sql::sqlparser::tokenizer::{TokenWithSpan, Tokenizer};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 
@@ -418,7 +413,7 @@ impl Engine {
         // and planned from the parse.
         let (bound, values) = params::bind(sql, params)?;
         let sql = dialect::rewrite(&bound, &read(&self.names));
-        let tokens = tokenize(&sql)?;
+        let tokens = read_only::tokenize(&sql)?;
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -428,12 +423,13 @@ impl Engine {
         let pushdown_filters = dialect::is_identifier_lookup(&tokens, IDENTIFIER_COLUMNS);
         let mut state = self.ctx.state();
         let recursion_limit = state.config().options().sql_parser.recursion_limit.get();
-        let mut statement = parse_read_only(&sql, tokens, recursion_limit)?;
+        let mut statement = read_only::parse_read_only(&sql, tokens, recursion_limit)?;
         if let Some(request) = describe::request(&statement) {
             return self.describe(request).map(QueryStream::of);
         }
         names::name_like_duckdb(&mut statement, || {
-            parse_read_only(&bound, tokenize(&bound).ok()?, recursion_limit).ok()
+            read_only::parse_read_only(&bound, read_only::tokenize(&bound).ok()?, recursion_limit)
+                .ok()
         });
         idioms::rewrite(&mut statement);
         state
@@ -636,72 +632,6 @@ fn path_string(path: &Path) -> Result<String> {
     path.to_str().map(str::to_string).ok_or_else(|| {
         CoreError::Table(format!("index path {} is not valid UTF-8", path.display()))
     })
-}
-
-/// The tokens of `sql`, as the parser reads them.
-fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>> {
-    Tokenizer::new(&DuckDbDialect {}, sql)
-        .tokenize_with_location()
-        .map_err(|e| DataFusionError::from(ParserError::from(e)).into())
-}
-
-/// Parse the `tokens` of `sql` into its one statement, refusing anything but one query:
-/// idc-index reads the indices, it never changes them, and it reads no file that was not
-/// registered as an index.
-fn parse_read_only(
-    sql: &str,
-    tokens: Vec<TokenWithSpan>,
-    recursion_limit: usize,
-) -> Result<DFStatement> {
-    let mut statements = DFParserBuilder::new(tokens)
-        .with_dialect(&DuckDbDialect {})
-        .with_recursion_limit(recursion_limit)
-        .build()?
-        .parse_statements()?;
-    if statements.len() > 1 {
-        return Err(CoreError::ReadOnly(format!(
-            "sql_query runs one statement at a time; this text holds {}. Send them one by one.",
-            statements.len()
-        )));
-    }
-    let Some(statement) = statements.pop_front() else {
-        return Err(CoreError::Sql(
-            "the SQL text is empty: write a SELECT query".into(),
-        ));
-    };
-    if is_read_only(&statement) {
-        return Ok(statement);
-    }
-    let verb: Vec<&str> = sql.split_whitespace().take(3).collect();
-    Err(CoreError::ReadOnly(format!(
-        "the indices are read-only: only SELECT, WITH ... SELECT, EXPLAIN and SHOW queries run, not `{}`. \
-         To keep a result, save the returned DataFrame (for example with .to_parquet()).",
-        verb.join(" ")
-    )))
-}
-
-fn is_read_only(statement: &DFStatement) -> bool {
-    match statement {
-        DFStatement::Statement(s) => match s.as_ref() {
-            Statement::Query(q) => !has_select_into(q),
-            Statement::ShowTables { .. }
-            | Statement::ShowColumns { .. }
-            | Statement::ExplainTable { .. } => true,
-            Statement::Explain {
-                statement, analyze, ..
-            } => {
-                !analyze && matches!(statement.as_ref(), Statement::Query(q) if !has_select_into(q))
-            }
-            _ => false,
-        },
-        DFStatement::Explain(e) => is_read_only(&e.statement),
-        _ => false,
-    }
-}
-
-fn has_select_into(q: &datafusion::sql::sqlparser::ast::Query) -> bool {
-    use datafusion::sql::sqlparser::ast::SetExpr;
-    matches!(q.body.as_ref(), SetExpr::Select(s) if s.into.is_some())
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

@@ -13,8 +13,8 @@
 //! time, whole, so a scan that keeps many rows would read each chunk once per partition.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::Result;
@@ -30,18 +30,31 @@ use object_store::path::Path as StorePath;
 /// Below this many rows a row group is decoded quickly enough on one core.
 const MIN_ROWS: usize = 100_000;
 
-/// The local index files that are one row group of at least [`MIN_ROWS`] rows, by the location
-/// their scans name them with: the size of each when it was noted, and its rows.
+/// The local index files, by the location their scans name them with. Whether a file is one
+/// row group of at least [`MIN_ROWS`] rows is read from its footer when a lookup first scans
+/// it, not when it is registered: a process that makes no lookup (and every process on the
+/// optimised copy, whose footer is half a megabyte) pays nothing for it at start.
 #[derive(Debug, Default)]
-pub struct OneRowGroupFiles(RwLock<HashMap<StorePath, (u64, usize)>>);
+pub struct OneRowGroupFiles(RwLock<HashMap<StorePath, Arc<Noted>>>);
+
+/// A registered file, and once a lookup has scanned it, its size and rows if it is one large
+/// row group.
+#[derive(Debug)]
+struct Noted {
+    path: PathBuf,
+    shape: OnceLock<Option<(u64, usize)>>,
+}
+
+impl Noted {
+    fn shape(&self) -> Option<(u64, usize)> {
+        *self.shape.get_or_init(|| one_row_group(&self.path))
+    }
+}
 
 impl OneRowGroupFiles {
-    /// Remember the parquet file at `path` if it is one large row group. A footer that cannot
+    /// Remember the parquet file at `path`, whose lookups may be spread. A footer that cannot
     /// be read is left to the scan, which reports it.
     pub fn note(&self, path: &Path) {
-        let Some(found) = one_row_group(path) else {
-            return;
-        };
         let Some(location) = path
             .to_str()
             .and_then(|p| ListingTableUrl::parse(p).ok())
@@ -49,10 +62,13 @@ impl OneRowGroupFiles {
         else {
             return;
         };
-        self.0
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(location, found);
+        self.0.write().unwrap_or_else(|p| p.into_inner()).insert(
+            location,
+            Arc::new(Noted {
+                path: path.to_path_buf(),
+                shape: OnceLock::new(),
+            }),
+        );
     }
 
     /// `plan` with every scan of a remembered file split by rows over the scan's partitions.
@@ -72,11 +88,11 @@ impl OneRowGroupFiles {
 }
 
 /// `node` as a scan whose partitions each read their own run of rows, if it scans one of `files`
-/// alone over several partitions. A file of another size at that place (replaced since it was
-/// noted) is scanned as DataFusion planned it.
+/// alone over several partitions. A file of another size at that place (replaced since its
+/// footer was read) is scanned as DataFusion planned it.
 fn spread_scan(
     node: &Arc<dyn ExecutionPlan>,
-    files: &HashMap<StorePath, (u64, usize)>,
+    files: &HashMap<StorePath, Arc<Noted>>,
 ) -> Option<Arc<dyn ExecutionPlan>> {
     let config = node
         .downcast_ref::<DataSourceExec>()?
@@ -86,13 +102,13 @@ fn spread_scan(
     let mut scanned = config.file_groups.iter().flat_map(FileGroup::iter);
     let first = scanned.next()?;
     let location = &first.object_meta.location;
-    let &(size, rows) = files.get(location)?;
+    let noted = files.get(location)?;
     let one_file = scanned.all(|f| &f.object_meta.location == location);
-    if !one_file
-        || size != first.object_meta.size
-        || parts < 2
-        || config.file_source().file_type() != "parquet"
-    {
+    if !one_file || parts < 2 || config.file_source().file_type() != "parquet" {
+        return None;
+    }
+    let (size, rows) = noted.shape()?;
+    if size != first.object_meta.size {
         return None;
     }
     let groups = runs(rows, parts)
